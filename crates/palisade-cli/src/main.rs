@@ -1,0 +1,46 @@
+//! `palisade`: the command-line tool over the Palisade crates.
+//!
+//! Conventions shared by every subcommand:
+//! - secrets (passwords, keys) come from standard input or files, never from
+//!   arguments, so they do not end up in shell history or `ps` output;
+//! - exit status 0 means success or a positive verdict (valid, allow), 1 a
+//!   negative verdict (invalid, deny, tampered), 2 malformed input or usage,
+//!   with a one-line error on standard error.
+
+#![forbid(unsafe_code)]
+
+mod failure;
+mod input;
+mod password;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub(crate) use failure::{CliResult, Failure};
+
+/// Palisade: security building blocks for SaaS back ends.
+#[derive(Debug, Parser)]
+#[command(name = "palisade", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Hash and verify passwords, check them against the policy, calibrate Argon2
+    #[command(subcommand)]
+    Password(password::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Password(command) => password::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => failure.report(),
+    }
+}

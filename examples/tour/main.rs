@@ -1,0 +1,24 @@
+//! A narrated walk through every Palisade capability.
+//!
+//! Run it with `cargo run --release --example tour`. Each chapter uses one crate
+//! the way a SaaS back end would, and prints what happens; it finishes in
+//! seconds and writes only to a temporary folder.
+
+#![forbid(unsafe_code)]
+
+mod password;
+
+use std::error::Error;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    println!("Palisade tour: the promises of a SaaS security page, one crate each.");
+    let workdir = std::env::temp_dir().join(format!("palisade-tour-{}", std::process::id()));
+    std::fs::create_dir_all(&workdir)?;
+
+    password::run()?;
+
+    std::fs::remove_dir_all(&workdir)?;
+    println!();
+    println!("Tour finished.");
+    Ok(())
+}
