@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let workdir = std::env::temp_dir().join(format!("palisade-tour-{}", std::process::id()));
     std::fs::create_dir_all(&workdir)?;
 
-    password::run()?;
+    password::run(&workdir)?;
 
     std::fs::remove_dir_all(&workdir)?;
     println!();

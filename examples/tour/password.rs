@@ -1,8 +1,9 @@
 //! Chapter: passwords (placeholder until palisade-password lands).
 
 use std::error::Error;
+use std::path::Path;
 
-pub(crate) fn run() -> Result<(), Box<dyn Error>> {
+pub(crate) fn run(_workdir: &Path) -> Result<(), Box<dyn Error>> {
     palisade_examples::chapter(
         1,
         "Passwords",
