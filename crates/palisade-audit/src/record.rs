@@ -1,0 +1,485 @@
+//! The stored form of an event and its canonical encoding (the hash input).
+//!
+//! # Canonical encoding, version 1
+//!
+//! A record is hashed as the bytes below; every field has a fixed position and
+//! every variable-length field a length prefix, so two different records never
+//! share an encoding. All integers are big-endian.
+//!
+//! ```text
+//! record   := version:u8 (= 1)
+//!             index:u64                 position in the log, from 0
+//!             previous:[32]             leaf hash of record index-1 (zeros for 0)
+//!             time:i64                  nanoseconds since 1970-01-01T00:00:00Z, >= 0
+//!             outcome:u8                0 success, 1 failure, 2 denied
+//!             actor:str action:str resource:str
+//!             tenant:opt-str
+//!             subjects:u32 str*         count, then each subject
+//!             payload:opt-[32]          commitment to the payload, see below
+//! str      := length:u32 bytes          UTF-8, at most 65 535 bytes
+//! opt-X    := 0x00 | 0x01 X
+//! ```
+//!
+//! The leaf hash is `SHA-256(0x00 || record)` (RFC 6962); since each record
+//! names the leaf hash of its predecessor, the leaves also form a hash chain.
+//!
+//! The payload commitment is
+//! `SHA-256("palisade-audit payload v1" || 0x00 || salt[32] || payload)` where
+//! `payload` is the JSON text of the payload and `salt` 32 random bytes kept
+//! beside the record. Erasing a payload deletes the salt and the JSON; the
+//! commitment, and with it every hash and proof, stays as it was.
+
+use std::time::SystemTime;
+
+use rand_core::RngCore;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
+
+use crate::event::{EventFields, nanos_to_time, time_to_nanos};
+use crate::merkle::{Hash, leaf_hash};
+use crate::{Error, Event, Outcome, Result, error::malformed};
+
+/// The version byte of the canonical encoding.
+pub const ENCODING_VERSION: u8 = 1;
+/// The longest string field, in bytes.
+pub const MAX_FIELD_LEN: usize = 65_535;
+/// The most data subjects one event may name.
+pub const MAX_SUBJECTS: usize = 1_024;
+/// The longest payload JSON text, in bytes.
+pub const MAX_PAYLOAD_LEN: usize = 1 << 20;
+
+const PAYLOAD_DOMAIN: &[u8] = b"palisade-audit payload v1\0";
+
+/// The salt and JSON text of a payload that has not been erased.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Disclosure {
+    salt: [u8; 32],
+    json: Vec<u8>,
+}
+
+impl Disclosure {
+    pub(crate) fn new(salt: [u8; 32], json: Vec<u8>) -> Disclosure {
+        Disclosure { salt, json }
+    }
+
+    /// The random salt of the commitment.
+    pub fn salt(&self) -> &[u8; 32] {
+        &self.salt
+    }
+
+    /// The payload's JSON text, exactly as committed.
+    pub fn json(&self) -> &[u8] {
+        &self.json
+    }
+
+    /// The commitment these bytes open.
+    pub fn commitment(&self) -> Hash {
+        payload_commitment(&self.salt, &self.json)
+    }
+}
+
+impl Drop for Disclosure {
+    fn drop(&mut self) {
+        self.salt.zeroize();
+        self.json.zeroize();
+    }
+}
+
+impl std::fmt::Debug for Disclosure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Disclosure")
+            .field("len", &self.json.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the log holds of a record's payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PayloadState {
+    /// The event had no payload.
+    None,
+    /// The payload is present and opens the commitment.
+    Present(Disclosure),
+    /// The payload was erased; only its commitment remains.
+    Erased,
+}
+
+/// `SHA-256("palisade-audit payload v1" || 0x00 || salt || json)`.
+pub fn payload_commitment(salt: &[u8; 32], json: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update(PAYLOAD_DOMAIN);
+    h.update(salt);
+    h.update(json);
+    h.finalize().into()
+}
+
+/// An event sealed for the log: encoded fields, payload committed, not yet
+/// placed (no index or predecessor yet).
+#[derive(Clone, Debug)]
+pub struct Sealed {
+    fields: EventFields,
+    time_nanos: i64,
+    commitment: Option<Hash>,
+    payload: PayloadState,
+}
+
+impl Sealed {
+    /// Checks the event's limits and commits to its payload with a fresh salt.
+    pub fn seal(event: Event, rng: &mut impl RngCore) -> Result<Sealed> {
+        let (fields, payload) = event.into_parts();
+        let time_nanos = time_to_nanos(fields.time)?;
+        check_str("actor", &fields.actor)?;
+        check_str("action", &fields.action)?;
+        check_str("resource", &fields.resource)?;
+        if let Some(tenant) = &fields.tenant {
+            check_str("tenant", tenant)?;
+        }
+        if fields.subjects.len() > MAX_SUBJECTS {
+            return Err(Error::TooManySubjects);
+        }
+        for subject in &fields.subjects {
+            check_str("subject", subject)?;
+        }
+        let (commitment, payload) = match payload {
+            None => (None, PayloadState::None),
+            Some(value) => {
+                let json = serde_json::to_vec(&value).map_err(|e| Error::Payload(e.to_string()))?;
+                if json.len() > MAX_PAYLOAD_LEN {
+                    return Err(Error::FieldTooLong("payload"));
+                }
+                let mut salt = [0u8; 32];
+                rng.fill_bytes(&mut salt);
+                let disclosure = Disclosure::new(salt, json);
+                (
+                    Some(disclosure.commitment()),
+                    PayloadState::Present(disclosure),
+                )
+            }
+        };
+        Ok(Sealed {
+            fields,
+            time_nanos,
+            commitment,
+            payload,
+        })
+    }
+
+    /// Places the sealed event at `index` after the record whose leaf hash is
+    /// `previous`.
+    pub fn place(self, index: u64, previous: Hash) -> Record {
+        let Sealed {
+            fields,
+            time_nanos,
+            commitment,
+            payload,
+        } = self;
+        let mut record = Record {
+            index,
+            previous,
+            time_nanos,
+            fields,
+            commitment,
+            payload,
+            leaf_hash: [0; 32],
+        };
+        record.leaf_hash = leaf_hash(&record.encode());
+        record
+    }
+}
+
+fn check_str(name: &'static str, s: &str) -> Result<()> {
+    if s.len() > MAX_FIELD_LEN {
+        Err(Error::FieldTooLong(name))
+    } else {
+        Ok(())
+    }
+}
+
+/// One entry of the log: an event at its index, chained to its predecessor,
+/// with its payload present, absent or erased.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    index: u64,
+    previous: Hash,
+    time_nanos: i64,
+    fields: EventFields,
+    commitment: Option<Hash>,
+    payload: PayloadState,
+    leaf_hash: Hash,
+}
+
+impl Record {
+    /// The position of the record in the log, from 0.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// The leaf hash of the previous record (all zeros for the first).
+    pub fn previous(&self) -> &Hash {
+        &self.previous
+    }
+
+    /// `SHA-256(0x00 || canonical encoding)`: the record's leaf in the tree.
+    pub fn leaf_hash(&self) -> &Hash {
+        &self.leaf_hash
+    }
+
+    /// Who acted.
+    pub fn actor(&self) -> &str {
+        &self.fields.actor
+    }
+
+    /// What was done.
+    pub fn action(&self) -> &str {
+        &self.fields.action
+    }
+
+    /// What it was done to.
+    pub fn resource(&self) -> &str {
+        &self.fields.resource
+    }
+
+    /// Whose data the event concerns.
+    pub fn subjects(&self) -> &[String] {
+        &self.fields.subjects
+    }
+
+    /// The tenant, if any.
+    pub fn tenant(&self) -> Option<&str> {
+        self.fields.tenant.as_deref()
+    }
+
+    /// When it happened.
+    pub fn time(&self) -> SystemTime {
+        self.fields.time
+    }
+
+    /// When it happened, in nanoseconds since the Unix epoch.
+    pub fn time_nanos(&self) -> i64 {
+        self.time_nanos
+    }
+
+    /// How it ended.
+    pub fn outcome(&self) -> Outcome {
+        self.fields.outcome
+    }
+
+    /// The commitment to the payload, if the event had one.
+    pub fn payload_commitment(&self) -> Option<&Hash> {
+        self.commitment.as_ref()
+    }
+
+    /// What the log holds of the payload.
+    pub fn payload_state(&self) -> &PayloadState {
+        &self.payload
+    }
+
+    /// The payload as JSON, if present and well formed.
+    pub fn payload(&self) -> Option<serde_json::Value> {
+        match &self.payload {
+            PayloadState::Present(d) => serde_json::from_slice(d.json()).ok(),
+            _ => None,
+        }
+    }
+
+    /// Whether the record concerns `subject`.
+    pub fn concerns(&self, subject: &str) -> bool {
+        self.fields.subjects.iter().any(|s| s == subject)
+    }
+
+    /// The event as recorded (payload included while not erased).
+    pub fn to_event(&self) -> Event {
+        let mut event = Event::new(
+            self.fields.actor.clone(),
+            self.fields.action.clone(),
+            self.fields.resource.clone(),
+        )
+        .with_time(self.fields.time)
+        .with_outcome(self.fields.outcome);
+        if let Some(t) = &self.fields.tenant {
+            event = event.with_tenant(t.clone());
+        }
+        for s in &self.fields.subjects {
+            event = event.with_subject(s.clone());
+        }
+        if let Some(p) = self.payload() {
+            event = event.with_payload(p);
+        }
+        event
+    }
+
+    /// Drops the payload's salt and text, keeping the commitment; returns
+    /// whether there was anything to erase.
+    pub(crate) fn erase_payload(&mut self) -> bool {
+        if matches!(self.payload, PayloadState::Present(_)) {
+            self.payload = PayloadState::Erased;
+            true
+        } else {
+            false
+        }
+    }
+
+    #[allow(dead_code, reason = "used by the file store, which lands next")]
+    /// Attaches what storage holds of the payload to a decoded record.
+    pub(crate) fn with_payload_state(mut self, payload: PayloadState) -> Record {
+        self.payload = payload;
+        self
+    }
+
+    /// The canonical encoding (version 1): the input of the leaf hash.
+    pub fn encode(&self) -> Vec<u8> {
+        let f = &self.fields;
+        let mut out = Vec::with_capacity(
+            128 + f.actor.len()
+                + f.action.len()
+                + f.resource.len()
+                + f.subjects.iter().map(|s| s.len() + 4).sum::<usize>(),
+        );
+        out.push(ENCODING_VERSION);
+        out.extend_from_slice(&self.index.to_be_bytes());
+        out.extend_from_slice(&self.previous);
+        out.extend_from_slice(&self.time_nanos.to_be_bytes());
+        out.push(f.outcome.code());
+        put_str(&mut out, &f.actor);
+        put_str(&mut out, &f.action);
+        put_str(&mut out, &f.resource);
+        match &f.tenant {
+            None => out.push(0),
+            Some(t) => {
+                out.push(1);
+                put_str(&mut out, t);
+            }
+        }
+        put_len(&mut out, f.subjects.len());
+        for s in &f.subjects {
+            put_str(&mut out, s);
+        }
+        match &self.commitment {
+            None => out.push(0),
+            Some(c) => {
+                out.push(1);
+                out.extend_from_slice(c);
+            }
+        }
+        out
+    }
+
+    /// Decodes a canonical encoding strictly: the version must be 1, every
+    /// field in range, and no byte left over. The payload state is
+    /// [`PayloadState::Erased`] when a commitment is present (the text lives
+    /// beside the record, see [`Record::with_payload_state`]) and
+    /// [`PayloadState::None`] otherwise.
+    pub fn decode(bytes: &[u8]) -> Result<Record> {
+        let mut r = Reader { rest: bytes };
+        let version = r.u8()?;
+        if version != ENCODING_VERSION {
+            return Err(malformed("record", format!("unknown version `{version}`")));
+        }
+        let index = r.u64()?;
+        let previous = r.hash()?;
+        let time_nanos = i64::from_be_bytes(r.array()?);
+        let time = nanos_to_time(time_nanos).ok_or_else(|| malformed("record", "negative time"))?;
+        let outcome =
+            Outcome::from_code(r.u8()?).ok_or_else(|| malformed("record", "unknown outcome"))?;
+        let actor = r.string()?;
+        let action = r.string()?;
+        let resource = r.string()?;
+        let tenant = match r.u8()? {
+            0 => None,
+            1 => Some(r.string()?),
+            _ => return Err(malformed("record", "bad tenant flag")),
+        };
+        let count = r.u32()? as usize;
+        if count > MAX_SUBJECTS {
+            return Err(malformed("record", "too many subjects"));
+        }
+        let mut subjects = Vec::with_capacity(count.min(16));
+        for _ in 0..count {
+            subjects.push(r.string()?);
+        }
+        let (commitment, payload) = match r.u8()? {
+            0 => (None, PayloadState::None),
+            1 => (Some(r.hash()?), PayloadState::Erased),
+            _ => return Err(malformed("record", "bad payload flag")),
+        };
+        if !r.rest.is_empty() {
+            return Err(malformed("record", "trailing bytes"));
+        }
+        Ok(Record {
+            index,
+            previous,
+            time_nanos,
+            fields: EventFields {
+                actor,
+                action,
+                resource,
+                subjects,
+                tenant,
+                time,
+                outcome,
+            },
+            commitment,
+            payload,
+            leaf_hash: leaf_hash(bytes),
+        })
+    }
+}
+
+fn put_len(out: &mut Vec<u8>, len: usize) {
+    // Lengths are checked against MAX_FIELD_LEN / MAX_SUBJECTS when sealing.
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_len(out, s.len());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A cursor over bytes being decoded; every read is bounds-checked.
+pub(crate) struct Reader<'a> {
+    pub(crate) rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.rest.len() {
+            return Err(malformed("record", "truncated"));
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let bytes = self.take(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8> {
+        Ok(u8::from_be_bytes(self.array()?))
+    }
+
+    pub(crate) fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    pub(crate) fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+
+    pub(crate) fn hash(&mut self) -> Result<Hash> {
+        self.array()
+    }
+
+    fn string(&mut self) -> Result<String> {
+        let len = self.u32()? as usize;
+        if len > MAX_FIELD_LEN {
+            return Err(malformed("record", "string too long"));
+        }
+        let bytes = self.take(len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| malformed("record", "string is not UTF-8"))
+    }
+}
