@@ -1,0 +1,131 @@
+//! The one error type of the crate.
+
+/// What can go wrong in this crate.
+///
+/// Verification outcomes come first: [`Error::Invalid`] is deliberately
+/// opaque (it does not say whether the code was malformed, outside the
+/// window or simply wrong), while [`Error::Replayed`], [`Error::Throttled`]
+/// and [`Error::Locked`] tell the application what to show the user.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The code is not valid for this factor (wrong, malformed or outside the
+    /// accepted window).
+    #[error("invalid code")]
+    Invalid,
+    /// The code was valid once but its time step (or counter) is not after the
+    /// last accepted one.
+    #[error("code already used")]
+    Replayed,
+    /// Too many consecutive failures: verification is refused until the given
+    /// Unix time (seconds).
+    #[error("too many failed attempts; try again at unix time {until}")]
+    Throttled {
+        /// First Unix time (seconds) at which a new attempt is considered.
+        until: u64,
+    },
+    /// The configured number of consecutive failures was reached: the factor
+    /// stays locked until [`FactorState::unlock`](crate::FactorState::unlock).
+    #[error("too many failed attempts; the factor is locked")]
+    Locked,
+
+    /// A secret shorter than RFC 4226's minimum of 128 bits.
+    #[error("secret has {bits} bits; at least 128 are required")]
+    SecretTooShort {
+        /// Length of the rejected secret in bits.
+        bits: usize,
+    },
+    /// A secret longer than this crate accepts (1024 bytes).
+    #[error("secret has {bytes} bytes; at most 1024 are accepted")]
+    SecretTooLong {
+        /// Length of the rejected secret in bytes.
+        bytes: usize,
+    },
+    /// The secret is not base32 (RFC 4648).
+    #[error("secret is not valid base32")]
+    SecretEncoding,
+    /// The system's random number generator failed.
+    #[error("the system random number generator failed")]
+    Randomness,
+    /// The system clock reads a time before 1970.
+    #[error("the system clock is before 1970")]
+    Clock,
+
+    /// An algorithm name other than SHA1, SHA256 or SHA512.
+    #[error("unknown algorithm `{0}`; expected SHA1, SHA256 or SHA512")]
+    AlgorithmUnknown(String),
+    /// A digit count other than 6, 7 or 8.
+    #[error("digits must be 6, 7 or 8, not `{0}`")]
+    DigitsOutOfRange(String),
+    /// A period that is zero, too long or not a number.
+    #[error("period must be 1 to 86400 seconds, not `{0}`")]
+    PeriodOutOfRange(String),
+
+    /// The text does not start with `otpauth://`.
+    #[error("not an otpauth URI")]
+    UriScheme,
+    /// The OTP type is neither `totp` nor `hotp`.
+    #[error("unknown OTP type `{0}`; expected totp or hotp")]
+    UriType(String),
+    /// The URI's structure is broken (what is wrong is given).
+    #[error("malformed otpauth URI: {0}")]
+    UriMalformed(&'static str),
+    /// An issuer or account name that cannot go into a label (what is wrong is
+    /// given).
+    #[error("invalid label: {0}")]
+    LabelInvalid(&'static str),
+    /// The issuer prefix of the label and the `issuer` parameter differ.
+    #[error("issuer `{label}` in the label differs from issuer `{parameter}` in the parameters")]
+    IssuerMismatch {
+        /// Issuer prefix of the label.
+        label: String,
+        /// Value of the `issuer` parameter.
+        parameter: String,
+    },
+    /// The URI has no `secret` parameter (or an empty one).
+    #[error("otpauth URI has no secret")]
+    SecretMissing,
+    /// A security parameter appears more than once.
+    #[error("parameter `{0}` appears more than once")]
+    ParameterRepeated(String),
+    /// An `hotp` URI without its required `counter` parameter.
+    #[error("hotp URI has no counter")]
+    CounterMissing,
+    /// A `counter` parameter that is not a decimal number.
+    #[error("counter `{0}` is not a number")]
+    CounterInvalid(String),
+    /// A TOTP operation on an HOTP key or the other way round.
+    #[error("expected a {expected} key, found a {found} key")]
+    KindMismatch {
+        /// The kind of key the operation needs (`totp` or `hotp`).
+        expected: &'static str,
+        /// The kind of key it was given.
+        found: &'static str,
+    },
+
+    /// The QR code could not be drawn (for example, data too long).
+    #[error("cannot draw QR code: {0}")]
+    Qr(String),
+
+    /// A number of recovery codes outside 1 to 100.
+    #[error("recovery code count must be 1 to 100, not `{0}`")]
+    RecoveryCountOutOfRange(usize),
+    /// Stored recovery code hashes that are not in this crate's format.
+    #[error("stored recovery codes are malformed: {0}")]
+    RecoveryCodesMalformed(&'static str),
+}
+
+/// Result of this crate's operations.
+pub type Result<T> = core::result::Result<T, Error>;
+
+/// At most this many characters of user input are echoed in an error message.
+const ECHO_LIMIT: usize = 40;
+
+/// Shortens user input for an error message.
+pub(crate) fn echo(input: &str) -> String {
+    let mut chars = input.chars();
+    let mut out: String = chars.by_ref().take(ECHO_LIMIT).collect();
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
+}

@@ -1,0 +1,23 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod enroll;
+mod error;
+mod otp;
+mod params;
+mod qr;
+mod recovery;
+mod secret;
+mod state;
+mod uri;
+
+pub use crate::{
+    enroll::Enrollment,
+    error::{Error, Result},
+    otp::{DEFAULT_LOOK_AHEAD, DEFAULT_SKEW, Hotp, Totp, unix_now},
+    params::{Algorithm, DEFAULT_DIGITS, DEFAULT_PERIOD, MAX_PERIOD},
+    recovery::{DEFAULT_RECOVERY_CODES, MAX_RECOVERY_CODES, RecoveryCode, RecoveryCodes},
+    secret::{DEFAULT_SECRET_LEN, MAX_SECRET_LEN, MIN_SECRET_LEN, Secret},
+    state::{FactorState, Throttle},
+    uri::{KeyUri, MAX_URI_LEN, OtpKind},
+};
