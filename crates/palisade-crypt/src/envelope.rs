@@ -1,0 +1,242 @@
+//! The field ciphertext envelope: a small, versioned binary format and its
+//! text token form. The layout is documented byte by byte in the README.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hkdf::Hkdf;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::aead::{self, Algorithm, TAG_LEN};
+use crate::key::{KEY_LEN, SecretKey, fill_random};
+use crate::{Context, Error, Result};
+
+/// Format version of the field envelope.
+pub(crate) const VERSION: u8 = 1;
+/// Length of the XChaCha20 nonce.
+pub(crate) const NONCE_LEN: usize = 24;
+/// Length of the key commitment.
+pub(crate) const COMMITMENT_LEN: usize = 32;
+/// Length of the header: version, key id, nonce, commitment.
+pub(crate) const HEADER_LEN: usize = 1 + 4 + NONCE_LEN + COMMITMENT_LEN;
+/// Smallest envelope: header and tag around an empty plaintext.
+pub(crate) const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
+/// Prefix of the text token.
+pub const TOKEN_PREFIX: &str = "pcrypt:";
+
+const INFO_KEY: &[u8] = b"palisade-crypt v1 field key";
+const INFO_COMMIT: &[u8] = b"palisade-crypt v1 field commitment";
+
+/// A field ciphertext: the binary envelope, checked for shape (version,
+/// lengths) but not yet authenticated.
+///
+/// Its text form ([`Ciphertext::to_token`], `Display`, serde) is
+/// `pcrypt:` followed by the envelope in unpadded base64url.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Ciphertext {
+    bytes: Vec<u8>,
+}
+
+impl Ciphertext {
+    /// Parses a binary envelope strictly: known version, complete header and
+    /// tag. Authentication happens on decryption.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let version = *bytes
+            .first()
+            .ok_or(Error::CiphertextMalformed("empty ciphertext"))?;
+        if version != VERSION {
+            return Err(Error::VersionUnsupported(version));
+        }
+        if bytes.len() < OVERHEAD {
+            return Err(Error::CiphertextMalformed(
+                "shorter than the header and tag",
+            ));
+        }
+        Ok(Self {
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Parses the text token (`pcrypt:` + unpadded base64url), strictly:
+    /// exact prefix, canonical base64url, then [`Ciphertext::from_bytes`].
+    pub fn from_token(token: &str) -> Result<Self> {
+        let body = token
+            .strip_prefix(TOKEN_PREFIX)
+            .ok_or(Error::CiphertextMalformed("token does not start with `pcrypt:`"))?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| Error::CiphertextMalformed("token is not canonical base64url"))?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// The text token.
+    pub fn to_token(&self) -> String {
+        let mut token = String::with_capacity(TOKEN_PREFIX.len() + self.bytes.len() * 4 / 3 + 4);
+        token.push_str(TOKEN_PREFIX);
+        URL_SAFE_NO_PAD.encode_string(&self.bytes, &mut token);
+        token
+    }
+
+    /// The binary envelope.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The id of the key that encrypted it (read from the header; not
+    /// authenticated until decryption).
+    pub fn key_id(&self) -> u32 {
+        let mut id = [0u8; 4];
+        if let Some(bytes) = self.bytes.get(1..5) {
+            id.copy_from_slice(bytes);
+        }
+        u32::from_be_bytes(id)
+    }
+
+    /// Length of the plaintext inside.
+    pub fn plaintext_len(&self) -> usize {
+        self.bytes.len().saturating_sub(OVERHEAD)
+    }
+}
+
+impl fmt::Display for Ciphertext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_token())
+    }
+}
+
+impl fmt::Debug for Ciphertext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ciphertext")
+            .field("key_id", &self.key_id())
+            .field("plaintext_len", &self.plaintext_len())
+            .finish()
+    }
+}
+
+impl std::str::FromStr for Ciphertext {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::from_token(s)
+    }
+}
+
+impl serde::Serialize for Ciphertext {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_token())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Ciphertext {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        let token = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::from_token(&token).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Per-message key and commitment: HKDF-Expand(PRK = key, info = label ||
+/// nonce) for each. The key is already uniformly random, so HKDF-Extract is
+/// skipped (RFC 5869, section 3.3).
+pub(crate) fn derive(
+    key: &SecretKey,
+    nonce: &[u8; NONCE_LEN],
+) -> Result<(Zeroizing<[u8; KEY_LEN]>, [u8; COMMITMENT_LEN])> {
+    let hkdf = Hkdf::<Sha256>::from_prk(key.as_bytes())
+        .map_err(|_| Error::CiphertextMalformed("key must be 32 bytes"))?;
+    let mut message_key = Zeroizing::new([0u8; KEY_LEN]);
+    let mut commitment = [0u8; COMMITMENT_LEN];
+    hkdf.expand_multi_info(&[INFO_KEY, nonce], message_key.as_mut())
+        .and_then(|()| hkdf.expand_multi_info(&[INFO_COMMIT, nonce], &mut commitment))
+        .map_err(|_| Error::CiphertextMalformed("key derivation length"))?;
+    Ok((message_key, commitment))
+}
+
+fn aad(header: &[u8], context: &Context) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(header.len() + context.encoded_len());
+    aad.extend_from_slice(header);
+    context.encode_into(&mut aad);
+    aad
+}
+
+/// Encrypts under `key` with a fresh random nonce.
+pub(crate) fn seal(
+    key_id: u32,
+    key: &SecretKey,
+    context: &Context,
+    plaintext: &[u8],
+) -> Result<Ciphertext> {
+    let mut nonce = [0u8; NONCE_LEN];
+    fill_random(&mut nonce)?;
+    seal_with_nonce(key_id, key, &nonce, context, plaintext)
+}
+
+/// Encrypts with a given nonce: only for known-answer tests and `seal`.
+pub(crate) fn seal_with_nonce(
+    key_id: u32,
+    key: &SecretKey,
+    nonce: &[u8; NONCE_LEN],
+    context: &Context,
+    plaintext: &[u8],
+) -> Result<Ciphertext> {
+    let (message_key, commitment) = derive(key, nonce)?;
+    let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
+    out.push(VERSION);
+    out.extend_from_slice(&key_id.to_be_bytes());
+    out.extend_from_slice(nonce);
+    out.extend_from_slice(&commitment);
+    let aad = aad(&out, context);
+    out.extend_from_slice(plaintext);
+    let body = out
+        .get_mut(HEADER_LEN..)
+        .ok_or(Error::CiphertextMalformed("header"))?;
+    let tag = aead::seal_in_place(
+        Algorithm::XChaCha20Poly1305,
+        message_key.as_ref(),
+        nonce,
+        &aad,
+        body,
+    )?;
+    out.extend_from_slice(&tag);
+    Ok(Ciphertext { bytes: out })
+}
+
+/// Checks the commitment in constant time, then decrypts.
+pub(crate) fn open(
+    key: &SecretKey,
+    ciphertext: &Ciphertext,
+    context: &Context,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let bytes = ciphertext.as_bytes();
+    let (header, rest) = bytes
+        .split_at_checked(HEADER_LEN)
+        .ok_or(Error::CiphertextMalformed("shorter than the header and tag"))?;
+    let body_len = rest
+        .len()
+        .checked_sub(TAG_LEN)
+        .ok_or(Error::CiphertextMalformed("shorter than the header and tag"))?;
+    let (body, tag) = rest.split_at(body_len);
+    let nonce: [u8; NONCE_LEN] = header
+        .get(5..5 + NONCE_LEN)
+        .and_then(|n| n.try_into().ok())
+        .ok_or(Error::CiphertextMalformed("header"))?;
+    let stored_commitment = header
+        .get(5 + NONCE_LEN..)
+        .ok_or(Error::CiphertextMalformed("header"))?;
+    let (message_key, commitment) = derive(key, &nonce)?;
+    if !bool::from(commitment.ct_eq(stored_commitment)) {
+        return Err(Error::Unauthenticated);
+    }
+    let aad = aad(header, context);
+    let mut plaintext = Zeroizing::new(body.to_vec());
+    aead::open_in_place(
+        Algorithm::XChaCha20Poly1305,
+        message_key.as_ref(),
+        &nonce,
+        &aad,
+        &mut plaintext,
+        tag,
+    )?;
+    Ok(plaintext)
+}

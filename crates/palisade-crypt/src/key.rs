@@ -1,0 +1,51 @@
+//! Secret key material and randomness.
+
+use std::fmt;
+
+use rand_core::{OsRng, RngCore};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::{Error, Result};
+
+/// Length in bytes of every symmetric key in this crate.
+pub(crate) const KEY_LEN: usize = 32;
+
+/// 32 bytes of key material, wiped on drop and left out of `Debug`.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub(crate) struct SecretKey([u8; KEY_LEN]);
+
+impl SecretKey {
+    /// A fresh key from the operating system's random number generator.
+    pub(crate) fn generate() -> Result<Self> {
+        let mut key = Self([0; KEY_LEN]);
+        fill_random(&mut key.0)?;
+        Ok(key)
+    }
+
+    pub(crate) fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
+        Self(bytes)
+    }
+
+    /// Copies a slice of exactly [`KEY_LEN`] bytes.
+    pub(crate) fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let array: [u8; KEY_LEN] = bytes.try_into().ok()?;
+        Some(Self(array))
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretKey").finish_non_exhaustive()
+    }
+}
+
+/// Fills `buf` from the operating system's random number generator.
+pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
+    OsRng
+        .try_fill_bytes(buf)
+        .map_err(|_| Error::RandomUnavailable)
+}
