@@ -1,0 +1,183 @@
+//! Carrying out a plan through the application, with a receipt for each action.
+
+use std::fmt;
+
+use palisade_audit::{AuditSink, Event, Outcome, Receipt};
+
+use crate::plan::{PlanItem, Status};
+use crate::policy::Action;
+use crate::record::Record;
+
+/// The error an [`Executor`] returns when an action fails.
+pub type ActionError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The application's side of execution: how to act on one record.
+///
+/// Deleting a row, calling the masking hook, destroying a key in palisade-crypt's
+/// keyring (crypto-shredding), moving a file to cold storage, opening a review
+/// ticket: the policy decides *what*, the executor knows *how*. Each method
+/// should be idempotent, since a plan that failed half-way is run again.
+pub trait Executor<R: ?Sized> {
+    /// Deletes the record.
+    fn delete(&mut self, record: &R) -> Result<(), ActionError>;
+    /// Removes personal data from the record through the masking hook.
+    fn anonymize(&mut self, record: &R) -> Result<(), ActionError>;
+    /// Destroys the record's encryption key.
+    fn crypto_shred(&mut self, record: &R) -> Result<(), ActionError>;
+    /// Moves the record to archive storage.
+    fn archive(&mut self, record: &R) -> Result<(), ActionError>;
+    /// Sends the record to disposition review.
+    fn review(&mut self, record: &R) -> Result<(), ActionError>;
+}
+
+/// The step of execution that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailedStep {
+    /// The executor could not carry out the action (a failure event was still recorded).
+    Action,
+    /// The action was carried out but its receipt could not be recorded.
+    Audit,
+}
+
+/// One action carried out, with its audit receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    /// The record's identifier.
+    pub record: String,
+    /// What was done.
+    pub action: Action,
+    /// The rule that called for it.
+    pub rule: String,
+    /// The receipt of the audit event.
+    pub receipt: Receipt,
+}
+
+/// One plan item that could not be carried out or receipted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionFailure {
+    /// The record's identifier.
+    pub record: String,
+    /// The action attempted.
+    pub action: Action,
+    /// The rule that called for it.
+    pub rule: String,
+    /// Which step failed.
+    pub step: FailedStep,
+    /// The executor's or the audit sink's message.
+    pub message: String,
+}
+
+impl fmt::Display for ExecutionFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.step {
+            FailedStep::Action => write!(
+                f,
+                "{} of record `{}` under rule `{}` failed: {}",
+                self.action, self.record, self.rule, self.message
+            ),
+            FailedStep::Audit => write!(
+                f,
+                "{} of record `{}` under rule `{}` was done but not receipted: {}",
+                self.action, self.record, self.rule, self.message
+            ),
+        }
+    }
+}
+
+/// What [`execute`] did: every action carried out and every failure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Execution {
+    /// Actions carried out and receipted, in plan order.
+    pub executed: Vec<Executed>,
+    /// Actions that failed, or whose receipt could not be recorded, in plan order.
+    pub failures: Vec<ExecutionFailure>,
+    /// Items not to act on: held, retained or unclassified.
+    pub skipped: usize,
+}
+
+impl Execution {
+    /// Whether every due action was carried out and receipted.
+    pub fn is_complete(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// The audit action name of a retention action (`retention.crypto-shred`).
+pub fn audit_action(action: Action) -> &'static str {
+    match action {
+        Action::Review => "retention.review",
+        Action::Archive => "retention.archive",
+        Action::Anonymize => "retention.anonymize",
+        Action::Delete => "retention.delete",
+        Action::CryptoShred => "retention.crypto-shred",
+    }
+}
+
+/// Carries out the `due` items of a plan through `executor` and records one
+/// audit event per attempt through `audit`.
+///
+/// Each event has actor `retention`, action `retention.<action>`, the record id
+/// as resource, the record's subject, and a payload naming the rule, the
+/// category and the due date. A failed action is recorded with outcome
+/// `failure` and reported; an action whose receipt cannot be recorded is
+/// reported too. Nothing is dropped silently. Held, retained and unclassified
+/// items are counted as skipped and never reach the executor.
+pub fn execute<'p, R, I, E>(items: I, executor: &mut E, audit: &dyn AuditSink) -> Execution
+where
+    I: IntoIterator<Item = PlanItem<'p, R>>,
+    R: Record,
+    E: Executor<R> + ?Sized,
+{
+    let mut execution = Execution::default();
+    for item in items {
+        if item.status != Status::Due {
+            execution.skipped += 1;
+            continue;
+        }
+        let record = &item.record;
+        let result = match item.action {
+            Action::Delete => executor.delete(record),
+            Action::Anonymize => executor.anonymize(record),
+            Action::CryptoShred => executor.crypto_shred(record),
+            Action::Archive => executor.archive(record),
+            Action::Review => executor.review(record),
+        };
+        let mut payload = serde_json::json!({
+            "rule": item.rule.name(),
+            "category": record.category(),
+            "due": item.due.map(|due| due.to_string()),
+        });
+        if let (Some(retention), Some(object)) = (item.retention, payload.as_object_mut()) {
+            object.insert("retained_by".into(), retention.rule.name().into());
+        }
+        let outcome = if result.is_ok() { Outcome::Success } else { Outcome::Failure };
+        if let (Err(error), Some(object)) = (&result, payload.as_object_mut()) {
+            object.insert("error".into(), error.to_string().into());
+        }
+        let mut event = Event::new("retention", audit_action(item.action), record.id())
+            .with_outcome(outcome)
+            .with_payload(payload);
+        if let Some(subject) = record.subject() {
+            event = event.with_subject(subject);
+        }
+        let receipt = audit.record(event);
+        let failure = |step, message: String| ExecutionFailure {
+            record: record.id().to_owned(),
+            action: item.action,
+            rule: item.rule.name().to_owned(),
+            step,
+            message,
+        };
+        match (result, receipt) {
+            (Ok(()), Ok(receipt)) => execution.executed.push(Executed {
+                record: record.id().to_owned(),
+                action: item.action,
+                rule: item.rule.name().to_owned(),
+                receipt,
+            }),
+            (Ok(()), Err(error)) => execution.failures.push(failure(FailedStep::Audit, error.to_string())),
+            (Err(error), _) => execution.failures.push(failure(FailedStep::Action, error.to_string())),
+        }
+    }
+    execution
+}
