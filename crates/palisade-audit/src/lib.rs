@@ -1,19 +1,27 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod checkpoint;
 mod error;
 mod event;
+mod file;
 mod finding;
 mod log;
 mod merkle;
 mod record;
+mod segment;
 mod store;
+mod verify;
 
 pub use crate::{
+    checkpoint::{
+        Checkpoint, CheckpointSigner, CheckpointVerifier, MAX_NOTE_LEN, parse_checkpoint_unverified,
+    },
     error::{Error, Result},
     event::{Event, Outcome},
+    file::{Durability, FileOptions, FileStore, Recovery},
     finding::Finding,
-    log::{AuditLog, Erasure, MemoryLog},
+    log::{AuditLog, CheckpointPolicy, Erasure, KEY_FILE, MemoryLog, ORIGIN_FILE, PUBLIC_KEY_FILE},
     merkle::{
         Hash, MerkleTree, empty_root, leaf_hash, node_hash, root_from_inclusion_proof,
         verify_consistency, verify_inclusion,
@@ -22,5 +30,9 @@ pub use crate::{
         Disclosure, ENCODING_VERSION, MAX_FIELD_LEN, MAX_PAYLOAD_LEN, MAX_SUBJECTS, PayloadState,
         Record, Sealed, payload_commitment,
     },
+    segment::{
+        Frame, FrameError, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, masked_crc, parse_segment, read_frame,
+    },
     store::{AuditSink, MemoryStore, Query, Receipt, Store},
+    verify::{ERASE_ACTION, Report, verify_dir},
 };

@@ -5,6 +5,11 @@ use std::sync::{Mutex, MutexGuard};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, SeedableRng};
 
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
+use crate::file::{FileOptions, FileStore};
 use crate::merkle::{Hash, MerkleTree};
 use crate::record::{Record, Sealed};
 use crate::store::{AuditSink, MemoryStore, Query, Receipt, Store};
@@ -16,6 +21,10 @@ use crate::{Error, Event, Result};
 /// erases payloads without breaking any proof. Safe to share between threads.
 pub struct AuditLog<S: Store> {
     store: S,
+    signer: Option<CheckpointSigner>,
+    origin: String,
+    policy: CheckpointPolicy,
+    last_checkpoint: Mutex<(u64, Instant)>,
     /// Salts come from a ChaCha20 generator seeded once from the operating
     /// system (seeded on first use, so that construction cannot fail).
     rng: Mutex<Option<ChaCha20Rng>>,
@@ -49,9 +58,77 @@ impl<S: Store> AuditLog<S> {
     pub fn with_store(store: S) -> AuditLog<S> {
         AuditLog {
             store,
+            signer: None,
+            origin: String::from("palisade-audit"),
+            policy: CheckpointPolicy::default(),
+            last_checkpoint: Mutex::new((0, Instant::now())),
             rng: Mutex::new(None),
             tree: Mutex::new(MerkleTree::new()),
         }
+    }
+
+    /// Signs checkpoints with `signer` for the log named `origin`.
+    pub fn with_signer(mut self, origin: impl Into<String>, signer: CheckpointSigner) -> Self {
+        self.origin = origin.into();
+        self.signer = Some(signer);
+        self
+    }
+
+    /// Writes checkpoints automatically under `policy` (needs a signer).
+    pub fn with_checkpoint_policy(mut self, policy: CheckpointPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The log's origin (its name in checkpoints).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The public key that verifies this log's checkpoints, if it signs.
+    pub fn verifier(&self) -> Option<CheckpointVerifier> {
+        self.signer.as_ref().map(CheckpointSigner::verifier)
+    }
+
+    /// Signs and stores a checkpoint of the current tree head; returns the
+    /// note. Fails without a signer.
+    pub fn checkpoint(&self) -> Result<String> {
+        let signer = self
+            .signer
+            .as_ref()
+            .ok_or_else(|| Error::InvalidRequest("the log has no signing key".into()))?;
+        let mut last = self.last_checkpoint.lock().map_err(|_| Error::Poisoned)?;
+        let (size, root) = self.head()?;
+        let note = signer.sign(&Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root,
+            time: SystemTime::now(),
+        })?;
+        self.store.add_checkpoint(&note)?;
+        *last = (size, Instant::now());
+        Ok(note)
+    }
+
+    /// The stored checkpoints, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<String>> {
+        self.store.checkpoints()
+    }
+
+    fn maybe_checkpoint(&self, len: u64) -> Result<()> {
+        if self.signer.is_none() {
+            return Ok(());
+        }
+        let due = {
+            let last = self.last_checkpoint.lock().map_err(|_| Error::Poisoned)?;
+            len > last.0
+                && (self.policy.every_records.is_some_and(|n| len - last.0 >= n)
+                    || self.policy.every.is_some_and(|t| last.1.elapsed() >= t))
+        };
+        if due {
+            self.checkpoint()?;
+        }
+        Ok(())
     }
 
     /// The underlying store.
@@ -86,6 +163,9 @@ impl<S: Store> AuditLog<S> {
             for r in &receipts {
                 tree.push(r.leaf_hash);
             }
+        }
+        if let Some(last) = receipts.last() {
+            self.maybe_checkpoint(last.index + 1)?;
         }
         Ok(receipts)
     }
@@ -171,7 +251,7 @@ impl<S: Store> AuditLog<S> {
             .map(Record::index)
             .collect();
         let receipt = self.append(
-            Event::new(actor, "audit.erase", "audit-log")
+            Event::new(actor, crate::verify::ERASE_ACTION, "audit-log")
                 .with_subject(subject)
                 .with_payload(serde_json::json!({ "erased": targets })),
         )?;
@@ -183,6 +263,116 @@ impl<S: Store> AuditLog<S> {
         }
         Ok(Erasure { erased, receipt })
     }
+}
+
+/// When checkpoints are written automatically (checked after each append).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// After this many new records.
+    pub every_records: Option<u64>,
+    /// After this much time, at the next append.
+    pub every: Option<Duration>,
+}
+
+impl Default for CheckpointPolicy {
+    fn default() -> Self {
+        CheckpointPolicy {
+            every_records: Some(10_000),
+            every: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// File names in a log directory besides the store's own.
+pub const KEY_FILE: &str = "checkpoint.key";
+/// The public key file in a log directory.
+pub const PUBLIC_KEY_FILE: &str = "checkpoint.pub";
+/// The file naming the log (its origin).
+pub const ORIGIN_FILE: &str = "origin";
+
+impl AuditLog<FileStore> {
+    /// Opens (creating if needed) the log in `dir`: its segments, its origin
+    /// and its checkpoint key. A new log gets a random origin and a fresh key,
+    /// written to `dir/checkpoint.key` with mode 0600, and the public key to
+    /// `dir/checkpoint.pub`.
+    pub fn open(dir: impl AsRef<Path>, options: FileOptions) -> Result<AuditLog<FileStore>> {
+        let dir = dir.as_ref();
+        let store = FileStore::open(dir, options)?;
+        let origin = read_or_create_origin(dir)?;
+        let key_path = dir.join(KEY_FILE);
+        let signer = if key_path.exists() {
+            let text = zeroize::Zeroizing::new(std::fs::read_to_string(&key_path)?);
+            CheckpointSigner::from_text(&text)?
+        } else {
+            let signer = CheckpointSigner::generate(&origin)?;
+            write_secret(&key_path, signer.to_text().as_bytes())?;
+            std::fs::write(
+                dir.join(PUBLIC_KEY_FILE),
+                signer.verifier().to_text() + "\n",
+            )?;
+            signer
+        };
+        Self::open_with(store, origin, signer)
+    }
+
+    /// Opens the store in `dir` with a signing key kept elsewhere.
+    pub fn open_with_key(
+        dir: impl AsRef<Path>,
+        options: FileOptions,
+        signer: CheckpointSigner,
+    ) -> Result<AuditLog<FileStore>> {
+        let dir = dir.as_ref();
+        let store = FileStore::open(dir, options)?;
+        let origin = read_or_create_origin(dir)?;
+        Self::open_with(store, origin, signer)
+    }
+
+    fn open_with(
+        store: FileStore,
+        origin: String,
+        signer: CheckpointSigner,
+    ) -> Result<AuditLog<FileStore>> {
+        let log = AuditLog::with_store(store).with_signer(origin, signer);
+        let last = log
+            .store
+            .checkpoints()?
+            .last()
+            .map(|n| crate::checkpoint::parse_checkpoint_unverified(n).map_or(0, |c| c.size));
+        if let Ok(mut guard) = log.last_checkpoint.lock() {
+            guard.0 = last.unwrap_or(0);
+        }
+        Ok(log)
+    }
+}
+
+fn read_or_create_origin(dir: &Path) -> Result<String> {
+    let path = dir.join(ORIGIN_FILE);
+    if path.exists() {
+        return Ok(std::fs::read_to_string(path)?.trim_end().to_owned());
+    }
+    let mut id = [0u8; 8];
+    rand_core::RngCore::try_fill_bytes(&mut OsRng, &mut id).map_err(|_| Error::Entropy)?;
+    let origin = format!(
+        "palisade-audit/{}",
+        id.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    std::fs::write(&path, format!("{origin}\n"))?;
+    Ok(origin)
+}
+
+/// Writes a file only its owner can read (mode 0600), failing if it exists.
+pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    Ok(())
 }
 
 /// What [`AuditLog::erase_subject`] did.

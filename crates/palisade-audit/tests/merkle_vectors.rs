@@ -22,7 +22,9 @@ use palisade_audit::{
 use serde_json::Value;
 
 fn data(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(path)
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -47,9 +49,10 @@ fn proof(v: &Value) -> Option<Vec<Hash>> {
 }
 
 fn reference_tree() -> (Vec<Hash>, Vec<Hash>) {
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(data("rfc6962-reference-tree.json")).unwrap())
-            .unwrap();
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(data("rfc6962-reference-tree.json")).unwrap(),
+    )
+    .unwrap();
     let leaves = v["leaves"]
         .as_array()
         .unwrap()

@@ -1,0 +1,248 @@
+//! The offline verifier: framing, chain, tree, payload commitments and
+//! checkpoint signatures, naming the first bad record and why.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use crate::checkpoint::{Checkpoint, CheckpointVerifier, parse_checkpoint_unverified};
+use crate::file::{list_segments, parse_checkpoint_frames};
+use crate::merkle::{Hash, MerkleTree};
+use crate::record::Record;
+use crate::segment::{SEGMENT_HEADER_LEN, check_sidecar, parse_segment_header, read_frame};
+use crate::{Error, Finding, Result};
+
+/// The action of the event that records an erasure.
+pub const ERASE_ACTION: &str = "audit.erase";
+
+/// What a successful verification established.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// Number of records.
+    pub records: u64,
+    /// Merkle root over all records.
+    pub root: Hash,
+    /// Number of checkpoints whose signature was checked.
+    pub checkpoints_verified: u64,
+    /// The latest verified checkpoint.
+    pub latest_checkpoint: Option<Checkpoint>,
+    /// Records with a payload present.
+    pub payloads_present: u64,
+    /// Records whose payload was erased (each covered by an erasure event).
+    pub payloads_erased: u64,
+}
+
+fn fail<T>(finding: Finding) -> Result<T> {
+    Err(Error::Verification(finding))
+}
+
+/// Checks records one by one: index, chain, payload, tree.
+#[derive(Debug, Default)]
+pub(crate) struct ChainChecker {
+    pub(crate) next: u64,
+    pub(crate) last: Hash,
+    pub(crate) tree: MerkleTree,
+    present: u64,
+    erased: Vec<(u64, Vec<String>)>,
+    erasures: HashMap<String, u64>,
+}
+
+impl ChainChecker {
+    #[allow(dead_code, reason = "used by the evidence bundle, which lands next")]
+    pub(crate) fn starting_at(index: u64, previous: Hash) -> ChainChecker {
+        ChainChecker {
+            next: index,
+            last: previous,
+            ..ChainChecker::default()
+        }
+    }
+
+    /// Checks one record given as its canonical bytes and sidecar.
+    pub(crate) fn push(&mut self, record: &[u8], sidecar: &[u8]) -> Result<()> {
+        let index = self.next;
+        let decoded = match Record::decode(record) {
+            Ok(r) => r,
+            Err(e) => return fail(Finding::at(index, e.to_string())),
+        };
+        if decoded.index() != index {
+            return fail(Finding::at(
+                index,
+                format!(
+                    "holds index `{}`: a record was removed, inserted or moved",
+                    decoded.index()
+                ),
+            ));
+        }
+        if decoded.previous() != &self.last {
+            return fail(Finding::at(
+                index,
+                "does not chain to the previous record: a record was removed, inserted or altered",
+            ));
+        }
+        if let Some(problem) = check_sidecar(sidecar, decoded.payload_commitment()) {
+            return fail(Finding::at(index, problem));
+        }
+        match sidecar.first() {
+            Some(1) => self.present += 1,
+            Some(2) => self.erased.push((index, decoded.subjects().to_vec())),
+            _ => {}
+        }
+        if decoded.action() == ERASE_ACTION {
+            for s in decoded.subjects() {
+                self.erasures.insert(s.clone(), index);
+            }
+        }
+        self.tree.push(*decoded.leaf_hash());
+        self.last = *decoded.leaf_hash();
+        self.next += 1;
+        Ok(())
+    }
+
+    /// Checks that every erased payload is covered by a later erasure event.
+    pub(crate) fn check_erasures(&self) -> Result<()> {
+        for (index, subjects) in &self.erased {
+            let covered = subjects
+                .iter()
+                .any(|s| self.erasures.get(s).is_some_and(|at| at > index));
+            if !covered {
+                return fail(Finding::at(
+                    *index,
+                    "payload is erased but no later erasure event covers it",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a list of checkpoint notes against the tree; `key` checks
+/// signatures (without it notes are only parsed).
+pub(crate) fn check_checkpoints(
+    notes: &[String],
+    origin: Option<&str>,
+    key: Option<&CheckpointVerifier>,
+    tree: &MerkleTree,
+) -> Result<(u64, Option<Checkpoint>)> {
+    let mut verified = 0;
+    let mut latest: Option<Checkpoint> = None;
+    let mut good_size = 0;
+    for (n, note) in notes.iter().enumerate() {
+        let opened = match key {
+            Some(key) => key.open(note),
+            None => parse_checkpoint_unverified(note),
+        };
+        let Ok(cp) = opened else {
+            return fail(Finding::log(format!(
+                "checkpoint {n} does not verify with the public key"
+            )));
+        };
+        if let Some(origin) = origin
+            && cp.origin != origin
+        {
+            return fail(Finding::log(format!(
+                "checkpoint {n} is for log `{}`, not `{origin}`",
+                cp.origin
+            )));
+        }
+        if cp.size > tree.len() {
+            return fail(Finding::at(
+                tree.len(),
+                format!(
+                    "missing: checkpoint {n} covers {} records but the log has {}: records were cut off the end",
+                    cp.size,
+                    tree.len()
+                ),
+            ));
+        }
+        if let Some(prev) = &latest
+            && cp.size < prev.size
+        {
+            return fail(Finding::log(format!(
+                "checkpoint {n} covers fewer records than the one before it"
+            )));
+        }
+        let root = tree.root(cp.size)?;
+        if !crate::merkle::ct_eq(&root, &cp.root) {
+            return fail(Finding::log(format!(
+                "the records do not match checkpoint {n}: a record among {}..{} was rewritten",
+                good_size, cp.size
+            )));
+        }
+        good_size = cp.size;
+        if key.is_some() {
+            verified += 1;
+        }
+        latest = Some(cp);
+    }
+    Ok((verified, latest))
+}
+
+/// Verifies the log in `dir` completely: every segment frame and checksum,
+/// the index sequence and hash chain, payload commitments, erasures, the
+/// Merkle tree, and every checkpoint (signatures with `key`, when given).
+///
+/// Returns a [`Report`], or [`Error::Verification`] with the first problem.
+pub fn verify_dir(dir: impl AsRef<Path>, key: Option<&CheckpointVerifier>) -> Result<Report> {
+    let dir = dir.as_ref();
+    let mut checker = ChainChecker::default();
+    let segments = list_segments(dir)?;
+    if segments.is_empty() {
+        return fail(Finding::log("no segment files: not a log directory"));
+    }
+    let mut bytes = Vec::new();
+    for (first, path) in segments {
+        bytes.clear();
+        File::open(&path)?.read_to_end(&mut bytes)?;
+        let name = path.display();
+        match parse_segment_header(&bytes) {
+            Ok(f) if f == first && f == checker.next => {}
+            _ => {
+                return fail(Finding::at(
+                    checker.next,
+                    format!("segment `{name}` has a bad header or does not start here"),
+                ));
+            }
+        }
+        let mut at = SEGMENT_HEADER_LEN;
+        while let Some(rest) = bytes.get(at..).filter(|r| !r.is_empty()) {
+            let frame = match read_frame(rest) {
+                Ok(f) => f,
+                Err(e) => return fail(Finding::at(checker.next, e.describe())),
+            };
+            checker.push(frame.record, frame.sidecar)?;
+            at += frame.len;
+        }
+    }
+    checker.check_erasures()?;
+    let origin = match std::fs::read(dir.join(crate::ORIGIN_FILE)) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) if text.ends_with('\n') && !text.trim_end().is_empty() => {
+                text.trim_end().to_owned()
+            }
+            _ => return fail(Finding::log("the origin file is damaged")),
+        },
+        Err(_) => return fail(Finding::log("the origin file is missing")),
+    };
+    let mut cp_bytes = Vec::new();
+    if let Ok(mut f) = File::open(dir.join("checkpoints.log")) {
+        f.read_to_end(&mut cp_bytes)?;
+    }
+    let (notes, valid) = parse_checkpoint_frames(&cp_bytes);
+    if valid != cp_bytes.len() {
+        return fail(Finding::log(format!(
+            "checkpoint file is damaged after checkpoint {}",
+            notes.len()
+        )));
+    }
+    let (verified, latest) = check_checkpoints(&notes, Some(&origin), key, &checker.tree)?;
+    let size = checker.tree.len();
+    Ok(Report {
+        records: size,
+        root: checker.tree.root(size)?,
+        checkpoints_verified: verified,
+        latest_checkpoint: latest,
+        payloads_present: checker.present,
+        payloads_erased: checker.erased.len() as u64,
+    })
+}
