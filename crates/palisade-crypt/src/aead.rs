@@ -41,11 +41,7 @@ pub(crate) fn seal_in_place(
             let nonce: [u8; 12] = nonce
                 .try_into()
                 .map_err(|_| Error::CiphertextMalformed("nonce must be 12 bytes"))?;
-            ChaCha20Poly1305::new(&key).encrypt_in_place_detached(
-                &Nonce::from(nonce),
-                aad,
-                buffer,
-            )
+            ChaCha20Poly1305::new(&key).encrypt_in_place_detached(&Nonce::from(nonce), aad, buffer)
         }
         Algorithm::XChaCha20Poly1305 => {
             let nonce: [u8; 24] = nonce
@@ -171,7 +167,11 @@ mod wycheproof {
                         .unwrap_or_else(|e| panic!("tcId {}: seal failed: {e}", v.tc_id));
                     assert_eq!(sealed, ct, "tcId {}: ciphertext", v.tc_id);
                     assert_eq!(got_tag.to_vec(), tag, "tcId {}: tag", v.tc_id);
-                    assert!(open.is_ok(), "tcId {}: open refused a valid vector", v.tc_id);
+                    assert!(
+                        open.is_ok(),
+                        "tcId {}: open refused a valid vector",
+                        v.tc_id
+                    );
                     assert_eq!(opened, msg, "tcId {}: plaintext", v.tc_id);
                 }
                 "invalid" => {
@@ -192,7 +192,10 @@ mod wycheproof {
             Algorithm::ChaCha20Poly1305,
             "CHACHA20-POLY1305",
         );
-        assert!(valid > 200 && invalid > 50, "{valid} valid, {invalid} invalid");
+        assert!(
+            valid > 200 && invalid > 50,
+            "{valid} valid, {invalid} invalid"
+        );
     }
 
     #[test]
@@ -202,6 +205,9 @@ mod wycheproof {
             Algorithm::XChaCha20Poly1305,
             "XCHACHA20-POLY1305",
         );
-        assert!(valid > 200 && invalid > 50, "{valid} valid, {invalid} invalid");
+        assert!(
+            valid > 200 && invalid > 50,
+            "{valid} valid, {invalid} invalid"
+        );
     }
 }

@@ -85,7 +85,12 @@ pub struct BlindIndex {
 }
 
 impl BlindIndex {
-    pub(crate) fn new(root: &SecretKey, name: &str, bits: u32, normalizer: Normalizer) -> Result<Self> {
+    pub(crate) fn new(
+        root: &SecretKey,
+        name: &str,
+        bits: u32,
+        normalizer: Normalizer,
+    ) -> Result<Self> {
         if !(1..=256).contains(&bits) {
             return Err(Error::IndexInvalid(format!(
                 "`{bits}` bits is outside 1..=256"
@@ -214,11 +219,23 @@ mod tests {
 
     #[test]
     fn normalizers() {
-        assert_eq!(*Normalizer::CaseInsensitive.apply("  Alice@Example.COM \n"), "alice@example.com");
-        assert_eq!(*Normalizer::Digits.apply("+1 (555) 010-9999"), "15550109999");
-        assert_eq!(*Normalizer::LastDigits(4).apply("4111 1111 1111 1234"), "1234");
+        assert_eq!(
+            *Normalizer::CaseInsensitive.apply("  Alice@Example.COM \n"),
+            "alice@example.com"
+        );
+        assert_eq!(
+            *Normalizer::Digits.apply("+1 (555) 010-9999"),
+            "15550109999"
+        );
+        assert_eq!(
+            *Normalizer::LastDigits(4).apply("4111 1111 1111 1234"),
+            "1234"
+        );
         assert_eq!(*Normalizer::LastDigits(4).apply("12"), "12");
-        assert_eq!("last4".parse::<Normalizer>().unwrap(), Normalizer::LastDigits(4));
+        assert_eq!(
+            "last4".parse::<Normalizer>().unwrap(),
+            Normalizer::LastDigits(4)
+        );
         assert!("last0".parse::<Normalizer>().is_err());
         assert!("upper".parse::<Normalizer>().is_err());
     }
@@ -234,7 +251,10 @@ mod tests {
         for rows in [10u64, 1000, 65_537, 1 << 30, (1 << 40) + 12_345] {
             let range = safe_index_bits(rows, 0).unwrap();
             let c = |bits: u32| rows as f64 / 2f64.powi(bits as i32);
-            assert!(c(*range.end()) >= 2.0 && c(*range.end() + 1) < 2.0, "{rows}");
+            assert!(
+                c(*range.end()) >= 2.0 && c(*range.end() + 1) < 2.0,
+                "{rows}"
+            );
             assert!(c(*range.start()) < (rows as f64).sqrt(), "{rows}");
             assert!(c(*range.start() - 1) >= (rows as f64).sqrt(), "{rows}");
         }

@@ -65,7 +65,9 @@ impl Ciphertext {
     pub fn from_token(token: &str) -> Result<Self> {
         let body = token
             .strip_prefix(TOKEN_PREFIX)
-            .ok_or(Error::CiphertextMalformed("token does not start with `pcrypt:`"))?;
+            .ok_or(Error::CiphertextMalformed(
+                "token does not start with `pcrypt:`",
+            ))?;
         let bytes = URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| Error::CiphertextMalformed("token is not canonical base64url"))?;
@@ -211,11 +213,15 @@ pub(crate) fn open(
     let bytes = ciphertext.as_bytes();
     let (header, rest) = bytes
         .split_at_checked(HEADER_LEN)
-        .ok_or(Error::CiphertextMalformed("shorter than the header and tag"))?;
+        .ok_or(Error::CiphertextMalformed(
+            "shorter than the header and tag",
+        ))?;
     let body_len = rest
         .len()
         .checked_sub(TAG_LEN)
-        .ok_or(Error::CiphertextMalformed("shorter than the header and tag"))?;
+        .ok_or(Error::CiphertextMalformed(
+            "shorter than the header and tag",
+        ))?;
     let (body, tag) = rest.split_at(body_len);
     let nonce: [u8; NONCE_LEN] = header
         .get(5..5 + NONCE_LEN)
@@ -239,4 +245,55 @@ pub(crate) fn open(
         tag,
     )?;
     Ok(plaintext)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Known answers from `tests/data/make_kat.py`, an independent Python
+    /// implementation of the README's format on libsodium.
+    #[test]
+    fn known_answers_from_the_independent_implementation() {
+        let kat: Value = serde_json::from_str(include_str!("../tests/data/kat.json")).unwrap();
+        let key = SecretKey::from_slice(&hex(kat["key"].as_str().unwrap())).unwrap();
+        let nonce: [u8; NONCE_LEN] = hex(kat["nonce"].as_str().unwrap()).try_into().unwrap();
+        let mut context = Context::new();
+        for (label, value) in kat["context"].as_object().unwrap() {
+            context = context.with(label, value.as_str().unwrap());
+        }
+        let fields = kat["fields"].as_array().unwrap();
+        assert_eq!(fields.len(), 3);
+        for field in fields {
+            let key_id = u32::try_from(field["key_id"].as_u64().unwrap()).unwrap();
+            let plaintext = hex(field["plaintext"].as_str().unwrap());
+            let expected = hex(field["envelope"].as_str().unwrap());
+            let sealed = seal_with_nonce(key_id, &key, &nonce, &context, &plaintext).unwrap();
+            assert_eq!(sealed.as_bytes(), &expected[..], "key id {key_id}");
+            assert_eq!(&open(&key, &sealed, &context).unwrap()[..], &plaintext[..]);
+        }
+    }
+
+    #[test]
+    fn layout_matches_the_readme() {
+        let key = SecretKey::from_bytes([9; 32]);
+        let nonce = [5u8; NONCE_LEN];
+        let sealed = seal_with_nonce(0x0102_0304, &key, &nonce, &Context::new(), b"abc").unwrap();
+        let bytes = sealed.as_bytes();
+        assert_eq!(bytes.len(), OVERHEAD + 3);
+        assert_eq!(bytes[0], 1);
+        assert_eq!(&bytes[1..5], &[1, 2, 3, 4]);
+        assert_eq!(&bytes[5..29], &nonce);
+        assert_eq!(&bytes[29..61], &derive(&key, &nonce).unwrap().1);
+        assert_eq!(sealed.key_id(), 0x0102_0304);
+        assert_eq!(sealed.plaintext_len(), 3);
+    }
 }

@@ -168,8 +168,16 @@ impl Keyring {
     /// Decrypts a field value encrypted under any key of the keyring at or
     /// above the minimum decryption version, for exactly this `context`.
     /// The plaintext is wiped when dropped.
-    pub fn decrypt(&self, ciphertext: &Ciphertext, context: &Context) -> Result<Zeroizing<Vec<u8>>> {
-        envelope::open(self.decryption_key(ciphertext.key_id())?, ciphertext, context)
+    pub fn decrypt(
+        &self,
+        ciphertext: &Ciphertext,
+        context: &Context,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        envelope::open(
+            self.decryption_key(ciphertext.key_id())?,
+            ciphertext,
+            context,
+        )
     }
 
     /// Re-encrypts a ciphertext under the primary key (same context) without
@@ -204,7 +212,10 @@ impl Keyring {
             keys: self
                 .keys
                 .iter()
-                .map(|(id, key)| EntryOut { id: *id, key: KeyOut(key) })
+                .map(|(id, key)| EntryOut {
+                    id: *id,
+                    key: KeyOut(key),
+                })
                 .collect(),
         };
         // Sized up front so that the buffer never reallocates (which would

@@ -52,7 +52,11 @@ impl DataKey {
     }
 
     /// Decrypts a field value encrypted under this key for `context`.
-    pub fn decrypt(&self, ciphertext: &Ciphertext, context: &Context) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn decrypt(
+        &self,
+        ciphertext: &Ciphertext,
+        context: &Context,
+    ) -> Result<Zeroizing<Vec<u8>>> {
         if ciphertext.key_id() != DATA_KEY_ID {
             return Err(Error::KeyUnknown(ciphertext.key_id()));
         }
@@ -82,11 +86,16 @@ pub struct WrappedKey {
 mod base64url {
     use super::*;
 
-    pub(super) fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> core::result::Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: serde::Serializer>(
+        bytes: &[u8],
+        s: S,
+    ) -> core::result::Result<S::Ok, S::Error> {
         s.serialize_str(&URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Vec<u8>, D::Error> {
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> core::result::Result<Vec<u8>, D::Error> {
         let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
         URL_SAFE_NO_PAD
             .decode(text.as_bytes())

@@ -15,7 +15,9 @@ pub(crate) fn read(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
     let mut file = File::open(path)?;
     check_permissions(path, &file)?;
     let mut bytes = Zeroizing::new(Vec::with_capacity(
-        usize::try_from(file.metadata()?.len()).unwrap_or(0).saturating_add(1),
+        usize::try_from(file.metadata()?.len())
+            .unwrap_or(0)
+            .saturating_add(1),
     ));
     file.read_to_end(&mut bytes)?;
     Ok(bytes)

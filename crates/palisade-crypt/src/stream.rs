@@ -87,7 +87,12 @@ impl Keyring {
     /// id, random salt, key commitment), then 64 KiB chunks, each sealed with
     /// ChaCha20-Poly1305 under a key derived from the keyring key, the header
     /// and the context, with nonce = 11-byte counter || last-chunk flag.
-    pub fn seal_stream(&self, context: &Context, reader: impl Read, writer: impl Write) -> Result<u64> {
+    pub fn seal_stream(
+        &self,
+        context: &Context,
+        reader: impl Read,
+        writer: impl Write,
+    ) -> Result<u64> {
         let mut salt = [0u8; SALT_LEN];
         fill_random(&mut salt)?;
         self.seal_stream_with_salt(&salt, context, reader, writer)
@@ -137,7 +142,9 @@ impl Keyring {
             if last {
                 break;
             }
-            *slice_mut(&mut buf, 0..1)?.first_mut().ok_or(Error::StreamTruncated)? = carry;
+            *slice_mut(&mut buf, 0..1)?
+                .first_mut()
+                .ok_or(Error::StreamTruncated)? = carry;
             pending = 1;
             counter += 1;
         }
@@ -155,7 +162,12 @@ impl Keyring {
     /// chunk, [`Error::StreamTrailingData`] when bytes follow it,
     /// [`Error::Unauthenticated`] for a wrong key or context, reordered,
     /// modified or spliced chunks.
-    pub fn open_stream(&self, context: &Context, mut reader: impl Read, mut writer: impl Write) -> Result<u64> {
+    pub fn open_stream(
+        &self,
+        context: &Context,
+        mut reader: impl Read,
+        mut writer: impl Write,
+    ) -> Result<u64> {
         let mut header = [0u8; STREAM_HEADER_LEN];
         let got = read_full(&mut reader, &mut header)?;
         let parsed = parse_header(header.get(..got).unwrap_or_default())?;
@@ -170,14 +182,20 @@ impl Keyring {
         let mut counter = 0u64;
         let mut total = 0u64;
         loop {
-            let n = pending + read_full(&mut reader, slice_mut(&mut buf, pending..SEALED_CHUNK_LEN + 1)?)?;
+            let n = pending
+                + read_full(
+                    &mut reader,
+                    slice_mut(&mut buf, pending..SEALED_CHUNK_LEN + 1)?,
+                )?;
             let more = n > SEALED_CHUNK_LEN;
             let sealed = n.min(SEALED_CHUNK_LEN);
             let Some(len) = sealed.checked_sub(TAG_LEN) else {
                 return Err(Error::StreamTruncated);
             };
             if !more && len == 0 && counter > 0 {
-                return Err(Error::CiphertextMalformed("empty final chunk after other chunks"));
+                return Err(Error::CiphertextMalformed(
+                    "empty final chunk after other chunks",
+                ));
             }
             let carry = buf.get(SEALED_CHUNK_LEN).copied().unwrap_or(0);
             let mut tag = [0u8; TAG_LEN];
@@ -212,7 +230,9 @@ impl Keyring {
             if !more {
                 break;
             }
-            *slice_mut(&mut buf, 0..1)?.first_mut().ok_or(Error::StreamTruncated)? = carry;
+            *slice_mut(&mut buf, 0..1)?
+                .first_mut()
+                .ok_or(Error::StreamTruncated)? = carry;
             pending = 1;
             counter += 1;
         }
@@ -243,8 +263,74 @@ fn parse_header(bytes: &[u8]) -> Result<Header> {
     let mut id = [0u8; 4];
     id.copy_from_slice(prefix.get(5..9).unwrap_or(&[0; 4]));
     Ok(Header {
-        prefix: prefix.try_into().map_err(|_| Error::CiphertextMalformed("stream header"))?,
+        prefix: prefix
+            .try_into()
+            .map_err(|_| Error::CiphertextMalformed("stream header"))?,
         key_id: u32::from_be_bytes(id),
-        commitment: commitment.try_into().map_err(|_| Error::CiphertextMalformed("stream header"))?,
+        commitment: commitment
+            .try_into()
+            .map_err(|_| Error::CiphertextMalformed("stream header"))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+    use sha2::Digest;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn pattern(n: usize) -> Vec<u8> {
+        (0..n).map(|i| ((i * 31 + 7) % 256) as u8).collect()
+    }
+
+    /// Known answers from `tests/data/make_kat.py` (pyca/cryptography's
+    /// ChaCha20-Poly1305 and hashlib's HMAC): exact bytes for chunk counts
+    /// 1 to 4, including a plaintext of exactly one chunk.
+    #[test]
+    fn known_answers_from_the_independent_implementation() {
+        let kat: Value = serde_json::from_str(include_str!("../tests/data/kat.json")).unwrap();
+        let key: [u8; 32] = hex(kat["key"].as_str().unwrap()).try_into().unwrap();
+        let salt: [u8; SALT_LEN] = hex(kat["salt"].as_str().unwrap()).try_into().unwrap();
+        let mut context = Context::new();
+        for (label, value) in kat["context"].as_object().unwrap() {
+            context = context.with(label, value.as_str().unwrap());
+        }
+        let streams = kat["streams"].as_array().unwrap();
+        assert_eq!(streams.len(), 6);
+        for stream in streams {
+            let key_id = u32::try_from(stream["key_id"].as_u64().unwrap()).unwrap();
+            let len = usize::try_from(stream["plaintext_len"].as_u64().unwrap()).unwrap();
+            let keyring = Keyring::from_key_bytes(&[(key_id, key)], [0; 32]).unwrap();
+            let plaintext = pattern(len);
+            let mut sealed = Vec::new();
+            keyring
+                .seal_stream_with_salt(&salt, &context, &plaintext[..], &mut sealed)
+                .unwrap();
+            assert_eq!(
+                sealed.len() as u64,
+                stream["sealed_len"].as_u64().unwrap(),
+                "{len}"
+            );
+            let digest: String = sha2::Sha256::digest(&sealed)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(digest, stream["sealed_sha256"].as_str().unwrap(), "{len}");
+            if let Some(full) = stream["sealed"].as_str() {
+                assert_eq!(sealed, hex(full));
+            }
+            let mut opened = Vec::new();
+            keyring
+                .open_stream(&context, &sealed[..], &mut opened)
+                .unwrap();
+            assert_eq!(opened, plaintext);
+        }
+    }
 }
