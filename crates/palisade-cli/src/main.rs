@@ -11,6 +11,7 @@
 
 mod failure;
 mod input;
+mod otp;
 mod password;
 
 use std::process::ExitCode;
@@ -32,12 +33,16 @@ enum Command {
     /// Hash and verify passwords, check them against the policy, calibrate Argon2
     #[command(subcommand)]
     Password(password::Command),
+    /// Second factors: enroll (secret, otpauth URI, QR), codes, verification, recovery codes
+    #[command(subcommand)]
+    Otp(otp::Command),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Password(command) => password::run(command),
+        Command::Otp(command) => otp::run(command),
     };
     match result {
         Ok(code) => code,
