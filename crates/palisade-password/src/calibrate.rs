@@ -35,7 +35,10 @@ pub fn calibrate(target: Duration, max_memory_kib: u32) -> Result<Calibration> {
             requirement: "must be more than zero",
         });
     }
-    let ceiling = ParamsBuilder::new().m_cost(max_memory_kib).t_cost(1).build()?;
+    let ceiling = ParamsBuilder::new()
+        .m_cost(max_memory_kib)
+        .t_cost(1)
+        .build()?;
     let mut memory = Memory::default();
     // The fastest of two runs: the first also pays for page faults.
     let one_pass = time(ceiling, &mut memory)?.min(time(ceiling, &mut memory)?);
@@ -51,7 +54,10 @@ pub fn calibrate(target: Duration, max_memory_kib: u32) -> Result<Calibration> {
         .unwrap_or(Params::MAX_T_COST)
         .clamp(1, Params::MAX_T_COST);
     loop {
-        let params = ParamsBuilder::new().m_cost(max_memory_kib).t_cost(t).build()?;
+        let params = ParamsBuilder::new()
+            .m_cost(max_memory_kib)
+            .t_cost(t)
+            .build()?;
         let measured = time(params, &mut memory)?;
         if measured <= target || t == 1 {
             return Ok(Calibration { params, measured });

@@ -32,7 +32,10 @@ impl Memory {
     }
 
     fn wipe(&mut self, blocks: usize) {
-        self.blocks.iter_mut().take(blocks).for_each(Zeroize::zeroize);
+        self.blocks
+            .iter_mut()
+            .take(blocks)
+            .for_each(Zeroize::zeroize);
     }
 
     /// Bytes currently held.
@@ -292,7 +295,11 @@ impl PasswordHasher {
         Ok(self.dummy.get_or_init(|| stored))
     }
 
-    pub(crate) fn verify_dummy_in(&self, password: &Password, memory: &mut Memory) -> Result<Verdict> {
+    pub(crate) fn verify_dummy_in(
+        &self,
+        password: &Password,
+        memory: &mut Memory,
+    ) -> Result<Verdict> {
         let dummy = self.dummy(memory)?.clone();
         // Same work as a real verification; the answer is always invalid.
         let _ = self.verify_in(password, &dummy, memory)?;
@@ -466,7 +473,9 @@ fn scrypt_memory_kib(stored: &StoredHash) -> u64 {
     match &stored.kind {
         // 128 * r * N bytes.
         Kind::Scrypt { log_n, r, .. } => {
-            (u64::from(*r) << 7).saturating_mul(1u64.checked_shl(u32::from(*log_n)).unwrap_or(u64::MAX)) / 1024
+            (u64::from(*r) << 7)
+                .saturating_mul(1u64.checked_shl(u32::from(*log_n)).unwrap_or(u64::MAX))
+                / 1024
         }
         _ => 0,
     }
@@ -479,7 +488,10 @@ fn scrypt_lanes(stored: &StoredHash) -> u32 {
     }
 }
 
-#[expect(clippy::too_many_arguments, reason = "mirrors RFC 9106's inputs one to one")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "mirrors RFC 9106's inputs one to one"
+)]
 pub(crate) fn argon2_tag(
     algorithm: Algorithm,
     version: Version,
@@ -556,8 +568,9 @@ fn matches(
             Ok(equal)
         }
         #[cfg(feature = "bcrypt")]
-        Kind::Bcrypt { encoded, .. } => bcrypt::verify(password, encoded)
-            .map_err(|_| Error::HashMalformed("not a bcrypt hash")),
+        Kind::Bcrypt { encoded, .. } => {
+            bcrypt::verify(password, encoded).map_err(|_| Error::HashMalformed("not a bcrypt hash"))
+        }
         #[cfg(feature = "pbkdf2")]
         Kind::Pbkdf2 {
             iterations,

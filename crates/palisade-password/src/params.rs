@@ -209,7 +209,10 @@ mod tests {
         assert_eq!(name(ParamsBuilder::new().p_cost(0)), "p_cost");
         assert_eq!(name(ParamsBuilder::new().p_cost(65)), "p_cost");
         assert_eq!(name(ParamsBuilder::new().m_cost(15).p_cost(2)), "m_cost");
-        assert_eq!(name(ParamsBuilder::new().m_cost(Params::MAX_M_COST + 1)), "m_cost");
+        assert_eq!(
+            name(ParamsBuilder::new().m_cost(Params::MAX_M_COST + 1)),
+            "m_cost"
+        );
         assert_eq!(name(ParamsBuilder::new().t_cost(0)), "t_cost");
         assert_eq!(name(ParamsBuilder::new().output_len(15)), "output_len");
         assert_eq!(name(ParamsBuilder::new().output_len(65)), "output_len");

@@ -263,9 +263,11 @@ impl Policy {
     /// Adds a word every password of this service is checked against (the
     /// service's name, the company's name).
     pub fn with_service_word(mut self, word: &str) -> Self {
-        self.words = Context { words: core::mem::take(&mut self.words) }
-            .word(word)
-            .words;
+        self.words = Context {
+            words: core::mem::take(&mut self.words),
+        }
+        .word(word)
+        .words;
         self
     }
 
@@ -383,13 +385,25 @@ mod tests {
     #[test]
     fn predictable_patterns() {
         for s in [
-            "aaaaaaaa", "abcabcabc", "12121212", "12345678", "1234abcd", "aaaa1111", "zyxwvuts",
+            "aaaaaaaa",
+            "abcabcabc",
+            "12121212",
+            "12345678",
+            "1234abcd",
+            "aaaa1111",
+            "zyxwvuts",
             "abcdefgh",
         ] {
             assert!(is_predictable(s), "{s}");
         }
         for s in [
-            "password", "correct horse", "a1b2c3d4", "12345x7", "abc", "ink wolf", "1234abcdz",
+            "password",
+            "correct horse",
+            "a1b2c3d4",
+            "12345x7",
+            "abc",
+            "ink wolf",
+            "1234abcdz",
             "aaa1bbb2",
         ] {
             assert!(!is_predictable(s), "{s}");

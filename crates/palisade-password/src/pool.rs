@@ -319,7 +319,9 @@ fn work(hasher: &PasswordHasher, receiver: &Mutex<mpsc::Receiver<Job>>, worker_k
             Task::Upgrade(password, stored) => {
                 Outcome::Upgrade(hasher.verify_and_upgrade_in(&password, &stored, &mut memory))
             }
-            Task::Dummy(password) => Outcome::Verify(hasher.verify_dummy_in(&password, &mut memory)),
+            Task::Dummy(password) => {
+                Outcome::Verify(hasher.verify_dummy_in(&password, &mut memory))
+            }
         };
         match job.reply {
             Reply::Blocking(tx) => {

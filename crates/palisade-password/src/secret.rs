@@ -98,7 +98,9 @@ impl fmt::Debug for Password {
 
 impl ConstantTimeEq for Password {
     fn ct_eq(&self, other: &Self) -> subtle::Choice {
-        self.normalized.as_bytes().ct_eq(other.normalized.as_bytes())
+        self.normalized
+            .as_bytes()
+            .ct_eq(other.normalized.as_bytes())
     }
 }
 

@@ -274,9 +274,8 @@ impl core::str::FromStr for StoredHash {
 
 /// A decimal without sign or leading zeros, as every format here writes it.
 fn decimal(s: &str) -> Option<u32> {
-    let canonical = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s == "0" || !s.starts_with('0'));
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
     if canonical { s.parse().ok() } else { None }
 }
 
@@ -539,8 +538,12 @@ mod tests {
 
     #[test]
     fn errors_do_not_echo_the_hash() {
-        let s = "$argon2id$v=19$m=1,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
+        let s =
+            "$argon2id$v=19$m=1,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
         let message = StoredHash::parse(s).unwrap_err().to_string();
-        assert!(!message.contains("CTFh") && !message.contains("c29t"), "{message}");
+        assert!(
+            !message.contains("CTFh") && !message.contains("c29t"),
+            "{message}"
+        );
     }
 }
