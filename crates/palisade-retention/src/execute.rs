@@ -30,6 +30,25 @@ pub trait Executor<R: ?Sized> {
     fn review(&mut self, record: &R) -> Result<(), ActionError>;
 }
 
+/// An executor for records also executes plans over references to them.
+impl<'r, T: ?Sized, E: Executor<T> + ?Sized> Executor<&'r T> for E {
+    fn delete(&mut self, record: &&'r T) -> Result<(), ActionError> {
+        Executor::<T>::delete(self, record)
+    }
+    fn anonymize(&mut self, record: &&'r T) -> Result<(), ActionError> {
+        Executor::<T>::anonymize(self, record)
+    }
+    fn crypto_shred(&mut self, record: &&'r T) -> Result<(), ActionError> {
+        Executor::<T>::crypto_shred(self, record)
+    }
+    fn archive(&mut self, record: &&'r T) -> Result<(), ActionError> {
+        Executor::<T>::archive(self, record)
+    }
+    fn review(&mut self, record: &&'r T) -> Result<(), ActionError> {
+        Executor::<T>::review(self, record)
+    }
+}
+
 /// The step of execution that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailedStep {
