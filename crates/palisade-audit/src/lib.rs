@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod bundle;
 mod checkpoint;
 mod error;
 mod event;
 mod file;
 mod finding;
+mod hex;
 mod log;
 mod merkle;
 mod record;
@@ -14,6 +16,10 @@ mod store;
 mod verify;
 
 pub use crate::{
+    bundle::{
+        BUNDLE_FORMAT, Bundle, BundlePayload, BundleRecord, BundleReport, EarlierCheckpoint,
+        MAX_BUNDLE_RECORDS, ProvenLeaf,
+    },
     checkpoint::{
         Checkpoint, CheckpointSigner, CheckpointVerifier, MAX_NOTE_LEN, parse_checkpoint_unverified,
     },
@@ -21,6 +27,7 @@ pub use crate::{
     event::{Event, Outcome},
     file::{Durability, FileOptions, FileStore, Recovery},
     finding::Finding,
+    hex::{from_hex, hash_from_hex, to_hex},
     log::{AuditLog, CheckpointPolicy, Erasure, KEY_FILE, MemoryLog, ORIGIN_FILE, PUBLIC_KEY_FILE},
     merkle::{
         Hash, MerkleTree, empty_root, leaf_hash, node_hash, root_from_inclusion_proof,

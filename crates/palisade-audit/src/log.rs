@@ -8,6 +8,7 @@ use rand_core::{OsRng, SeedableRng};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::bundle::{Bundle, BundlePayload, BundleRecord, EarlierCheckpoint, ProvenLeaf};
 use crate::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
 use crate::file::{FileOptions, FileStore};
 use crate::merkle::{Hash, MerkleTree};
@@ -108,6 +109,82 @@ impl<S: Store> AuditLog<S> {
         self.store.add_checkpoint(&note)?;
         *last = (size, Instant::now());
         Ok(note)
+    }
+
+    /// Exports records `start..end` as an evidence bundle, proven against
+    /// the latest checkpoint (a new one is signed if none covers `end`), with
+    /// the earliest checkpoint that covers `end` as evidence of when the
+    /// records were already in the log.
+    pub fn export(&self, start: u64, end: u64) -> Result<Bundle> {
+        let key = self
+            .verifier()
+            .ok_or_else(|| Error::InvalidRequest("the log has no signing key".into()))?;
+        if start >= end {
+            return Err(Error::InvalidRequest(format!(
+                "empty range `{start}..{end}`"
+            )));
+        }
+        if end > self.len()? {
+            return Err(Error::OutOfRange(end));
+        }
+        if end - start > crate::bundle::MAX_BUNDLE_RECORDS as u64 {
+            return Err(Error::InvalidRequest(
+                "range too large for one bundle".into(),
+            ));
+        }
+        let mut notes: Vec<(String, Checkpoint)> = Vec::new();
+        for note in self.checkpoints()? {
+            if let Ok(cp) = key.open(&note)
+                && cp.origin == self.origin
+            {
+                notes.push((note, cp));
+            }
+        }
+        let (note, cp) = match notes.last() {
+            Some((n, cp)) if cp.size >= end => (n.clone(), cp.clone()),
+            _ => {
+                let n = self.checkpoint()?;
+                let cp = key.open(&n)?;
+                (n, cp)
+            }
+        };
+        let tree = self.sync_tree()?;
+        let previous = if start == 0 {
+            None
+        } else {
+            Some(ProvenLeaf {
+                leaf_hash: *tree.leaf(start - 1).ok_or(Error::OutOfRange(start - 1))?,
+                inclusion: tree.inclusion_proof(start - 1, cp.size)?,
+            })
+        };
+        let mut records = Vec::new();
+        for (i, r) in (start..end).zip(self.store.read(start, end)?) {
+            records.push(BundleRecord {
+                record: r.encode(),
+                payload: BundlePayload::from_state(r.payload_state()),
+                inclusion: tree.inclusion_proof(i, cp.size)?,
+            });
+        }
+        let mut earlier_checkpoints = Vec::new();
+        if let Some((n, old)) = notes
+            .iter()
+            .find(|(_, c)| c.size >= end && c.size < cp.size)
+        {
+            earlier_checkpoints.push(EarlierCheckpoint {
+                note: n.clone(),
+                consistency: tree.consistency_proof(old.size, cp.size)?,
+            });
+        }
+        Ok(Bundle {
+            format: crate::bundle::BUNDLE_FORMAT.to_owned(),
+            origin: self.origin.clone(),
+            public_key: key.to_text(),
+            checkpoint: note,
+            start,
+            previous,
+            records,
+            earlier_checkpoints,
+        })
     }
 
     /// The stored checkpoints, oldest first.

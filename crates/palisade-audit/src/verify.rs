@@ -49,7 +49,6 @@ pub(crate) struct ChainChecker {
 }
 
 impl ChainChecker {
-    #[allow(dead_code, reason = "used by the evidence bundle, which lands next")]
     pub(crate) fn starting_at(index: u64, previous: Hash) -> ChainChecker {
         ChainChecker {
             next: index,

@@ -25,7 +25,7 @@ fn event(i: u64) -> Event {
     )
     .with_tenant("acme")
     .with_subject(format!("customer:{}", i % 4))
-    .with_outcome(if i % 5 == 0 {
+    .with_outcome(if i.is_multiple_of(5) {
         Outcome::Denied
     } else {
         Outcome::Success
@@ -393,5 +393,64 @@ fn an_erasure_without_its_event_is_flagged() {
     assert!(
         matches!(err, Error::Verification(ref f) if f.index == Some(1)),
         "{err}"
+    );
+}
+
+#[test]
+fn exported_bundles_verify_elsewhere_and_catch_tampering() {
+    use palisade_audit::{Bundle, BundlePayload};
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(dir.path(), FileOptions::default()).unwrap();
+    for i in 0..10 {
+        log.append(event(i)).unwrap();
+    }
+    log.checkpoint().unwrap();
+    for i in 10..30 {
+        log.append(event(i)).unwrap();
+    }
+    log.erase_subject("customer:2", "dpo:bob").unwrap();
+    log.checkpoint().unwrap();
+    let bundle = log.export(4, 9).unwrap();
+    let text = bundle.to_json().unwrap();
+    let parsed = Bundle::from_json(&text).unwrap();
+    assert_eq!(parsed, bundle);
+    let trusted = key(dir.path());
+    let report = parsed.verify(Some(&trusted)).unwrap();
+    assert_eq!(report.records.len(), 5);
+    assert_eq!(report.records[0].to_event().actor(), "staff:1");
+    assert_eq!(report.earlier.len(), 1);
+    assert_eq!(report.earlier[0].size, 10);
+    // Record 6 concerns customer:2, erased: the bundle says so and verifies.
+    assert_eq!(parsed.records[2].payload, BundlePayload::Erased);
+    // Tampering with any part fails.
+    let mut t = parsed.clone();
+    t.records[1].record[20] ^= 1;
+    assert!(t.verify(Some(&trusted)).is_err());
+    let mut t = parsed.clone();
+    t.records.swap(0, 1);
+    assert!(t.verify(Some(&trusted)).is_err());
+    let mut t = parsed.clone();
+    t.records.remove(2);
+    assert!(t.verify(Some(&trusted)).is_err());
+    let mut t = parsed.clone();
+    if let BundlePayload::Present { json, .. } = &mut t.records[0].payload {
+        json.push(' ');
+    }
+    assert!(t.verify(Some(&trusted)).is_err());
+    let mut t = parsed.clone();
+    t.start = 5;
+    assert!(t.verify(Some(&trusted)).is_err());
+    let other = tempfile::tempdir().unwrap();
+    make_log(other.path(), 1);
+    assert!(parsed.verify(Some(&key(other.path()))).is_err());
+    // Unknown fields and bad hex are rejected by the parser.
+    assert!(Bundle::from_json(&text.replacen("\"start\"", "\"extra\": 1, \"start\"", 1)).is_err());
+    assert!(
+        Bundle::from_json(&text.replacen(
+            "\"inclusion\": [\n        \"",
+            "\"inclusion\": [\n        \"X",
+            1
+        ))
+        .is_err()
     );
 }
