@@ -1,0 +1,436 @@
+//! The numeric engine: one pass over the text that stops only at digits.
+//!
+//! At each digit it gathers a *token*: up to [`MAX_GROUPS`] digit groups joined
+//! by one or two separator bytes (` -./()`). Every run of consecutive groups
+//! (longest first) is then held against the formats of the identifiers —
+//! group lengths and separators — and only a run whose shape fits is handed
+//! to the check-digit validators. Telephone numbers, whose validation
+//! (libphonenumber metadata) costs microseconds, are tried last and only for
+//! shapes that look like telephone numbers. Letters glued to digits
+//! (`abc123`, `v1.2`, hex ids) end a token, so identifiers are only found as
+//! whole words. IBANs and `PL`-prefixed NIPs, which start with letters, are
+//! recognised where the letters meet the digits.
+
+use phonenumber::country::Id as Region;
+
+use crate::checks;
+use crate::context::context_boost;
+use crate::kind::{Finding, Kind};
+
+const MAX_GROUPS: usize = 12;
+const MAX_DIGITS: usize = 19;
+
+/// Settings of the numeric engine, derived from the scanner's settings.
+#[derive(Clone, Debug)]
+pub(crate) struct NumericConfig {
+    /// Bit set of enabled built-in kinds ([`Kind::bit`]).
+    pub(crate) enabled: u32,
+    /// Regions whose national telephone formats are recognised, in order.
+    pub(crate) regions: Vec<Region>,
+}
+
+impl NumericConfig {
+    fn on(&self, kind: Kind) -> bool {
+        self.enabled & kind.bit() != 0
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Group {
+    start: usize,
+    end: usize,
+    /// The separator bytes before this group (0 = none), up to two.
+    sep: [u8; 2],
+}
+
+impl Group {
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn is_sep(b: u8) -> bool {
+    matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')')
+}
+
+fn at(text: &[u8], i: usize) -> u8 {
+    text.get(i).copied().unwrap_or(b' ')
+}
+
+fn before(text: &[u8], i: usize) -> u8 {
+    i.checked_sub(1).map_or(b' ', |j| at(text, j))
+}
+
+fn digit_run(text: &[u8], from: usize) -> usize {
+    text.get(from..)
+        .map_or(0, |t| t.iter().take_while(|b| b.is_ascii_digit()).count())
+        + from
+}
+
+fn word_run(text: &[u8], from: usize) -> usize {
+    text.get(from..)
+        .map_or(0, |t| t.iter().take_while(|&&b| is_word(b)).count())
+        + from
+}
+
+/// Scans `text` for every enabled numeric kind and appends the findings.
+pub(crate) fn scan(text: &[u8], cfg: &NumericConfig, out: &mut Vec<Finding>) {
+    let mut i = 0;
+    let mut groups = [Group::default(); MAX_GROUPS];
+    while let Some(off) = text
+        .get(i..)
+        .and_then(|t| t.iter().position(u8::is_ascii_digit))
+    {
+        let d = i + off;
+        if is_word(before(text, d)) {
+            i = letters_then_digits(text, d, cfg, out).unwrap_or_else(|| word_run(text, d));
+            continue;
+        }
+        // Gather the token's groups.
+        let mut k = 0;
+        let mut j = d;
+        let mut sep = [0u8; 2];
+        let mut next = d;
+        while let Some(slot) = groups.get_mut(k) {
+            let e = digit_run(text, j);
+            if is_word(at(text, e)) {
+                // Glued to letters: this group is not a whole word.
+                next = word_run(text, e);
+                break;
+            }
+            *slot = Group {
+                start: j,
+                end: e,
+                sep,
+            };
+            k += 1;
+            next = e;
+            let (s1, s2, s3) = (at(text, e), at(text, e + 1), at(text, e + 2));
+            if is_sep(s1) && s2.is_ascii_digit() {
+                sep = [s1, 0];
+                j = e + 1;
+            } else if is_sep(s1) && is_sep(s2) && s3.is_ascii_digit() {
+                sep = [s1, s2];
+                j = e + 2;
+            } else {
+                break;
+            }
+        }
+        if let Some(token) = groups.get(..k) {
+            evaluate(text, token, cfg, out);
+        }
+        i = next.max(d + 1);
+    }
+}
+
+/// Letters glued to digits: an IBAN (`PL61 1090 …`) or a `PL` NIP. Returns the
+/// end of what was recognised.
+fn letters_then_digits(
+    text: &[u8],
+    d: usize,
+    cfg: &NumericConfig,
+    out: &mut Vec<Finding>,
+) -> Option<usize> {
+    let p = d.checked_sub(2)?;
+    let (a, b) = (at(text, p), at(text, p + 1));
+    if !a.is_ascii_uppercase() || !b.is_ascii_uppercase() || is_word(before(text, p)) {
+        return None;
+    }
+    if cfg.on(Kind::Iban)
+        && let Some(end) = iban_at(text, p)
+    {
+        push(out, text, Kind::Iban, p, end, 0.9);
+        return Some(end);
+    }
+    if cfg.on(Kind::PlNip) && (a, b) == (b'P', b'L') {
+        let e = digit_run(text, d);
+        let digits = text.get(d..e)?;
+        if !is_word(at(text, e)) && checks::pl_nip(digits) {
+            push(out, text, Kind::PlNip, p, e, 0.85);
+            return Some(e);
+        }
+    }
+    None
+}
+
+/// An IBAN starting at `p` in electronic (`PL61109010140000071219812874`) or
+/// paper format (`PL61 1090 1014 …`): exactly the registered number of
+/// characters, single spaces allowed between them.
+fn iban_at(text: &[u8], p: usize) -> Option<usize> {
+    let want = checks::iban_length(text.get(p..p + 2)?)?;
+    let mut compact = [0u8; 34];
+    let mut n = 0;
+    let mut i = p;
+    while n < want {
+        let b = at(text, i);
+        if b.is_ascii_digit() || b.is_ascii_uppercase() {
+            *compact.get_mut(n)? = b;
+            n += 1;
+            i += 1;
+        } else if b == b' ' && n >= 4 && (at(text, i + 1).is_ascii_alphanumeric()) {
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    if is_word(at(text, i)) {
+        return None;
+    }
+    checks::iban(compact.get(..n)?).then_some(i)
+}
+
+fn push(out: &mut Vec<Finding>, text: &[u8], kind: Kind, start: usize, end: usize, base: f32) {
+    let confidence = context_boost(text, start, kind, base);
+    out.push(Finding {
+        kind,
+        start,
+        end,
+        confidence,
+    });
+}
+
+/// Tries every run of groups, longest first, left to right.
+fn evaluate(text: &[u8], g: &[Group], cfg: &NumericConfig, out: &mut Vec<Finding>) {
+    let mut a = 0;
+    while a < g.len() {
+        let mut next = a + 1;
+        for b in (a..g.len()).rev() {
+            if let Some(run) = g.get(a..=b)
+                && classify(text, run, a == 0, cfg, out)
+            {
+                next = b + 1;
+                break;
+            }
+        }
+        a = next;
+    }
+}
+
+fn seps_all(run: &[Group], s: u8) -> bool {
+    run.iter().skip(1).all(|g| g.sep == [s, 0])
+}
+
+fn lens_are(run: &[Group], lens: &[usize]) -> bool {
+    run.len() == lens.len() && run.iter().zip(lens).all(|(g, &l)| g.len() == l)
+}
+
+fn seps_are(run: &[Group], seps: &[u8]) -> bool {
+    run.len() == seps.len() + 1 && run.iter().skip(1).zip(seps).all(|(g, &s)| g.sep == [s, 0])
+}
+
+/// Classifies one run of groups; returns whether anything was found.
+fn classify(
+    text: &[u8],
+    run: &[Group],
+    first: bool,
+    cfg: &NumericConfig,
+    out: &mut Vec<Finding>,
+) -> bool {
+    let (Some(head), Some(tail)) = (run.first(), run.last()) else {
+        return false;
+    };
+    let (start, end) = (head.start, tail.end);
+    let ndigits: usize = run.iter().map(Group::len).sum();
+
+    // IPv4: four groups of 1–3 digits joined by dots, not part of a longer
+    // dotted sequence (a version number).
+    if run.len() == 4 && cfg.on(Kind::IpAddress) {
+        let dotted = seps_all(run, b'.') && run.iter().all(|g| (1..=3).contains(&g.len()));
+        let alone = (first || head.sep[0] != b'.')
+            && !(at(text, end) == b'.' && at(text, end + 1).is_ascii_digit());
+        if dotted
+            && alone
+            && let Some(s) = text.get(start..end)
+            && checks::ip_address(s)
+        {
+            push(out, text, Kind::IpAddress, start, end, 0.8);
+            return true;
+        }
+    }
+    if !(7..=MAX_DIGITS).contains(&ndigits) {
+        return false;
+    }
+    let mut buf = [0u8; MAX_DIGITS];
+    let mut n = 0;
+    for g in run {
+        for &b in text.get(g.start..g.end).unwrap_or(&[]) {
+            if let Some(slot) = buf.get_mut(n) {
+                *slot = b;
+                n += 1;
+            }
+        }
+    }
+    let Some(digits) = buf.get(..n) else {
+        return false;
+    };
+    let bare = run.len() == 1;
+    let mut found = false;
+    let mut hit = |kind: Kind, base: f32, out: &mut Vec<Finding>| {
+        push(out, text, kind, start, end, base);
+        found = true;
+    };
+
+    // Identifiers, by length and printed format.
+    match n {
+        9 => {
+            if cfg.on(Kind::PlRegon) && bare && checks::pl_regon(digits) {
+                hit(Kind::PlRegon, 0.4, out);
+            }
+            if cfg.on(Kind::UsSsn) && checks::us_ssn(digits) {
+                let formatted =
+                    lens_are(run, &[3, 2, 4]) && (seps_all(run, b'-') || seps_all(run, b' '));
+                if formatted {
+                    hit(Kind::UsSsn, 0.6, out);
+                } else if bare && context_boost(text, start, Kind::UsSsn, 0.0) > 0.0 {
+                    hit(Kind::UsSsn, 0.5, out);
+                }
+            }
+        }
+        10 => {
+            let nip_format = bare
+                || ((lens_are(run, &[3, 3, 2, 2]) || lens_are(run, &[3, 2, 2, 3]))
+                    && (seps_all(run, b'-') || seps_all(run, b' ')));
+            if cfg.on(Kind::PlNip) && nip_format && checks::pl_nip(digits) {
+                hit(Kind::PlNip, if bare { 0.5 } else { 0.75 }, out);
+            }
+            if cfg.on(Kind::RuInn) && bare && checks::ru_inn(digits) {
+                hit(Kind::RuInn, 0.5, out);
+            }
+        }
+        11 => {
+            if cfg.on(Kind::PlPesel) && bare && checks::pl_pesel(digits) {
+                hit(Kind::PlPesel, 0.7, out);
+            }
+            let cpf_format = lens_are(run, &[3, 3, 3, 2]) && seps_are(run, b"..-");
+            if cfg.on(Kind::BrCpf) && (bare || cpf_format) && checks::br_cpf(digits) {
+                hit(Kind::BrCpf, if bare { 0.5 } else { 0.85 }, out);
+            }
+            let snils_format =
+                lens_are(run, &[3, 3, 3, 2]) && (seps_are(run, b"-- ") || seps_are(run, b"---"));
+            if cfg.on(Kind::RuSnils) && (bare || snils_format) && checks::ru_snils(digits) {
+                hit(Kind::RuSnils, if bare { 0.4 } else { 0.85 }, out);
+            }
+        }
+        12 if cfg.on(Kind::RuInn) && bare && checks::ru_inn(digits) => {
+            hit(Kind::RuInn, 0.5, out);
+        }
+        14 => {
+            if cfg.on(Kind::PlRegon) && bare && checks::pl_regon(digits) {
+                hit(Kind::PlRegon, 0.5, out);
+            }
+            let cnpj_format = lens_are(run, &[2, 3, 3, 4, 2]) && seps_are(run, b"../-");
+            if cfg.on(Kind::BrCnpj) && (bare || cnpj_format) && checks::br_cnpj(digits) {
+                hit(Kind::BrCnpj, if bare { 0.6 } else { 0.9 }, out);
+            }
+        }
+        16 if cfg.on(Kind::IdNik) && bare && checks::id_nik(digits) => {
+            hit(Kind::IdNik, 0.5, out);
+        }
+        _ => {}
+    }
+    if cfg.on(Kind::PaymentCard) && n >= 12 && card_format(run) && checks::payment_card(digits) {
+        hit(Kind::PaymentCard, 0.85, out);
+    }
+    if found {
+        return true;
+    }
+    if cfg.on(Kind::Phone)
+        && let Some(f) = phone(text, run, n, &cfg.regions)
+    {
+        push(out, text, Kind::Phone, f.0, end, f.1);
+        return true;
+    }
+    false
+}
+
+/// Printed card formats: contiguous, groups of four (the last shorter), or
+/// the 4-6-5 and 4-6-4 layouts of Amex and Diners; one separator throughout.
+fn card_format(run: &[Group]) -> bool {
+    if run.len() == 1 {
+        return true;
+    }
+    if !(seps_all(run, b' ') || seps_all(run, b'-')) {
+        return false;
+    }
+    let Some((last, init)) = run.split_last() else {
+        return false;
+    };
+    (init.iter().all(|g| g.len() == 4) && (1..=4).contains(&last.len()))
+        || lens_are(run, &[4, 6, 5])
+        || lens_are(run, &[4, 6, 4])
+}
+
+/// A telephone number ending at the run's last group, if the run has the
+/// shape of one and libphonenumber says it is valid. Returns its start (which
+/// includes a leading `+` or `(`) and the confidence.
+fn phone(text: &[u8], run: &[Group], ndigits: usize, regions: &[Region]) -> Option<(usize, f32)> {
+    let head = run.first()?;
+    let end = run.last()?.end;
+    let mut start = head.start;
+    let lead = before(text, start);
+    let plus = lead == b'+' || (lead == b'(' && before(text, start - 1) == b'+');
+    if lead == b'(' || lead == b'+' {
+        start -= 1;
+        if before(text, start) == b'+' {
+            start -= 1;
+        }
+    }
+    if is_word(before(text, start)) {
+        return None;
+    }
+    let span = std::str::from_utf8(text.get(start..end)?).ok()?;
+    if plus {
+        if !(8..=15).contains(&ndigits) {
+            return None;
+        }
+        return phone_international(span).then_some((start, 0.8));
+    }
+    if !(9..=13).contains(&ndigits) || date_like(run) || regions.is_empty() {
+        return None;
+    }
+    let parens = lead == b'('
+        || run
+            .iter()
+            .any(|g| g.sep.contains(&b'(') || g.sep.contains(&b')'));
+    let grouped = run.len() >= 3
+        && run
+            .iter()
+            .skip(1)
+            .all(|g| matches!(g.sep, [b' ' | b'-' | b'.', 0]))
+        && run.iter().skip(1).all(|g| (2..=5).contains(&g.len()))
+        && head.len() <= 5;
+    let context = context_boost(text, start, Kind::Phone, 0.0) > 0.0;
+    if !(parens || grouped || context) || run.iter().any(|g| g.sep.contains(&b'/')) {
+        return None;
+    }
+    regions
+        .iter()
+        .any(|&region| {
+            phonenumber::parse(Some(region), span).is_ok_and(|p| phonenumber::is_valid(&p))
+        })
+        .then_some((start, 0.6))
+}
+
+/// `2024-01-15`, `15.01.2024`, `01/15/2024`: dates are not telephone numbers.
+fn date_like(run: &[Group]) -> bool {
+    run.windows(3).any(|w| {
+        let lens: Vec<usize> = w.iter().map(Group::len).collect();
+        let same_sep = w.get(1).map(|g| g.sep) == w.get(2).map(|g| g.sep);
+        same_sep
+            && (lens == [4, 2, 2] || lens == [2, 2, 4] || lens == [1, 2, 4] || lens == [2, 1, 4])
+    })
+}
+
+/// Whether `text` is a valid telephone number in international form (`+…`).
+pub(crate) fn phone_international(text: &str) -> bool {
+    text.starts_with('+')
+        && text.len() <= 32
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'-' | b'.' | b'(' | b')'))
+        && phonenumber::parse(None, text).is_ok_and(|p| phonenumber::is_valid(&p))
+}

@@ -1,0 +1,306 @@
+//! What replaces a finding: the anonymisation operators.
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::kind::Kind;
+
+/// How a finding is replaced in the output.
+///
+/// Every operator replaces the *whole* span of a finding (after overlapping
+/// findings are merged), so no part of a value is left unless the operator
+/// keeps it on purpose ([`PartialMask`] keeps the last digits).
+#[derive(Clone, Debug, Default)]
+pub enum Operator {
+    /// Removes the value: `PESEL 44051401359` → `PESEL `.
+    Redact,
+    /// Replaces the value with its kind: `<PL_PESEL>`. The default.
+    #[default]
+    Label,
+    /// Masks characters and keeps a few: `+48 601 234 567` → `+48 XXX XXX 567`.
+    Partial(PartialMask),
+    /// Replaces the value with a keyed, deterministic token:
+    /// `<EMAIL:k3m9w2hq4x7dfa5e>`. Equal values give equal tokens under one
+    /// key, so masked records can still be joined; without the key the token
+    /// reveals nothing.
+    Hash(HashKey),
+}
+
+/// Partial masking, after Google Cloud DLP's character masking: characters of
+/// the value are replaced by a masking character, except the last
+/// `keep_last` and any character to ignore.
+///
+/// What is masked depends on the kind: in numbers (telephone, cards,
+/// identifiers) only digits, so the layout stays readable
+/// (`+48 XXX XXX 567`; the country calling code is kept, see
+/// [`PartialMask::keep_country_code`]); in an e-mail address the local part
+/// but its first character (`jXXXXXX@example.com`); in an IBAN every letter
+/// and digit but the country code and the last ones; in other kinds every
+/// character that is not punctuation or space. A [`Kind::Secret`] is always
+/// masked whole, as eight masking characters, so neither its end nor its
+/// length is shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartialMask {
+    mask_char: char,
+    keep_last: usize,
+    keep_country_code: bool,
+    ignore: Vec<char>,
+}
+
+impl Default for PartialMask {
+    /// `X`, keeping the last three characters and the country calling code.
+    fn default() -> Self {
+        Self {
+            mask_char: 'X',
+            keep_last: 3,
+            keep_country_code: true,
+            ignore: Vec::new(),
+        }
+    }
+}
+
+impl PartialMask {
+    /// Masks with `mask_char`, keeping the last `keep_last` maskable
+    /// characters. A digit as `mask_char` is refused: the output would still
+    /// look like (and could validate as) a number.
+    pub fn new(mask_char: char, keep_last: usize) -> Result<Self> {
+        if mask_char.is_ascii_digit() {
+            return Err(Error::MaskCharDigit(mask_char));
+        }
+        Ok(Self {
+            mask_char,
+            keep_last,
+            ..Self::default()
+        })
+    }
+
+    /// Whether the country calling code of an international telephone number
+    /// stays visible (default: yes).
+    pub fn keep_country_code(mut self, keep: bool) -> Self {
+        self.keep_country_code = keep;
+        self
+    }
+
+    /// Characters never masked (Cloud DLP's *characters to ignore*).
+    pub fn ignore(mut self, chars: impl IntoIterator<Item = char>) -> Self {
+        self.ignore = chars.into_iter().collect();
+        self
+    }
+
+    fn apply(&self, kind: Kind, value: &[u8], out: &mut Vec<u8>) {
+        let mut mc = [0u8; 4];
+        let mask = self.mask_char.encode_utf8(&mut mc).as_bytes();
+        if kind == Kind::Secret {
+            for _ in 0..8 {
+                out.extend_from_slice(mask);
+            }
+            return;
+        }
+        let text = String::from_utf8_lossy(value);
+        let numeric = kind.is_numeric();
+        let maskable = |c: char| {
+            !self.ignore.contains(&c)
+                && if numeric {
+                    c.is_ascii_digit()
+                } else {
+                    !c.is_ascii_punctuation() && !c.is_whitespace()
+                }
+        };
+        // Characters kept at the front: the e-mail local part's first, the
+        // IBAN country code, the telephone country calling code.
+        let (mut keep_front, tail_end) = match kind {
+            Kind::Email => (1, text.rfind('@').unwrap_or(text.len())),
+            Kind::Iban => (2, text.len()),
+            Kind::Phone if self.keep_country_code && text.starts_with('+') => {
+                (country_code_len(&text), text.len())
+            }
+            _ => (0, text.len()),
+        };
+        let total = text
+            .get(..tail_end)
+            .unwrap_or("")
+            .chars()
+            .filter(|&c| maskable(c))
+            .count();
+        let keep_from = if kind == Kind::Email {
+            total
+        } else {
+            total.saturating_sub(self.keep_last)
+        };
+        let mut seen = 0;
+        for (i, c) in text.char_indices() {
+            if i < tail_end && maskable(c) {
+                let visible = keep_front > 0 || seen >= keep_from;
+                keep_front = keep_front.saturating_sub(1);
+                seen += 1;
+                if !visible {
+                    out.extend_from_slice(mask);
+                    continue;
+                }
+            }
+            let mut b = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+        }
+    }
+}
+
+/// Digits of the country calling code of an international number (`+48` → 2).
+fn country_code_len(text: &str) -> usize {
+    phonenumber::parse(None, text)
+        .map(|p| p.code().value().to_string().len())
+        .unwrap_or(0)
+}
+
+/// The key of the [`Operator::Hash`] tokens: at least 16 bytes, wiped from
+/// memory when dropped, never shown by `Debug`.
+#[derive(Clone)]
+pub struct HashKey(Zeroizing<Vec<u8>>);
+
+impl HashKey {
+    /// The shortest key accepted, in bytes.
+    pub const MIN_LEN: usize = 16;
+    /// Bytes of HMAC-SHA256 output kept in a token (80 bits: 16 base32 letters).
+    pub const TOKEN_BYTES: usize = 10;
+
+    /// A key from raw bytes (read from a file or a secret store, never typed
+    /// on a command line).
+    pub fn new(key: &[u8]) -> Result<Self> {
+        if key.len() < Self::MIN_LEN {
+            return Err(Error::KeyTooShort { len: key.len() });
+        }
+        Ok(Self(Zeroizing::new(key.to_vec())))
+    }
+
+    /// The token of `value` of `kind`, without the angle brackets:
+    /// `EMAIL:k3m9w2hq4x7dfa5e`. The value is normalised first (digits only
+    /// for numbers, upper case for IBANs, lower case for e-mail addresses),
+    /// so `+48 601 234 567` and `+48601234567` share a token. The kind is
+    /// part of the MAC input: equal strings of different kinds do not collide.
+    pub fn token(&self, kind: Kind, value: &[u8]) -> String {
+        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.0) {
+            Ok(mac) => mac,
+            // HMAC accepts keys of any length; this arm is unreachable.
+            Err(_) => return format!("{kind}:"),
+        };
+        mac.update(kind.name().as_bytes());
+        mac.update(&[0]);
+        let normalised: Vec<u8> = match kind {
+            k if k.is_numeric() => value.iter().copied().filter(u8::is_ascii_digit).collect(),
+            Kind::Iban => value
+                .iter()
+                .filter(|b| b.is_ascii_alphanumeric())
+                .map(u8::to_ascii_uppercase)
+                .collect(),
+            Kind::Email => value.to_ascii_lowercase(),
+            _ => value.to_vec(),
+        };
+        mac.update(&normalised);
+        let tag = mac.finalize().into_bytes();
+        let mut token = String::with_capacity(kind.name().len() + 17);
+        token.push_str(kind.name());
+        token.push(':');
+        base32(tag.get(..Self::TOKEN_BYTES).unwrap_or(&[]), &mut token);
+        token
+    }
+}
+
+impl fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HashKey").finish_non_exhaustive()
+    }
+}
+
+/// RFC 4648 base32, lower case, no padding (input a multiple of 5 bytes).
+fn base32(bytes: &[u8], out: &mut String) {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    for chunk in bytes.chunks(5) {
+        let mut n: u64 = 0;
+        for i in 0..5 {
+            n = (n << 8) | u64::from(chunk.get(i).copied().unwrap_or(0));
+        }
+        for i in (0..8).rev() {
+            let idx = ((n >> (i * 5)) & 31) as usize;
+            out.push(char::from(ALPHABET.get(idx).copied().unwrap_or(b'a')));
+        }
+    }
+}
+
+impl Operator {
+    /// Appends the replacement of `value`, a finding of `kind`, to `out`.
+    pub(crate) fn apply(&self, kind: Kind, value: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        match self {
+            Operator::Redact => {}
+            Operator::Label => {
+                out.push(b'<');
+                out.extend_from_slice(kind.name().as_bytes());
+                out.push(b'>');
+            }
+            Operator::Partial(p) => p.apply(kind, value, out),
+            Operator::Hash(key) => {
+                out.push(b'<');
+                out.extend_from_slice(key.token(kind, value).as_bytes());
+                out.push(b'>');
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partial(p: &PartialMask, kind: Kind, v: &str) -> String {
+        let mut out = Vec::new();
+        p.apply(kind, v.as_bytes(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn partial_examples() {
+        let p = PartialMask::default();
+        assert_eq!(
+            partial(&p, Kind::Phone, "+48 601 234 567"),
+            "+48 XXX XXX 567"
+        );
+        assert_eq!(
+            partial(&p, Kind::PaymentCard, "4111 1111 1111 1111"),
+            "XXXX XXXX XXXX X111"
+        );
+        assert_eq!(
+            partial(&p, Kind::Email, "jan.kowalski@example.com"),
+            "jXX.XXXXXXXX@example.com"
+        );
+        assert_eq!(partial(&p, Kind::Secret, "hunter2"), "XXXXXXXX");
+        let four = PartialMask::new('*', 4).unwrap().ignore(['-']);
+        assert_eq!(
+            partial(&four, Kind::PlNip, "123-456-32-18"),
+            "***-***-32-18"
+        );
+        assert!(PartialMask::new('7', 1).is_err());
+    }
+
+    #[test]
+    fn base32_known_answer() {
+        // RFC 4648 section 10: BASE32("fooba") = "MZXW6YTB".
+        let mut s = String::new();
+        base32(b"fooba", &mut s);
+        assert_eq!(s, "mzxw6ytb");
+    }
+
+    #[test]
+    fn hash_tokens_are_keyed_and_normalised() {
+        let k1 = HashKey::new(&[1; 32]).unwrap();
+        let k2 = HashKey::new(&[2; 32]).unwrap();
+        let a = k1.token(Kind::Phone, b"+48 601 234 567");
+        assert_eq!(a, k1.token(Kind::Phone, b"+48601234567"));
+        assert_ne!(a, k2.token(Kind::Phone, b"+48601234567"));
+        assert!(a.starts_with("PHONE:") && a.len() == 6 + 16);
+        assert!(HashKey::new(&[0; 15]).is_err());
+        assert_eq!(format!("{k1:?}"), "HashKey { .. }");
+    }
+}

@@ -1,0 +1,380 @@
+//! The secret engine: gitleaks-style rules, a keyword prefilter (one
+//! Aho-Corasick automaton over token prefixes and key words), then a precise
+//! check at each hit: token alphabets and lengths, PEM block boundaries, JWT
+//! structure, and for `key = value` assignments the value itself (any value
+//! after a password-like key; a high-entropy value after other key words).
+
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::kind::{Finding, Kind};
+
+/// A value of at least this many bits of Shannon entropy per character, after
+/// a key word such as `token` or `secret`, is taken for a credential.
+pub const ENTROPY_THRESHOLD: f32 = 3.0;
+/// Minimum length of a high-entropy value after a key word.
+const ENTROPY_MIN_LEN: usize = 10;
+/// Longest assigned value looked at, in bytes.
+const MAX_VALUE: usize = 512;
+
+#[derive(Clone, Copy)]
+enum Rule {
+    /// A token with a fixed prefix (matched case-sensitively), a body alphabet
+    /// and a length range.
+    Token {
+        body: fn(u8) -> bool,
+        min: usize,
+        max: usize,
+        confidence: f32,
+    },
+    /// `-----BEGIN … PRIVATE KEY-----` … `-----END …-----`.
+    PrivateKey,
+    /// `eyJ…` `.` `eyJ…` `.` signature.
+    Jwt,
+    /// `Bearer <token>`.
+    Bearer,
+    /// A password-like key: any assigned value is a secret.
+    Password,
+    /// Another key word: a long high-entropy assigned value is a secret.
+    KeyWord,
+}
+
+fn upper_b32(b: u8) -> bool {
+    b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)
+}
+fn alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+fn alnum_us(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+fn alnum_dash(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-'
+}
+fn url_safe(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+fn webhook_path(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'/'
+}
+
+const fn token(body: fn(u8) -> bool, min: usize, max: usize, confidence: f32) -> Rule {
+    Rule::Token {
+        body,
+        min,
+        max,
+        confidence,
+    }
+}
+
+static RULES: &[(&str, Rule)] = &[
+    // AWS access key ids (the secret key is caught by the key-word rule).
+    ("AKIA", token(upper_b32, 16, 16, 0.9)),
+    ("ASIA", token(upper_b32, 16, 16, 0.9)),
+    ("ABIA", token(upper_b32, 16, 16, 0.9)),
+    ("ACCA", token(upper_b32, 16, 16, 0.9)),
+    // GitHub tokens.
+    ("ghp_", token(alnum, 36, 255, 0.95)),
+    ("gho_", token(alnum, 36, 255, 0.95)),
+    ("ghu_", token(alnum, 36, 255, 0.95)),
+    ("ghs_", token(alnum, 36, 255, 0.95)),
+    ("ghr_", token(alnum, 36, 255, 0.95)),
+    ("github_pat_", token(alnum_us, 22, 255, 0.95)),
+    // GitLab tokens.
+    ("glpat-", token(url_safe, 20, 255, 0.95)),
+    ("glptt-", token(url_safe, 20, 255, 0.95)),
+    ("gldt-", token(url_safe, 20, 255, 0.95)),
+    ("glrt-", token(url_safe, 20, 255, 0.95)),
+    // Slack tokens and webhooks.
+    ("xoxb-", token(alnum_dash, 10, 255, 0.9)),
+    ("xoxp-", token(alnum_dash, 10, 255, 0.9)),
+    ("xoxa-", token(alnum_dash, 10, 255, 0.9)),
+    ("xoxr-", token(alnum_dash, 10, 255, 0.9)),
+    ("xoxs-", token(alnum_dash, 10, 255, 0.9)),
+    ("xoxe-", token(alnum_dash, 10, 255, 0.9)),
+    (
+        "hooks.slack.com/services/",
+        token(webhook_path, 20, 255, 0.9),
+    ),
+    // Stripe secret and restricted keys.
+    ("sk_live_", token(alnum, 16, 255, 0.95)),
+    ("rk_live_", token(alnum, 16, 255, 0.95)),
+    ("sk_test_", token(alnum, 16, 255, 0.9)),
+    ("rk_test_", token(alnum, 16, 255, 0.9)),
+    // Google API keys.
+    ("AIza", token(url_safe, 35, 35, 0.9)),
+    ("-----BEGIN", Rule::PrivateKey),
+    ("eyJ", Rule::Jwt),
+    ("bearer ", Rule::Bearer),
+    ("password", Rule::Password),
+    ("passwd", Rule::Password),
+    ("passphrase", Rule::Password),
+    ("pwd", Rule::Password),
+    ("secret", Rule::KeyWord),
+    ("token", Rule::KeyWord),
+    ("apikey", Rule::KeyWord),
+    ("api_key", Rule::KeyWord),
+    ("api-key", Rule::KeyWord),
+    ("access_key", Rule::KeyWord),
+    ("accesskey", Rule::KeyWord),
+    ("private_key", Rule::KeyWord),
+    ("credential", Rule::KeyWord),
+    ("auth", Rule::KeyWord),
+    ("session", Rule::KeyWord),
+    ("signature", Rule::KeyWord),
+];
+
+/// The prefilter: `None` only if the automaton could not be built, which
+/// the unit tests rule out for the fixed rule set.
+static AUTOMATON: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(RULES.iter().map(|(p, _)| p))
+        .ok()
+});
+
+fn at(text: &[u8], i: usize) -> u8 {
+    text.get(i).copied().unwrap_or(b' ')
+}
+
+fn before(text: &[u8], i: usize) -> u8 {
+    i.checked_sub(1).map_or(b' ', |j| at(text, j))
+}
+
+fn run(text: &[u8], from: usize, max: usize, class: impl Fn(u8) -> bool) -> usize {
+    text.get(from..).map_or(0, |t| {
+        t.iter().take(max + 1).take_while(|&&b| class(b)).count()
+    })
+}
+
+/// Shannon entropy of `s` in bits per byte.
+pub fn shannon_entropy(s: &[u8]) -> f32 {
+    if s.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in s {
+        if let Some(c) = counts.get_mut(usize::from(b)) {
+            *c += 1;
+        }
+    }
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "lengths are at most a few hundred"
+    )]
+    let n = s.len() as f32;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "counts are at most a few hundred"
+            )]
+            let p = c as f32 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Scans `text` for secrets and appends the findings.
+pub(crate) fn scan(text: &[u8], out: &mut Vec<Finding>) {
+    let Some(ac) = AUTOMATON.as_ref() else { return };
+    let mut covered = 0;
+    for m in ac.find_iter(text) {
+        if m.start() < covered {
+            continue;
+        }
+        let Some((pattern, rule)) = RULES.get(m.pattern().as_usize()) else {
+            continue;
+        };
+        let found = match *rule {
+            Rule::Token {
+                body,
+                min,
+                max,
+                confidence,
+            } => {
+                let exact = text.get(m.start()..m.end()) == Some(pattern.as_bytes());
+                let n = run(text, m.end(), max, body);
+                let boundary = !alnum_us(before(text, m.start())) || pattern.contains('.');
+                (exact && boundary && (min..=max).contains(&n) && !alnum(at(text, m.end() + n)))
+                    .then(|| (m.start(), m.end() + n, confidence))
+            }
+            Rule::PrivateKey => private_key(text, m.start()),
+            Rule::Jwt => jwt(text, m.start()),
+            Rule::Bearer => {
+                let n = run(text, m.end(), MAX_VALUE, |b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'.' | b'_' | b'~' | b'+' | b'/' | b'-' | b'=')
+                });
+                (n >= 8 && !alnum(before(text, m.start()))).then(|| (m.end(), m.end() + n, 0.85))
+            }
+            Rule::Password | Rule::KeyWord => assignment(text, m.end()).and_then(|(s, e)| {
+                let value = text.get(s..e)?;
+                if already_masked(value) {
+                    return None;
+                }
+                if matches!(rule, Rule::Password) {
+                    Some((s, e, 0.9))
+                } else {
+                    (value.len() >= ENTROPY_MIN_LEN && shannon_entropy(value) >= ENTROPY_THRESHOLD)
+                        .then_some((s, e, 0.75))
+                }
+            }),
+        };
+        if let Some((start, end, confidence)) = found {
+            out.push(Finding {
+                kind: Kind::Secret,
+                start,
+                end,
+                confidence,
+            });
+            covered = end;
+        }
+    }
+}
+
+/// Values that are already masked, empty placeholders, or literals that are
+/// not credentials: `<SECRET>`, `[FILTERED]`, `****`, `null`, `true`.
+fn already_masked(value: &[u8]) -> bool {
+    let first = value.first().copied().unwrap_or(b'<');
+    first == b'<'
+        || first == b'['
+        || first == b'$'
+        || (value.len() >= 3 && value.iter().all(|&b| b == first))
+        || [
+            &b"null"[..],
+            b"none",
+            b"nil",
+            b"undefined",
+            b"true",
+            b"false",
+            b"bearer",
+            b"basic",
+        ]
+        .iter()
+        .any(|w| value.eq_ignore_ascii_case(w))
+}
+
+/// After a key word ending at `i`: the rest of the key (`_hash`, `Confirm`), a
+/// closing quote, `=`, `:`, `=>` or `:=`, then the value, quoted or bare.
+/// Returns the value's span.
+fn assignment(text: &[u8], mut i: usize) -> Option<(usize, usize)> {
+    i += run(text, i, 40, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+    });
+    i += run(text, i, 3, |b| matches!(b, b'"' | b'\'' | b'\\'));
+    i += run(text, i, 8, |b| b == b' ' || b == b'\t');
+    match (at(text, i), at(text, i + 1)) {
+        (b'=', b'>') | (b':', b'=') => i += 2,
+        (b'=', b'=') => return None,
+        (b'=' | b':', _) => i += 1,
+        _ => return None,
+    }
+    i += run(text, i, 8, |b| b == b' ' || b == b'\t');
+    if at(text, i) == b'\\' {
+        i += 1;
+    }
+    let q = at(text, i);
+    let (start, end) = if matches!(q, b'"' | b'\'' | b'`') {
+        let start = i + 1;
+        let n = run(text, start, MAX_VALUE, |b| {
+            b != q && b != b'\n' && b != b'\\'
+        });
+        (start, start + n)
+    } else {
+        let n = run(text, i, MAX_VALUE, |b| {
+            !b.is_ascii_whitespace()
+                && !matches!(
+                    b,
+                    b',' | b';' | b'&' | b'}' | b')' | b']' | b'"' | b'\'' | b'<' | b'>'
+                )
+        });
+        (i, i + n)
+    };
+    // `Authorization: Bearer <token>`: the credential is the second word.
+    let value = text.get(start..end)?;
+    if (value.eq_ignore_ascii_case(b"bearer")
+        || value.eq_ignore_ascii_case(b"basic")
+        || value.eq_ignore_ascii_case(b"token"))
+        && at(text, end) == b' '
+    {
+        let s = end + 1;
+        let n = run(text, s, MAX_VALUE, |b| {
+            !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\'' | b',')
+        });
+        return (n > 0).then_some((s, s + n));
+    }
+    let end = char_floor(text, start, end);
+    (end > start).then_some((start, end))
+}
+
+/// Moves `end` back so the span does not end inside a UTF-8 sequence.
+fn char_floor(text: &[u8], start: usize, mut end: usize) -> usize {
+    while end > start && end < text.len() && (at(text, end) & 0xC0) == 0x80 {
+        end -= 1;
+    }
+    end
+}
+
+fn private_key(text: &[u8], start: usize) -> Option<(usize, usize, f32)> {
+    let header = text.get(start..)?;
+    let line_end = header
+        .iter()
+        .take(80)
+        .position(|&b| b == b'\n')
+        .unwrap_or(header.len().min(80));
+    let line = header.get(..line_end)?;
+    if !line.starts_with(b"-----BEGIN ") || memchr::memmem::find(line, b"PRIVATE KEY").is_none() {
+        return None;
+    }
+    let body = start + 11;
+    let end = match memchr::memmem::find(text.get(body..)?, b"-----END") {
+        Some(e) => {
+            let after = body + e + 8;
+            let close =
+                memchr::memmem::find(text.get(after..)?, b"-----").map_or(after, |c| after + c + 5);
+            close.min(after + 80).min(text.len())
+        }
+        // No end marker in this text: everything after the header is key.
+        None => text.len(),
+    };
+    Some((start, end, 0.99))
+}
+
+fn jwt(text: &[u8], start: usize) -> Option<(usize, usize, f32)> {
+    if alnum_us(before(text, start)) {
+        return None;
+    }
+    let h = run(text, start, 4096, url_safe);
+    if h < 10 || at(text, start + h) != b'.' {
+        return None;
+    }
+    let p = start + h + 1;
+    let b = run(text, p, 16384, url_safe);
+    if b < 4 || at(text, p + b) != b'.' {
+        return None;
+    }
+    let s = p + b + 1;
+    let sig = run(text, s, 4096, url_safe);
+    Some((start, s + sig, 0.9))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn automaton_builds() {
+        assert!(AUTOMATON.is_some());
+    }
+
+    #[test]
+    fn entropy() {
+        assert_eq!(shannon_entropy(b"aaaa"), 0.0);
+        assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-6);
+    }
+}

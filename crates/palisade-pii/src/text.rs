@@ -1,0 +1,143 @@
+//! The e-mail and IPv6 engines: each jumps between occurrences of its trigger
+//! byte (`@`, `:`) with `memchr` and grows a candidate around it.
+
+use std::net::Ipv6Addr;
+
+use crate::checks::{email_domain, email_local, is_domain_byte, is_local_byte};
+use crate::kind::{Finding, Kind};
+
+fn at(text: &[u8], i: usize) -> u8 {
+    text.get(i).copied().unwrap_or(b' ')
+}
+
+fn before(text: &[u8], i: usize) -> u8 {
+    i.checked_sub(1).map_or(b' ', |j| at(text, j))
+}
+
+/// E-mail addresses; with `secrets`, also the password of URL credentials
+/// (`https://user:password@host`), which share the `@`.
+pub(crate) fn scan_email(text: &[u8], emails: bool, secrets: bool, out: &mut Vec<Finding>) {
+    let mut covered = 0;
+    for at_pos in memchr::memchr_iter(b'@', text) {
+        if at_pos < covered {
+            continue;
+        }
+        let mut start = at_pos;
+        while start > 0 && at_pos - start < 64 && is_local_byte(before(text, start)) {
+            start -= 1;
+        }
+        while at(text, start) == b'.' && start < at_pos {
+            start += 1;
+        }
+        let mut end = at_pos + 1;
+        while end < text.len() && end - at_pos <= 253 && is_domain_byte(at(text, end)) {
+            end += 1;
+        }
+        while end > at_pos + 1 && matches!(before(text, end), b'.' | b'-') {
+            end -= 1;
+        }
+        let (Some(local), Some(domain)) = (text.get(start..at_pos), text.get(at_pos + 1..end))
+        else {
+            continue;
+        };
+        if secrets
+            && before(text, start) == b':'
+            && url_userinfo(text, start - 1)
+            && !local.is_empty()
+        {
+            out.push(Finding {
+                kind: Kind::Secret,
+                start,
+                end: at_pos,
+                confidence: 0.9,
+            });
+            covered = at_pos + 1;
+            continue;
+        }
+        if emails && email_local(local) && email_domain(domain) {
+            out.push(Finding {
+                kind: Kind::Email,
+                start,
+                end,
+                confidence: 0.9,
+            });
+            covered = end;
+        }
+    }
+}
+
+/// Whether the `:` at `colon` separates user and password in a URL:
+/// `scheme://user:` with no space between.
+fn url_userinfo(text: &[u8], colon: usize) -> bool {
+    let from = colon.saturating_sub(128);
+    let Some(window) = text.get(from..colon) else {
+        return false;
+    };
+    match memchr::memmem::rfind(window, b"://") {
+        Some(p) => window.get(p + 3..).is_some_and(|user| {
+            !user.is_empty()
+                && user
+                    .iter()
+                    .all(|&b| !b.is_ascii_whitespace() && b != b'/' && b != b'@')
+        }),
+        None => false,
+    }
+}
+
+fn is_v6_byte(b: u8) -> bool {
+    b.is_ascii_hexdigit() || b == b':' || b == b'.'
+}
+
+/// IPv6 addresses: grown around each `:` over hex digits, colons and dots,
+/// then parsed by the standard library.
+pub(crate) fn scan_ipv6(text: &[u8], out: &mut Vec<Finding>) {
+    let mut covered = 0;
+    for colon in memchr::memchr_iter(b':', text) {
+        if colon < covered {
+            continue;
+        }
+        let mut start = colon;
+        while start > 0 && colon - start < 4 && (before(text, start).is_ascii_hexdigit()) {
+            start -= 1;
+        }
+        if before(text, start).is_ascii_alphanumeric()
+            || before(text, start) == b'_'
+            || before(text, start) == b'.'
+        {
+            covered = colon + 1;
+            continue;
+        }
+        let mut end = colon;
+        while end < text.len() && end - start < 45 && is_v6_byte(at(text, end)) {
+            end += 1;
+        }
+        covered = end;
+        let mut stop = end;
+        while stop > colon
+            && matches!(before(text, stop), b'.' | b':')
+            && !text.get(..stop).is_some_and(|t| t.ends_with(b"::"))
+        {
+            stop -= 1;
+        }
+        if at(text, end).is_ascii_alphanumeric() || at(text, end) == b'_' {
+            continue;
+        }
+        let Some(cand) = text.get(start..stop) else {
+            continue;
+        };
+        if cand.iter().filter(|&&b| b == b':').count() < 2 {
+            continue;
+        }
+        let parsed = std::str::from_utf8(cand)
+            .ok()
+            .and_then(|s| s.parse::<Ipv6Addr>().ok());
+        if parsed.is_some() {
+            out.push(Finding {
+                kind: Kind::IpAddress,
+                start,
+                end: stop,
+                confidence: 0.8,
+            });
+        }
+    }
+}
