@@ -101,11 +101,17 @@ impl Kind {
     /// intrinsic validity and return `false`; [`Kind::Phone`] needs a region
     /// and is checked only in the international `+` form.
     pub fn validate(self, candidate: &str) -> bool {
+        // Unicode dashes (`–`, `‑`, `−`) count as `-`, as in stdnum's `clean`.
         let compact = |drop: &[u8]| -> Vec<u8> {
             candidate
                 .trim()
-                .bytes()
-                .filter(|b| !drop.contains(b))
+                .chars()
+                .map(|c| match c {
+                    '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe63}' | '\u{ff0d}' => '-',
+                    c => c,
+                })
+                .filter(|c| !c.is_ascii() || !drop.contains(&(*c as u8)))
+                .map(|c| if c.is_ascii() { c as u8 } else { 0xFF })
                 .collect()
         };
         match self {

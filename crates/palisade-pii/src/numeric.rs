@@ -200,7 +200,7 @@ fn evaluate(text: &[u8], g: &[Group], cfg: &NumericConfig, out: &mut Vec<Finding
         let mut next = a + 1;
         for b in (a..g.len()).rev() {
             if let Some(run) = g.get(a..=b)
-                && classify(text, run, a == 0, cfg, out)
+                && classify(text, run, a == 0, b + 1 == g.len(), cfg, out)
             {
                 next = b + 1;
                 break;
@@ -227,6 +227,7 @@ fn classify(
     text: &[u8],
     run: &[Group],
     first: bool,
+    last: bool,
     cfg: &NumericConfig,
     out: &mut Vec<Finding>,
 ) -> bool {
@@ -338,8 +339,11 @@ fn classify(
     if found {
         return true;
     }
+    // A telephone number is a whole token (an international one may be
+    // followed by more digits): `2204 1234 5678 9010` holds no phone number.
     if cfg.on(Kind::Phone)
-        && let Some(f) = phone(text, run, n, &cfg.regions)
+        && first
+        && let Some(f) = phone(text, run, n, last, &cfg.regions)
     {
         push(out, text, Kind::Phone, f.0, end, f.1);
         return true;
@@ -367,7 +371,13 @@ fn card_format(run: &[Group]) -> bool {
 /// A telephone number ending at the run's last group, if the run has the
 /// shape of one and libphonenumber says it is valid. Returns its start (which
 /// includes a leading `+` or `(`) and the confidence.
-fn phone(text: &[u8], run: &[Group], ndigits: usize, regions: &[Region]) -> Option<(usize, f32)> {
+fn phone(
+    text: &[u8],
+    run: &[Group],
+    ndigits: usize,
+    whole: bool,
+    regions: &[Region],
+) -> Option<(usize, f32)> {
     let head = run.first()?;
     let end = run.last()?.end;
     let mut start = head.start;
@@ -389,7 +399,7 @@ fn phone(text: &[u8], run: &[Group], ndigits: usize, regions: &[Region]) -> Opti
         }
         return phone_international(span).then_some((start, 0.8));
     }
-    if !(9..=13).contains(&ndigits) || date_like(run) || regions.is_empty() {
+    if !whole || !(9..=13).contains(&ndigits) || date_like(run) || regions.is_empty() {
         return None;
     }
     let parens = lead == b'('
