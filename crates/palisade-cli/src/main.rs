@@ -13,6 +13,7 @@ mod failure;
 mod input;
 mod otp;
 mod password;
+mod retention;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,9 @@ enum Command {
     /// Second factors: enroll (secret, otpauth URI, QR), codes, verification, recovery codes
     #[command(subcommand)]
     Otp(otp::Command),
+    /// Retention: check policy files, plan what is due, answer erasure requests
+    #[command(subcommand)]
+    Retention(retention::Command),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Password(command) => password::run(command),
         Command::Otp(command) => otp::run(command),
+        Command::Retention(command) => retention::run(command),
     };
     match result {
         Ok(code) => code,

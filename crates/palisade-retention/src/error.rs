@@ -29,7 +29,11 @@ struct Problems<'a>(&'a [Problem]);
 
 impl fmt::Display for Problems<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let errors = self.0.iter().filter(|p| p.severity == Severity::Error).count();
+        let errors = self
+            .0
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
         write!(f, "the retention policy has {errors} error(s)")?;
         for problem in self.0 {
             write!(f, "; {problem}")?;
@@ -68,7 +72,11 @@ impl fmt::Display for Problem {
         };
         match (self.line, self.column) {
             (Some(line), Some(column)) => {
-                write!(f, "line {line}, column {column}: {severity}: {}", self.message)
+                write!(
+                    f,
+                    "line {line}, column {column}: {severity}: {}",
+                    self.message
+                )
             }
             (Some(line), None) => write!(f, "line {line}: {severity}: {}", self.message),
             _ => write!(f, "{severity}: {}", self.message),

@@ -169,7 +169,11 @@ where
         if let (Some(retention), Some(object)) = (item.retention, payload.as_object_mut()) {
             object.insert("retained_by".into(), retention.rule.name().into());
         }
-        let outcome = if result.is_ok() { Outcome::Success } else { Outcome::Failure };
+        let outcome = if result.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
         if let (Err(error), Some(object)) = (&result, payload.as_object_mut()) {
             object.insert("error".into(), error.to_string().into());
         }
@@ -194,8 +198,12 @@ where
                 rule: item.rule.name().to_owned(),
                 receipt,
             }),
-            (Ok(()), Err(error)) => execution.failures.push(failure(FailedStep::Audit, error.to_string())),
-            (Err(error), _) => execution.failures.push(failure(FailedStep::Action, error.to_string())),
+            (Ok(()), Err(error)) => execution
+                .failures
+                .push(failure(FailedStep::Audit, error.to_string())),
+            (Err(error), _) => execution
+                .failures
+                .push(failure(FailedStep::Action, error.to_string())),
         }
     }
     execution

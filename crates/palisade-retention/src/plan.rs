@@ -99,10 +99,19 @@ impl<R: Record> fmt::Display for Reason<'_, '_, R> {
         let item = self.0;
         let rule = item.rule;
         if item.status == Status::Unclassified {
-            return write!(f, "category `{}` has no retention rule", item.record.category());
+            return write!(
+                f,
+                "category `{}` has no retention rule",
+                item.record.category()
+            );
         }
         if let Status::Held = item.status {
-            write!(f, "legal hold `{}` blocks {}; ", item.record.hold().unwrap_or("?"), item.action)?;
+            write!(
+                f,
+                "legal hold `{}` blocks {}; ",
+                item.record.hold().unwrap_or("?"),
+                item.action
+            )?;
         }
         if rule.line().is_none() && rule.trigger() != &Trigger::Created {
             write!(f, "erasure requested")?;
@@ -113,12 +122,27 @@ impl<R: Record> fmt::Display for Reason<'_, '_, R> {
             write!(f, " ({start})")?;
         }
         if let Some(retention) = item.retention {
-            let verb = if item.status == Status::Retained { "exempt: retained" } else { "kept" };
+            let verb = if item.status == Status::Retained {
+                "exempt: retained"
+            } else {
+                "kept"
+            };
             match retention.until {
                 Some(until) => write!(f, "; {verb} until {until}")?,
-                None => write!(f, "; {verb} until `{}` happens and {} pass", retention.rule.trigger(), retention.rule.duration_text())?,
+                None => write!(
+                    f,
+                    "; {verb} until `{}` happens and {} pass",
+                    retention.rule.trigger(),
+                    retention.rule.duration_text()
+                )?,
             }
-            write!(f, " under `{}` ({} after `{}`", retention.rule.name(), retention.rule.duration_text(), retention.rule.trigger())?;
+            write!(
+                f,
+                " under `{}` ({} after `{}`",
+                retention.rule.name(),
+                retention.rule.duration_text(),
+                retention.rule.trigger()
+            )?;
             if let Some(description) = retention.rule.description() {
                 write!(f, ": {description}")?;
             }
@@ -177,14 +201,20 @@ impl Candidate<'_> {
     }
 }
 
-fn start_of<R: Record>(record: &R, trigger: &Trigger, erasure: Option<Timestamp>) -> Option<Timestamp> {
+fn start_of<R: Record>(
+    record: &R,
+    trigger: &Trigger,
+    erasure: Option<Timestamp>,
+) -> Option<Timestamp> {
     match trigger {
         Trigger::Created => Some(record.created()),
         Trigger::LastActivity => Some(record.last_activity().unwrap_or_else(|| record.created())),
         Trigger::Event(name) => {
             let happened = record.event(name);
             match erasure {
-                Some(at) if &**name == ERASURE_REQUESTED => Some(happened.map_or(at, |h| h.min(at))),
+                Some(at) if &**name == ERASURE_REQUESTED => {
+                    Some(happened.map_or(at, |h| h.min(at)))
+                }
                 _ => happened,
             }
         }
@@ -193,17 +223,31 @@ fn start_of<R: Record>(record: &R, trigger: &Trigger, erasure: Option<Timestamp>
 
 impl Policy {
     /// The longest obligation to retain the record, if any.
-    fn keep<R: Record>(&self, retains: &[usize], record: &R, erasure: Option<Timestamp>) -> Option<Keep<'_>> {
+    fn keep<R: Record>(
+        &self,
+        retains: &[usize],
+        record: &R,
+        erasure: Option<Timestamp>,
+    ) -> Option<Keep<'_>> {
         let mut keep: Option<Keep<'_>> = None;
         for &index in retains {
-            let Some(rule) = self.rule_at(index) else { continue };
+            let Some(rule) = self.rule_at(index) else {
+                continue;
+            };
             // An event that has not happened, or an end past year 9999, keeps indefinitely.
-            let until = start_of(record, &rule.trigger, erasure).and_then(|start| rule.end(start, &self.time_zone));
+            let until = start_of(record, &rule.trigger, erasure)
+                .and_then(|start| rule.end(start, &self.time_zone));
             let longer = match (keep, until) {
                 (None, _) => true,
                 (Some(Keep { until: None, .. }), _) => false,
                 (Some(_), None) => true,
-                (Some(Keep { until: Some(current), .. }), Some(until)) => until > current,
+                (
+                    Some(Keep {
+                        until: Some(current),
+                        ..
+                    }),
+                    Some(until),
+                ) => until > current,
             };
             if longer {
                 keep = Some(Keep { rule, until });
@@ -221,15 +265,23 @@ impl Policy {
         let mut destructive: Option<Candidate<'_>> = None;
         let mut other: Option<Candidate<'_>> = None;
         for &index in &category.acts {
-            let Some(rule) = self.rule_at(index) else { continue };
+            let Some(rule) = self.rule_at(index) else {
+                continue;
+            };
             let Some(action) = rule.action else { continue };
-            let Some(start) = start_of(record, &rule.trigger, None) else { continue };
-            let Some(mut due) = rule.end(start, &self.time_zone) else { continue };
+            let Some(start) = start_of(record, &rule.trigger, None) else {
+                continue;
+            };
+            let Some(mut due) = rule.end(start, &self.time_zone) else {
+                continue;
+            };
             let mut deferred = false;
             if action.is_destructive() {
                 match keep {
                     Some(Keep { until: None, .. }) => continue,
-                    Some(Keep { until: Some(until), .. }) if until > due => {
+                    Some(Keep {
+                        until: Some(until), ..
+                    }) if until > due => {
                         due = until;
                         deferred = true;
                     }
@@ -239,8 +291,18 @@ impl Policy {
             if due > now {
                 continue;
             }
-            let candidate = Candidate { action, rule, start, due, deferred };
-            let best = if action.is_destructive() { &mut destructive } else { &mut other };
+            let candidate = Candidate {
+                action,
+                rule,
+                start,
+                due,
+                deferred,
+            };
+            let best = if action.is_destructive() {
+                &mut destructive
+            } else {
+                &mut other
+            };
             if best.as_ref().is_none_or(|current| candidate.beats(current)) {
                 *best = Some(candidate);
             }
@@ -251,7 +313,10 @@ impl Policy {
             (None, None) => return None,
         };
         let retention = match keep {
-            Some(keep) if chosen.deferred => Some(Retention { rule: keep.rule, until: keep.until }),
+            Some(keep) if chosen.deferred => Some(Retention {
+                rule: keep.rule,
+                until: keep.until,
+            }),
             _ => None,
         };
         Some(Decision {
@@ -273,7 +338,14 @@ impl Policy {
         let action = rule.action.unwrap_or(Action::Delete);
         let start = start_of(record, &rule.trigger, Some(at));
         let due = start.and_then(|start| rule.end(start, &self.time_zone));
-        let mut decision = Decision { status: Status::Due, action, rule, start, due, retention: None };
+        let mut decision = Decision {
+            status: Status::Due,
+            action,
+            rule,
+            start,
+            due,
+            retention: None,
+        };
         if !action.is_destructive() {
             return Some(decision);
         }
@@ -281,7 +353,10 @@ impl Policy {
         if let Some(keep) = keep {
             let in_force = keep.until.is_none_or(|until| until > at);
             if in_force {
-                decision.retention = Some(Retention { rule: keep.rule, until: keep.until });
+                decision.retention = Some(Retention {
+                    rule: keep.rule,
+                    until: keep.until,
+                });
                 decision.due = match (keep.until, due) {
                     (Some(until), Some(due)) => Some(until.max(due)),
                     _ => None,
@@ -308,7 +383,8 @@ impl Policy {
 
     /// What is due for one record at `now`, or `None` when nothing is.
     pub fn evaluate<R: Record>(&self, record: R, now: Timestamp) -> Option<PlanItem<'_, R>> {
-        self.decide(&record, now).map(|decision| decision.with(record))
+        self.decide(&record, now)
+            .map(|decision| decision.with(record))
     }
 
     /// The plan for a stream of records at `now`: a lazy iterator that yields one
@@ -320,18 +396,32 @@ impl Policy {
         I: IntoIterator,
         I::Item: Record,
     {
-        Plan { policy: self, records: records.into_iter(), now }
+        Plan {
+            policy: self,
+            records: records.into_iter(),
+            now,
+        }
     }
 
     /// The answer to an erasure request by `subject`, made at `now`: one item per
     /// record of the subject, in input order, saying what is erased by when, or
     /// which hold or obligation exempts the record and until when.
-    pub fn erase<'s, I>(&self, records: I, subject: &'s str, now: Timestamp) -> Erasure<'_, 's, I::IntoIter>
+    pub fn erase<'s, I>(
+        &self,
+        records: I,
+        subject: &'s str,
+        now: Timestamp,
+    ) -> Erasure<'_, 's, I::IntoIter>
     where
         I: IntoIterator,
         I::Item: Record,
     {
-        Erasure { policy: self, records: records.into_iter(), subject, now }
+        Erasure {
+            policy: self,
+            records: records.into_iter(),
+            subject,
+            now,
+        }
     }
 }
 

@@ -57,12 +57,17 @@ impl Action {
 
     /// Whether the action destroys data: legal holds and retain obligations block it.
     pub fn is_destructive(self) -> bool {
-        matches!(self, Action::Anonymize | Action::Delete | Action::CryptoShred)
+        matches!(
+            self,
+            Action::Anonymize | Action::Delete | Action::CryptoShred
+        )
     }
 
     /// Parses a policy-file name (`delete`, `anonymize`, `crypto-shred`, `archive`, `review`).
     pub fn from_name(name: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|action| action.as_str() == name)
+        Action::ALL
+            .into_iter()
+            .find(|action| action.as_str() == name)
     }
 }
 
@@ -327,7 +332,10 @@ impl Policy {
                 problems.push(problem(
                     Severity::Error,
                     None,
-                    format!("locked rule `{}` was removed; locked rules can only be extended", old.name),
+                    format!(
+                        "locked rule `{}` was removed; locked rules can only be extended",
+                        old.name
+                    ),
                 ));
                 continue;
             };
@@ -481,24 +489,28 @@ fn valid_name(name: &str) -> bool {
 
 /// Parses a duration such as `30 days`, `10 years`, `1 year 6 months` or `P30D`.
 fn parse_duration(text: &str) -> std::result::Result<Span, String> {
-    let span: Span = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; write e.g. `30 days`, `6 months` or `10 years`"))?;
+    let span: Span = text.parse().map_err(|_| {
+        format!("`{text}` is not a duration; write e.g. `30 days`, `6 months` or `10 years`")
+    })?;
     if span.is_negative() {
         return Err(format!("duration `{text}` is negative"));
     }
     if span.is_zero() {
         return Err(format!("duration `{text}` is zero"));
     }
-    if span.get_milliseconds() != 0
-        || span.get_microseconds() != 0
-        || span.get_nanoseconds() != 0
-    {
-        return Err(format!("duration `{text}` uses units smaller than a second"));
+    if span.get_milliseconds() != 0 || span.get_microseconds() != 0 || span.get_nanoseconds() != 0 {
+        return Err(format!(
+            "duration `{text}` uses units smaller than a second"
+        ));
     }
     let limit = Span::new().years(MAX_YEARS);
-    if !matches!(span.compare((limit, date(2000, 1, 1))), Ok(Ordering::Less | Ordering::Equal)) {
-        return Err(format!("duration `{text}` is longer than {MAX_YEARS} years"));
+    if !matches!(
+        span.compare((limit, date(2000, 1, 1))),
+        Ok(Ordering::Less | Ordering::Equal)
+    ) {
+        return Err(format!(
+            "duration `{text}` is longer than {MAX_YEARS} years"
+        ));
     }
     Ok(span)
 }
@@ -553,9 +565,17 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
     for name in &raw.categories {
         let value = name.get_ref().as_str();
         if !valid_name(value) {
-            problems.push(lines.at(&name.span(), Severity::Error, format!("invalid category name `{value}`: use letters, digits, `_`, `-` or `.`")));
+            problems.push(lines.at(
+                &name.span(),
+                Severity::Error,
+                format!("invalid category name `{value}`: use letters, digits, `_`, `-` or `.`"),
+            ));
         } else if category_names.contains(&value) {
-            problems.push(lines.at(&name.span(), Severity::Error, format!("category `{value}` is declared twice")));
+            problems.push(lines.at(
+                &name.span(),
+                Severity::Error,
+                format!("category `{value}` is declared twice"),
+            ));
         } else {
             category_names.push(value);
         }
@@ -564,11 +584,23 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
     for name in &raw.events {
         let value = name.get_ref().as_str();
         if !valid_name(value) || matches!(value, "created" | "last_activity") {
-            problems.push(lines.at(&name.span(), Severity::Error, format!("invalid event name `{value}`")));
+            problems.push(lines.at(
+                &name.span(),
+                Severity::Error,
+                format!("invalid event name `{value}`"),
+            ));
         } else if value == ERASURE_REQUESTED {
-            problems.push(lines.at(&name.span(), Severity::Warning, format!("event `{value}` is built in and need not be declared")));
+            problems.push(lines.at(
+                &name.span(),
+                Severity::Warning,
+                format!("event `{value}` is built in and need not be declared"),
+            ));
         } else if event_names.contains(&value) {
-            problems.push(lines.at(&name.span(), Severity::Error, format!("event `{value}` is declared twice")));
+            problems.push(lines.at(
+                &name.span(),
+                Severity::Error,
+                format!("event `{value}` is declared twice"),
+            ));
         } else {
             event_names.push(value);
         }
@@ -582,13 +614,27 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
         let errors_before = problems.len();
         let name = raw_rule.name.get_ref();
         if !valid_name(name) {
-            problems.push(lines.at(&raw_rule.name.span(), Severity::Error, format!("invalid rule name `{name}`: use letters, digits, `_`, `-` or `.`")));
+            problems.push(lines.at(
+                &raw_rule.name.span(),
+                Severity::Error,
+                format!("invalid rule name `{name}`: use letters, digits, `_`, `-` or `.`"),
+            ));
         } else if rules.iter().any(|rule| &*rule.name == name.as_str()) {
-            problems.push(lines.at(&raw_rule.name.span(), Severity::Error, format!("rule `{name}` is defined twice")));
+            problems.push(lines.at(
+                &raw_rule.name.span(),
+                Severity::Error,
+                format!("rule `{name}` is defined twice"),
+            ));
         }
         let category = raw_rule.category.get_ref();
         if !category_names.contains(&category.as_str()) {
-            problems.push(lines.at(&raw_rule.category.span(), Severity::Error, format!("rule `{name}` names unknown category `{category}`; declare it in `categories`")));
+            problems.push(lines.at(
+                &raw_rule.category.span(),
+                Severity::Error,
+                format!(
+                    "rule `{name}` names unknown category `{category}`; declare it in `categories`"
+                ),
+            ));
         }
         let trigger = Trigger::parse(raw_rule.from.get_ref());
         if let Trigger::Event(event) = &trigger {
@@ -614,16 +660,31 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
                 (None, RuleKind::RetainOnly)
             }
             (None, None) => {
-                problems.push(Problem { severity: Severity::Error, line: Some(header), column: None, message: format!("rule `{name}` has neither `retain` nor `after`") });
+                problems.push(Problem {
+                    severity: Severity::Error,
+                    line: Some(header),
+                    column: None,
+                    message: format!("rule `{name}` has neither `retain` nor `after`"),
+                });
                 (None, RuleKind::RetainOnly)
             }
             (Some(retain), None) => {
-                let kind = if raw_rule.then.is_some() { RuleKind::RetainThenAct } else { RuleKind::RetainOnly };
+                let kind = if raw_rule.then.is_some() {
+                    RuleKind::RetainThenAct
+                } else {
+                    RuleKind::RetainOnly
+                };
                 (Some(retain), kind)
             }
             (None, Some(after)) => {
                 if raw_rule.then.is_none() {
-                    problems.push(lines.at(&after.span(), Severity::Error, format!("rule `{name}` says `after` but not `then`: what happens at the end")));
+                    problems.push(lines.at(
+                        &after.span(),
+                        Severity::Error,
+                        format!(
+                            "rule `{name}` says `after` but not `then`: what happens at the end"
+                        ),
+                    ));
                 }
                 (Some(after), RuleKind::ActOnly)
             }
@@ -631,7 +692,11 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
         let span = duration.and_then(|text| match parse_duration(text.get_ref()) {
             Ok(span) => Some(span),
             Err(message) => {
-                problems.push(lines.at(&text.span(), Severity::Error, format!("rule `{name}`: {message}")));
+                problems.push(lines.at(
+                    &text.span(),
+                    Severity::Error,
+                    format!("rule `{name}`: {message}"),
+                ));
                 None
             }
         });
@@ -685,13 +750,24 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
     for name in &raw.categories {
         let value = name.get_ref().as_str();
         if valid_name(value) && !rules.iter().any(|rule| &*rule.category == value) {
-            problems.push(lines.at(&name.span(), Severity::Warning, format!("category `{value}` has no rule; its records are kept indefinitely")));
+            problems.push(lines.at(
+                &name.span(),
+                Severity::Warning,
+                format!("category `{value}` has no rule; its records are kept indefinitely"),
+            ));
         }
     }
     for name in &raw.events {
         let value = name.get_ref().as_str();
-        if event_names.contains(&value) && value != ERASURE_REQUESTED && !used_events.contains(&value) {
-            problems.push(lines.at(&name.span(), Severity::Warning, format!("event `{value}` is declared but no rule starts from it")));
+        if event_names.contains(&value)
+            && value != ERASURE_REQUESTED
+            && !used_events.contains(&value)
+        {
+            problems.push(lines.at(
+                &name.span(),
+                Severity::Warning,
+                format!("event `{value}` is declared but no rule starts from it"),
+            ));
         }
     }
     problems.sort_by_key(|p| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
@@ -713,7 +789,8 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
             }
             if rule.action.is_some() {
                 acts.push(index);
-                if rule.trigger.is_erasure() && rule.kind == RuleKind::ActOnly && erasure.is_none() {
+                if rule.trigger.is_erasure() && rule.kind == RuleKind::ActOnly && erasure.is_none()
+                {
                     erasure = Some(index);
                 }
             }
@@ -732,12 +809,26 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
                 index
             }
         };
-        categories.push(Category { name: name.into(), retains, acts, erasure });
+        categories.push(Category {
+            name: name.into(),
+            retains,
+            acts,
+            erasure,
+        });
     }
-    rules.push(Rule::builtin("unclassified", "", Trigger::Created, Action::Review));
+    rules.push(Rule::builtin(
+        "unclassified",
+        "",
+        Trigger::Created,
+        Action::Review,
+    ));
     let unclassified = rules.len() - 1;
 
-    let warnings = problems.iter().filter(|p| p.severity == Severity::Warning).cloned().collect();
+    let warnings = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Warning)
+        .cloned()
+        .collect();
     let policy = Policy {
         time_zone,
         time_zone_name: time_zone_name.into(),

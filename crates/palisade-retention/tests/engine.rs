@@ -24,7 +24,9 @@ fn policy_in(time_zone: &str, rules: &[&str]) -> Policy {
         "time_zone = \"{time_zone}\"\ncategories = [\"c\"]\nevents = [\"ticket_closed\", \"contract_ended\"]\n"
     );
     for (index, body) in rules.iter().enumerate() {
-        text.push_str(&format!("[[rule]]\nname = \"r{index}\"\ncategory = \"c\"\n{body}\n"));
+        text.push_str(&format!(
+            "[[rule]]\nname = \"r{index}\"\ncategory = \"c\"\n{body}\n"
+        ));
     }
     match Policy::parse(&text) {
         Ok(policy) => policy,
@@ -37,9 +39,18 @@ fn record(created: &str) -> RecordBuf {
 }
 
 /// `(status, action, rule, due)` of the one item for `record` at `now`, or `None`.
-fn decide(policy: &Policy, record: &RecordBuf, now: &str) -> Option<(Status, Action, String, Timestamp)> {
+fn decide(
+    policy: &Policy,
+    record: &RecordBuf,
+    now: &str,
+) -> Option<(Status, Action, String, Timestamp)> {
     policy.evaluate(record, t(now)).map(|item| {
-        (item.status, item.action, item.rule.name().to_owned(), item.due.unwrap())
+        (
+            item.status,
+            item.action,
+            item.rule.name().to_owned(),
+            item.due.unwrap(),
+        )
     })
 }
 
@@ -47,23 +58,46 @@ fn decide(policy: &Policy, record: &RecordBuf, now: &str) -> Option<(Status, Act
 fn each_trigger_starts_the_clock() {
     let created = record("2026-01-01T00:00:00Z");
     let active = record("2026-01-01T00:00:00Z").with_last_activity(t("2026-03-01T00:00:00Z"));
-    let closed = record("2026-01-01T00:00:00Z").with_event("ticket_closed", t("2026-02-01T00:00:00Z"));
+    let closed =
+        record("2026-01-01T00:00:00Z").with_event("ticket_closed", t("2026-02-01T00:00:00Z"));
     let cases: &[(&str, &RecordBuf, &str, Option<&str>)] = &[
         // trigger, record, now, expected due
-        ("created", &created, "2026-01-31T00:00:00Z", Some("2026-01-31T00:00:00Z")),
+        (
+            "created",
+            &created,
+            "2026-01-31T00:00:00Z",
+            Some("2026-01-31T00:00:00Z"),
+        ),
         ("created", &created, "2026-01-30T23:59:59Z", None),
-        ("last_activity", &active, "2026-03-31T00:00:00Z", Some("2026-03-31T00:00:00Z")),
+        (
+            "last_activity",
+            &active,
+            "2026-03-31T00:00:00Z",
+            Some("2026-03-31T00:00:00Z"),
+        ),
         ("last_activity", &active, "2026-03-30T00:00:00Z", None),
         // no activity since creation: the clock starts at creation
-        ("last_activity", &created, "2026-01-31T00:00:00Z", Some("2026-01-31T00:00:00Z")),
-        ("ticket_closed", &closed, "2026-03-03T00:00:00Z", Some("2026-03-03T00:00:00Z")),
+        (
+            "last_activity",
+            &created,
+            "2026-01-31T00:00:00Z",
+            Some("2026-01-31T00:00:00Z"),
+        ),
+        (
+            "ticket_closed",
+            &closed,
+            "2026-03-03T00:00:00Z",
+            Some("2026-03-03T00:00:00Z"),
+        ),
         ("ticket_closed", &closed, "2026-03-02T00:00:00Z", None),
         // the event has not happened: the clock has not started
         ("ticket_closed", &created, "2099-01-01T00:00:00Z", None),
         ("contract_ended", &closed, "2099-01-01T00:00:00Z", None),
     ];
     for &(trigger, record, now, due) in cases {
-        let policy = policy(&[&format!("from = \"{trigger}\"\nafter = \"30 days\"\nthen = \"delete\"")]);
+        let policy = policy(&[&format!(
+            "from = \"{trigger}\"\nafter = \"30 days\"\nthen = \"delete\""
+        )]);
         let got = decide(&policy, record, now).map(|(_, _, _, due)| due);
         assert_eq!(got, due.map(t), "trigger {trigger} at {now}");
     }
@@ -72,75 +106,134 @@ fn each_trigger_starts_the_clock() {
 #[test]
 fn each_action_comes_out_as_written() {
     for action in Action::ALL {
-        let policy = policy(&[&format!("from = \"created\"\nafter = \"1 day\"\nthen = \"{action}\"")]);
-        let got = decide(&policy, &record("2026-01-01T00:00:00Z"), "2026-01-02T00:00:00Z");
-        assert_eq!(got.map(|(status, action, ..)| (status, action)), Some((Status::Due, action)));
+        let policy = policy(&[&format!(
+            "from = \"created\"\nafter = \"1 day\"\nthen = \"{action}\""
+        )]);
+        let got = decide(
+            &policy,
+            &record("2026-01-01T00:00:00Z"),
+            "2026-01-02T00:00:00Z",
+        );
+        assert_eq!(
+            got.map(|(status, action, ..)| (status, action)),
+            Some((Status::Due, action))
+        );
     }
 }
 
 #[test]
 fn a_hold_blocks_destructive_actions_only() {
     for action in Action::ALL {
-        let policy = policy(&[&format!("from = \"created\"\nafter = \"1 day\"\nthen = \"{action}\"")]);
+        let policy = policy(&[&format!(
+            "from = \"created\"\nafter = \"1 day\"\nthen = \"{action}\""
+        )]);
         let held = record("2026-01-01T00:00:00Z").with_hold("case-42");
         let item = policy.evaluate(&held, t("2026-01-05T00:00:00Z")).unwrap();
-        let expected = if action.is_destructive() { Status::Held } else { Status::Due };
+        let expected = if action.is_destructive() {
+            Status::Held
+        } else {
+            Status::Due
+        };
         assert_eq!((item.status, item.action), (expected, action));
-        assert_eq!(item.hold(), if action.is_destructive() { Some("case-42") } else { None });
+        assert_eq!(
+            item.hold(),
+            if action.is_destructive() {
+                Some("case-42")
+            } else {
+                None
+            }
+        );
     }
 }
 
 #[test]
 fn precedence_between_rules() {
     let r = record("2026-01-01T00:00:00Z");
-    let cases: &[(&str, &[&str], &str, Option<(Status, Action, &str, &str)>)] = &[
+    // name, rules, now, expected (status, action, rule, due)
+    type Case<'a> = (
+        &'a str,
+        &'a [&'a str],
+        &'a str,
+        Option<(Status, Action, &'a str, &'a str)>,
+    );
+    let cases: &[Case<'_>] = &[
         (
             "retention wins over deletion: delete deferred to the end of the obligation",
-            &["from = \"created\"\nafter = \"30 days\"\nthen = \"delete\"", "from = \"created\"\nretain = \"1 year\""],
+            &[
+                "from = \"created\"\nafter = \"30 days\"\nthen = \"delete\"",
+                "from = \"created\"\nretain = \"1 year\"",
+            ],
             "2027-01-01T00:00:00Z",
             Some((Status::Due, Action::Delete, "r0", "2027-01-01T00:00:00Z")),
         ),
         (
             "retention in force: nothing is due",
-            &["from = \"created\"\nafter = \"30 days\"\nthen = \"delete\"", "from = \"created\"\nretain = \"1 year\""],
+            &[
+                "from = \"created\"\nafter = \"30 days\"\nthen = \"delete\"",
+                "from = \"created\"\nretain = \"1 year\"",
+            ],
             "2026-12-31T23:59:59Z",
             None,
         ),
         (
             "longest retention wins",
-            &["from = \"created\"\nafter = \"1 day\"\nthen = \"delete\"", "from = \"created\"\nretain = \"2 years\"", "from = \"created\"\nretain = \"1 year\""],
+            &[
+                "from = \"created\"\nafter = \"1 day\"\nthen = \"delete\"",
+                "from = \"created\"\nretain = \"2 years\"",
+                "from = \"created\"\nretain = \"1 year\"",
+            ],
             "2027-06-01T00:00:00Z",
             None,
         ),
         (
             "an obligation from an event that has not happened keeps indefinitely",
-            &["from = \"created\"\nafter = \"1 day\"\nthen = \"delete\"", "from = \"contract_ended\"\nretain = \"1 year\""],
+            &[
+                "from = \"created\"\nafter = \"1 day\"\nthen = \"delete\"",
+                "from = \"contract_ended\"\nretain = \"1 year\"",
+            ],
             "2099-01-01T00:00:00Z",
             None,
         ),
         (
             "shortest deletion period wins",
-            &["from = \"created\"\nafter = \"60 days\"\nthen = \"delete\"", "from = \"created\"\nafter = \"30 days\"\nthen = \"anonymize\""],
+            &[
+                "from = \"created\"\nafter = \"60 days\"\nthen = \"delete\"",
+                "from = \"created\"\nafter = \"30 days\"\nthen = \"anonymize\"",
+            ],
             "2026-12-01T00:00:00Z",
             Some((Status::Due, Action::Anonymize, "r1", "2026-01-31T00:00:00Z")),
         ),
         (
             "a due destructive action wins over an earlier archive",
-            &["from = \"created\"\nafter = \"1 day\"\nthen = \"archive\"", "from = \"created\"\nafter = \"30 days\"\nthen = \"delete\""],
+            &[
+                "from = \"created\"\nafter = \"1 day\"\nthen = \"archive\"",
+                "from = \"created\"\nafter = \"30 days\"\nthen = \"delete\"",
+            ],
             "2026-12-01T00:00:00Z",
             Some((Status::Due, Action::Delete, "r1", "2026-01-31T00:00:00Z")),
         ),
         (
             "archive while deletion is not yet due",
-            &["from = \"created\"\nafter = \"1 day\"\nthen = \"archive\"", "from = \"created\"\nafter = \"30 days\"\nthen = \"delete\""],
+            &[
+                "from = \"created\"\nafter = \"1 day\"\nthen = \"archive\"",
+                "from = \"created\"\nafter = \"30 days\"\nthen = \"delete\"",
+            ],
             "2026-01-15T00:00:00Z",
             Some((Status::Due, Action::Archive, "r0", "2026-01-02T00:00:00Z")),
         ),
         (
             "a tie goes to the stronger action",
-            &["from = \"created\"\nafter = \"30 days\"\nthen = \"delete\"", "from = \"created\"\nafter = \"30 days\"\nthen = \"crypto-shred\""],
+            &[
+                "from = \"created\"\nafter = \"30 days\"\nthen = \"delete\"",
+                "from = \"created\"\nafter = \"30 days\"\nthen = \"crypto-shred\"",
+            ],
             "2026-12-01T00:00:00Z",
-            Some((Status::Due, Action::CryptoShred, "r1", "2026-01-31T00:00:00Z")),
+            Some((
+                Status::Due,
+                Action::CryptoShred,
+                "r1",
+                "2026-01-31T00:00:00Z",
+            )),
         ),
         (
             "retain-then-act acts at the end of its own period",
@@ -156,7 +249,10 @@ fn precedence_between_rules() {
         ),
         (
             "archive is not deferred by retention",
-            &["from = \"created\"\nafter = \"1 day\"\nthen = \"archive\"", "from = \"created\"\nretain = \"1 year\""],
+            &[
+                "from = \"created\"\nafter = \"1 day\"\nthen = \"archive\"",
+                "from = \"created\"\nretain = \"1 year\"",
+            ],
             "2026-01-02T00:00:00Z",
             Some((Status::Due, Action::Archive, "r0", "2026-01-02T00:00:00Z")),
         ),
@@ -171,46 +267,150 @@ fn precedence_between_rules() {
 
 #[test]
 fn a_deferred_item_names_the_obligation() {
-    let policy = policy(&["from = \"created\"\nafter = \"30 days\"\nthen = \"delete\"", "from = \"created\"\nretain = \"1 year\""]);
+    let policy = policy(&[
+        "from = \"created\"\nafter = \"30 days\"\nthen = \"delete\"",
+        "from = \"created\"\nretain = \"1 year\"",
+    ]);
     let r = record("2026-01-01T00:00:00Z");
     let item = policy.evaluate(&r, t("2027-02-01T00:00:00Z")).unwrap();
     let retention = item.retention.unwrap();
     assert_eq!(retention.rule.name(), "r1");
     assert_eq!(retention.until, Some(t("2027-01-01T00:00:00Z")));
     let reason = item.reason().to_string();
-    assert!(reason.contains("kept until 2027-01-01T00:00:00Z under `r1`"), "{reason}");
+    assert!(
+        reason.contains("kept until 2027-01-01T00:00:00Z under `r1`"),
+        "{reason}"
+    );
 }
 
 #[test]
 fn boundaries_of_time() {
     let cases: &[(&str, &str, &str, &str, &str)] = &[
         // time zone, duration, created, due, what it shows
-        ("UTC", "30 days", "2026-01-01T00:00:00Z", "2026-01-31T00:00:00Z", "days"),
-        ("UTC", "1 year", "2024-02-29T12:00:00Z", "2025-02-28T12:00:00Z", "leap day plus a year clamps"),
-        ("UTC", "4 years", "2024-02-29T12:00:00Z", "2028-02-29T12:00:00Z", "leap day plus four years"),
-        ("UTC", "1 month", "2024-01-31T00:00:00Z", "2024-02-29T00:00:00Z", "month end clamps in a leap year"),
-        ("UTC", "1 month", "2025-01-31T00:00:00Z", "2025-02-28T00:00:00Z", "month end clamps"),
-        ("UTC", "365 days", "2024-01-01T00:00:00Z", "2024-12-31T00:00:00Z", "365 days is not a leap year"),
-        ("UTC", "P1Y6M", "2026-01-15T00:00:00Z", "2027-07-15T00:00:00Z", "ISO 8601 duration"),
-        ("UTC", "1 year 6 months", "2026-01-15T00:00:00Z", "2027-07-15T00:00:00Z", "friendly duration"),
-        ("UTC", "36 hours", "2026-01-15T00:00:00Z", "2026-01-16T12:00:00Z", "hours"),
+        (
+            "UTC",
+            "30 days",
+            "2026-01-01T00:00:00Z",
+            "2026-01-31T00:00:00Z",
+            "days",
+        ),
+        (
+            "UTC",
+            "1 year",
+            "2024-02-29T12:00:00Z",
+            "2025-02-28T12:00:00Z",
+            "leap day plus a year clamps",
+        ),
+        (
+            "UTC",
+            "4 years",
+            "2024-02-29T12:00:00Z",
+            "2028-02-29T12:00:00Z",
+            "leap day plus four years",
+        ),
+        (
+            "UTC",
+            "1 month",
+            "2024-01-31T00:00:00Z",
+            "2024-02-29T00:00:00Z",
+            "month end clamps in a leap year",
+        ),
+        (
+            "UTC",
+            "1 month",
+            "2025-01-31T00:00:00Z",
+            "2025-02-28T00:00:00Z",
+            "month end clamps",
+        ),
+        (
+            "UTC",
+            "365 days",
+            "2024-01-01T00:00:00Z",
+            "2024-12-31T00:00:00Z",
+            "365 days is not a leap year",
+        ),
+        (
+            "UTC",
+            "P1Y6M",
+            "2026-01-15T00:00:00Z",
+            "2027-07-15T00:00:00Z",
+            "ISO 8601 duration",
+        ),
+        (
+            "UTC",
+            "1 year 6 months",
+            "2026-01-15T00:00:00Z",
+            "2027-07-15T00:00:00Z",
+            "friendly duration",
+        ),
+        (
+            "UTC",
+            "36 hours",
+            "2026-01-15T00:00:00Z",
+            "2026-01-16T12:00:00Z",
+            "hours",
+        ),
         // an offset in the input is an instant: 01:00+03:00 is 22:00Z the day before
-        ("UTC", "1 year", "2024-02-29T01:00:00+03:00", "2025-02-28T22:00:00Z", "offset input, UTC calendar"),
-        ("Europe/Moscow", "1 year", "2024-02-29T01:00:00+03:00", "2025-02-27T22:00:00Z", "Moscow calendar: Feb 29 01:00 local clamps to Feb 28 01:00 local"),
-        ("Europe/Moscow", "1 year", "2024-02-28T22:00:00Z", "2025-02-27T22:00:00Z", "the same instant written in UTC"),
-        ("America/New_York", "1 year", "2024-02-29T23:30:00-05:00", "2025-03-01T04:30:00Z", "New York calendar"),
+        (
+            "UTC",
+            "1 year",
+            "2024-02-29T01:00:00+03:00",
+            "2025-02-28T22:00:00Z",
+            "offset input, UTC calendar",
+        ),
+        (
+            "Europe/Moscow",
+            "1 year",
+            "2024-02-29T01:00:00+03:00",
+            "2025-02-27T22:00:00Z",
+            "Moscow calendar: Feb 29 01:00 local clamps to Feb 28 01:00 local",
+        ),
+        (
+            "Europe/Moscow",
+            "1 year",
+            "2024-02-28T22:00:00Z",
+            "2025-02-27T22:00:00Z",
+            "the same instant written in UTC",
+        ),
+        (
+            "America/New_York",
+            "1 year",
+            "2024-02-29T23:30:00-05:00",
+            "2025-03-01T04:30:00Z",
+            "New York calendar",
+        ),
         // a calendar day across the DST change in Berlin is 23 hours
-        ("Europe/Berlin", "1 day", "2026-03-28T12:00:00+01:00", "2026-03-29T10:00:00Z", "DST spring forward"),
-        ("UTC", "1 day", "2026-03-28T12:00:00+01:00", "2026-03-29T11:00:00Z", "UTC has no DST"),
+        (
+            "Europe/Berlin",
+            "1 day",
+            "2026-03-28T12:00:00+01:00",
+            "2026-03-29T10:00:00Z",
+            "DST spring forward",
+        ),
+        (
+            "UTC",
+            "1 day",
+            "2026-03-28T12:00:00+01:00",
+            "2026-03-29T11:00:00Z",
+            "UTC has no DST",
+        ),
     ];
     for &(tz, duration, created, due, name) in cases {
-        let policy = policy_in(tz, &[&format!("from = \"created\"\nafter = \"{duration}\"\nthen = \"delete\"")]);
+        let policy = policy_in(
+            tz,
+            &[&format!(
+                "from = \"created\"\nafter = \"{duration}\"\nthen = \"delete\""
+            )],
+        );
         let r = record(created);
         // exactly at the due instant the action is due; a nanosecond before it is not
         let at = decide(&policy, &r, due).map(|(_, _, _, due)| due);
         assert_eq!(at, Some(t(due)), "{name}");
         let before = t(due) - jiff::SignedDuration::from_nanos(1);
-        assert!(policy.evaluate(&r, before).is_none(), "{name}: due a nanosecond early");
+        assert!(
+            policy.evaluate(&r, before).is_none(),
+            "{name}: due a nanosecond early"
+        );
     }
 }
 
@@ -230,8 +430,14 @@ fn unknown_categories_are_shown_for_review() {
     let policy = policy(&["from = \"created\"\nafter = \"1 day\"\nthen = \"delete\""]);
     let stray = RecordBuf::new("x", "mystery", t("2026-01-01T00:00:00Z"));
     let item = policy.evaluate(&stray, t("2026-01-01T00:00:00Z")).unwrap();
-    assert_eq!((item.status, item.action), (Status::Unclassified, Action::Review));
-    assert_eq!(item.reason().to_string(), "category `mystery` has no retention rule");
+    assert_eq!(
+        (item.status, item.action),
+        (Status::Unclassified, Action::Review)
+    );
+    assert_eq!(
+        item.reason().to_string(),
+        "category `mystery` has no retention rule"
+    );
 }
 
 const ERASURE_POLICY: &str = r#"
@@ -277,7 +483,9 @@ fn erasure_with_and_without_exemptions() {
         RecordBuf::new("client", "client_record", created).with_subject("alice"),
         RecordBuf::new("invoice", "invoice", created).with_subject("alice"),
         RecordBuf::new("note", "note", created).with_subject("alice"),
-        RecordBuf::new("held-note", "note", created).with_subject("alice").with_hold("case-7"),
+        RecordBuf::new("held-note", "note", created)
+            .with_subject("alice")
+            .with_hold("case-7"),
         RecordBuf::new("contract", "contract", created).with_subject("alice"),
         RecordBuf::new("ended", "contract", created)
             .with_subject("alice")
@@ -300,29 +508,50 @@ fn erasure_with_and_without_exemptions() {
         .collect();
     let expected = vec![
         // an explicit erasure rule: crypto-shred within 30 days
-        ("client", Status::Due, Action::CryptoShred, Some(t("2026-07-01T00:00:00Z")), None),
+        (
+            "client",
+            Status::Due,
+            Action::CryptoShred,
+            Some(t("2026-07-01T00:00:00Z")),
+            None,
+        ),
         // kept by law: exempt, with the rule and the date
         (
             "invoice",
             Status::Retained,
             Action::Delete,
             Some(t("2036-01-01T00:00:00Z")),
-            Some(("invoices-kept-by-law".to_owned(), Some(t("2036-01-01T00:00:00Z")))),
+            Some((
+                "invoices-kept-by-law".to_owned(),
+                Some(t("2036-01-01T00:00:00Z")),
+            )),
         ),
         // no erasure rule: deleted at once, before its own 5-year period
         ("note", Status::Due, Action::Delete, Some(now), None),
         ("held-note", Status::Held, Action::Delete, Some(now), None),
         // the contract has not ended: kept until it ends and three years pass
-        ("contract", Status::Retained, Action::Delete, None, Some(("contracts".to_owned(), None))),
+        (
+            "contract",
+            Status::Retained,
+            Action::Delete,
+            None,
+            Some(("contracts".to_owned(), None)),
+        ),
         // the contract ended more than three years ago: the obligation is over
         ("ended", Status::Due, Action::Delete, Some(now), None),
     ];
     assert_eq!(got, expected);
     let reason = answer[1].reason().to_string();
-    assert!(reason.contains("exempt: retained until 2036-01-01T00:00:00Z under `invoices-kept-by-law`"), "{reason}");
+    assert!(
+        reason.contains("exempt: retained until 2036-01-01T00:00:00Z under `invoices-kept-by-law`"),
+        "{reason}"
+    );
     assert!(reason.contains("tax law"), "{reason}");
     let reason = answer[4].reason().to_string();
-    assert!(reason.contains("until `contract_ended` happens and 3 years pass"), "{reason}");
+    assert!(
+        reason.contains("until `contract_ended` happens and 3 years pass"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -331,28 +560,54 @@ fn an_erasure_event_on_a_record_drives_the_plan() {
     let requested = t("2026-03-01T00:00:00Z");
     let client = RecordBuf::new("client", "client_record", t("2026-01-01T00:00:00Z"))
         .with_event("erasure_requested", requested);
-    let note = RecordBuf::new("note", "note", t("2026-01-01T00:00:00Z")).with_event("erasure_requested", requested);
-    let invoice = RecordBuf::new("inv", "invoice", t("2026-01-01T00:00:00Z")).with_event("erasure_requested", requested);
+    let note = RecordBuf::new("note", "note", t("2026-01-01T00:00:00Z"))
+        .with_event("erasure_requested", requested);
+    let invoice = RecordBuf::new("inv", "invoice", t("2026-01-01T00:00:00Z"))
+        .with_event("erasure_requested", requested);
     let now = t("2026-04-01T00:00:00Z");
     assert_eq!(
         decide(&policy, &client, "2026-04-01T00:00:00Z"),
-        Some((Status::Due, Action::CryptoShred, "client-erasure".to_owned(), t("2026-03-31T00:00:00Z")))
+        Some((
+            Status::Due,
+            Action::CryptoShred,
+            "client-erasure".to_owned(),
+            t("2026-03-31T00:00:00Z")
+        ))
     );
     assert_eq!(
         decide(&policy, &note, "2026-04-01T00:00:00Z"),
-        Some((Status::Due, Action::Delete, "erasure-request".to_owned(), requested))
+        Some((
+            Status::Due,
+            Action::Delete,
+            "erasure-request".to_owned(),
+            requested
+        ))
     );
-    assert!(policy.evaluate(&invoice, now).is_none(), "the invoice is kept by law");
+    assert!(
+        policy.evaluate(&invoice, now).is_none(),
+        "the invoice is kept by law"
+    );
 }
 
 #[test]
 fn the_plan_streams_in_input_order() {
     let policy = policy(&["from = \"created\"\nafter = \"1 day\"\nthen = \"delete\""]);
     let records = (0..1000).map(|i| {
-        let created = if i % 2 == 0 { "2026-01-01T00:00:00Z" } else { "2026-06-01T00:00:00Z" };
+        let created = if i % 2 == 0 {
+            "2026-01-01T00:00:00Z"
+        } else {
+            "2026-06-01T00:00:00Z"
+        };
         RecordBuf::new(format!("r{i}"), "c", t(created))
     });
-    let ids: Vec<String> = policy.plan(records, t("2026-02-01T00:00:00Z")).map(|item| item.record.id).collect();
+    let ids: Vec<String> = policy
+        .plan(records, t("2026-02-01T00:00:00Z"))
+        .map(|item| item.record.id)
+        .collect();
     assert_eq!(ids.len(), 500);
-    assert!(ids.iter().enumerate().all(|(n, id)| *id == format!("r{}", n * 2)));
+    assert!(
+        ids.iter()
+            .enumerate()
+            .all(|(n, id)| *id == format!("r{}", n * 2))
+    );
 }

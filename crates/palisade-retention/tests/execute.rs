@@ -10,7 +10,8 @@
 
 use palisade_audit::{AuditSink, Event, MemoryLog, Outcome, Receipt};
 use palisade_retention::{
-    Action, ActionError, Executor, FailedStep, Policy, Record, RecordBuf, Status, Timestamp, execute,
+    Action, ActionError, Executor, FailedStep, Policy, Record, RecordBuf, Status, Timestamp,
+    execute,
 };
 
 fn t(text: &str) -> Timestamp {
@@ -119,22 +120,55 @@ fn every_action_is_executed_and_receipted() {
     assert!(!execution.is_complete());
     assert_eq!(execution.failures.len(), 1);
     let failure = &execution.failures[0];
-    assert_eq!((failure.record.as_str(), failure.step), ("bad-1", FailedStep::Action));
-    assert!(failure.to_string().contains("storage refused `bad-1`"), "{failure}");
+    assert_eq!(
+        (failure.record.as_str(), failure.step),
+        ("bad-1", FailedStep::Action)
+    );
+    assert!(
+        failure.to_string().contains("storage refused `bad-1`"),
+        "{failure}"
+    );
 
     // Six events in the log: five successes and the failure, in plan order.
     assert_eq!(log.len().unwrap(), 6);
     let events = log.read(0, 6).unwrap();
-    let names: Vec<_> = events.iter().map(|r| (r.action().to_owned(), r.resource().to_owned(), r.outcome())).collect();
+    let names: Vec<_> = events
+        .iter()
+        .map(|r| (r.action().to_owned(), r.resource().to_owned(), r.outcome()))
+        .collect();
     assert_eq!(
         names,
         vec![
-            ("retention.delete".to_owned(), "r-a".to_owned(), Outcome::Success),
-            ("retention.anonymize".to_owned(), "r-b".to_owned(), Outcome::Success),
-            ("retention.crypto-shred".to_owned(), "r-c".to_owned(), Outcome::Success),
-            ("retention.archive".to_owned(), "r-d".to_owned(), Outcome::Success),
-            ("retention.review".to_owned(), "r-e".to_owned(), Outcome::Success),
-            ("retention.delete".to_owned(), "bad-1".to_owned(), Outcome::Failure),
+            (
+                "retention.delete".to_owned(),
+                "r-a".to_owned(),
+                Outcome::Success
+            ),
+            (
+                "retention.anonymize".to_owned(),
+                "r-b".to_owned(),
+                Outcome::Success
+            ),
+            (
+                "retention.crypto-shred".to_owned(),
+                "r-c".to_owned(),
+                Outcome::Success
+            ),
+            (
+                "retention.archive".to_owned(),
+                "r-d".to_owned(),
+                Outcome::Success
+            ),
+            (
+                "retention.review".to_owned(),
+                "r-e".to_owned(),
+                Outcome::Success
+            ),
+            (
+                "retention.delete".to_owned(),
+                "bad-1".to_owned(),
+                Outcome::Failure
+            ),
         ]
     );
     assert!(events.iter().all(|r| r.actor() == "retention"));
@@ -143,7 +177,12 @@ fn every_action_is_executed_and_receipted() {
     assert_eq!(payload["rule"], "ra");
     assert_eq!(payload["category"], "a");
     assert_eq!(payload["due"], "2026-01-02T00:00:00Z");
-    assert!(events[5].payload().unwrap()["error"].as_str().unwrap().contains("storage refused"));
+    assert!(
+        events[5].payload().unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("storage refused")
+    );
     // Receipts match the log's leaves.
     for (executed, record) in execution.executed.iter().zip(&events) {
         assert_eq!(executed.receipt.index, record.index());
@@ -165,12 +204,20 @@ fn a_missing_receipt_is_a_reported_failure() {
     let policy = Policy::parse(POLICY).unwrap();
     let records = vec![RecordBuf::new("r-a", "a", t("2026-01-01T00:00:00Z"))];
     let mut executor = Recorder::default();
-    let execution = execute(policy.plan(&records, t("2026-02-01T00:00:00Z")), &mut executor, &Down);
+    let execution = execute(
+        policy.plan(&records, t("2026-02-01T00:00:00Z")),
+        &mut executor,
+        &Down,
+    );
     assert_eq!(executor.done.len(), 1, "the action was done");
     assert_eq!(execution.executed.len(), 0);
     assert_eq!(execution.failures.len(), 1);
     assert_eq!(execution.failures[0].step, FailedStep::Audit);
-    assert!(execution.failures[0].to_string().contains("was done but not receipted"));
+    assert!(
+        execution.failures[0]
+            .to_string()
+            .contains("was done but not receipted")
+    );
 }
 
 #[test]
@@ -185,8 +232,13 @@ fn erasure_answers_execute_only_what_is_due() {
         RecordBuf::new("i1", "inv", created).with_subject("alice"),
         RecordBuf::new("a2", "a", created).with_subject("bob"),
     ];
-    let answer: Vec<_> = policy.erase(&records, "alice", t("2026-02-01T00:00:00Z")).collect();
-    assert_eq!(answer.iter().map(|i| i.status).collect::<Vec<_>>(), [Status::Due, Status::Retained]);
+    let answer: Vec<_> = policy
+        .erase(&records, "alice", t("2026-02-01T00:00:00Z"))
+        .collect();
+    assert_eq!(
+        answer.iter().map(|i| i.status).collect::<Vec<_>>(),
+        [Status::Due, Status::Retained]
+    );
     let log = MemoryLog::new();
     let mut executor = Recorder::default();
     let execution = execute(answer, &mut executor, &log);

@@ -16,24 +16,109 @@ const HEADER: &str = "categories = [\"invoice\", \"note\"]\nevents = [\"ticket_c
 #[test]
 fn validation_reports_each_problem_at_its_line() {
     let cases: &[(&str, Severity, usize, &str)] = &[
-        ("name = \"a\"\ncategory = \"invoices\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"", Severity::Error, 5, "unknown category `invoices`"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"creatd\"\nafter = \"1 day\"\nthen = \"delete\"", Severity::Error, 6, "unknown trigger `creatd`"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"shred\"", Severity::Error, 8, "unknown action `shred`"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"0 days\"\nthen = \"delete\"", Severity::Error, 7, "duration `0 days` is zero"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"-3 days\"\nthen = \"delete\"", Severity::Error, 7, "duration `-3 days` is negative"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"3 days ago\"\nthen = \"delete\"", Severity::Error, 7, "is negative"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"forever\"\nthen = \"delete\"", Severity::Error, 7, "`forever` is not a duration"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"5000 years\"\nthen = \"delete\"", Severity::Error, 7, "longer than 1000 years"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"10ms\"\nthen = \"delete\"", Severity::Error, 7, "smaller than a second"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"1 day\"", Severity::Error, 7, "says `after` but not `then`"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nretain = \"1 day\"\nafter = \"1 day\"\nthen = \"delete\"", Severity::Error, 8, "both `retain` and `after`"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nthen = \"delete\"", Severity::Error, 3, "neither `retain` nor `after`"),
-        ("name = \"a b\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"", Severity::Error, 4, "invalid rule name `a b`"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"\nkeep = true", Severity::Error, 9, "unknown field `keep`"),
-        ("name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = 30\nthen = \"delete\"", Severity::Error, 7, "invalid type"),
+        (
+            "name = \"a\"\ncategory = \"invoices\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"",
+            Severity::Error,
+            5,
+            "unknown category `invoices`",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"creatd\"\nafter = \"1 day\"\nthen = \"delete\"",
+            Severity::Error,
+            6,
+            "unknown trigger `creatd`",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"shred\"",
+            Severity::Error,
+            8,
+            "unknown action `shred`",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"0 days\"\nthen = \"delete\"",
+            Severity::Error,
+            7,
+            "duration `0 days` is zero",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"-3 days\"\nthen = \"delete\"",
+            Severity::Error,
+            7,
+            "duration `-3 days` is negative",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"3 days ago\"\nthen = \"delete\"",
+            Severity::Error,
+            7,
+            "is negative",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"forever\"\nthen = \"delete\"",
+            Severity::Error,
+            7,
+            "`forever` is not a duration",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"5000 years\"\nthen = \"delete\"",
+            Severity::Error,
+            7,
+            "longer than 1000 years",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"10ms\"\nthen = \"delete\"",
+            Severity::Error,
+            7,
+            "smaller than a second",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"1 day\"",
+            Severity::Error,
+            7,
+            "says `after` but not `then`",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nretain = \"1 day\"\nafter = \"1 day\"\nthen = \"delete\"",
+            Severity::Error,
+            8,
+            "both `retain` and `after`",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nthen = \"delete\"",
+            Severity::Error,
+            3,
+            "neither `retain` nor `after`",
+        ),
+        (
+            "name = \"a b\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"",
+            Severity::Error,
+            4,
+            "invalid rule name `a b`",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"\nkeep = true",
+            Severity::Error,
+            9,
+            "unknown field `keep`",
+        ),
+        (
+            "name = \"a\"\ncategory = \"note\"\nfrom = \"created\"\nafter = 30\nthen = \"delete\"",
+            Severity::Error,
+            7,
+            "invalid type",
+        ),
         // a deletion shorter than an obligation on the same records: resolved by precedence
-        ("name = \"a\"\ncategory = \"invoice\"\nfrom = \"created\"\nafter = \"30 days\"\nthen = \"delete\"\n[[rule]]\nname = \"b\"\ncategory = \"invoice\"\nfrom = \"created\"\nretain = \"10 years\"", Severity::Warning, 3, "conflict: rule `a` would delete `invoice` records 30 days after `created`, before the obligation `b`"),
-        ("name = \"a\"\ncategory = \"invoice\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"\n[[rule]]\nname = \"a\"\ncategory = \"invoice\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"", Severity::Error, 10, "rule `a` is defined twice"),
+        (
+            "name = \"a\"\ncategory = \"invoice\"\nfrom = \"created\"\nafter = \"30 days\"\nthen = \"delete\"\n[[rule]]\nname = \"b\"\ncategory = \"invoice\"\nfrom = \"created\"\nretain = \"10 years\"",
+            Severity::Warning,
+            3,
+            "conflict: rule `a` would delete `invoice` records 30 days after `created`, before the obligation `b`",
+        ),
+        (
+            "name = \"a\"\ncategory = \"invoice\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"\n[[rule]]\nname = \"a\"\ncategory = \"invoice\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"",
+            Severity::Error,
+            10,
+            "rule `a` is defined twice",
+        ),
     ];
     for &(body, severity, line, fragment) in cases {
         let text = format!("{HEADER}[[rule]]\n{body}\n");
@@ -42,7 +127,11 @@ fn validation_reports_each_problem_at_its_line() {
             .iter()
             .find(|p| p.message.contains(fragment))
             .unwrap_or_else(|| panic!("no problem with `{fragment}` in {problems:#?}\n{text}"));
-        assert_eq!((found.severity, found.line), (severity, Some(line)), "{fragment}\n{text}");
+        assert_eq!(
+            (found.severity, found.line),
+            (severity, Some(line)),
+            "{fragment}\n{text}"
+        );
         let parsed = Policy::parse(&text);
         assert_eq!(parsed.is_ok(), severity == Severity::Warning, "{fragment}");
         if let Err(error) = parsed {
@@ -55,13 +144,43 @@ fn validation_reports_each_problem_at_its_line() {
 #[test]
 fn declarations_are_checked() {
     let cases: &[(&str, Severity, usize, &str)] = &[
-        ("time_zone = \"Mars/Olympus\"\ncategories = []", Severity::Error, 1, "unknown time zone `Mars/Olympus`"),
-        ("categories = [\"a\", \"a\"]", Severity::Error, 1, "category `a` is declared twice"),
-        ("categories = [\"a\"]\nevents = [\"created\"]", Severity::Error, 2, "invalid event name `created`"),
-        ("categories = [\"a\"]", Severity::Warning, 1, "category `a` has no rule"),
-        ("categories = [\"a\"]\nevents = [\"x\"]", Severity::Warning, 2, "event `x` is declared but no rule starts from it"),
+        (
+            "time_zone = \"Mars/Olympus\"\ncategories = []",
+            Severity::Error,
+            1,
+            "unknown time zone `Mars/Olympus`",
+        ),
+        (
+            "categories = [\"a\", \"a\"]",
+            Severity::Error,
+            1,
+            "category `a` is declared twice",
+        ),
+        (
+            "categories = [\"a\"]\nevents = [\"created\"]",
+            Severity::Error,
+            2,
+            "invalid event name `created`",
+        ),
+        (
+            "categories = [\"a\"]",
+            Severity::Warning,
+            1,
+            "category `a` has no rule",
+        ),
+        (
+            "categories = [\"a\"]\nevents = [\"x\"]",
+            Severity::Warning,
+            2,
+            "event `x` is declared but no rule starts from it",
+        ),
         ("categories = [\"a\"\n", Severity::Error, 1, ""),
-        ("events = []", Severity::Error, 1, "missing field `categories`"),
+        (
+            "events = []",
+            Severity::Error,
+            1,
+            "missing field `categories`",
+        ),
     ];
     for &(text, severity, line, fragment) in cases {
         let problems = Policy::validate(text);
@@ -69,7 +188,11 @@ fn declarations_are_checked() {
             .iter()
             .find(|p| p.message.contains(fragment))
             .unwrap_or_else(|| panic!("no problem with `{fragment}` in {problems:#?}"));
-        assert_eq!((found.severity, found.line), (severity, Some(line)), "{fragment}");
+        assert_eq!(
+            (found.severity, found.line),
+            (severity, Some(line)),
+            "{fragment}"
+        );
     }
 }
 
@@ -80,7 +203,13 @@ fn the_shipped_example_is_clean() {
     let policy = Policy::parse(text).unwrap();
     assert_eq!(
         policy.categories().collect::<Vec<_>>(),
-        ["audit_log", "backup", "client_record", "invoice", "support_attachment"]
+        [
+            "audit_log",
+            "backup",
+            "client_record",
+            "invoice",
+            "support_attachment"
+        ]
     );
     let invoices = policy.rule("invoices-kept-by-law").unwrap();
     assert!(invoices.locked());
@@ -103,16 +232,39 @@ fn locked_rules_extend_but_never_shorten() {
         (locked("12 months"), None),
         (locked("1 year 1 day"), None),
         (locked("366 days"), None),
-        (locked("365 days"), Some("cannot be shortened from `1 year` to `365 days`")),
-        (locked("11 months"), Some("cannot be shortened")),
-        (locked("1 year").replace("locked = true", "locked = false"), Some("cannot be unlocked")),
-        (locked("1 year").replace("from = \"created\"", "from = \"last_activity\""), Some("cannot change its trigger from `created` to `last_activity`")),
-        (locked("1 year").replace("retain =", "after ="), Some("cannot drop its obligation to retain")),
-        (locked("1 year").replace("name = \"keep\"", "name = \"kept\""), Some("locked rule `keep` was removed")),
-        ("categories = [\"invoice\"]\n".to_owned(), Some("locked rule `keep` was removed")),
-        (format!("time_zone = \"Europe/Paris\"\n{}", locked("1 year")), Some("the time zone cannot change")),
         (
-            locked("1 year").replace("[\"invoice\"]", "[\"invoice\", \"bill\"]").replace("category = \"invoice\"", "category = \"bill\""),
+            locked("365 days"),
+            Some("cannot be shortened from `1 year` to `365 days`"),
+        ),
+        (locked("11 months"), Some("cannot be shortened")),
+        (
+            locked("1 year").replace("locked = true", "locked = false"),
+            Some("cannot be unlocked"),
+        ),
+        (
+            locked("1 year").replace("from = \"created\"", "from = \"last_activity\""),
+            Some("cannot change its trigger from `created` to `last_activity`"),
+        ),
+        (
+            locked("1 year").replace("retain =", "after ="),
+            Some("cannot drop its obligation to retain"),
+        ),
+        (
+            locked("1 year").replace("name = \"keep\"", "name = \"kept\""),
+            Some("locked rule `keep` was removed"),
+        ),
+        (
+            "categories = [\"invoice\"]\n".to_owned(),
+            Some("locked rule `keep` was removed"),
+        ),
+        (
+            format!("time_zone = \"Europe/Paris\"\n{}", locked("1 year")),
+            Some("the time zone cannot change"),
+        ),
+        (
+            locked("1 year")
+                .replace("[\"invoice\"]", "[\"invoice\", \"bill\"]")
+                .replace("category = \"invoice\"", "category = \"bill\""),
             Some("cannot move from category `invoice` to `bill`"),
         ),
     ];

@@ -8,7 +8,7 @@
     reason = "tests fail loudly on unexpected values"
 )]
 
-use palisade_retention::{Policy, PlanItem, RecordBuf, Status, Timestamp};
+use palisade_retention::{PlanItem, Policy, RecordBuf, Status, Timestamp};
 use proptest::prelude::*;
 
 /// The durations of the five rules of the generated policy, in its units.
@@ -69,7 +69,8 @@ then = "review"
 }
 
 fn durations() -> impl Strategy<Value = Durations> {
-    (1_i64..=800, 1_i64..=40, 1_i64..=800, 1_i64..=5, 1_i64..=60).prop_map(|(a, b, c, d, e)| Durations([a, b, c, d, e]))
+    (1_i64..=800, 1_i64..=40, 1_i64..=800, 1_i64..=5, 1_i64..=60)
+        .prop_map(|(a, b, c, d, e)| Durations([a, b, c, d, e]))
 }
 
 fn time_zone() -> impl Strategy<Value = &'static str> {
@@ -94,8 +95,9 @@ fn record(id: usize) -> impl Strategy<Value = RecordBuf> {
     )
         .prop_map(move |(created, activity, closed, erased, held, other)| {
             let after = |offset: i64| Timestamp::from_second(created.as_second() + offset).unwrap();
-            let mut record = RecordBuf::new(format!("r{id}"), if other { "other" } else { "c" }, created)
-                .with_subject(if id % 2 == 0 { "alice" } else { "bob" });
+            let mut record =
+                RecordBuf::new(format!("r{id}"), if other { "other" } else { "c" }, created)
+                    .with_subject(if id.is_multiple_of(2) { "alice" } else { "bob" });
             record.last_activity = activity.map(after);
             if let Some(offset) = closed {
                 record = record.with_event("ticket_closed", after(offset));
@@ -115,8 +117,16 @@ fn records() -> impl Strategy<Value = Vec<RecordBuf>> {
 }
 
 /// A comparable summary of a plan item.
-fn summary(item: &PlanItem<'_, &RecordBuf>) -> (String, &'static str, String, String, Option<Timestamp>) {
-    (item.record.id.clone(), item.status.as_str(), item.action.to_string(), item.rule.name().to_owned(), item.due)
+fn summary(
+    item: &PlanItem<'_, &RecordBuf>,
+) -> (String, &'static str, String, String, Option<Timestamp>) {
+    (
+        item.record.id.clone(),
+        item.status.as_str(),
+        item.action.to_string(),
+        item.rule.name().to_owned(),
+        item.due,
+    )
 }
 
 proptest! {
@@ -171,10 +181,10 @@ proptest! {
                 prop_assert!(due_before.is_some(), "a destructive action appeared: {:?}", after);
                 prop_assert!(due_before.unwrap() <= due_after);
             }
-            if let (Some(b), Some(a)) = (&before, &after) {
-                if b.rule.name() == a.rule.name() {
-                    prop_assert!(b.due <= a.due, "{:?} became due earlier: {:?}", b, a);
-                }
+            if let (Some(b), Some(a)) = (&before, &after)
+                && b.rule.name() == a.rule.name()
+            {
+                prop_assert!(b.due <= a.due, "{:?} became due earlier: {:?}", b, a);
             }
         }
     }
@@ -216,11 +226,11 @@ proptest! {
                 Some(&closed) => until = until.map(|u| u.max(end(closed, jiff::Span::new().years(years)))),
             }
             let in_force = until.is_none_or(|u| u > now);
-            if let Some(item) = policy.evaluate(record, now) {
-                if item.action.is_destructive() {
-                    prop_assert!(!in_force, "{:?} while retained until {:?}", item, until);
-                    prop_assert!(item.due.unwrap() >= until.unwrap());
-                }
+            if let Some(item) = policy.evaluate(record, now)
+                && item.action.is_destructive()
+            {
+                prop_assert!(!in_force, "{:?} while retained until {:?}", item, until);
+                prop_assert!(item.due.unwrap() >= until.unwrap());
             }
         }
     }
