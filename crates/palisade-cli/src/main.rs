@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod crypt;
 mod failure;
 mod input;
 mod otp;
@@ -37,6 +38,9 @@ enum Command {
     /// Second factors: enroll (secret, otpauth URI, QR), codes, verification, recovery codes
     #[command(subcommand)]
     Otp(otp::Command),
+    /// Field encryption: keyrings, rotation, tokens, rewrap, sealed streams, blind indexes
+    #[command(subcommand)]
+    Crypt(crypt::Command),
     /// Retention: check policy files, plan what is due, answer erasure requests
     #[command(subcommand)]
     Retention(retention::Command),
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Password(command) => password::run(command),
         Command::Otp(command) => otp::run(command),
+        Command::Crypt(command) => crypt::run(command),
         Command::Retention(command) => retention::run(command),
     };
     match result {

@@ -1,0 +1,347 @@
+//! `palisade crypt …`: keyrings, field tokens, rewrapping, streaming
+//! seal/open of files and backups, blind indexes.
+//!
+//! Keys live only in the keyring file (mode 0600, refused when group or
+//! others can read it). Plaintexts come from standard input, never from
+//! arguments. Exit status: 0 success, 1 a ciphertext that does not
+//! authenticate (wrong key, context, tampered, truncated), 2 malformed input.
+
+use std::io::{self, BufRead, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use palisade_crypt::{Ciphertext, Context, Error, Keyring, Normalizer, safe_index_bits};
+use zeroize::Zeroizing;
+
+use crate::{CliResult, Failure, input};
+
+/// Encryption subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create a new keyring file (mode 0600) with one key; refuses to overwrite
+    Keygen(KeyringArg),
+    /// Add a new primary key; older keys keep decrypting
+    Rotate(KeyringArg),
+    /// Refuse decryption with keys below a version (reversible)
+    Retire {
+        #[command(flatten)]
+        keyring: KeyringArg,
+        /// Minimum decryption version
+        #[arg(long, value_name = "VERSION")]
+        below: u32,
+    },
+    /// Delete keys below a version for good (only retired keys)
+    Trim {
+        #[command(flatten)]
+        keyring: KeyringArg,
+        /// Keys with a lower id are deleted
+        #[arg(long, value_name = "VERSION")]
+        below: u32,
+    },
+    /// Encrypt standard input (bytes, as is) and print one text token
+    Encrypt(FieldArgs),
+    /// Decrypt the token on standard input and write the plaintext
+    Decrypt(FieldArgs),
+    /// Re-encrypt tokens (one per line, or `CONTEXT<TAB>TOKEN`) under the primary key
+    Rewrap(FieldArgs),
+    /// Encrypt standard input to standard output in 64 KiB chunks (files, backups)
+    Seal(FieldArgs),
+    /// Decrypt a sealed stream from standard input to standard output
+    Open(FieldArgs),
+    /// Print the blind index (hex) of the first line of standard input
+    BlindIndex {
+        #[command(flatten)]
+        keyring: KeyringArg,
+        /// Index name, e.g. `customers.email` (each name has its own key)
+        #[arg(long, value_name = "NAME")]
+        index: String,
+        /// Index size in bits (default 16: safe for 131 072 rows and more)
+        #[arg(long, value_name = "N", conflicts_with = "rows")]
+        bits: Option<u32>,
+        /// Choose the largest safe size for this many rows instead of --bits
+        #[arg(long, value_name = "N")]
+        rows: Option<u64>,
+        /// Normalizer: exact, lowercase, digits, or lastN (e.g. last4)
+        #[arg(long, value_name = "HOW", default_value = "exact")]
+        normalize: String,
+    },
+    /// Print the safe blind index sizes for a column of about N rows
+    PlanIndex {
+        /// Expected number of rows
+        #[arg(long, value_name = "N")]
+        rows: u64,
+        /// Bits of the blind indexes the column already has
+        #[arg(long, value_name = "BITS", default_value_t = 0)]
+        existing_bits: u32,
+    },
+}
+
+/// The keyring file.
+#[derive(Debug, Args)]
+pub(crate) struct KeyringArg {
+    /// Keyring file (JSON, mode 0600)
+    #[arg(long, value_name = "FILE")]
+    keyring: PathBuf,
+}
+
+/// A keyring and the context ciphertexts are bound to.
+#[derive(Debug, Args)]
+pub(crate) struct FieldArgs {
+    #[command(flatten)]
+    keyring: KeyringArg,
+    /// Where the data belongs, as `label=value,label=value` (e.g.
+    /// `table=users,column=email,row=42`); empty by default
+    #[arg(long, value_name = "CTX", default_value = "")]
+    context: String,
+}
+
+/// Maps library errors to exit codes: authentication failures are verdicts
+/// (1), everything else is malformed input or usage (2).
+fn failure(error: Error) -> Failure {
+    if is_verdict(&error) {
+        Failure::verdict(error)
+    } else {
+        Failure::input(error)
+    }
+}
+
+fn is_verdict(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Unauthenticated
+            | Error::KeyUnknown(_)
+            | Error::KeyRetired(_)
+            | Error::StreamTruncated
+            | Error::StreamTrailingData
+    )
+}
+
+/// The same, for one line of a batch.
+fn failure_at(line: usize, error: Error) -> Failure {
+    if is_verdict(&error) {
+        Failure::verdict(format_args!("line {line}: {error}"))
+    } else {
+        Failure::input(format_args!("line {line}: {error}"))
+    }
+}
+
+fn load(arg: &KeyringArg) -> Result<Keyring, Failure> {
+    Keyring::load(&arg.keyring).map_err(|e| keyring_failure(&arg.keyring, e))
+}
+
+fn keyring_failure(path: &Path, error: Error) -> Failure {
+    match error {
+        Error::Io(e) => {
+            Failure::input(format_args!("cannot use keyring `{}`: {e}", path.display()))
+        }
+        other => Failure::input(other),
+    }
+}
+
+fn context(args: &FieldArgs) -> Result<Context, Failure> {
+    Context::parse(&args.context).map_err(Failure::input)
+}
+
+fn write_out(bytes: &[u8]) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::input(format_args!("cannot write standard output: {e}")))
+}
+
+pub(crate) fn run(command: Command) -> CliResult {
+    match command {
+        Command::Keygen(arg) => {
+            let keyring = Keyring::generate().map_err(failure)?;
+            keyring
+                .create_file(&arg.keyring)
+                .map_err(|e| keyring_failure(&arg.keyring, e))?;
+            println!("primary key {}", keyring.primary_id());
+        }
+        Command::Rotate(arg) => {
+            let mut keyring = load(&arg)?;
+            let id = keyring.rotate().map_err(failure)?;
+            keyring
+                .save(&arg.keyring)
+                .map_err(|e| keyring_failure(&arg.keyring, e))?;
+            println!("primary key {id}");
+        }
+        Command::Retire {
+            keyring: arg,
+            below,
+        } => {
+            let mut keyring = load(&arg)?;
+            keyring.retire_below(below).map_err(failure)?;
+            keyring
+                .save(&arg.keyring)
+                .map_err(|e| keyring_failure(&arg.keyring, e))?;
+            println!("minimum decryption version {below}");
+        }
+        Command::Trim {
+            keyring: arg,
+            below,
+        } => {
+            let mut keyring = load(&arg)?;
+            let removed = keyring.trim_below(below).map_err(failure)?;
+            keyring
+                .save(&arg.keyring)
+                .map_err(|e| keyring_failure(&arg.keyring, e))?;
+            println!("deleted {removed} keys");
+        }
+        Command::Encrypt(args) => {
+            let keyring = load(&args.keyring)?;
+            let context = context(&args)?;
+            let plaintext = Zeroizing::new(input::all_bytes()?);
+            let ciphertext = keyring.encrypt(&plaintext, &context).map_err(failure)?;
+            println!("{ciphertext}");
+        }
+        Command::Decrypt(args) => {
+            let keyring = load(&args.keyring)?;
+            let context = context(&args)?;
+            let text = input::all_bytes()?;
+            let token = std::str::from_utf8(&text)
+                .map_err(|_| Failure::input("the token is not text"))?
+                .trim();
+            let ciphertext: Ciphertext = token.parse().map_err(failure)?;
+            let plaintext = keyring.decrypt(&ciphertext, &context).map_err(failure)?;
+            write_out(&plaintext)?;
+        }
+        Command::Rewrap(args) => return rewrap(&args),
+        Command::Seal(args) => {
+            let keyring = load(&args.keyring)?;
+            let context = context(&args)?;
+            let reader = Progress::new(io::stdin().lock(), "sealed");
+            let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+            keyring
+                .seal_stream(&context, reader, &mut out)
+                .map_err(failure)?;
+        }
+        Command::Open(args) => {
+            let keyring = load(&args.keyring)?;
+            let context = context(&args)?;
+            let reader = Progress::new(io::stdin().lock(), "opened");
+            let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+            keyring
+                .open_stream(&context, reader, &mut out)
+                .map_err(failure)?;
+        }
+        Command::BlindIndex {
+            keyring: arg,
+            index,
+            bits,
+            rows,
+            normalize,
+        } => {
+            let keyring = load(&arg)?;
+            let normalizer: Normalizer = normalize.parse().map_err(Failure::input)?;
+            let bits = match (bits, rows) {
+                (Some(bits), _) => bits,
+                (None, Some(rows)) => *safe_index_bits(rows, 0).map_err(Failure::input)?.end(),
+                (None, None) => 16,
+            };
+            let index = keyring
+                .blind_index(&index, bits, normalizer)
+                .map_err(Failure::input)?;
+            let value = input::secret_line()?;
+            println!("{}", index.compute(&value));
+        }
+        Command::PlanIndex {
+            rows,
+            existing_bits,
+        } => {
+            let range = safe_index_bits(rows, existing_bits).map_err(Failure::input)?;
+            println!(
+                "{}..={} bits (prefer {})",
+                range.start(),
+                range.end(),
+                range.end()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rewraps every line; prints nothing unless all lines succeed.
+fn rewrap(args: &FieldArgs) -> CliResult {
+    let keyring = load(&args.keyring)?;
+    let default_context = context(args)?;
+    let mut output = String::new();
+    for (number, line) in io::stdin().lock().lines().enumerate() {
+        let line =
+            line.map_err(|e| Failure::input(format_args!("cannot read standard input: {e}")))?;
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            output.push('\n');
+            continue;
+        }
+        let at = |e: Error| failure_at(number + 1, e);
+        let (context, token, prefix) = match line.split_once('\t') {
+            Some((ctx, token)) => (Context::parse(ctx).map_err(at)?, token, Some(ctx)),
+            None => (default_context.clone(), line, None),
+        };
+        let ciphertext: Ciphertext = token.trim().parse().map_err(at)?;
+        let rewrapped = keyring.rewrap(&ciphertext, &context).map_err(at)?;
+        if let Some(prefix) = prefix {
+            output.push_str(prefix);
+            output.push('\t');
+        }
+        output.push_str(&rewrapped.to_token());
+        output.push('\n');
+    }
+    write_out(output.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Counts bytes read and, when standard error is a terminal, shows progress.
+struct Progress<R> {
+    inner: R,
+    label: &'static str,
+    bytes: u64,
+    started: Instant,
+    last_shown: Instant,
+    terminal: bool,
+}
+
+impl<R> Progress<R> {
+    fn new(inner: R, label: &'static str) -> Self {
+        let now = Instant::now();
+        Self {
+            inner,
+            label,
+            bytes: 0,
+            started: now,
+            last_shown: now,
+            terminal: io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&mut self, end: bool) {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let mib = self.bytes as f64 / (1024.0 * 1024.0);
+        eprint!(
+            "\r{} {mib:.1} MiB ({:.0} MiB/s){}",
+            self.label,
+            mib / secs,
+            if end { "\n" } else { "" }
+        );
+    }
+}
+
+impl<R: Read> Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        if self.terminal {
+            if n == 0 {
+                self.show(true);
+                self.terminal = false;
+            } else if self.last_shown.elapsed().as_millis() >= 200 {
+                self.last_shown = Instant::now();
+                self.show(false);
+            }
+        }
+        Ok(n)
+    }
+}
