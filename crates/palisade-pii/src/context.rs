@@ -1,13 +1,21 @@
-//! Context words: a word naming the kind shortly before a value raises the
-//! confidence of a finding (Presidio's context enhancement), and is required
-//! for the weakest shapes (a bare nine-digit SSN).
+//! Context words: a word naming the kind among the few words before a value
+//! raises the confidence of a finding (Presidio's context enhancement), and
+//! is required for the weakest shapes (a bare nine-digit SSN, an ungrouped
+//! national telephone number).
+//!
+//! Words are counted on the value's line, and every other finding counts as
+//! one word however long it is: after masking, a label (`<PHONE>`) is one
+//! word too, so masking never changes a finding's context. That keeps
+//! masking idempotent.
 
-use crate::kind::Kind;
+use crate::kind::{Finding, Kind};
 
-/// How far before a value context words are looked for, in bytes.
-const WINDOW: usize = 48;
+/// How many words before a value are looked at (Presidio's default prefix).
+const WORDS: usize = 5;
 /// How much a context word adds to the confidence.
 const BOOST: f32 = 0.3;
+/// Longest word looked at, in bytes.
+const MAX_WORD: usize = 48;
 
 fn words(kind: Kind) -> &'static [&'static [u8]] {
     match kind {
@@ -58,29 +66,171 @@ fn words(kind: Kind) -> &'static [&'static [u8]] {
     }
 }
 
-/// `base`, raised by [`BOOST`] (to at most 1.0) when a context word for `kind`
-/// stands in the [`WINDOW`] bytes before `start`; `base` unchanged otherwise.
-pub(crate) fn context_boost(text: &[u8], start: usize, kind: Kind, base: f32) -> f32 {
-    let list = words(kind);
-    if list.is_empty() {
-        return base;
+/// Marks a finding whose shape is too weak to stand without a context word:
+/// it is kept only if one is found. Stored as a negative confidence until
+/// [`apply`] settles it.
+pub(crate) fn needs_context(base: f32) -> f32 {
+    -base
+}
+
+/// Raises the confidence of each finding with a context word before it, and
+/// drops findings marked by [`needs_context`] that have none. `findings`
+/// must be sorted by start.
+pub(crate) fn apply(text: &[u8], findings: &mut Vec<Finding>) {
+    let spans: Vec<(usize, usize)> = findings.iter().map(|f| (f.start, f.end)).collect();
+    // max_end[k]: the largest end among the first k findings.
+    let mut max_end = Vec::with_capacity(spans.len() + 1);
+    max_end.push(0);
+    for &(_, e) in &spans {
+        max_end.push(e.max(max_end.last().copied().unwrap_or(0)));
     }
-    let from = start.saturating_sub(WINDOW);
-    let Some(window) = text.get(from..start) else {
-        return base;
+    for f in findings.iter_mut() {
+        let list = words(f.kind);
+        let hit = !list.is_empty() && has_context(text, f.start, &spans, &max_end, list);
+        let base = f.confidence.abs();
+        f.confidence = match (hit, f.confidence < 0.0) {
+            (true, _) => (base + BOOST).min(1.0),
+            (false, false) => base,
+            (false, true) => -1.0,
+        };
+    }
+    findings.retain(|f| f.confidence >= 0.0);
+}
+
+/// Whether a context word is among the [`WORDS`] words before `start`.
+fn has_context(
+    text: &[u8],
+    start: usize,
+    spans: &[(usize, usize)],
+    max_end: &[usize],
+    list: &[&[u8]],
+) -> bool {
+    let mut cursor = start;
+    let mut words = 0;
+    while words < WORDS {
+        // A finding covering the byte before the cursor is one word.
+        let j = spans.partition_point(|&(s, _)| s < cursor);
+        if max_end.get(j).is_some_and(|&e| e >= cursor && cursor > 0) {
+            let mut k = j;
+            while k > 0 {
+                k -= 1;
+                if let Some(&(s, e)) = spans.get(k)
+                    && e >= cursor
+                {
+                    cursor = s;
+                    break;
+                }
+            }
+            words += 1;
+            cursor = skip_space(text, cursor);
+            continue;
+        }
+        if cursor == 0 || before(text, cursor) == b'\n' {
+            return false;
+        }
+        // The word: back to whitespace or the start of the line, not into a finding.
+        let floor = max_end.get(j).copied().unwrap_or(0);
+        let mut w = cursor;
+        while w > floor && cursor - w < MAX_WORD && !before(text, w).is_ascii_whitespace() {
+            w -= 1;
+        }
+        if text
+            .get(w..cursor)
+            .is_some_and(|word| matches_word(word, list))
+        {
+            return true;
+        }
+        if w < cursor {
+            words += 1;
+        }
+        let next = skip_space(text, w);
+        if next == cursor {
+            return false;
+        }
+        cursor = next;
+    }
+    false
+}
+
+fn before(text: &[u8], i: usize) -> u8 {
+    i.checked_sub(1)
+        .and_then(|j| text.get(j))
+        .copied()
+        .unwrap_or(b'\n')
+}
+
+/// Moves back over whitespace, not over a line end.
+fn skip_space(text: &[u8], mut i: usize) -> usize {
+    while i > 0 && before(text, i) != b'\n' && before(text, i).is_ascii_whitespace() {
+        i -= 1;
+    }
+    i
+}
+
+/// Whether `word` contains one of `list` at the start of a word (`tel.`,
+/// `(PESEL)`, `ИНН:` but not `hotel`), ignoring ASCII case.
+fn matches_word(word: &[u8], list: &[&[u8]]) -> bool {
+    let mut lower = [0u8; MAX_WORD];
+    let Some(lw) = lower.get_mut(..word.len().min(MAX_WORD)) else {
+        return false;
     };
-    let mut lower = [0u8; WINDOW];
-    let Some(lw) = lower.get_mut(..window.len()) else {
-        return base;
-    };
-    for (l, b) in lw.iter_mut().zip(window) {
+    for (l, b) in lw.iter_mut().zip(word) {
         *l = b.to_ascii_lowercase();
     }
-    let hit = list.iter().any(|w| {
+    list.iter().any(|w| {
         lw.windows(w.len()).enumerate().any(|(i, win)| {
-            // The word must start a word (not `internet` for `inn`).
-            win == *w && (i == 0 || !lw.get(i - 1).is_some_and(u8::is_ascii_alphabetic))
+            win == *w
+                && (i == 0
+                    || !lw
+                        .get(i - 1)
+                        .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'<'))
         })
-    });
-    if hit { (base + BOOST).min(1.0) } else { base }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(kind: Kind, start: usize, end: usize, confidence: f32) -> Finding {
+        Finding {
+            kind,
+            start,
+            end,
+            confidence,
+        }
+    }
+
+    #[test]
+    fn context_words_count_findings_as_one_word() {
+        // `PESEL` is the fifth word before the number; two words are findings.
+        let text = b"PESEL a@b.cd is +48 601 234 567 x 44051401359";
+        let mut v = vec![
+            f(Kind::Email, 6, 12, 0.9),
+            f(Kind::Phone, 16, 31, 0.8),
+            f(Kind::PlPesel, 34, 45, 0.7),
+        ];
+        apply(text, &mut v);
+        assert!((v[2].confidence - 1.0).abs() < 1e-6, "{v:?}");
+        // The sixth word: no boost, and a weak finding without context goes.
+        let text = b"PESEL y a@b.cd is +48 601 234 567 x 44051401359";
+        let mut v = vec![
+            f(Kind::Email, 8, 14, 0.9),
+            f(Kind::Phone, 18, 33, 0.8),
+            f(Kind::PlPesel, 36, 47, 0.7),
+        ];
+        apply(text, &mut v);
+        assert!((v[2].confidence - 0.7).abs() < 1e-6, "{v:?}");
+        let mut v = vec![
+            f(Kind::Email, 8, 14, 0.9),
+            f(Kind::Phone, 18, 33, 0.8),
+            f(Kind::PlPesel, 36, 47, needs_context(0.7)),
+        ];
+        apply(text, &mut v);
+        assert_eq!(v.len(), 2);
+        // Glued context counts: `PESEL:44051401359`.
+        let mut v = vec![f(Kind::PlPesel, 6, 17, 0.7)];
+        apply(b"PESEL:44051401359", &mut v);
+        assert!((v[0].confidence - 1.0).abs() < 1e-6, "{v:?}");
+    }
 }

@@ -14,7 +14,7 @@
 use phonenumber::country::Id as Region;
 
 use crate::checks;
-use crate::context::context_boost;
+use crate::context::needs_context;
 use crate::kind::{Finding, Kind};
 
 const MAX_GROUPS: usize = 12;
@@ -53,6 +53,81 @@ fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// Whether a value starting at `i` is glued to what precedes it: a letter,
+/// digit or `_`, or a label this crate wrote (`<EMAIL>`, `<PHONE:…>`), which
+/// stands where a glued value was: treating it alike keeps masking idempotent.
+pub(crate) fn glued_left(text: &[u8], bl: &[(usize, usize)], i: usize) -> bool {
+    if ends_at(bl, i) {
+        return true;
+    }
+    let b = before(text, i);
+    if b != b'>' {
+        return is_word(b);
+    }
+    let Some(head) = text.get(..i - 1) else {
+        return false;
+    };
+    let tail = head.rsplit(|&c| c == b'<').next().unwrap_or(&[]);
+    head.len() > tail.len() && is_label(tail)
+}
+
+/// Whether a value ending at `i` is glued to what follows (see [`glued_left`]).
+pub(crate) fn glued_right(text: &[u8], bl: &[(usize, usize)], i: usize) -> bool {
+    if starts_at(bl, i) {
+        return true;
+    }
+    let b = at(text, i);
+    if b != b'<' {
+        return is_word(b);
+    }
+    let rest = text.get(i + 1..).unwrap_or(&[]);
+    rest.iter()
+        .take(64)
+        .position(|&c| c == b'>')
+        .and_then(|close| rest.get(..close))
+        .is_some_and(is_label)
+}
+
+/// Spans found by the other engines (e-mail, IPv6, secrets), merged and
+/// sorted: the numeric engine treats them as it treats the labels that will
+/// replace them, so its findings do not change when they are masked.
+fn ends_at(bl: &[(usize, usize)], i: usize) -> bool {
+    bl.binary_search_by(|&(_, e)| e.cmp(&i)).is_ok()
+}
+
+fn starts_at(bl: &[(usize, usize)], i: usize) -> bool {
+    bl.binary_search_by(|&(s, _)| s.cmp(&i)).is_ok()
+}
+
+/// The end of the blocked span containing `i`, if any.
+fn inside(bl: &[(usize, usize)], i: usize) -> Option<usize> {
+    let k = bl.partition_point(|&(s, _)| s <= i);
+    bl.get(k.checked_sub(1)?)
+        .filter(|&&(_, e)| e > i)
+        .map(|&(_, e)| e)
+}
+
+/// Whether a blocked span starts in `a..b`.
+fn starts_within(bl: &[(usize, usize)], a: usize, b: usize) -> bool {
+    let k = bl.partition_point(|&(s, _)| s < a);
+    bl.get(k).is_some_and(|&(s, _)| s < b)
+}
+
+/// `PHONE`, `PL_PESEL`, `EMAIL:k3m9w2hq4x7dfa5e`: the inside of a label.
+fn is_label(inner: &[u8]) -> bool {
+    let (kind, token) = match inner.iter().position(|&c| c == b':') {
+        Some(p) => (
+            inner.get(..p).unwrap_or(&[]),
+            inner.get(p + 1..).unwrap_or(&[]),
+        ),
+        None => (inner, &[][..]),
+    };
+    kind.len() >= 3
+        && kind.len() <= 32
+        && kind.iter().all(|&c| c.is_ascii_uppercase() || c == b'_')
+        && token.iter().all(|&c| c.is_ascii_alphanumeric())
+}
+
 fn is_sep(b: u8) -> bool {
     matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')')
 }
@@ -78,7 +153,12 @@ fn word_run(text: &[u8], from: usize) -> usize {
 }
 
 /// Scans `text` for every enabled numeric kind and appends the findings.
-pub(crate) fn scan(text: &[u8], cfg: &NumericConfig, out: &mut Vec<Finding>) {
+pub(crate) fn scan(
+    text: &[u8],
+    bl: &[(usize, usize)],
+    cfg: &NumericConfig,
+    out: &mut Vec<Finding>,
+) {
     let mut i = 0;
     let mut groups = [Group::default(); MAX_GROUPS];
     while let Some(off) = text
@@ -86,8 +166,12 @@ pub(crate) fn scan(text: &[u8], cfg: &NumericConfig, out: &mut Vec<Finding>) {
         .and_then(|t| t.iter().position(u8::is_ascii_digit))
     {
         let d = i + off;
-        if is_word(before(text, d)) {
-            i = letters_then_digits(text, d, cfg, out).unwrap_or_else(|| word_run(text, d));
+        if let Some(end) = inside(bl, d) {
+            i = end;
+            continue;
+        }
+        if glued_left(text, bl, d) {
+            i = letters_then_digits(text, bl, d, cfg, out).unwrap_or_else(|| word_run(text, d));
             continue;
         }
         // Gather the token's groups.
@@ -97,7 +181,7 @@ pub(crate) fn scan(text: &[u8], cfg: &NumericConfig, out: &mut Vec<Finding>) {
         let mut next = d;
         while let Some(slot) = groups.get_mut(k) {
             let e = digit_run(text, j);
-            if is_word(at(text, e)) {
+            if glued_right(text, bl, e) {
                 // Glued to letters: this group is not a whole word.
                 next = word_run(text, e);
                 break;
@@ -119,9 +203,12 @@ pub(crate) fn scan(text: &[u8], cfg: &NumericConfig, out: &mut Vec<Finding>) {
             } else {
                 break;
             }
+            if starts_within(bl, e, j + 1) {
+                break;
+            }
         }
         if let Some(token) = groups.get(..k) {
-            evaluate(text, token, cfg, out);
+            evaluate(text, bl, token, cfg, out);
         }
         i = next.max(d + 1);
     }
@@ -131,17 +218,22 @@ pub(crate) fn scan(text: &[u8], cfg: &NumericConfig, out: &mut Vec<Finding>) {
 /// end of what was recognised.
 fn letters_then_digits(
     text: &[u8],
+    bl: &[(usize, usize)],
     d: usize,
     cfg: &NumericConfig,
     out: &mut Vec<Finding>,
 ) -> Option<usize> {
     let p = d.checked_sub(2)?;
     let (a, b) = (at(text, p), at(text, p + 1));
-    if !a.is_ascii_uppercase() || !b.is_ascii_uppercase() || is_word(before(text, p)) {
+    if !a.is_ascii_uppercase()
+        || !b.is_ascii_uppercase()
+        || glued_left(text, bl, p)
+        || inside(bl, p).is_some()
+    {
         return None;
     }
     if cfg.on(Kind::Iban)
-        && let Some(end) = iban_at(text, p)
+        && let Some(end) = iban_at(text, bl, p)
     {
         push(out, text, Kind::Iban, p, end, 0.9);
         return Some(end);
@@ -149,7 +241,7 @@ fn letters_then_digits(
     if cfg.on(Kind::PlNip) && (a, b) == (b'P', b'L') {
         let e = digit_run(text, d);
         let digits = text.get(d..e)?;
-        if !is_word(at(text, e)) && checks::pl_nip(digits) {
+        if !glued_right(text, bl, e) && checks::pl_nip(digits) {
             push(out, text, Kind::PlNip, p, e, 0.85);
             return Some(e);
         }
@@ -160,7 +252,7 @@ fn letters_then_digits(
 /// An IBAN starting at `p` in electronic (`PL61109010140000071219812874`) or
 /// paper format (`PL61 1090 1014 …`): exactly the registered number of
 /// characters, single spaces allowed between them.
-fn iban_at(text: &[u8], p: usize) -> Option<usize> {
+fn iban_at(text: &[u8], bl: &[(usize, usize)], p: usize) -> Option<usize> {
     let want = checks::iban_length(text.get(p..p + 2)?)?;
     let mut compact = [0u8; 34];
     let mut n = 0;
@@ -177,14 +269,14 @@ fn iban_at(text: &[u8], p: usize) -> Option<usize> {
             return None;
         }
     }
-    if is_word(at(text, i)) {
+    if glued_right(text, bl, i) || starts_within(bl, p, i) {
         return None;
     }
     checks::iban(compact.get(..n)?).then_some(i)
 }
 
 fn push(out: &mut Vec<Finding>, text: &[u8], kind: Kind, start: usize, end: usize, base: f32) {
-    let confidence = context_boost(text, start, kind, base);
+    let confidence = base;
     out.push(Finding {
         kind,
         start,
@@ -193,21 +285,107 @@ fn push(out: &mut Vec<Finding>, text: &[u8], kind: Kind, start: usize, end: usiz
     });
 }
 
-/// Tries every run of groups, longest first, left to right.
-fn evaluate(text: &[u8], g: &[Group], cfg: &NumericConfig, out: &mut Vec<Finding>) {
+/// Tries every run of groups, longest first, left to right, for identifiers,
+/// cards and IPv4 addresses; then telephone numbers in each stretch of groups
+/// left over. Telephone numbers are found only as a whole stretch (an
+/// international one from its `+`, a national one as the entire stretch), so
+/// that masking a neighbour never turns a stretch into a new finding: the
+/// scanner's findings are stable under masking, which makes masking
+/// idempotent.
+fn evaluate(
+    text: &[u8],
+    bl: &[(usize, usize)],
+    g: &[Group],
+    cfg: &NumericConfig,
+    out: &mut Vec<Finding>,
+) {
+    let mut taken = [false; MAX_GROUPS];
     let mut a = 0;
     while a < g.len() {
         let mut next = a + 1;
         for b in (a..g.len()).rev() {
             if let Some(run) = g.get(a..=b)
-                && classify(text, run, a == 0, b + 1 == g.len(), cfg, out)
+                && classify(text, run, a == 0, cfg, out)
             {
+                for t in taken.iter_mut().take(b + 1).skip(a) {
+                    *t = true;
+                }
                 next = b + 1;
                 break;
             }
         }
         a = next;
     }
+    if !cfg.on(Kind::Phone) {
+        return;
+    }
+    let mut s = 0;
+    while s < g.len() {
+        if taken.get(s).copied().unwrap_or(true) {
+            s += 1;
+            continue;
+        }
+        let mut e = s;
+        while e + 1 < g.len() && !taken.get(e + 1).copied().unwrap_or(true) {
+            e += 1;
+        }
+        if let Some(stretch) = g.get(s..=e) {
+            phones(text, bl, stretch, &cfg.regions, out);
+        }
+        s = e + 1;
+    }
+}
+
+/// Telephone numbers in a stretch of groups: an international number from
+/// the stretch's `+` (longest valid run), then the rest as a national number.
+fn phones(
+    text: &[u8],
+    bl: &[(usize, usize)],
+    stretch: &[Group],
+    regions: &[Region],
+    out: &mut Vec<Finding>,
+) {
+    let mut rest = stretch;
+    if let Some(head) = stretch.first()
+        && plus_before(text, head.start)
+    {
+        for b in (0..stretch.len()).rev() {
+            if let Some(run) = stretch.get(..=b)
+                && let Some((start, confidence)) = phone(text, bl, run, regions)
+            {
+                push(
+                    out,
+                    text,
+                    Kind::Phone,
+                    start,
+                    run.last().map_or(start, |g| g.end),
+                    confidence,
+                );
+                rest = stretch.get(b + 1..).unwrap_or(&[]);
+                break;
+            }
+        }
+        if rest.len() == stretch.len() {
+            return;
+        }
+    }
+    if !rest.is_empty()
+        && let Some((start, confidence)) = phone(text, bl, rest, regions)
+    {
+        push(
+            out,
+            text,
+            Kind::Phone,
+            start,
+            rest.last().map_or(start, |g| g.end),
+            confidence,
+        );
+    }
+}
+
+fn plus_before(text: &[u8], start: usize) -> bool {
+    let lead = before(text, start);
+    lead == b'+' || (lead == b'(' && start >= 1 && before(text, start - 1) == b'+')
 }
 
 fn seps_all(run: &[Group], s: u8) -> bool {
@@ -227,7 +405,6 @@ fn classify(
     text: &[u8],
     run: &[Group],
     first: bool,
-    last: bool,
     cfg: &NumericConfig,
     out: &mut Vec<Finding>,
 ) -> bool {
@@ -286,8 +463,8 @@ fn classify(
                     lens_are(run, &[3, 2, 4]) && (seps_all(run, b'-') || seps_all(run, b' '));
                 if formatted {
                     hit(Kind::UsSsn, 0.6, out);
-                } else if bare && context_boost(text, start, Kind::UsSsn, 0.0) > 0.0 {
-                    hit(Kind::UsSsn, 0.5, out);
+                } else if bare {
+                    hit(Kind::UsSsn, needs_context(0.5), out);
                 }
             }
         }
@@ -336,19 +513,7 @@ fn classify(
     if cfg.on(Kind::PaymentCard) && n >= 12 && card_format(run) && checks::payment_card(digits) {
         hit(Kind::PaymentCard, 0.85, out);
     }
-    if found {
-        return true;
-    }
-    // A telephone number is a whole token (an international one may be
-    // followed by more digits): `2204 1234 5678 9010` holds no phone number.
-    if cfg.on(Kind::Phone)
-        && first
-        && let Some(f) = phone(text, run, n, last, &cfg.regions)
-    {
-        push(out, text, Kind::Phone, f.0, end, f.1);
-        return true;
-    }
-    false
+    found
 }
 
 /// Printed card formats: contiguous, groups of four (the last shorter), or
@@ -373,23 +538,23 @@ fn card_format(run: &[Group]) -> bool {
 /// includes a leading `+` or `(`) and the confidence.
 fn phone(
     text: &[u8],
+    bl: &[(usize, usize)],
     run: &[Group],
-    ndigits: usize,
-    whole: bool,
     regions: &[Region],
 ) -> Option<(usize, f32)> {
+    let ndigits: usize = run.iter().map(Group::len).sum();
     let head = run.first()?;
     let end = run.last()?.end;
     let mut start = head.start;
     let lead = before(text, start);
-    let plus = lead == b'+' || (lead == b'(' && before(text, start - 1) == b'+');
+    let plus = plus_before(text, start);
     if lead == b'(' || lead == b'+' {
         start -= 1;
         if before(text, start) == b'+' {
             start -= 1;
         }
     }
-    if is_word(before(text, start)) {
+    if glued_left(text, bl, start) {
         return None;
     }
     let span = std::str::from_utf8(text.get(start..end)?).ok()?;
@@ -399,7 +564,7 @@ fn phone(
         }
         return phone_international(span).then_some((start, 0.8));
     }
-    if !whole || !(9..=13).contains(&ndigits) || date_like(run) || regions.is_empty() {
+    if !(9..=13).contains(&ndigits) || date_like(run) || regions.is_empty() {
         return None;
     }
     let parens = lead == b'('
@@ -413,8 +578,9 @@ fn phone(
             .all(|g| matches!(g.sep, [b' ' | b'-' | b'.', 0]))
         && run.iter().skip(1).all(|g| (2..=5).contains(&g.len()))
         && head.len() <= 5;
-    let context = context_boost(text, start, Kind::Phone, 0.0) > 0.0;
-    if !(parens || grouped || context) || run.iter().any(|g| g.sep.contains(&b'/')) {
+    // An ungrouped national number (`601234567`) is not taken for a telephone
+    // number: order numbers and timestamps look the same.
+    if !(parens || grouped) || run.iter().any(|g| g.sep.contains(&b'/')) {
         return None;
     }
     regions

@@ -16,7 +16,9 @@ use crate::kind::Kind;
 /// keeps it on purpose ([`PartialMask`] keeps the last digits).
 #[derive(Clone, Debug, Default)]
 pub enum Operator {
-    /// Removes the value: `PESEL 44051401359` → `PESEL `.
+    /// Removes the value: `PESEL 44051401359` → `PESEL `. Unlike the other
+    /// operators it is not idempotent: after `password: hunter2 next` becomes
+    /// `password:  next`, a second pass reads `next` as the password.
     Redact,
     /// Replaces the value with its kind: `<PL_PESEL>`. The default.
     #[default]

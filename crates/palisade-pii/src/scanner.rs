@@ -7,7 +7,7 @@ use phonenumber::country::Id as Region;
 use crate::error::{Error, Result};
 use crate::kind::{Finding, Kind};
 use crate::numeric::{self, NumericConfig};
-use crate::{secrets, text};
+use crate::{context, secrets, text};
 
 /// A detector of a kind of data the built-in ones do not know.
 ///
@@ -129,9 +129,8 @@ impl Scanner {
     pub(crate) fn scan_into(&self, text: &[u8], out: &mut Vec<Finding>) {
         out.clear();
         let on = |k: Kind| self.enabled & k.bit() != 0;
-        if self.enabled & !(Kind::Email.bit() | Kind::Secret.bit()) != 0 {
-            numeric::scan(text, &self.numeric, out);
-        }
+        // Engines with their own triggers first; the numeric engine then
+        // treats their findings as it will treat the labels replacing them.
         if on(Kind::Email) || on(Kind::Secret) {
             text::scan_email(text, on(Kind::Email), on(Kind::Secret), out);
         }
@@ -141,6 +140,18 @@ impl Scanner {
         if on(Kind::Secret) {
             secrets::scan(text, out);
         }
+        if self.enabled & !(Kind::Email.bit() | Kind::Secret.bit()) != 0 {
+            let mut blocked: Vec<(usize, usize)> = out.iter().map(|f| (f.start, f.end)).collect();
+            blocked.sort_unstable();
+            let mut merged: Vec<(usize, usize)> = Vec::with_capacity(blocked.len());
+            for (s, e) in blocked {
+                match merged.last_mut() {
+                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                    _ => merged.push((s, e)),
+                }
+            }
+            numeric::scan(text, &merged, &self.numeric, out);
+        }
         for d in &self.custom {
             d.detect(text, out);
         }
@@ -148,13 +159,16 @@ impl Scanner {
             return;
         }
         let len = text.len();
-        out.retain(|f| f.start < f.end && f.end <= len && f.confidence >= self.min_confidence);
+        out.retain(|f| f.start < f.end && f.end <= len);
         out.sort_by(|a, b| {
             a.start
                 .cmp(&b.start)
                 .then(b.end.cmp(&a.end))
                 .then(a.kind.cmp(&b.kind))
         });
+        context::apply(text, out);
+        let min = self.min_confidence;
+        out.retain(|f| f.confidence >= min);
         out.dedup_by(|a, b| a.start == b.start && a.end == b.end && a.kind == b.kind);
     }
 

@@ -212,6 +212,8 @@ pub(crate) fn scan(text: &[u8], out: &mut Vec<Finding>) {
                 });
                 (n >= 8 && !alnum(before(text, m.start()))).then(|| (m.end(), m.end() + n, 0.85))
             }
+            // `<SECRET:…>` is a token this crate wrote, not an assignment.
+            Rule::Password | Rule::KeyWord if before(text, m.start()) == b'<' => None,
             Rule::Password | Rule::KeyWord => assignment(text, m.end()).and_then(|(s, e)| {
                 let value = text.get(s..e)?;
                 if already_masked(value) {

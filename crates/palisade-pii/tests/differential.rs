@@ -33,11 +33,23 @@ fn agrees_with_python_stdnum_on_every_row() {
         &disagreements[..disagreements.len().min(20)]
     );
     for kind in [
-        "PL_PESEL", "PL_NIP", "PL_REGON", "BR_CPF", "BR_CNPJ", "RU_INN", "IBAN", "PAYMENT_CARD", "ID_NIK", "US_SSN",
+        "PL_PESEL",
+        "PL_NIP",
+        "PL_REGON",
+        "BR_CPF",
+        "BR_CNPJ",
+        "RU_INN",
+        "IBAN",
+        "PAYMENT_CARD",
+        "ID_NIK",
+        "US_SSN",
     ] {
         let (total, valid) = per_kind.get(kind).copied().unwrap_or_default();
         assert!(total >= 10_000, "{kind}: only {total} rows");
         // Both verdicts are well represented, so agreement is not trivial.
-        assert!(valid >= total / 5 && total - valid >= total / 5, "{kind}: {valid} valid of {total}");
+        assert!(
+            valid >= total / 5 && total - valid >= total / 5,
+            "{kind}: {valid} valid of {total}"
+        );
     }
 }

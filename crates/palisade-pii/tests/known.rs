@@ -14,7 +14,12 @@ fn rows() -> Vec<(Kind, String, bool, String)> {
             let cols: Vec<&str> = l.split('\t').collect();
             assert_eq!(cols.len(), 4, "bad row {l:?}");
             let kind: Kind = cols[0].parse().unwrap();
-            (kind, cols[1].to_owned(), cols[2] == "valid", cols[3].to_owned())
+            (
+                kind,
+                cols[1].to_owned(),
+                cols[2] == "valid",
+                cols[3].to_owned(),
+            )
         })
         .collect()
 }
@@ -26,8 +31,14 @@ fn every_kind_with_a_rule_has_valid_and_invalid_examples() {
         if kind == Kind::Secret {
             continue;
         }
-        assert!(rows.iter().any(|r| r.0 == kind && r.2), "no valid example of {kind}");
-        assert!(rows.iter().any(|r| r.0 == kind && !r.2), "no invalid example of {kind}");
+        assert!(
+            rows.iter().any(|r| r.0 == kind && r.2),
+            "no valid example of {kind}"
+        );
+        assert!(
+            rows.iter().any(|r| r.0 == kind && !r.2),
+            "no invalid example of {kind}"
+        );
     }
     // RU_SNILS has no stdnum module: it is covered by the standards rows.
     assert!(rows.len() > 100);
@@ -38,7 +49,9 @@ fn validate_agrees_with_every_known_example() {
     let mut failures = Vec::new();
     for (kind, value, valid, source) in rows() {
         if kind.validate(&value) != valid {
-            failures.push(format!("{kind} {value:?}: expected valid={valid} ({source})"));
+            failures.push(format!(
+                "{kind} {value:?}: expected valid={valid} ({source})"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -52,7 +65,8 @@ fn scanner_finds_valid_examples_in_text() {
     let mut failures = Vec::new();
     for (kind, value, valid, source) in rows() {
         // Values the scanner reads only in printed forms it recognises.
-        let printable = !value.contains(['=', '–']) && !(kind == Kind::BrCnpj && value.contains(' '));
+        let printable =
+            !value.contains(['=', '–']) && !(kind == Kind::BrCnpj && value.contains(' '));
         if !printable {
             continue;
         }
@@ -60,13 +74,16 @@ fn scanner_finds_valid_examples_in_text() {
         let found = scanner.scan(&text);
         // The finding must cover every character of the value that counts
         // (`PL 8567346215` is found as `8567346215`).
-        let significant = |s: &str| -> String { s.chars().filter(|c| c.is_ascii_alphanumeric()).collect() };
+        let significant =
+            |s: &str| -> String { s.chars().filter(|c| c.is_ascii_alphanumeric()).collect() };
         let want = significant(value.trim_start_matches("PL "));
         let exact = found
             .iter()
             .any(|f| f.kind == kind && significant(&text[f.start..f.end]) == want);
         if valid && !exact {
-            failures.push(format!("missed {kind} {value:?} ({source}); found {found:?}"));
+            failures.push(format!(
+                "missed {kind} {value:?} ({source}); found {found:?}"
+            ));
         }
         if !valid && exact {
             failures.push(format!("false {kind} {value:?} ({source})"));
