@@ -28,7 +28,7 @@ fn digit(c: u8) -> Option<u8> {
 /// Decodes lowercase hex; `None` on odd length or any other character.
 pub fn from_hex(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     bytes

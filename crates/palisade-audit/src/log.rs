@@ -382,13 +382,13 @@ impl AuditLog<FileStore> {
             CheckpointSigner::from_text(&text)?
         } else {
             let signer = CheckpointSigner::generate(&origin)?;
-            write_secret(&key_path, signer.to_text().as_bytes())?;
-            std::fs::write(
-                dir.join(PUBLIC_KEY_FILE),
-                signer.verifier().to_text() + "\n",
-            )?;
+            write_atomically(dir, KEY_FILE, signer.to_text().as_bytes(), true)?;
             signer
         };
+        if !dir.join(PUBLIC_KEY_FILE).exists() {
+            let public = signer.verifier().to_text();
+            write_atomically(dir, PUBLIC_KEY_FILE, public.as_bytes(), false)?;
+        }
         Self::open_with(store, origin, signer)
     }
 
@@ -401,6 +401,10 @@ impl AuditLog<FileStore> {
         let dir = dir.as_ref();
         let store = FileStore::open(dir, options)?;
         let origin = read_or_create_origin(dir)?;
+        if !dir.join(PUBLIC_KEY_FILE).exists() {
+            let public = signer.verifier().to_text();
+            write_atomically(dir, PUBLIC_KEY_FILE, public.as_bytes(), false)?;
+        }
         Self::open_with(store, origin, signer)
     }
 
@@ -433,22 +437,28 @@ fn read_or_create_origin(dir: &Path) -> Result<String> {
         "palisade-audit/{}",
         id.iter().map(|b| format!("{b:02x}")).collect::<String>()
     );
-    std::fs::write(&path, format!("{origin}\n"))?;
+    write_atomically(dir, ORIGIN_FILE, origin.as_bytes(), false)?;
     Ok(origin)
 }
 
-/// Writes a file only its owner can read (mode 0600), failing if it exists.
-pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `dir/name` (plus a newline) through a temporary file and a rename,
+/// so a crash leaves either no file or the whole file; `secret` files get
+/// mode 0600 from the start.
+pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8], secret: bool) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    let tmp = dir.join(format!(".{name}.tmp"));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+        .create(true)
+        .truncate(true)
+        .mode(if secret { 0o600 } else { 0o644 })
+        .open(&tmp)?;
     file.write_all(bytes)?;
     file.write_all(b"\n")?;
     file.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))?;
+    std::fs::File::open(dir)?.sync_all()?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod crypt;
 mod failure;
 mod input;
@@ -41,6 +42,9 @@ enum Command {
     /// Field encryption: keyrings, rotation, tokens, rewrap, sealed streams, blind indexes
     #[command(subcommand)]
     Crypt(crypt::Command),
+    /// Tamper-evident audit log: append, verify, prove, checkpoint, export, query, erase
+    #[command(subcommand)]
+    Audit(audit::Command),
     /// Retention: check policy files, plan what is due, answer erasure requests
     #[command(subcommand)]
     Retention(retention::Command),
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Password(command) => password::run(command),
         Command::Otp(command) => otp::run(command),
+        Command::Audit(command) => audit::run(command),
         Command::Crypt(command) => crypt::run(command),
         Command::Retention(command) => retention::run(command),
     };
