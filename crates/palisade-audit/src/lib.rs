@@ -10,8 +10,12 @@ mod finding;
 mod hex;
 mod log;
 mod merkle;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod record;
 mod segment;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod store;
 mod verify;
 
@@ -41,5 +45,10 @@ pub use crate::{
         Frame, FrameError, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, masked_crc, parse_segment, read_frame,
     },
     store::{AuditSink, MemoryStore, Query, Receipt, Store},
-    verify::{ERASE_ACTION, Report, verify_dir},
+    verify::{ERASE_ACTION, Report, verify_dir, verify_store},
 };
+
+#[cfg(feature = "postgres")]
+pub use crate::postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use crate::sqlite::SqliteStore;

@@ -236,11 +236,17 @@ pub fn read_frame(bytes: &[u8]) -> std::result::Result<Frame<'_>, FrameError> {
 
 /// Decodes a frame into a record with its payload state.
 pub(crate) fn frame_to_record(frame: &Frame<'_>) -> Result<Record> {
-    let record = Record::decode(frame.record)?;
-    if let Some(problem) = check_sidecar(frame.sidecar, record.payload_commitment()) {
+    record_from_parts(frame.record, frame.sidecar)
+}
+
+/// Decodes a record and its sidecar, checking the payload against the
+/// commitment.
+pub(crate) fn record_from_parts(record: &[u8], sidecar: &[u8]) -> Result<Record> {
+    let record = Record::decode(record)?;
+    if let Some(problem) = check_sidecar(sidecar, record.payload_commitment()) {
         return Err(malformed("payload", problem));
     }
-    let state = decode_sidecar(frame.sidecar)?;
+    let state = decode_sidecar(sidecar)?;
     Ok(record.with_payload_state(state))
 }
 

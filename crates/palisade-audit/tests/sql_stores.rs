@@ -1,0 +1,300 @@
+//! The SQLite and PostgreSQL stores: the same log semantics as files, and
+//! several writers producing one valid log.
+
+#![cfg(all(feature = "sqlite", feature = "postgres"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, UNIX_EPOCH};
+
+use palisade_audit::{
+    AuditLog, CheckpointSigner, Durability, Error, Event, PostgresStore, Query, SqliteStore, Store,
+    verify_inclusion, verify_store,
+};
+
+fn event(i: u64) -> Event {
+    Event::new(
+        format!("staff:{}", i % 3),
+        "customer.read",
+        format!("customers/{i}"),
+    )
+    .with_subject(format!("customer:{}", i % 4))
+    .with_time(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i))
+    .with_payload(serde_json::json!({ "n": i }))
+}
+
+fn exercise<S: Store>(log: &AuditLog<S>) {
+    for i in 0..20 {
+        log.append(event(i)).unwrap();
+    }
+    log.append_batch((20..40).map(event).collect()).unwrap();
+    log.checkpoint().unwrap();
+    assert_eq!(log.len().unwrap(), 40);
+    assert_eq!(log.get(13).unwrap().to_event(), event(13));
+    let hits = log.query(&Query::subject("customer:3")).unwrap();
+    assert_eq!(hits.len(), 10);
+    assert!(hits.iter().all(|r| r.index() % 4 == 3));
+    assert_eq!(log.query(&Query::actor("staff:0")).unwrap().len(), 14);
+    let range = log
+        .query(&Query::between(
+            UNIX_EPOCH + Duration::from_secs(1_700_000_005),
+            UNIX_EPOCH + Duration::from_secs(1_700_000_015),
+        ))
+        .unwrap();
+    assert_eq!(range.len(), 10);
+    let (size, root) = log.head().unwrap();
+    let erasure = log.erase_subject("customer:3", "dpo").unwrap();
+    assert_eq!(erasure.erased.len(), 10);
+    assert!(log.get(3).unwrap().payload().is_none());
+    let leaf = *log.get(3).unwrap().leaf_hash();
+    verify_inclusion(
+        3,
+        size,
+        &leaf,
+        &log.inclusion_proof(3, size).unwrap(),
+        &root,
+    )
+    .unwrap();
+    let report = verify_store(log.store(), Some(log.origin()), log.verifier().as_ref()).unwrap();
+    assert_eq!(report.records, 41);
+    assert_eq!(report.payloads_erased, 10);
+    assert_eq!(report.checkpoints_verified, 1);
+}
+
+#[test]
+fn sqlite_store_behaves_like_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("audit.db"), Durability::default()).unwrap();
+    let log = AuditLog::with_store(store).with_signer(
+        "example/audit",
+        CheckpointSigner::generate("example/audit").unwrap(),
+    );
+    exercise(&log);
+    // Reopened, the log carries on where it was.
+    drop(log);
+    let store = SqliteStore::open(dir.path().join("audit.db"), Durability::default()).unwrap();
+    let log = AuditLog::with_store(store);
+    assert_eq!(log.append(event(99)).unwrap().index, 41);
+    assert_eq!(verify_store(log.store(), None, None).unwrap().records, 42);
+}
+
+#[test]
+fn sqlite_connections_appending_together_form_one_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    SqliteStore::open(&path, Durability::default()).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let path = &path;
+            s.spawn(move || {
+                let log =
+                    AuditLog::with_store(SqliteStore::open(path, Durability::default()).unwrap());
+                for i in 0..25 {
+                    log.append(event(t * 100 + i)).unwrap();
+                }
+            });
+        }
+    });
+    let store = SqliteStore::open(&path, Durability::default()).unwrap();
+    assert_eq!(verify_store(&store, None, None).unwrap().records, 100);
+}
+
+#[test]
+fn memory_store_verifies_and_detects_a_missing_erasure_event() {
+    let log = palisade_audit::MemoryLog::new();
+    for i in 0..5 {
+        log.append(event(i)).unwrap();
+    }
+    assert_eq!(verify_store(log.store(), None, None).unwrap().records, 5);
+    // Erasing through the store directly skips the erasure event.
+    log.store().erase_payload(2).unwrap();
+    let err = verify_store(log.store(), None, None).unwrap_err();
+    assert!(
+        matches!(err, Error::Verification(ref f) if f.index == Some(2)),
+        "{err}"
+    );
+}
+
+/// A throwaway PostgreSQL server (initdb + pg_ctl in a temp dir, loopback).
+struct Postgres {
+    url: String,
+    bin: PathBuf,
+    data: PathBuf,
+    as_user: Option<&'static str>,
+    _dir: tempfile::TempDir,
+}
+
+fn run_as(as_user: Option<&str>, program: &Path, args: &[&str]) -> std::process::Output {
+    let mut command = match as_user {
+        Some(user) => {
+            let mut c = Command::new("runuser");
+            c.arg("-u").arg(user).arg("--").arg(program);
+            c
+        }
+        None => Command::new(program),
+    };
+    command.args(args).output().unwrap()
+}
+
+impl Postgres {
+    fn start() -> Option<Postgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|entries| {
+                let mut dirs: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+                    .filter(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
+                    .collect();
+                dirs.sort();
+                dirs.pop()
+            });
+        let Some(bin) = bin else {
+            assert!(
+                std::env::var_os("PALISADE_CI").is_none(),
+                "PALISADE_CI is set but there are no PostgreSQL binaries under /usr/lib/postgresql"
+            );
+            eprintln!("skipped: no PostgreSQL binaries under /usr/lib/postgresql/*/bin");
+            return None;
+        };
+        use std::os::unix::fs::MetadataExt;
+        let root = std::fs::metadata("/proc/self")
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false);
+        // initdb refuses to run as root: run the server as `postgres` then.
+        let as_user = root.then_some("postgres");
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("pg");
+        std::fs::create_dir(&data).unwrap();
+        if root {
+            let status = Command::new("chown")
+                .arg("-R")
+                .arg("postgres")
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let out = run_as(
+            as_user,
+            &bin.join("initdb"),
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let options = format!("-p {port} -h 127.0.0.1 -k {}", data.display());
+        let log = data.join("server.log");
+        let out = run_as(
+            as_user,
+            &bin.join("pg_ctl"),
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-o",
+                &options,
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "start",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(Postgres {
+            url: format!("host=127.0.0.1 port={port} user=postgres dbname=postgres"),
+            bin,
+            data,
+            as_user,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = run_as(
+            self.as_user,
+            &self.bin.join("pg_ctl"),
+            &[
+                "-D",
+                self.data.to_str().unwrap_or(""),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+        );
+    }
+}
+
+#[test]
+fn postgres_store_is_one_log_for_many_writers() {
+    let Some(pg) = Postgres::start() else { return };
+    let signer_text = CheckpointSigner::generate("example/audit")
+        .unwrap()
+        .to_text();
+    {
+        let log = AuditLog::with_store(PostgresStore::connect(&pg.url).unwrap()).with_signer(
+            "example/audit",
+            CheckpointSigner::from_text(&signer_text).unwrap(),
+        );
+        exercise(&log);
+    }
+    // Six application instances (own connections) append at once, in
+    // single events and batches, and sign checkpoints as they go.
+    std::thread::scope(|s| {
+        for t in 0..6u64 {
+            let url = &pg.url;
+            let signer_text = &signer_text;
+            s.spawn(move || {
+                let log = AuditLog::with_store(PostgresStore::connect(url).unwrap()).with_signer(
+                    "example/audit",
+                    CheckpointSigner::from_text(signer_text).unwrap(),
+                );
+                for i in 0..20 {
+                    if i % 5 == 0 {
+                        log.append_batch((0..5).map(|j| event(t * 1000 + i * 10 + j)).collect())
+                            .unwrap();
+                    } else {
+                        log.append(event(t * 1000 + i)).unwrap();
+                    }
+                    if i % 7 == 0 {
+                        log.checkpoint().unwrap();
+                    }
+                }
+            });
+        }
+    });
+    let store = PostgresStore::connect(&pg.url).unwrap();
+    let key = CheckpointSigner::from_text(&signer_text)
+        .unwrap()
+        .verifier();
+    let report = verify_store(&store, Some("example/audit"), Some(&key)).unwrap();
+    assert_eq!(report.records, 41 + 6 * (4 * 5 + 16));
+    assert!(report.checkpoints_verified > 6 * 3);
+}
