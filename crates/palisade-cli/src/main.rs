@@ -15,6 +15,7 @@ mod failure;
 mod input;
 mod otp;
 mod password;
+mod policy;
 mod retention;
 
 use std::process::ExitCode;
@@ -48,6 +49,9 @@ enum Command {
     /// Retention: check policy files, plan what is due, answer erasure requests
     #[command(subcommand)]
     Retention(retention::Command),
+    /// Access policies: validate files, decide and explain requests, list permissions, who can
+    #[command(subcommand)]
+    Policy(policy::Command),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         Command::Audit(command) => audit::run(command),
         Command::Crypt(command) => crypt::run(command),
         Command::Retention(command) => retention::run(command),
+        Command::Policy(command) => policy::run(command),
     };
     match result {
         Ok(code) => code,

@@ -824,6 +824,21 @@ impl Policy {
         })
     }
 
+    /// The tenants in which `principal` holds roles of its own (roles held
+    /// in every tenant are not listed), in name order.
+    pub fn tenants_of(&self, principal: &str) -> Vec<&str> {
+        self.user_ix
+            .get(principal)
+            .and_then(|id| self.users.get(*id as usize))
+            .map(|user| {
+                user.tenants
+                    .iter()
+                    .filter_map(|(t, _)| self.tenants.get(*t as usize).map(|t| &*t.name))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Whether the principal exists and is blocked.
     pub fn is_blocked(&self, principal: &str) -> bool {
         self.user_ix

@@ -1,0 +1,283 @@
+//! `palisade policy …`: validate policy files, decide and explain requests,
+//! list a principal's permissions and who may perform an action.
+//!
+//! Resources are written `Type:id` (or `Type` for any resource of the type).
+//! A resource's owner comes from `--owner`, or else from the policy file's
+//! `[resources."Type:id"]` table. The context is a JSON object of strings,
+//! integers and booleans.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use palisade_rbac::{Access, Context, Error, Outcome, Policy, Request, Resource};
+
+use crate::{CliResult, Failure};
+
+/// Policy subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check a policy file against its schema; exit 1 listing every problem
+    Validate {
+        /// The policy file (TOML)
+        file: PathBuf,
+    },
+    /// Decide a request: print `allow` (exit 0) or `deny` (exit 1)
+    Check {
+        #[command(flatten)]
+        target: Target,
+        /// The principal asking
+        #[arg(long)]
+        principal: String,
+        /// Also print the outcome, the deciding rules and the field rights
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Everything a principal may do ("log in as that user")
+    Permissions {
+        /// The policy file (TOML)
+        #[arg(long)]
+        policy: PathBuf,
+        /// The principal
+        #[arg(long)]
+        principal: String,
+        /// Only this tenant (default: rights held everywhere, then each tenant of the principal)
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Who may perform an action on a resource
+    WhoCan {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// The parts of a request other than the principal.
+#[derive(Debug, Args)]
+pub(crate) struct Target {
+    /// The policy file (TOML)
+    #[arg(long)]
+    policy: PathBuf,
+    /// The action, e.g. `read`
+    #[arg(long)]
+    action: String,
+    /// The resource, `Type:id` or `Type`
+    #[arg(long)]
+    resource: String,
+    /// The resource's owner (overrides the policy file)
+    #[arg(long)]
+    owner: Option<String>,
+    /// The tenant the request is made in
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Request context as a JSON object, e.g. '{"rows": 20}'
+    #[arg(long)]
+    context: Option<String>,
+}
+
+fn read(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::input(format!("cannot read `{}`: {e}", path.display())))
+}
+
+/// Loads a policy; problems in the file are input errors here (exit 2).
+fn load(path: &Path) -> Result<Policy, Failure> {
+    let text = read(path)?;
+    Policy::from_toml(&text).map_err(|e| Failure::input(format!("`{}`: {e}", path.display())))
+}
+
+fn context(target: &Target) -> Result<Option<Context>, Failure> {
+    target
+        .context
+        .as_deref()
+        .map(Context::from_json)
+        .transpose()
+        .map_err(Failure::input)
+}
+
+fn resource(target: &Target) -> Result<Resource<'_>, Failure> {
+    let resource = Resource::parse(&target.resource).map_err(Failure::input)?;
+    Ok(match &target.owner {
+        Some(owner) => resource.owned_by(owner),
+        None => resource,
+    })
+}
+
+pub(crate) fn run(command: Command) -> CliResult {
+    match command {
+        Command::Validate { file } => validate(&file),
+        Command::Check {
+            target,
+            principal,
+            explain,
+        } => check(&target, &principal, explain),
+        Command::Permissions {
+            policy,
+            principal,
+            tenant,
+        } => permissions(&policy, &principal, tenant.as_deref()),
+        Command::WhoCan { target } => who_can(&target),
+    }
+}
+
+fn validate(path: &Path) -> CliResult {
+    let text = read(path)?;
+    let shown = path.display();
+    match Policy::from_toml(&text) {
+        Ok(policy) => {
+            println!(
+                "valid: {} roles, {} principals, {} tenants",
+                policy.roles().count(),
+                policy.principals().count(),
+                policy.tenants().count()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(Error::Invalid { problems }) => {
+            for problem in &problems {
+                match problem.line {
+                    Some(line) => println!("{shown}:{line}: {}", problem.message),
+                    None => println!("{shown}: {}", problem.message),
+                }
+            }
+            Err(Failure::verdict(format!(
+                "`{shown}` is invalid: {} problem{}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            )))
+        }
+        Err(Error::Syntax { line, message }) => {
+            match line {
+                Some(line) => println!("{shown}:{line}: {message}"),
+                None => println!("{shown}: {message}"),
+            }
+            Err(Failure::verdict(format!(
+                "`{shown}` is not a well-formed policy file"
+            )))
+        }
+        Err(other) => Err(Failure::input(other)),
+    }
+}
+
+fn check(target: &Target, principal: &str, explain: bool) -> CliResult {
+    let policy = load(&target.policy)?;
+    let context = context(target)?;
+    let mut request = Request::new(principal, &target.action, resource(target)?);
+    if let Some(tenant) = &target.tenant {
+        request = request.in_tenant(tenant);
+    }
+    if let Some(context) = &context {
+        request = request.with_context(context);
+    }
+    let decision = policy.decide(&request);
+    println!(
+        "{}",
+        if decision.is_allowed() {
+            "allow"
+        } else {
+            "deny"
+        }
+    );
+    if explain {
+        let explanation = policy.explain(&request);
+        println!(
+            "outcome: {}",
+            match explanation.outcome {
+                Outcome::Allow => "allowed",
+                Outcome::Forbidden => "forbidden",
+                Outcome::NotPermitted => "not permitted",
+            }
+        );
+        println!("reason: {}", explanation.summary);
+        for rule in &explanation.rules {
+            println!("rule: {rule}");
+        }
+        for field in decision.fields() {
+            println!("field {}: {}", field.field, field.visibility);
+        }
+    }
+    Ok(if decision.is_allowed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn permissions(path: &Path, principal: &str, tenant: Option<&str>) -> CliResult {
+    let policy = load(path)?;
+    let tenants: Vec<Option<&str>> = match tenant {
+        Some(t) => vec![Some(t)],
+        None => std::iter::once(None)
+            .chain(policy.tenants_of(principal).into_iter().map(Some))
+            .collect(),
+    };
+    if policy.is_blocked(principal) {
+        println!("principal `{principal}` is blocked: every action is forbidden");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for tenant in tenants {
+        let list = policy
+            .permissions(principal, tenant)
+            .map_err(Failure::input)?;
+        match tenant {
+            Some(t) => println!("in tenant {t}:"),
+            None => println!("in every tenant:"),
+        }
+        if list.is_empty() {
+            println!("  (nothing)");
+        }
+        let mut types = Vec::new();
+        for permission in &list {
+            let action = format!("{}:{}", permission.resource_type, permission.action);
+            match &permission.access {
+                Access::Allowed => println!("  allow   {action}"),
+                Access::Forbidden => println!("  forbid  {action}"),
+                Access::Conditional { allow_if, deny_if } => {
+                    let mut line = format!("  allow   {action} if {}", allow_if.join(" or "));
+                    if !deny_if.is_empty() {
+                        line.push_str(&format!(", unless {}", deny_if.join(" or ")));
+                    }
+                    println!("{line}");
+                }
+            }
+            if permission.access != Access::Forbidden && !types.contains(&permission.resource_type)
+            {
+                types.push(permission.resource_type);
+            }
+        }
+        for ty in types {
+            let fields = policy
+                .field_rights_of(principal, tenant, ty)
+                .map_err(Failure::input)?;
+            if fields.is_empty() {
+                continue;
+            }
+            let shown: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{} {}", f.field, f.visibility))
+                .collect();
+            println!("  fields  {ty}: {}", shown.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn who_can(target: &Target) -> CliResult {
+    let policy = load(&target.policy)?;
+    let context = context(target)?;
+    let grantees = policy
+        .who_can(
+            &target.action,
+            resource(target)?,
+            target.tenant.as_deref(),
+            context.as_ref(),
+        )
+        .map_err(Failure::input)?;
+    for grantee in grantees {
+        match grantee.tenant {
+            Some(t) => println!("{} (tenant {t})", grantee.principal),
+            None => println!("{} (every tenant)", grantee.principal),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
