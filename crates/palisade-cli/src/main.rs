@@ -15,6 +15,7 @@ mod failure;
 mod input;
 mod otp;
 mod password;
+mod pii;
 mod policy;
 mod retention;
 
@@ -52,6 +53,9 @@ enum Command {
     /// Access policies: validate files, decide and explain requests, list permissions, who can
     #[command(subcommand)]
     Policy(policy::Command),
+    /// Personal data and secrets: scan for findings, mask streams and JSON documents
+    #[command(subcommand)]
+    Pii(pii::Command),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Command::Crypt(command) => crypt::run(command),
         Command::Retention(command) => retention::run(command),
         Command::Policy(command) => policy::run(command),
+        Command::Pii(command) => pii::run(command),
     };
     match result {
         Ok(code) => code,

@@ -235,14 +235,14 @@ fn letters_then_digits(
     if cfg.on(Kind::Iban)
         && let Some(end) = iban_at(text, bl, p)
     {
-        push(out, text, Kind::Iban, p, end, 0.9);
+        push(out, Kind::Iban, p, end, 0.9);
         return Some(end);
     }
     if cfg.on(Kind::PlNip) && (a, b) == (b'P', b'L') {
         let e = digit_run(text, d);
         let digits = text.get(d..e)?;
         if !glued_right(text, bl, e) && checks::pl_nip(digits) {
-            push(out, text, Kind::PlNip, p, e, 0.85);
+            push(out, Kind::PlNip, p, e, 0.85);
             return Some(e);
         }
     }
@@ -275,7 +275,7 @@ fn iban_at(text: &[u8], bl: &[(usize, usize)], p: usize) -> Option<usize> {
     checks::iban(compact.get(..n)?).then_some(i)
 }
 
-fn push(out: &mut Vec<Finding>, text: &[u8], kind: Kind, start: usize, end: usize, base: f32) {
+fn push(out: &mut Vec<Finding>, kind: Kind, start: usize, end: usize, base: f32) {
     let confidence = base;
     out.push(Finding {
         kind,
@@ -355,7 +355,6 @@ fn phones(
             {
                 push(
                     out,
-                    text,
                     Kind::Phone,
                     start,
                     run.last().map_or(start, |g| g.end),
@@ -374,7 +373,6 @@ fn phones(
     {
         push(
             out,
-            text,
             Kind::Phone,
             start,
             rest.last().map_or(start, |g| g.end),
@@ -425,7 +423,7 @@ fn classify(
             && let Some(s) = text.get(start..end)
             && checks::ip_address(s)
         {
-            push(out, text, Kind::IpAddress, start, end, 0.8);
+            push(out, Kind::IpAddress, start, end, 0.8);
             return true;
         }
     }
@@ -448,7 +446,7 @@ fn classify(
     let bare = run.len() == 1;
     let mut found = false;
     let mut hit = |kind: Kind, base: f32, out: &mut Vec<Finding>| {
-        push(out, text, kind, start, end, base);
+        push(out, kind, start, end, base);
         found = true;
     };
 

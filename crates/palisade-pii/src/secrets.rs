@@ -343,7 +343,9 @@ fn private_key(text: &[u8], start: usize) -> Option<(usize, usize, f32)> {
         }
         // No end marker in this text: everything after the header is key
         // (but a final line ending, which a line-by-line stream keeps).
-        None => text.len() - usize::from(text.ends_with(b"\n")) - usize::from(text.ends_with(b"\r\n")),
+        None => {
+            text.len() - usize::from(text.ends_with(b"\n")) - usize::from(text.ends_with(b"\r\n"))
+        }
     };
     Some((start, end, 0.99))
 }
