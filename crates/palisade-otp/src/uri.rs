@@ -142,8 +142,15 @@ impl KeyUri {
             (_, Some(parameter)) => Some(parameter),
             (label, None) => label,
         };
-        if issuer.as_deref().is_some_and(|i| i.contains(':')) {
-            return Err(Error::LabelInvalid("issuer contains a colon"));
+        if let Some(issuer) = &issuer {
+            if issuer.contains(':') {
+                return Err(Error::LabelInvalid("issuer contains a colon"));
+            }
+            if issuer.chars().any(char::is_control) {
+                return Err(Error::LabelInvalid(
+                    "issuer or account name contains a control character",
+                ));
+            }
         }
         let secret = Secret::from_base32(params.secret.as_deref().ok_or(Error::SecretMissing)?)?;
         let algorithm = match params.algorithm {
