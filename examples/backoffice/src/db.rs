@@ -1,0 +1,314 @@
+//! Storage: one small SQL dialect over SQLite (embedded) and PostgreSQL.
+//!
+//! Every statement uses `$1, $2, …` placeholders in increasing order of first
+//! appearance, `TEXT` and `BIGINT` columns only, so the same text runs on
+//! both engines. Each engine has a small pool of connections; calls block and
+//! are made from Tokio's blocking pool.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::error::{Error, Result};
+
+/// One SQL value: the schema uses only these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Val {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl From<&str> for Val {
+    fn from(s: &str) -> Self {
+        Val::Text(s.to_owned())
+    }
+}
+impl From<String> for Val {
+    fn from(s: String) -> Self {
+        Val::Text(s)
+    }
+}
+impl From<&String> for Val {
+    fn from(s: &String) -> Self {
+        Val::Text(s.clone())
+    }
+}
+impl From<i64> for Val {
+    fn from(n: i64) -> Self {
+        Val::Int(n)
+    }
+}
+impl From<Option<String>> for Val {
+    fn from(s: Option<String>) -> Self {
+        s.map_or(Val::Null, Val::Text)
+    }
+}
+impl From<Option<i64>> for Val {
+    fn from(n: Option<i64>) -> Self {
+        n.map_or(Val::Null, Val::Int)
+    }
+}
+
+/// A result row.
+#[derive(Debug)]
+pub(crate) struct Row(Vec<Val>);
+
+impl Row {
+    pub(crate) fn text(&self, i: usize) -> Result<String> {
+        match self.0.get(i) {
+            Some(Val::Text(s)) => Ok(s.clone()),
+            _ => Err(Error::Storage(format!("column {i} is not text"))),
+        }
+    }
+    pub(crate) fn opt_text(&self, i: usize) -> Option<String> {
+        match self.0.get(i) {
+            Some(Val::Text(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+    pub(crate) fn int(&self, i: usize) -> Result<i64> {
+        match self.0.get(i) {
+            Some(Val::Int(n)) => Ok(*n),
+            _ => Err(Error::Storage(format!("column {i} is not an integer"))),
+        }
+    }
+    pub(crate) fn opt_int(&self, i: usize) -> Option<i64> {
+        match self.0.get(i) {
+            Some(Val::Int(n)) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, \
+     policy TEXT NOT NULL, policy_version BIGINT NOT NULL, created BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+     email TEXT NOT NULL UNIQUE, name TEXT NOT NULL, password_hash TEXT NOT NULL, \
+     role TEXT NOT NULL, totp_secret TEXT, totp_pending TEXT, totp_state TEXT NOT NULL, \
+     recovery TEXT, login_failures BIGINT NOT NULL, login_blocked_until BIGINT NOT NULL, \
+     created BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
+     tenant TEXT NOT NULL, stage TEXT NOT NULL, expires BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id)",
+    "CREATE TABLE IF NOT EXISTS clients (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+     name TEXT NOT NULL, phone TEXT NOT NULL, email TEXT NOT NULL, phone_index TEXT NOT NULL, \
+     created BIGINT NOT NULL, last_activity BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS clients_phone ON clients (tenant, phone_index)",
+    "CREATE INDEX IF NOT EXISTS clients_tenant ON clients (tenant, name)",
+    "CREATE TABLE IF NOT EXISTS attachments (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+     client_id TEXT NOT NULL, file_name TEXT NOT NULL, body TEXT NOT NULL, \
+     created BIGINT NOT NULL, ticket_closed BIGINT, legal_hold TEXT)",
+    "CREATE TABLE IF NOT EXISTS invoices (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+     client_id TEXT NOT NULL, amount_cents BIGINT NOT NULL, created BIGINT NOT NULL, \
+     legal_hold TEXT)",
+    "CREATE TABLE IF NOT EXISTS audit_keys (tenant TEXT PRIMARY KEY, origin TEXT NOT NULL, \
+     signer TEXT NOT NULL)",
+];
+
+/// The database: SQLite or PostgreSQL, each behind a small connection pool.
+pub(crate) enum Db {
+    Sqlite(Pool<rusqlite::Connection>),
+    Postgres(Pool<postgres::Client>),
+}
+
+pub(crate) struct Pool<C> {
+    conns: Vec<Mutex<C>>,
+    next: AtomicUsize,
+}
+
+impl<C> Pool<C> {
+    fn new(conns: Vec<C>) -> Self {
+        Pool {
+            conns: conns.into_iter().map(Mutex::new).collect(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut C) -> Result<T>) -> Result<T> {
+        let len = self.conns.len().max(1);
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % len;
+        // Take the first free connection, else wait on ours.
+        for k in 0..len {
+            if let Some(slot) = self.conns.get((start + k) % len)
+                && let Ok(mut guard) = slot.try_lock()
+            {
+                return f(&mut guard);
+            }
+        }
+        let slot = self
+            .conns
+            .get(start)
+            .ok_or_else(|| Error::Storage("empty connection pool".into()))?;
+        let mut guard = slot
+            .lock()
+            .map_err(|_| Error::Storage("connection poisoned".into()))?;
+        f(&mut guard)
+    }
+}
+
+fn sqlite_error(e: rusqlite::Error) -> Error {
+    Error::Storage(e.to_string())
+}
+
+fn pg_error(e: postgres::Error) -> Error {
+    Error::Storage(e.to_string())
+}
+
+impl Db {
+    /// Opens (creating) the SQLite database file with `pool` connections.
+    pub(crate) fn sqlite(path: &Path, pool: usize) -> Result<Db> {
+        let mut conns = Vec::new();
+        for _ in 0..pool.max(1) {
+            let conn = rusqlite::Connection::open(path).map_err(sqlite_error)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))
+                .map_err(sqlite_error)?;
+            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+                .map_err(sqlite_error)?;
+            conns.push(conn);
+        }
+        let db = Db::Sqlite(Pool::new(conns));
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Connects to PostgreSQL at `url` with `pool` connections.
+    pub(crate) fn postgres(url: &str, pool: usize) -> Result<Db> {
+        let mut conns = Vec::new();
+        for _ in 0..pool.max(1) {
+            conns.push(postgres::Client::connect(url, postgres::NoTls).map_err(pg_error)?);
+        }
+        let db = Db::Postgres(Pool::new(conns));
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        for statement in SCHEMA {
+            self.exec(statement, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Runs a statement; returns the number of rows changed.
+    pub(crate) fn exec(&self, sql: &str, params: &[Val]) -> Result<u64> {
+        match self {
+            Db::Sqlite(pool) => pool.with(|c| {
+                let mut stmt = c.prepare_cached(sql).map_err(sqlite_error)?;
+                let n = stmt
+                    .execute(rusqlite::params_from_iter(params.iter().map(sqlite_value)))
+                    .map_err(sqlite_error)?;
+                Ok(n as u64)
+            }),
+            Db::Postgres(pool) => pool.with(|c| {
+                let owned = pg_params(params);
+                let refs = pg_refs(&owned);
+                c.execute(sql, &refs).map_err(pg_error)
+            }),
+        }
+    }
+
+    /// Runs a query and returns every row.
+    pub(crate) fn query(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        match self {
+            Db::Sqlite(pool) => pool.with(|c| {
+                let mut stmt = c.prepare_cached(sql).map_err(sqlite_error)?;
+                let columns = stmt.column_count();
+                let mut rows = stmt
+                    .query(rusqlite::params_from_iter(params.iter().map(sqlite_value)))
+                    .map_err(sqlite_error)?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next().map_err(sqlite_error)? {
+                    let mut vals = Vec::with_capacity(columns);
+                    for i in 0..columns {
+                        vals.push(match row.get_ref(i).map_err(sqlite_error)? {
+                            rusqlite::types::ValueRef::Integer(n) => Val::Int(n),
+                            rusqlite::types::ValueRef::Text(t) => {
+                                Val::Text(String::from_utf8_lossy(t).into_owned())
+                            }
+                            _ => Val::Null,
+                        });
+                    }
+                    out.push(Row(vals));
+                }
+                Ok(out)
+            }),
+            Db::Postgres(pool) => pool.with(|c| {
+                let owned = pg_params(params);
+                let refs = pg_refs(&owned);
+                let rows = c.query(sql, &refs).map_err(pg_error)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let mut vals = Vec::with_capacity(row.len());
+                    for (i, column) in row.columns().iter().enumerate() {
+                        let ty = column.type_();
+                        let v = if *ty == postgres::types::Type::INT8 {
+                            row.try_get::<_, Option<i64>>(i)
+                                .map_err(pg_error)?
+                                .map_or(Val::Null, Val::Int)
+                        } else if *ty == postgres::types::Type::INT4 {
+                            row.try_get::<_, Option<i32>>(i)
+                                .map_err(pg_error)?
+                                .map_or(Val::Null, |n| Val::Int(i64::from(n)))
+                        } else {
+                            row.try_get::<_, Option<String>>(i)
+                                .map_err(pg_error)?
+                                .map_or(Val::Null, Val::Text)
+                        };
+                        vals.push(v);
+                    }
+                    out.push(Row(vals));
+                }
+                Ok(out)
+            }),
+        }
+    }
+
+    /// Runs a query and returns its first row, if any.
+    pub(crate) fn query_one(&self, sql: &str, params: &[Val]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// Which engine this is, for messages.
+    pub(crate) fn engine(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgresql",
+        }
+    }
+}
+
+fn sqlite_value(v: &Val) -> rusqlite::types::Value {
+    match v {
+        Val::Null => rusqlite::types::Value::Null,
+        Val::Int(n) => rusqlite::types::Value::Integer(*n),
+        Val::Text(s) => rusqlite::types::Value::Text(s.clone()),
+    }
+}
+
+enum PgParam {
+    Int(i64),
+    Text(Option<String>),
+}
+
+fn pg_params(params: &[Val]) -> Vec<PgParam> {
+    params
+        .iter()
+        .map(|v| match v {
+            Val::Null => PgParam::Text(None),
+            Val::Int(n) => PgParam::Int(*n),
+            Val::Text(s) => PgParam::Text(Some(s.clone())),
+        })
+        .collect()
+}
+
+fn pg_refs(params: &[PgParam]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| match p {
+            PgParam::Int(n) => n as &(dyn postgres::types::ToSql + Sync),
+            PgParam::Text(s) => s as &(dyn postgres::types::ToSql + Sync),
+        })
+        .collect()
+}

@@ -1,0 +1,171 @@
+//! `palisade-backoffice`: serve the back office, or export and verify a
+//! tenant's audit evidence offline.
+//!
+//! The PostgreSQL URL (which may hold a password) is read from the
+//! environment variable `BACKOFFICE_DATABASE_URL`, never from arguments.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use palisade_backoffice::{Backoffice, Config, ServeOptions};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "A multi-tenant back office composed from the Palisade crates"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API and the page until Ctrl-C
+    Serve {
+        /// Data directory: keyring, SQLite database, audit logs
+        #[arg(long, value_name = "DIR", default_value = "backoffice-data")]
+        data: PathBuf,
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Seed a demo tenant with this id and print its logins
+        #[arg(long, value_name = "TENANT")]
+        demo: Option<String>,
+        /// Seconds between retention sweeps
+        #[arg(long, value_name = "S", default_value_t = 3600)]
+        sweep_every: u64,
+        /// Log level (error, warn, info, debug, trace)
+        #[arg(long, default_value = "info")]
+        log_level: tracing::Level,
+        /// Database connections
+        #[arg(long, default_value_t = 4)]
+        pool: usize,
+    },
+    /// Export a tenant's audit records as an evidence bundle (server stopped)
+    Evidence {
+        #[arg(long, value_name = "DIR", default_value = "backoffice-data")]
+        data: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_name = "N")]
+        from: Option<u64>,
+        #[arg(long, value_name = "M")]
+        to: Option<u64>,
+        /// Write the bundle here (default: standard output)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Verify a tenant's audit log on disk (server stopped)
+    Verify {
+        #[arg(long, value_name = "DIR", default_value = "backoffice-data")]
+        data: PathBuf,
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+fn config(data: PathBuf, pool: usize) -> Config {
+    let mut config = Config::new(data);
+    config.database_url = std::env::var("BACKOFFICE_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    config.db_pool = pool;
+    config
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            data,
+            listen,
+            demo,
+            sweep_every,
+            log_level,
+            pool,
+        } => {
+            if let Err(e) = palisade_backoffice::init_logging(std::io::stderr, log_level) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let options = ServeOptions {
+                config: config(data, pool),
+                listen,
+                demo_tenant: demo,
+                sweep_every: Duration::from_secs(sweep_every.max(1)),
+            };
+            match runtime.block_on(palisade_backoffice::run(options)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Evidence {
+            data,
+            tenant,
+            from,
+            to,
+            out,
+        } => {
+            let result = Backoffice::open(config(data, 1))
+                .and_then(|app| app.export_evidence(&tenant, from, to))
+                .and_then(|bundle| {
+                    bundle
+                        .to_json()
+                        .map_err(|e| palisade_backoffice::Error::Internal(e.to_string()))
+                });
+            match result {
+                Ok(json) => {
+                    let written = match out {
+                        Some(path) => std::fs::write(&path, json + "\n")
+                            .map(|()| eprintln!("wrote {}", path.display())),
+                        None => {
+                            println!("{json}");
+                            Ok(())
+                        }
+                    };
+                    match written {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            ExitCode::from(2)
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Verify { data, tenant } => {
+            match Backoffice::open(config(data, 1)).and_then(|app| app.verify_audit(&tenant)) {
+                Ok(Ok(records)) => {
+                    println!("ok: {records} records verified");
+                    ExitCode::SUCCESS
+                }
+                Ok(Err(finding)) => {
+                    println!("FAILED: {finding}");
+                    ExitCode::from(1)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
