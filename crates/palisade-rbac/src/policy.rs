@@ -397,10 +397,7 @@ impl Policy {
             tenant: None,
             type_id: None,
         };
-        let Some(&type_id) = self.type_ix.get(request.resource.type_name) else {
-            return decision;
-        };
-        decision.type_id = Some(type_id);
+        decision.type_id = self.type_ix.get(request.resource.type_name).copied();
         let Some(&user_id) = self.user_ix.get(request.principal) else {
             return decision;
         };
@@ -413,6 +410,9 @@ impl Policy {
             decision.outcome = Outcome::Forbidden;
             return decision;
         }
+        let Some(type_id) = decision.type_id else {
+            return decision;
+        };
         let Some(perm) = self.perm_of(type_id, request.action) else {
             return decision;
         };
@@ -464,9 +464,6 @@ impl Policy {
             summary,
         };
         let resource = request.resource;
-        let Some(&type_id) = self.type_ix.get(resource.type_name) else {
-            return not_permitted(format!("unknown resource type `{}`", resource.type_name));
-        };
         let Some((user_id, user)) = self
             .user_ix
             .get(request.principal)
@@ -481,6 +478,9 @@ impl Policy {
                 summary: format!("principal `{}` is blocked", request.principal),
             };
         }
+        let Some(&type_id) = self.type_ix.get(resource.type_name) else {
+            return not_permitted(format!("unknown resource type `{}`", resource.type_name));
+        };
         let Some(perm) = self.perm_of(type_id, request.action) else {
             return not_permitted(format!(
                 "unknown action `{}` on resource type `{}`",
