@@ -28,7 +28,7 @@ pub(crate) const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 pub const TOKEN_PREFIX: &str = "pcrypt:";
 
 const INFO_KEY: &[u8] = b"palisade-crypt v1 field key";
-const INFO_COMMIT: &[u8] = b"palisade-crypt v1 field commitment";
+const INFO_COMMIT: &[u8] = b"palisade-crypt v1 field commit";
 
 /// A field ciphertext: the binary envelope, checked for shape (version,
 /// lengths) but not yet authenticated.

@@ -40,7 +40,7 @@ def encode_context(ctx: dict) -> bytes:
 
 def seal_field(key: bytes, key_id: int, nonce: bytes, ctx: dict, plaintext: bytes) -> bytes:
     message_key = hkdf_expand(key, b"palisade-crypt v1 field key" + nonce)
-    commitment = hkdf_expand(key, b"palisade-crypt v1 field commitment" + nonce)
+    commitment = hkdf_expand(key, b"palisade-crypt v1 field commit" + nonce)
     header = bytes([1]) + struct.pack(">I", key_id) + nonce + commitment
     aad = header + encode_context(ctx)
     return header + sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, nonce, message_key)
