@@ -626,3 +626,57 @@ impl Backoffice {
         Ok(self.db.query_one(sql, params)?.is_some())
     }
 }
+
+/// Checks every row of a tenant's PostgreSQL audit table on its own: the
+/// stored leaf hash against the record bytes, the chain link, and the
+/// payload against its salted commitment. Returns the first bad row, so a
+/// finding names the altered row itself (palisade-audit's `verify_store`
+/// reads through the store, which refuses a bad payload without an index,
+/// and names the successor of an altered record).
+pub(crate) fn first_bad_row(db: &Db, schema: &str) -> Result<Option<String>> {
+    let rows = db.query(
+        &format!(
+            "SELECT idx, encode(leaf, 'hex'), encode(record, 'hex'), encode(sidecar, 'hex') \
+             FROM {schema}.audit_records ORDER BY idx"
+        ),
+        &[],
+    )?;
+    let mut previous = [0u8; 32];
+    for (expected, row) in (0_i64..).zip(rows) {
+        let idx = row.int(0)?;
+        let hex = |i: usize| -> Result<Vec<u8>> {
+            HEXLOWER.decode(row.text(i)?.as_bytes()).map_err(internal)
+        };
+        let (leaf, bytes, sidecar) = (hex(1)?, hex(2)?, hex(3)?);
+        if idx != expected {
+            return Ok(Some(format!("record {expected}: missing from the store")));
+        }
+        if palisade_audit::leaf_hash(&bytes).as_slice() != leaf.as_slice() {
+            return Ok(Some(format!(
+                "record {idx}: the record does not match its leaf hash"
+            )));
+        }
+        let Ok(record) = palisade_audit::Record::decode(&bytes) else {
+            return Ok(Some(format!("record {idx}: malformed record")));
+        };
+        if *record.previous() != previous {
+            return Ok(Some(format!(
+                "record {idx}: does not chain to the previous record"
+            )));
+        }
+        if let (Some(commitment), Some((&1, rest))) =
+            (record.payload_commitment(), sidecar.split_first())
+        {
+            let ok = rest.split_first_chunk::<32>().is_some_and(|(salt, json)| {
+                palisade_audit::payload_commitment(salt, json) == *commitment
+            });
+            if !ok {
+                return Ok(Some(format!(
+                    "record {idx}: payload does not match its commitment"
+                )));
+            }
+        }
+        previous = *record.leaf_hash();
+    }
+    Ok(None)
+}

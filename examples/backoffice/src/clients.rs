@@ -742,6 +742,12 @@ impl Backoffice {
     /// payload commitments, checkpoint signatures): `Ok` with the record
     /// count, or `Err` naming the first bad record and why.
     pub fn verify_audit(&self, tenant: &str) -> Result<std::result::Result<u64, String>> {
+        if self.config.database_url.is_some()
+            && let Some(finding) =
+                crate::app::first_bad_row(&self.db, &crate::app::audit_schema(tenant))?
+        {
+            return Ok(Err(finding));
+        }
         Ok(match self.audit(tenant)?.verify(&self.audit_dir(tenant)) {
             Ok(records) => Ok(records),
             Err(e) => Err(e.to_string()),

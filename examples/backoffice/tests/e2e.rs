@@ -473,24 +473,26 @@ fn tamper(server: &Server, needle: &str) {
             "{}.audit_records",
             palisade_backoffice::audit_schema(TENANT)
         );
+        // The payload of that row (what the record says happened) is
+        // altered: its salted commitment no longer matches. (An altered
+        // `record` column is caught too, but palisade-audit's `verify_store`
+        // then names the next record, whose chain link breaks.)
         let rows = client
             .query(
-                &format!("SELECT idx, record FROM {table} ORDER BY idx"),
+                &format!("SELECT idx, record, sidecar FROM {table} ORDER BY idx"),
                 &[],
             )
             .unwrap();
         for row in rows {
             let idx: i64 = row.get(0);
-            let mut record: Vec<u8> = row.get(1);
-            if let Some(at) = record
-                .windows(needle.len())
-                .position(|w| w == needle.as_bytes())
-            {
-                record[at] ^= 0x20;
+            let record: Vec<u8> = row.get(1);
+            let mut sidecar: Vec<u8> = row.get(2);
+            if record.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                *sidecar.last_mut().unwrap() ^= 0x20;
                 let n = client
                     .execute(
-                        &format!("UPDATE {table} SET record = $1 WHERE idx = $2"),
-                        &[&record, &idx],
+                        &format!("UPDATE {table} SET sidecar = $1 WHERE idx = $2"),
+                        &[&sidecar, &idx],
                     )
                     .unwrap();
                 assert_eq!(n, 1);
