@@ -42,7 +42,8 @@ pub use crate::{
         Record, Sealed, payload_commitment,
     },
     segment::{
-        Frame, FrameError, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, masked_crc, parse_segment, read_frame,
+        Frame, FrameError, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, encode_segment, masked_crc,
+        parse_segment, read_frame,
     },
     store::{AuditSink, MemoryStore, Query, Receipt, Store},
     verify::{ERASE_ACTION, Report, verify_dir, verify_store},

@@ -250,6 +250,16 @@ pub(crate) fn record_from_parts(record: &[u8], sidecar: &[u8]) -> Result<Record>
     Ok(record.with_payload_state(state))
 }
 
+/// Encodes records as a whole segment starting at `first` (the inverse of
+/// [`parse_segment`], erased payloads in their shortest form).
+pub fn encode_segment(first: u64, records: &[Record]) -> Vec<u8> {
+    let mut out = segment_header(first).to_vec();
+    for r in records {
+        encode_frame(&r.encode(), &encode_sidecar(r.payload_state()), &mut out);
+    }
+    out
+}
+
 /// Splits a whole segment (header included) into records, strictly: any bad
 /// frame is an error. The function the `audit_segment` fuzz target drives.
 pub fn parse_segment(bytes: &[u8]) -> Result<(u64, Vec<Record>)> {

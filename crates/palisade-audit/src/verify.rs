@@ -59,41 +59,45 @@ impl ChainChecker {
 
     /// Checks one record given as its canonical bytes and sidecar.
     pub(crate) fn push(&mut self, record: &[u8], sidecar: &[u8]) -> Result<()> {
+        let facts = examine(record, sidecar);
+        self.accept(facts)
+    }
+
+    /// The order-dependent half of a record's checks.
+    pub(crate) fn accept(&mut self, facts: std::result::Result<Facts, String>) -> Result<()> {
         let index = self.next;
-        let decoded = match Record::decode(record) {
-            Ok(r) => r,
-            Err(e) => return fail(Finding::at(index, e.to_string())),
+        let facts = match facts {
+            Ok(f) => f,
+            Err(problem) => return fail(Finding::at(index, problem)),
         };
-        if decoded.index() != index {
+        if facts.index != index {
             return fail(Finding::at(
                 index,
                 format!(
                     "holds index `{}`: a record was removed, inserted or moved",
-                    decoded.index()
+                    facts.index
                 ),
             ));
         }
-        if decoded.previous() != &self.last {
+        if facts.previous != self.last {
             return fail(Finding::at(
                 index,
                 "does not chain to the previous record: a record was removed, inserted or altered",
             ));
         }
-        if let Some(problem) = check_sidecar(sidecar, decoded.payload_commitment()) {
+        if let Some(problem) = facts.payload_problem {
             return fail(Finding::at(index, problem));
         }
-        match sidecar.first() {
-            Some(1) => self.present += 1,
-            Some(2) => self.erased.push((index, decoded.subjects().to_vec())),
+        match facts.payload {
+            1 => self.present += 1,
+            2 => self.erased.push((index, facts.subjects)),
             _ => {}
         }
-        if decoded.action() == ERASE_ACTION {
-            for s in decoded.subjects() {
-                self.erasures.insert(s.clone(), index);
-            }
+        for s in facts.erases.unwrap_or_default() {
+            self.erasures.insert(s, index);
         }
-        self.tree.push(*decoded.leaf_hash());
-        self.last = *decoded.leaf_hash();
+        self.tree.push(facts.leaf);
+        self.last = facts.leaf;
         self.next += 1;
         Ok(())
     }
@@ -113,6 +117,70 @@ impl ChainChecker {
         }
         Ok(())
     }
+}
+
+/// What the order-independent checks of one record found.
+#[derive(Debug)]
+pub(crate) struct Facts {
+    index: u64,
+    previous: Hash,
+    leaf: Hash,
+    payload: u8,
+    payload_problem: Option<&'static str>,
+    /// Subjects of a record whose payload is erased.
+    subjects: Vec<String>,
+    /// Subjects of an erasure event.
+    erases: Option<Vec<String>>,
+}
+
+/// Decodes a record strictly, hashes it and checks its payload against the
+/// commitment: everything that does not depend on its neighbours, so it can
+/// run in parallel.
+pub(crate) fn examine(record: &[u8], sidecar: &[u8]) -> std::result::Result<Facts, String> {
+    let decoded = Record::decode(record).map_err(|e| e.to_string())?;
+    let payload_problem = check_sidecar(sidecar, decoded.payload_commitment());
+    let payload = sidecar.first().copied().unwrap_or(0);
+    let erases = (decoded.action() == ERASE_ACTION).then(|| decoded.subjects().to_vec());
+    Ok(Facts {
+        index: decoded.index(),
+        previous: *decoded.previous(),
+        leaf: *decoded.leaf_hash(),
+        payload,
+        payload_problem,
+        subjects: if payload == 2 {
+            decoded.subjects().to_vec()
+        } else {
+            Vec::new()
+        },
+        erases,
+    })
+}
+
+/// Runs [`examine`] over frames on every available core.
+fn examine_all(frames: &[(&[u8], &[u8])]) -> Vec<std::result::Result<Facts, String>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 16);
+    if threads == 1 || frames.len() < 1024 {
+        return frames.iter().map(|(r, s)| examine(r, s)).collect();
+    }
+    let chunk = frames.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = frames
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|(r, s)| examine(r, s)).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut out = Vec::with_capacity(frames.len());
+        for h in handles {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                Err(_) => out.push(Err("verification thread failed".to_owned())),
+            }
+        }
+        out
+    })
 }
 
 /// Checks a list of checkpoint notes against the tree; `key` checks
@@ -199,14 +267,28 @@ pub fn verify_dir(dir: impl AsRef<Path>, key: Option<&CheckpointVerifier>) -> Re
                 ));
             }
         }
+        // Framing first (sequential), then the per-record checks in
+        // parallel, then chain and tree in order.
         let mut at = SEGMENT_HEADER_LEN;
+        let mut frames = Vec::new();
+        let mut framing_error = None;
         while let Some(rest) = bytes.get(at..).filter(|r| !r.is_empty()) {
-            let frame = match read_frame(rest) {
-                Ok(f) => f,
-                Err(e) => return fail(Finding::at(checker.next, e.describe())),
-            };
-            checker.push(frame.record, frame.sidecar)?;
-            at += frame.len;
+            match read_frame(rest) {
+                Ok(f) => {
+                    frames.push((f.record, f.sidecar));
+                    at += f.len;
+                }
+                Err(e) => {
+                    framing_error = Some(e);
+                    break;
+                }
+            }
+        }
+        for facts in examine_all(&frames) {
+            checker.accept(facts)?;
+        }
+        if let Some(e) = framing_error {
+            return fail(Finding::at(checker.next, e.describe()));
         }
     }
     checker.check_erasures()?;
