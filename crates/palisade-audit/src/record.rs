@@ -367,7 +367,7 @@ impl Record {
     /// Decodes a canonical encoding strictly: the version must be 1, every
     /// field in range, and no byte left over. The payload state is
     /// [`PayloadState::Erased`] when a commitment is present (the text lives
-    /// beside the record, see [`Record::with_payload_state`]) and
+    /// beside the record, in storage) and
     /// [`PayloadState::None`] otherwise.
     pub fn decode(bytes: &[u8]) -> Result<Record> {
         let mut r = Reader { rest: bytes };
