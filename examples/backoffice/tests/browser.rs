@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+/// The W3C WebDriver key of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
 struct Driver {
     child: Child,
     base: String,
@@ -64,12 +67,7 @@ impl Session<'_> {
             "/element",
             Some(json!({ "using": "css selector", "value": css })),
         );
-        v["value"]
-            .as_object()?
-            .values()
-            .next()?
-            .as_str()
-            .map(str::to_owned)
+        v["value"][ELEMENT].as_str().map(str::to_owned)
     }
     fn wait_for(&self, css: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -106,14 +104,7 @@ impl Session<'_> {
             .unwrap()
             .iter()
             .map(|e| {
-                let id = e
-                    .as_object()
-                    .unwrap()
-                    .values()
-                    .next()
-                    .unwrap()
-                    .as_str()
-                    .unwrap();
+                let id = e[ELEMENT].as_str().unwrap();
                 self.call("GET", &format!("/element/{id}/text"), None)["value"]
                     .as_str()
                     .unwrap()
