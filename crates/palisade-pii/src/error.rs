@@ -35,6 +35,10 @@ pub enum Error {
     /// Encrypting a value failed.
     #[error("value could not be encrypted")]
     Encryption,
+    /// A masked value did not decrypt (wrong key, context or kind, or
+    /// modified): deliberately says no more.
+    #[error("masked value could not be decrypted")]
+    Decryption,
 }
 
 /// The result type of this crate.

@@ -3,6 +3,8 @@
 
 mod checks;
 mod context;
+#[cfg(feature = "crypt")]
+mod crypt;
 mod error;
 mod json;
 mod kind;
@@ -21,6 +23,8 @@ mod text;
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+#[cfg(feature = "crypt")]
+pub use crate::crypt::Encryptor;
 #[cfg(feature = "tracing")]
 pub use crate::log::{ScrubbingMakeWriter, ScrubbingWriter};
 pub use crate::{

@@ -125,7 +125,9 @@ fn is_label(inner: &[u8]) -> bool {
     kind.len() >= 3
         && kind.len() <= 32
         && kind.iter().all(|&c| c.is_ascii_uppercase() || c == b'_')
-        && token.iter().all(|&c| c.is_ascii_alphanumeric())
+        && token
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b':' | b'-' | b'_'))
 }
 
 fn is_sep(b: u8) -> bool {

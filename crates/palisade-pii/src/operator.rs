@@ -24,7 +24,14 @@ pub enum Operator {
     #[default]
     Label,
     /// Masks characters and keeps a few: `+48 601 234 567` → `+48 XXX XXX 567`.
+    /// The digits it keeps are still digits: on a second pass they can join a
+    /// neighbouring number into a new finding, which is then masked too
+    /// (never less than before).
     Partial(PartialMask),
+    /// Replaces the value with its ciphertext under a palisade-crypt keyring,
+    /// which the key holder can reverse: `<EMAIL:pcrypt:…>` (feature `crypt`).
+    #[cfg(feature = "crypt")]
+    Encrypt(crate::crypt::Encryptor),
     /// Replaces the value with a keyed, deterministic token:
     /// `<EMAIL:k3m9w2hq4x7dfa5e>`. Equal values give equal tokens under one
     /// key, so masked records can still be joined; without the key the token
@@ -247,6 +254,8 @@ impl Operator {
                 out.extend_from_slice(key.token(kind, value).as_bytes());
                 out.push(b'>');
             }
+            #[cfg(feature = "crypt")]
+            Operator::Encrypt(enc) => enc.apply(kind, value, out)?,
         }
         Ok(())
     }

@@ -5,6 +5,7 @@ use std::net::Ipv6Addr;
 
 use crate::checks::{email_domain, email_local, is_domain_byte, is_local_byte};
 use crate::kind::{Finding, Kind};
+use crate::numeric::{glued_left, glued_right};
 
 fn at(text: &[u8], i: usize) -> u8 {
     text.get(i).copied().unwrap_or(b' ')
@@ -100,10 +101,7 @@ pub(crate) fn scan_ipv6(text: &[u8], out: &mut Vec<Finding>) {
         while start > 0 && colon - start < 4 && (before(text, start).is_ascii_hexdigit()) {
             start -= 1;
         }
-        if before(text, start).is_ascii_alphanumeric()
-            || before(text, start) == b'_'
-            || before(text, start) == b'.'
-        {
+        if glued_left(text, &[], start) || before(text, start) == b'.' {
             covered = colon + 1;
             continue;
         }
@@ -119,7 +117,7 @@ pub(crate) fn scan_ipv6(text: &[u8], out: &mut Vec<Finding>) {
         {
             stop -= 1;
         }
-        if at(text, end).is_ascii_alphanumeric() || at(text, end) == b'_' {
+        if glued_right(text, &[], end) {
             continue;
         }
         let Some(cand) = text.get(start..stop) else {

@@ -1,12 +1,16 @@
 //! End-to-end behaviour of the public API: streams, JSON records, the
 //! tracing writer, `Redacted`, custom detectors and scanner settings.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 use palisade_pii::{
     Detector, Finding, HashKey, JsonMasker, Kind, Masker, Operator, PartialMask, Redacted, Scanner,
-    ScrubbingMakeWriter,
 };
 use serde_json::json;
 
@@ -109,47 +113,6 @@ fn json_paths_and_content() {
         json!({"phone": "+48 XXX XXX 567", "free": "jan@example.com"})
     );
     assert!(JsonMasker::new(&masker).path("a[").is_err());
-}
-
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[test]
-fn tracing_events_are_scrubbed_before_the_writer() {
-    let sink = Sink::default();
-    let captured = sink.clone();
-    let masker = Arc::new(Masker::new(Operator::Label));
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .without_time()
-        .with_writer(ScrubbingMakeWriter::new(masker, move || sink.clone()))
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        let span = tracing::info_span!("request", client = "jan@example.com");
-        let _g = span.enter();
-        tracing::info!(password = "hunter2", card = ?"4111 1111 1111 1111", "login from 10.1.2.3");
-        tracing::warn!("token=ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 leaked");
-    });
-    let out = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    for secret in ["jan@example.com", "hunter2", "4111", "10.1.2.3", "ghp_"] {
-        assert!(!out.contains(secret), "{secret} reached the writer: {out}");
-    }
-    assert!(out.contains("password=\"<SECRET>\""), "{out}");
-    assert!(out.contains("card=\"<PAYMENT_CARD>\""), "{out}");
-    assert!(out.contains("login from <IP_ADDRESS>"), "{out}");
-    assert!(out.contains("client=\"<EMAIL>\""), "{out}");
-    assert!(out.contains("token=<SECRET> leaked"), "{out}");
-    assert_eq!(out.lines().count(), 2);
 }
 
 #[test]
@@ -256,7 +219,7 @@ fn overlapping_findings_are_masked_as_one() {
     );
     // A number valid as both NIP and INN is one span.
     let found = Scanner::new().scan("7707083893");
-    assert!(found.len() >= 1);
+    assert!(!found.is_empty());
     assert_eq!(palisade_pii::mask("x 7707083893 y"), "x <RU_INN> y");
 }
 

@@ -5,6 +5,14 @@
 //! script's docstring lists the domain of each kind). `Kind::validate` must
 //! agree on every row.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
 use std::collections::BTreeMap;
 
 use palisade_pii::Kind;

@@ -4,6 +4,14 @@
 //! the last column). Each value is checked by `Kind::validate` and, embedded
 //! in a sentence, by the scanner.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
 use palisade_pii::{Kind, Scanner};
 
 fn rows() -> Vec<(Kind, String, bool, String)> {
@@ -66,7 +74,7 @@ fn scanner_finds_valid_examples_in_text() {
     for (kind, value, valid, source) in rows() {
         // Values the scanner reads only in printed forms it recognises.
         let printable =
-            !value.contains(['=', '–']) && !(kind == Kind::BrCnpj && value.contains(' '));
+            !(value.contains(['=', '–']) || (kind == Kind::BrCnpj && value.contains(' ')));
         if !printable {
             continue;
         }

@@ -7,6 +7,14 @@
 //! - streaming (line by line, bytes, invalid UTF-8 included) gives the same
 //!   bytes as masking the whole input at once.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
 use palisade_pii::{HashKey, Kind, Masker, Operator, PartialMask, Scanner};
 use proptest::prelude::*;
 
@@ -97,16 +105,36 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
-    /// Redact is left out on purpose: removing a value can give a key a new
-    /// value (`password: <removed> next` reads as `password: next`), which a
-    /// second pass rightly removes too. See `Operator::Redact`.
+    /// Label and Hash. Redact and Partial are left out on purpose and tested
+    /// below for the weaker property they have: removing a value can give a
+    /// key a new value (`password: <removed> next`), and the digits Partial
+    /// keeps (`XXX-XXX-X2-18`) can join a neighbouring number into a new
+    /// finding; a second pass then masks *more*, never less.
     #[test]
     fn masking_is_idempotent(text in text()) {
-        for op in operators().into_iter().filter(|o| !matches!(o, Operator::Redact)) {
+        for op in operators().into_iter().filter(|o| matches!(o, Operator::Label | Operator::Hash(_))) {
             let m = Masker::new(op.clone());
             let once = m.mask(&text).unwrap().into_owned();
             let twice = m.mask(&once).unwrap().into_owned();
             prop_assert_eq!(&once, &twice, "operator {:?}", op);
+        }
+    }
+
+    #[test]
+    fn a_second_pass_never_unmasks(text in text()) {
+        for op in [Operator::Redact, Operator::Partial(PartialMask::default())] {
+            let m = Masker::new(op.clone());
+            let once = m.mask(&text).unwrap().into_owned();
+            let twice = m.mask(&once).unwrap().into_owned();
+            // Whatever the first pass hid stays hidden: every finding of the
+            // original is still absent (or still masked) after the second pass.
+            for f in Scanner::new().scan(&text) {
+                let value = &text[f.start..f.end];
+                if value.len() >= 12 && !once.contains(value) {
+                    prop_assert!(!twice.contains(value), "operator {:?} brought back {:?}", op, value);
+                }
+            }
+            prop_assert!(twice.len() <= once.len() || matches!(op, Operator::Partial(_)));
         }
     }
 
