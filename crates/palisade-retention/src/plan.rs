@@ -257,54 +257,49 @@ impl Policy {
     }
 
     /// Decides what is due for one record at `now`: `None` when nothing is.
+    ///
+    /// The hot path: no allocation, and the obligations to retain are only
+    /// computed when a destructive action would otherwise be due.
     fn decide<R: Record>(&self, record: &R, now: Timestamp) -> Option<Decision<'_>> {
         let Some(category) = self.category(record.category()) else {
             return self.unclassified(record);
         };
-        let keep = self.keep(&category.retains, record, None);
         let mut destructive: Option<Candidate<'_>> = None;
         let mut other: Option<Candidate<'_>> = None;
-        for &index in &category.acts {
-            let Some(rule) = self.rule_at(index) else {
-                continue;
-            };
-            let Some(action) = rule.action else { continue };
-            let Some(start) = start_of(record, &rule.trigger, None) else {
-                continue;
-            };
-            let Some(mut due) = rule.end(start, &self.time_zone) else {
-                continue;
-            };
-            let mut deferred = false;
-            if action.is_destructive() {
-                match keep {
-                    Some(Keep { until: None, .. }) => continue,
-                    Some(Keep {
-                        until: Some(until), ..
-                    }) if until > due => {
-                        due = until;
-                        deferred = true;
-                    }
-                    _ => {}
-                }
-            }
-            if due > now {
-                continue;
-            }
-            let candidate = Candidate {
-                action,
-                rule,
-                start,
-                due,
-                deferred,
-            };
-            let best = if action.is_destructive() {
+        for candidate in self.candidates(&category.acts, record, now, None) {
+            let best = if candidate.action.is_destructive() {
                 &mut destructive
             } else {
                 &mut other
             };
             if best.as_ref().is_none_or(|current| candidate.beats(current)) {
                 *best = Some(candidate);
+            }
+        }
+        let mut keep = None;
+        if let Some(earliest) = destructive
+            && !category.retains.is_empty()
+        {
+            keep = self.keep(&category.retains, record, None);
+            match keep.map(|keep| keep.until) {
+                None => {}
+                Some(None) => destructive = None,
+                Some(Some(until)) if until > now => destructive = None,
+                Some(Some(until)) if until > earliest.due => {
+                    // Retention ends after the earliest deletion: every deletion due
+                    // before its end is deferred to it; pick again.
+                    destructive = None;
+                    for candidate in self.candidates(&category.acts, record, now, Some(until)) {
+                        if candidate.action.is_destructive()
+                            && destructive
+                                .as_ref()
+                                .is_none_or(|current| candidate.beats(current))
+                        {
+                            destructive = Some(candidate);
+                        }
+                    }
+                }
+                Some(Some(_)) => {}
             }
         }
         let (chosen, status) = match (destructive, other) {
@@ -326,6 +321,33 @@ impl Policy {
             start: Some(chosen.start),
             due: Some(chosen.due),
             retention,
+        })
+    }
+
+    /// The actions of `acts` due at `now`; destructive ones deferred to `until` if given.
+    fn candidates<'p, 'r, R: Record>(
+        &'p self,
+        acts: &'p [usize],
+        record: &'r R,
+        now: Timestamp,
+        until: Option<Timestamp>,
+    ) -> impl Iterator<Item = Candidate<'p>> + use<'p, 'r, R> {
+        acts.iter().filter_map(move |&index| {
+            let rule = self.rule_at(index)?;
+            let action = rule.action?;
+            let start = start_of(record, &rule.trigger, None)?;
+            let end = rule.end(start, &self.time_zone)?;
+            let (due, deferred) = match until {
+                Some(until) if action.is_destructive() && until > end => (until, true),
+                _ => (end, false),
+            };
+            (due <= now).then_some(Candidate {
+                action,
+                rule,
+                start,
+                due,
+                deferred,
+            })
         })
     }
 

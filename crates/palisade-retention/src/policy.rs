@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::Range;
 
 use jiff::civil::{Date, date};
-use jiff::tz::TimeZone;
+use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Span, Timestamp};
 use serde::Deserialize;
 use toml::Spanned;
@@ -144,8 +144,8 @@ pub struct Rule {
     locked: bool,
     description: Option<Box<str>>,
     line: Option<usize>,
-    /// The duration as an exact amount when calendar arithmetic is not needed.
-    fixed: Option<SignedDuration>,
+    /// How to add the duration, chosen once for the policy's time zone.
+    arith: Arith,
 }
 
 impl PartialEq for Rule {
@@ -207,12 +207,35 @@ impl Rule {
 
     /// The instant the period ends for a clock started at `start`; `None` past year 9999.
     pub(crate) fn end(&self, start: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
-        match self.fixed {
-            Some(fixed) => start.checked_add(fixed).ok(),
-            None => {
-                let civil = tz.to_datetime(start).checked_add(self.duration).ok()?;
-                tz.to_ambiguous_timestamp(civil).compatible().ok()
+        match self.arith {
+            Arith::Exact(amount) => start.checked_add(amount).ok(),
+            Arith::Months {
+                offset,
+                months,
+                then,
+            } => {
+                // Years and months move the civil date, clamping the day to the
+                // end of the month (as jiff does); what is left is exact, since
+                // every civil day at a fixed offset is 86 400 s long.
+                let civil = offset.to_datetime(start);
+                let index = i64::from(civil.year()) * 12 + i64::from(civil.month()) - 1 + months;
+                let year = i16::try_from(index.div_euclid(12)).ok()?;
+                let month = i8::try_from(index.rem_euclid(12) + 1).ok()?;
+                let last = Date::new(year, month, 1).ok()?.days_in_month();
+                let date = Date::new(year, month, civil.day().min(last)).ok()?;
+                let moved = offset.to_timestamp(date.to_datetime(civil.time())).ok()?;
+                moved.checked_add(then).ok()
             }
+            // Temporal's rules: calendar units move the civil date-time (an
+            // ambiguous or skipped result resolved as `compatible`), clock
+            // units are exact elapsed time.
+            Arith::Zoned => Some(
+                start
+                    .to_zoned(tz.clone())
+                    .checked_add(self.duration)
+                    .ok()?
+                    .timestamp(),
+            ),
         }
     }
 
@@ -228,9 +251,24 @@ impl Rule {
             locked: false,
             description: None,
             line: None,
-            fixed: Some(SignedDuration::ZERO),
+            arith: Arith::Exact(SignedDuration::ZERO),
         }
     }
+}
+
+/// How a rule's duration is added to an instant.
+#[derive(Debug, Clone, Copy)]
+enum Arith {
+    /// An exact amount: no calendar units, or only days at a fixed offset.
+    Exact(SignedDuration),
+    /// Years and months on the calendar of a fixed offset, then an exact amount.
+    Months {
+        offset: Offset,
+        months: i64,
+        then: SignedDuration,
+    },
+    /// Anything else (days or months across daylight-saving changes): jiff's zoned arithmetic.
+    Zoned,
 }
 
 /// The precompiled rules of one category: indices into `Policy::rules`.
@@ -515,20 +553,31 @@ fn parse_duration(text: &str) -> std::result::Result<Span, String> {
     Ok(span)
 }
 
-/// The duration as an exact amount when the time zone has a fixed offset and
-/// the span has no months or years (or no calendar units at all).
-fn fixed_duration(span: Span, tz: &TimeZone) -> Option<SignedDuration> {
-    let calendar = span.get_years() != 0 || span.get_months() != 0;
+/// The fastest exact way to add `span` in `tz`.
+fn arith(span: Span, tz: &TimeZone) -> Arith {
+    let months = i64::from(span.get_years()) * 12 + i64::from(span.get_months());
     let days = span.get_weeks() != 0 || span.get_days() != 0;
-    if calendar || (days && tz.to_fixed_offset().is_err()) {
-        return None;
+    let then = exact_part(span);
+    match tz.to_fixed_offset() {
+        Ok(_) if months == 0 => Arith::Exact(then),
+        Ok(offset) => Arith::Months {
+            offset,
+            months,
+            then,
+        },
+        Err(_) if months == 0 && !days => Arith::Exact(then),
+        Err(_) => Arith::Zoned,
     }
+}
+
+/// Weeks, days and clock units as an exact amount (days of 86 400 s).
+fn exact_part(span: Span) -> SignedDuration {
     let seconds = i64::from(span.get_weeks()) * 7 * 86_400
         + i64::from(span.get_days()) * 86_400
         + i64::from(span.get_hours()) * 3_600
         + span.get_minutes() * 60
         + span.get_seconds();
-    Some(SignedDuration::from_secs(seconds))
+    SignedDuration::from_secs(seconds)
 }
 
 /// Parses and validates; returns the policy when it could be built at all, and
@@ -717,7 +766,7 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
             locked: raw_rule.locked.unwrap_or(false),
             description: raw_rule.description.as_deref().map(Into::into),
             line: Some(header),
-            fixed: fixed_duration(span, &time_zone),
+            arith: arith(span, &time_zone),
         });
     }
 

@@ -235,3 +235,27 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// The planner's fast calendar arithmetic agrees with jiff's zoned arithmetic.
+    #[test]
+    fn due_dates_match_zoned_arithmetic(
+        tz in prop_oneof![Just("UTC"), Just("Etc/GMT-3"), Just("Asia/Kolkata"), Just("Europe/Berlin"), Just("America/New_York")],
+        years in 0_i64..30, months in 0_i64..40, weeks in 0_i64..6, days in 0_i64..400, hours in 0_i64..50,
+        start in (-2_000_000_000_i64..4_000_000_000).prop_map(|s| Timestamp::from_second(s).unwrap()),
+    ) {
+        prop_assume!(years + months + weeks + days + hours > 0);
+        let duration = format!("{years} years {months} months {weeks} weeks {days} days {hours} hours");
+        let policy = Policy::parse(&format!(
+            "time_zone = \"{tz}\"\ncategories = [\"c\"]\n[[rule]]\nname = \"r\"\ncategory = \"c\"\nfrom = \"created\"\nafter = \"{duration}\"\nthen = \"delete\"\n"
+        )).unwrap();
+        let span = jiff::Span::new().years(years).months(months).weeks(weeks).days(days).hours(hours);
+        let expected = start.to_zoned(jiff::tz::TimeZone::get(tz).unwrap()).checked_add(span).unwrap().timestamp();
+        let record = RecordBuf::new("r", "c", start);
+        let item = policy.evaluate(&record, Timestamp::MAX).unwrap();
+        prop_assert_eq!(item.due, Some(expected), "{} from {}", duration, start);
+        prop_assert!(policy.evaluate(&record, expected - jiff::SignedDuration::from_nanos(1)).is_none());
+    }
+}
