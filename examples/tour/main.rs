@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod otp;
 mod password;
 
 use std::error::Error;
@@ -16,6 +17,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all(&workdir)?;
 
     password::run(&workdir)?;
+    otp::run(&workdir)?;
 
     std::fs::remove_dir_all(&workdir)?;
     println!();
