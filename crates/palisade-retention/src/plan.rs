@@ -336,6 +336,12 @@ impl Policy {
             let rule = self.rule_at(index)?;
             let action = rule.action?;
             let start = start_of(record, &rule.trigger, None)?;
+            if start
+                .checked_add(rule.shortest())
+                .is_ok_and(|earliest| earliest > now)
+            {
+                return None;
+            }
             let end = rule.end(start, &self.time_zone)?;
             let (due, deferred) = match until {
                 Some(until) if action.is_destructive() && until > end => (until, true),

@@ -205,6 +205,22 @@ impl Rule {
         self.line
     }
 
+    /// A lower bound of the period's length from any start: a clock started
+    /// after `now - shortest` cannot have ended, so the exact end need not be
+    /// computed.
+    pub(crate) fn shortest(&self) -> SignedDuration {
+        match self.arith {
+            Arith::Exact(amount) => amount,
+            // Whole years are at least 365 days minus the day-of-month clamp;
+            // each other month at least 28 days.
+            Arith::Months { months, then, .. } => {
+                let days = (months / 12) * 365 + (months % 12) * 28 - 31;
+                SignedDuration::from_hours(days.max(0) * 24).saturating_add(then)
+            }
+            Arith::Zoned => SignedDuration::ZERO,
+        }
+    }
+
     /// The instant the period ends for a clock started at `start`; `None` past year 9999.
     pub(crate) fn end(&self, start: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
         match self.arith {
