@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod crypt;
 mod otp;
 mod password;
 
@@ -18,6 +19,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     password::run(&workdir)?;
     otp::run(&workdir)?;
+    crypt::run(&workdir)?;
 
     std::fs::remove_dir_all(&workdir)?;
     println!();
