@@ -96,10 +96,8 @@ impl Context {
     /// big-endian `u32` length and the label's UTF-8 bytes, a big-endian
     /// `u32` length and the value's bytes.
     ///
-    /// Labels and values longer than `u32::MAX` bytes cannot occur in
-    /// practice; their length is saturated, which still keeps the encoding
-    /// injective for every context that fits in memory on 32-bit targets and
-    /// every context below 4 GiB per entry elsewhere.
+    /// Lengths are `u32`: a label or value of 4 GiB or more (which no
+    /// database field holds) has its length saturated.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len());
         self.encode_into(&mut out);

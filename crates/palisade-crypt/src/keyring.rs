@@ -220,7 +220,7 @@ impl Keyring {
         };
         // Sized up front so that the buffer never reallocates (which would
         // leave unwiped copies of key material behind).
-        let mut out = Zeroizing::new(Vec::with_capacity(256 + 80 * self.keys.len()));
+        let mut out = Zeroizing::new(Vec::with_capacity(512 + 128 * self.keys.len()));
         serde_json::to_writer_pretty(&mut *out, &file)
             .map_err(|e| Error::KeyFileInvalid(e.to_string()))?;
         out.push(b'\n');
