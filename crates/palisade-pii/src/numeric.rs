@@ -209,10 +209,17 @@ pub(crate) fn scan(
                 break;
             }
         }
-        if let Some(token) = groups.get(..k) {
-            evaluate(text, bl, token, cfg, out);
-        }
+        let last_taken = groups
+            .get(..k)
+            .and_then(|token| evaluate(text, bl, token, cfg, out));
         i = next.max(d + 1);
+        if k == MAX_GROUPS && j > next {
+            // The token goes on past the buffer: start again after the last
+            // group that went into a finding (or one group on), so the rest
+            // is read as it will be once those findings are masked.
+            let restart = last_taken.map_or(1, |t| t + 1);
+            i = groups.get(restart).map_or(j, |g| g.start);
+        }
     }
 }
 
@@ -300,7 +307,7 @@ fn evaluate(
     g: &[Group],
     cfg: &NumericConfig,
     out: &mut Vec<Finding>,
-) {
+) -> Option<usize> {
     let mut taken = [false; MAX_GROUPS];
     let mut a = 0;
     while a < g.len() {
@@ -318,24 +325,28 @@ fn evaluate(
         }
         a = next;
     }
-    if !cfg.on(Kind::Phone) {
-        return;
+    if cfg.on(Kind::Phone) {
+        let mut s = 0;
+        while s < g.len() {
+            if taken.get(s).copied().unwrap_or(true) {
+                s += 1;
+                continue;
+            }
+            let mut e = s;
+            while e + 1 < g.len() && !taken.get(e + 1).copied().unwrap_or(true) {
+                e += 1;
+            }
+            if let Some(stretch) = g.get(s..=e)
+                && let Some(last) = phones(text, bl, stretch, &cfg.regions, out)
+            {
+                for t in taken.iter_mut().take(s + last + 1).skip(s) {
+                    *t = true;
+                }
+            }
+            s = e + 1;
+        }
     }
-    let mut s = 0;
-    while s < g.len() {
-        if taken.get(s).copied().unwrap_or(true) {
-            s += 1;
-            continue;
-        }
-        let mut e = s;
-        while e + 1 < g.len() && !taken.get(e + 1).copied().unwrap_or(true) {
-            e += 1;
-        }
-        if let Some(stretch) = g.get(s..=e) {
-            phones(text, bl, stretch, &cfg.regions, out);
-        }
-        s = e + 1;
-    }
+    taken.iter().take(g.len()).rposition(|&t| t)
 }
 
 /// Telephone numbers in a stretch of groups: an international number from
@@ -346,8 +357,9 @@ fn phones(
     stretch: &[Group],
     regions: &[Region],
     out: &mut Vec<Finding>,
-) {
+) -> Option<usize> {
     let mut rest = stretch;
+    let mut last = None;
     if let Some(head) = stretch.first()
         && plus_before(text, head.start)
     {
@@ -363,11 +375,12 @@ fn phones(
                     confidence,
                 );
                 rest = stretch.get(b + 1..).unwrap_or(&[]);
+                last = Some(b);
                 break;
             }
         }
         if rest.len() == stretch.len() {
-            return;
+            return None;
         }
     }
     if !rest.is_empty()
@@ -380,7 +393,9 @@ fn phones(
             rest.last().map_or(start, |g| g.end),
             confidence,
         );
+        last = Some(stretch.len() - 1);
     }
+    last
 }
 
 fn plus_before(text: &[u8], start: usize) -> bool {
@@ -472,11 +487,17 @@ fn classify(
             let nip_format = bare
                 || ((lens_are(run, &[3, 3, 2, 2]) || lens_are(run, &[3, 2, 2, 3]))
                     && (seps_all(run, b'-') || seps_all(run, b' ')));
+            // A bare number in the range of Unix times (2001–2036) is taken
+            // for a NIP or INN only with a context word: one timestamp in
+            // five would pass one of the two checksums.
+            let epoch =
+                bare && (b"1000000000".as_slice()..b"2100000000".as_slice()).contains(&digits);
+            let weak = |base: f32| if epoch { needs_context(base) } else { base };
             if cfg.on(Kind::PlNip) && nip_format && checks::pl_nip(digits) {
-                hit(Kind::PlNip, if bare { 0.5 } else { 0.75 }, out);
+                hit(Kind::PlNip, if bare { weak(0.5) } else { 0.75 }, out);
             }
             if cfg.on(Kind::RuInn) && bare && checks::ru_inn(digits) {
-                hit(Kind::RuInn, 0.5, out);
+                hit(Kind::RuInn, weak(0.5), out);
             }
         }
         11 => {

@@ -168,13 +168,13 @@ fn custom_detectors_and_kind_selection() {
 #[test]
 fn min_confidence_and_context() {
     // A bare 10-digit NIP scores 0.5; with `NIP` before it, 0.8.
-    let found = Scanner::new().scan("order 1234563218");
+    let found = Scanner::new().scan("order 8567346215");
     assert!(
         found
             .iter()
             .any(|f| f.kind == Kind::PlNip && (f.confidence - 0.5).abs() < 1e-6)
     );
-    let found = Scanner::new().scan("NIP: 1234563218");
+    let found = Scanner::new().scan("NIP: 8567346215");
     assert!(
         found
             .iter()
@@ -183,13 +183,21 @@ fn min_confidence_and_context() {
     let strict = Scanner::builder().min_confidence(0.7).build().unwrap();
     assert!(
         strict
-            .scan("order 1234563218")
+            .scan("order 8567346215")
             .iter()
             .all(|f| f.kind != Kind::PlNip)
     );
     assert!(
         strict
-            .scan("NIP: 1234563218")
+            .scan("NIP: 8567346215")
+            .iter()
+            .any(|f| f.kind == Kind::PlNip)
+    );
+    // A bare 10-digit number in the Unix-time range needs the word too.
+    assert!(Scanner::new().scan("ts 1763884804").is_empty());
+    assert!(
+        Scanner::new()
+            .scan("NIP 1763884804")
             .iter()
             .any(|f| f.kind == Kind::PlNip)
     );

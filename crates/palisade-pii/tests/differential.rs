@@ -22,8 +22,12 @@ use palisade_pii::Kind;
 fn agrees_with_python_stdnum_on_every_row() {
     // `.ci/interop/pii.sh` points this at a file freshly generated with a
     // random seed; by default, the committed file.
-    let fresh = std::env::var("PALISADE_PII_DIFFERENTIAL").ok().map(|p| std::fs::read_to_string(p).unwrap());
-    let data = fresh.as_deref().unwrap_or(include_str!("data/stdnum_differential.tsv"));
+    let fresh = std::env::var("PALISADE_PII_DIFFERENTIAL")
+        .ok()
+        .map(|p| std::fs::read_to_string(p).unwrap());
+    let data = fresh
+        .as_deref()
+        .unwrap_or(include_str!("data/stdnum_differential.tsv"));
     let mut per_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut disagreements = Vec::new();
     for line in data.lines().filter(|l| !l.starts_with('#')) {

@@ -78,7 +78,21 @@ fn scanner_finds_valid_examples_in_text() {
         if !printable {
             continue;
         }
-        let text = format!("note: {value} end");
+        // Written the way records carry them: after the name of the number
+        // (bare numbers in the Unix-time range need it).
+        let word = match kind {
+            Kind::PlPesel => "PESEL",
+            Kind::PlNip => "NIP",
+            Kind::PlRegon => "REGON",
+            Kind::BrCpf => "CPF",
+            Kind::BrCnpj => "CNPJ",
+            Kind::RuInn => "INN",
+            Kind::RuSnils => "SNILS",
+            Kind::IdNik => "NIK",
+            Kind::UsSsn => "SSN",
+            _ => "note",
+        };
+        let text = format!("{word}: {value} end");
         let found = scanner.scan(&text);
         // The finding must cover every character of the value that counts
         // (`PL 8567346215` is found as `8567346215`).
