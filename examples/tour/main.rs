@@ -6,7 +6,7 @@
 
 #![forbid(unsafe_code)]
 
-mod crypt;
+mod audit;
 mod otp;
 mod password;
 
@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     password::run(&workdir)?;
     otp::run(&workdir)?;
-    crypt::run(&workdir)?;
+    audit::run(&workdir)?;
 
     std::fs::remove_dir_all(&workdir)?;
     println!();
