@@ -9,6 +9,7 @@
 mod audit;
 mod otp;
 mod password;
+mod pii;
 
 use std::error::Error;
 
@@ -19,6 +20,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     password::run(&workdir)?;
     otp::run(&workdir)?;
+    pii::run(&workdir)?;
     audit::run(&workdir)?;
 
     std::fs::remove_dir_all(&workdir)?;
