@@ -454,3 +454,35 @@ fn exported_bundles_verify_elsewhere_and_catch_tampering() {
         .is_err()
     );
 }
+
+#[test]
+fn a_large_log_is_checked_in_parallel_and_still_names_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = FileOptions {
+        durability: Durability::None,
+        ..FileOptions::default()
+    };
+    {
+        let log = AuditLog::open(dir.path(), options).unwrap();
+        log.append_batch((0..3000).map(event).collect()).unwrap();
+        log.checkpoint().unwrap();
+    }
+    let trusted = key(dir.path());
+    assert_eq!(
+        verify_dir(dir.path(), Some(&trusted)).unwrap().records,
+        3000
+    );
+    let seg = segment(dir.path());
+    let bytes = fs::read(&seg).unwrap();
+    let (at, _) = frames(&bytes)[2000];
+    for (offset, expect) in [(20, 2000u64), (16 + 1 + 3, 2000)] {
+        let mut copy = bytes.clone();
+        copy[at + offset] ^= 0x10;
+        fs::write(&seg, &copy).unwrap();
+        let err = verify_dir(dir.path(), Some(&trusted)).unwrap_err();
+        assert!(
+            matches!(err, Error::Verification(ref f) if f.index == Some(expect)),
+            "{err}"
+        );
+    }
+}
