@@ -24,6 +24,12 @@ pub const MAX_SECRET_LEN: usize = 1024;
 /// `Display` or `Serialize`: the only ways out are the explicit
 /// [`Secret::to_base32_exposed`] and [`Secret::expose_bytes`], so an
 /// application can encrypt the secret before it stores it.
+///
+/// ```compile_fail
+/// // A secret cannot be serialized by accident:
+/// let secret = palisade_otp::Secret::generate().unwrap();
+/// let _ = serde_json::to_string(&secret);
+/// ```
 #[derive(Clone)]
 pub struct Secret {
     bytes: Zeroizing<Vec<u8>>,
