@@ -10,6 +10,7 @@ mod audit;
 mod otp;
 mod password;
 mod pii;
+mod rbac;
 
 use std::error::Error;
 
@@ -20,6 +21,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     password::run(&workdir)?;
     otp::run(&workdir)?;
+    rbac::run(&workdir)?;
     pii::run(&workdir)?;
     audit::run(&workdir)?;
 
