@@ -11,6 +11,7 @@ mod otp;
 mod password;
 mod pii;
 mod rbac;
+mod retention;
 
 use std::error::Error;
 
@@ -24,6 +25,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     rbac::run(&workdir)?;
     pii::run(&workdir)?;
     audit::run(&workdir)?;
+    retention::run(&workdir)?;
 
     std::fs::remove_dir_all(&workdir)?;
     println!();
