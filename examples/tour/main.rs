@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod crypt;
 mod otp;
 mod password;
 mod pii;
@@ -22,6 +23,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     password::run(&workdir)?;
     otp::run(&workdir)?;
+    crypt::run(&workdir)?;
     rbac::run(&workdir)?;
     pii::run(&workdir)?;
     audit::run(&workdir)?;
