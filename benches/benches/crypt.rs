@@ -55,41 +55,86 @@ fn field(c: &mut Criterion) {
 
     let raw = XChaCha20Poly1305::new(&[7u8; 32].into());
     let nonce = XNonce::from([3u8; 24]);
-    group.bench_function("raw chacha20poly1305 XChaCha encrypt+decrypt (fixed nonce)", |b| {
-        b.iter(|| {
-            let ct = raw
-                .encrypt(&nonce, Payload { msg: black_box(&plaintext), aad: &aad })
-                .unwrap();
-            let pt = raw.decrypt(&nonce, Payload { msg: &ct, aad: &aad }).unwrap();
-            black_box(pt);
-        });
-    });
-    group.bench_function("raw chacha20poly1305 XChaCha encrypt+decrypt (OsRng nonce)", |b| {
-        b.iter(|| {
-            let mut n = [0u8; 24];
-            OsRng.fill_bytes(&mut n);
-            let nonce = XNonce::from(n);
-            let ct = raw
-                .encrypt(&nonce, Payload { msg: black_box(&plaintext), aad: &aad })
-                .unwrap();
-            let pt = raw.decrypt(&nonce, Payload { msg: &ct, aad: &aad }).unwrap();
-            black_box(pt);
-        });
-    });
+    group.bench_function(
+        "raw chacha20poly1305 XChaCha encrypt+decrypt (fixed nonce)",
+        |b| {
+            b.iter(|| {
+                let ct = raw
+                    .encrypt(
+                        &nonce,
+                        Payload {
+                            msg: black_box(&plaintext),
+                            aad: &aad,
+                        },
+                    )
+                    .unwrap();
+                let pt = raw
+                    .decrypt(
+                        &nonce,
+                        Payload {
+                            msg: &ct,
+                            aad: &aad,
+                        },
+                    )
+                    .unwrap();
+                black_box(pt);
+            });
+        },
+    );
+    group.bench_function(
+        "raw chacha20poly1305 XChaCha encrypt+decrypt (OsRng nonce)",
+        |b| {
+            b.iter(|| {
+                let mut n = [0u8; 24];
+                OsRng.fill_bytes(&mut n);
+                let nonce = XNonce::from(n);
+                let ct = raw
+                    .encrypt(
+                        &nonce,
+                        Payload {
+                            msg: black_box(&plaintext),
+                            aad: &aad,
+                        },
+                    )
+                    .unwrap();
+                let pt = raw
+                    .decrypt(
+                        &nonce,
+                        Payload {
+                            msg: &ct,
+                            aad: &aad,
+                        },
+                    )
+                    .unwrap();
+                black_box(pt);
+            });
+        },
+    );
 
     let ring_key = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &[7u8; 32]).unwrap());
-    group.bench_function("ring ChaCha20-Poly1305 encrypt+decrypt (fixed nonce)", |b| {
-        b.iter(|| {
-            let mut buf = black_box(plaintext).to_vec();
-            ring_key
-                .seal_in_place_append_tag(Nonce::assume_unique_for_key([3; 12]), Aad::from(&aad[..]), &mut buf)
-                .unwrap();
-            let pt = ring_key
-                .open_in_place(Nonce::assume_unique_for_key([3; 12]), Aad::from(&aad[..]), &mut buf)
-                .unwrap();
-            black_box(pt);
-        });
-    });
+    group.bench_function(
+        "ring ChaCha20-Poly1305 encrypt+decrypt (fixed nonce)",
+        |b| {
+            b.iter(|| {
+                let mut buf = black_box(plaintext).to_vec();
+                ring_key
+                    .seal_in_place_append_tag(
+                        Nonce::assume_unique_for_key([3; 12]),
+                        Aad::from(&aad[..]),
+                        &mut buf,
+                    )
+                    .unwrap();
+                let pt = ring_key
+                    .open_in_place(
+                        Nonce::assume_unique_for_key([3; 12]),
+                        Aad::from(&aad[..]),
+                        &mut buf,
+                    )
+                    .unwrap();
+                black_box(pt);
+            });
+        },
+    );
 
     // What commitment costs on its own: the per-message HKDF derivation
     // (message key + commitment), done once to encrypt and once to decrypt.
@@ -101,7 +146,8 @@ fn field(c: &mut Criterion) {
                 let h = Hkdf::<Sha256>::from_prk(&[7u8; 32]).unwrap();
                 let mut k = [0u8; 32];
                 let mut c = [0u8; 32];
-                h.expand_multi_info(&[b"palisade-crypt v1 field key", &[3u8; 24]], &mut k).unwrap();
+                h.expand_multi_info(&[b"palisade-crypt v1 field key", &[3u8; 24]], &mut k)
+                    .unwrap();
                 h.expand_multi_info(&[b"palisade-crypt v1 field commit", &[3u8; 24]], &mut c)
                     .unwrap();
                 black_box((k, c));
@@ -128,13 +174,23 @@ fn input_file(mib: usize) -> PathBuf {
 fn age_recipient(dir: &Path) -> Option<String> {
     let identity = dir.join("age-identity.txt");
     let _ = std::fs::remove_file(&identity);
-    let out = Command::new("age-keygen").arg("-o").arg(&identity).stderr(Stdio::piped()).output().ok()?;
+    let out = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&identity)
+        .stderr(Stdio::piped())
+        .output()
+        .ok()?;
     let text = String::from_utf8(out.stderr).ok()?;
-    text.split_whitespace().find(|w| w.starts_with("age1")).map(str::to_owned)
+    text.split_whitespace()
+        .find(|w| w.starts_with("age1"))
+        .map(str::to_owned)
 }
 
 fn stream(c: &mut Criterion) {
-    let mib: usize = std::env::var("CRYPT_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    let mib: usize = std::env::var("CRYPT_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
     let input = input_file(mib);
     let output = std::env::temp_dir().join("palisade-crypt-bench-out.bin");
     let keyring = Keyring::from_key_bytes(&[(1, [7; 32])], [9; 32]).unwrap();

@@ -72,15 +72,18 @@ fn hashing_at_defaults(c: &mut Criterion<ThreadCpu>) {
     let password = Password::new("correct horse battery staple").unwrap();
 
     // Same inputs give the same tag: the two sides compute the same function.
-    let sodium = libsodium_rs::crypto_pwhash::argon2id::pwhash(32, PASSWORD, &SALT, opslimit, memlimit)
-        .unwrap();
+    let sodium =
+        libsodium_rs::crypto_pwhash::argon2id::pwhash(32, PASSWORD, &SALT, opslimit, memlimit)
+            .unwrap();
     let mut rust = [0u8; 32];
     let argon2 = Argon2::new(
         Algorithm::Argon2id,
         Version::V0x13,
         argon2::Params::new(params.m_cost(), params.t_cost(), 1, Some(32)).unwrap(),
     );
-    argon2.hash_password_into(PASSWORD, &SALT, &mut rust).unwrap();
+    argon2
+        .hash_password_into(PASSWORD, &SALT, &mut rust)
+        .unwrap();
     assert_eq!(sodium, rust);
 
     let mut group = c.benchmark_group("argon2id m=19456 t=2 p=1");
@@ -139,7 +142,9 @@ fn flood(logins: usize) {
         .build()
         .unwrap();
     let hasher = Arc::new(PasswordHasher::default());
-    let stored = hasher.hash(&Password::new("flood password").unwrap()).unwrap();
+    let stored = hasher
+        .hash(&Password::new("flood password").unwrap())
+        .unwrap();
     let before = peak_rss_kib();
     let pool = Arc::new(HashingPool::new(Arc::clone(&hasher), BUDGET).unwrap());
     let started = Instant::now();
@@ -149,15 +154,24 @@ fn flood(logins: usize) {
                 let pool = Arc::clone(&pool);
                 let stored = stored.clone();
                 tokio::spawn(async move {
-                    let guess = if i % 4 == 3 { "wrong password" } else { "flood password" };
-                    pool.verify_async(Password::new(guess).unwrap(), &stored).await
+                    let guess = if i % 4 == 3 {
+                        "wrong password"
+                    } else {
+                        "flood password"
+                    };
+                    pool.verify_async(Password::new(guess).unwrap(), &stored)
+                        .await
                 })
             })
             .collect();
         let (mut valid, mut invalid) = (0, 0);
         for task in tasks {
             let verdict = task.await.unwrap().unwrap();
-            if verdict.is_valid() { valid += 1 } else { invalid += 1 }
+            if verdict.is_valid() {
+                valid += 1
+            } else {
+                invalid += 1
+            }
         }
         (valid, invalid)
     });
@@ -178,11 +192,17 @@ fn flood(logins: usize) {
         after as f64 / 1024.0,
         (BUDGET >> 20) + 30
     );
-    assert!(after <= (BUDGET >> 10) + 30 * 1024, "peak RSS above budget + 30 MiB");
+    assert!(
+        after <= (BUDGET >> 10) + 30 * 1024,
+        "peak RSS above budget + 30 MiB"
+    );
 }
 
 fn main() {
-    if let Some(logins) = std::env::var("PASSWORD_FLOOD").ok().and_then(|n| n.parse().ok()) {
+    if let Some(logins) = std::env::var("PASSWORD_FLOOD")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
         flood(logins);
         return;
     }

@@ -52,22 +52,59 @@ impl Rng {
     }
 }
 
-const EMAILS: &[&str] = &["jan.kowalski@example.pl", "ana.souza@example.com.br", "ivan@example.ru", "siti@example.co.id", "j.doe+billing@example.com"];
-const PHONES: &[&str] = &["+48 601 234 567", "+55 11 91234-5678", "+7 912 345-67-89", "+62 812-3456-7890", "(11) 91234-5678", "+1 212 555 0123"];
-const CARDS: &[&str] = &["4111 1111 1111 1111", "5555555555554444", "2223003122003222", "378282246310005", "2200000000000004"];
-const IBANS: &[&str] = &["PL61 1090 1014 0000 0712 1981 2874", "DE89370400440532013000", "GB29 NWBK 6016 1331 9268 19", "BR1800360305000010009795493C1"];
+const EMAILS: &[&str] = &[
+    "jan.kowalski@example.pl",
+    "ana.souza@example.com.br",
+    "ivan@example.ru",
+    "siti@example.co.id",
+    "j.doe+billing@example.com",
+];
+const PHONES: &[&str] = &[
+    "+48 601 234 567",
+    "+55 11 91234-5678",
+    "+7 912 345-67-89",
+    "+62 812-3456-7890",
+    "(11) 91234-5678",
+    "+1 212 555 0123",
+];
+const CARDS: &[&str] = &[
+    "4111 1111 1111 1111",
+    "5555555555554444",
+    "2223003122003222",
+    "378282246310005",
+    "2200000000000004",
+];
+const IBANS: &[&str] = &[
+    "PL61 1090 1014 0000 0712 1981 2874",
+    "DE89370400440532013000",
+    "GB29 NWBK 6016 1331 9268 19",
+    "BR1800360305000010009795493C1",
+];
 const PESELS: &[&str] = &["44051401359", "02070803628", "81100216357", "02270803624"];
 const CPFS: &[&str] = &["111.444.777-35", "390.533.447-05", "11144477735"];
 const INNS: &[&str] = &["7707083893", "500100732259"];
 const SNILS: &[&str] = &["112-233-445 95", "087-654-303 00"];
 const NIKS: &[&str] = &["3171015708450001", "3171011708450001"];
 const SSNS: &[&str] = &["536-90-4399", "123-45-6789"];
-const COMPONENTS: &[&str] = &["orders", "billing", "auth", "search", "notifications", "inventory"];
+const COMPONENTS: &[&str] = &[
+    "orders",
+    "billing",
+    "auth",
+    "search",
+    "notifications",
+    "inventory",
+];
 const METHODS: &[&str] = &["GET", "GET", "GET", "POST", "PUT", "DELETE"];
 
 fn access_line(r: &mut Rng, out: &mut String) {
     use std::fmt::Write;
-    let ip = format!("{}.{}.{}.{}", 1 + r.below(223), r.below(256), r.below(256), 1 + r.below(254));
+    let ip = format!(
+        "{}.{}.{}.{}",
+        1 + r.below(223),
+        r.below(256),
+        r.below(256),
+        1 + r.below(254)
+    );
     let _ = writeln!(
         out,
         "{ip} - - [23/Nov/2026:{:02}:{:02}:{:02} +0000] \"{} /api/v1/{}/{}?page={} HTTP/1.1\" {} {} \"-\" \"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\"",
@@ -131,8 +168,16 @@ fn pii_line(r: &mut Rng, out: &mut String) {
         7 => writeln!(out, "SNILS {} attached to profile", r.pick(SNILS)),
         8 => writeln!(out, "KTP NIK {} uploaded", r.pick(NIKS)),
         9 => writeln!(out, "W-9 SSN {} received", r.pick(SSNS)),
-        10 => writeln!(out, "login failed for admin password=Winter{}! retry", r.below(100)),
-        11 => writeln!(out, "deploy key ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ01234{:05} rotated", r.below(100_000)),
+        10 => writeln!(
+            out,
+            "login failed for admin password=Winter{}! retry",
+            r.below(100)
+        ),
+        11 => writeln!(
+            out,
+            "deploy key ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ01234{:05} rotated",
+            r.below(100_000)
+        ),
         _ => writeln!(
             out,
             "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
@@ -156,7 +201,15 @@ fn corpus(bytes: usize) -> String {
 
 fn presidio_kinds() -> Scanner {
     Scanner::builder()
-        .kinds([Kind::Email, Kind::Phone, Kind::PaymentCard, Kind::Iban, Kind::IpAddress, Kind::UsSsn, Kind::PlPesel])
+        .kinds([
+            Kind::Email,
+            Kind::Phone,
+            Kind::PaymentCard,
+            Kind::Iban,
+            Kind::IpAddress,
+            Kind::UsSsn,
+            Kind::PlPesel,
+        ])
         .build()
         .unwrap()
 }
@@ -166,12 +219,19 @@ fn mb_per_s(bytes: usize, secs: f64) -> f64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let mb: usize = std::env::var("PII_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let mb: usize = std::env::var("PII_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
     let text = corpus(mb * 1_000_000);
     let all = Masker::new(Operator::Label);
     let same = Masker::with_scanner(presidio_kinds(), Operator::Label);
     let lines = text.lines().count();
-    let with_findings = text.lines().filter(|l| !all.scanner().scan(l).is_empty()).take(200_000).count();
+    let with_findings = text
+        .lines()
+        .filter(|l| !all.scanner().scan(l).is_empty())
+        .take(200_000)
+        .count();
     println!(
         "corpus: {:.1} MB, {lines} lines, {:.0} % of the first 200 000 lines hold findings",
         text.len() as f64 / 1e6,
@@ -182,10 +242,16 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.sample_size(10);
     group.bench_function("palisade/all_kinds", |b| {
-        b.iter(|| all.mask_stream(black_box(text.as_bytes()), io::sink()).unwrap());
+        b.iter(|| {
+            all.mask_stream(black_box(text.as_bytes()), io::sink())
+                .unwrap()
+        });
     });
     group.bench_function("palisade/presidio_kinds", |b| {
-        b.iter(|| same.mask_stream(black_box(text.as_bytes()), io::sink()).unwrap());
+        b.iter(|| {
+            same.mask_stream(black_box(text.as_bytes()), io::sink())
+                .unwrap()
+        });
     });
     group.finish();
 
@@ -194,7 +260,10 @@ fn bench(c: &mut Criterion) {
 
 /// Presidio on a slice, then Palisade on the same slice, both timed here.
 fn compare_with_presidio(text: &str, same: &Masker, all: &Masker) {
-    let kb: usize = std::env::var("PII_PRESIDIO_KB").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    let kb: usize = std::env::var("PII_PRESIDIO_KB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     let mut cut = (kb * 1000).min(text.len());
     while !text.is_char_boundary(cut) || (cut < text.len() && text.as_bytes()[cut - 1] != b'\n') {
         cut += 1;
@@ -207,12 +276,21 @@ fn compare_with_presidio(text: &str, same: &Masker, all: &Masker) {
     let _ = std::fs::remove_file(&path);
     let presidio = match output {
         Ok(o) if o.status.success() => {
-            let line = String::from_utf8_lossy(&o.stdout).lines().last().unwrap_or("").to_owned();
-            serde_json::from_str::<serde_json::Value>(&line).ok().and_then(|v| v["mb_per_s"].as_f64())
+            let line = String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .last()
+                .unwrap_or("")
+                .to_owned();
+            serde_json::from_str::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| v["mb_per_s"].as_f64())
         }
         Ok(o) => {
             let err = String::from_utf8_lossy(&o.stderr);
-            println!("presidio: skipped, the script failed: {}", err.lines().last().unwrap_or(""));
+            println!(
+                "presidio: skipped, the script failed: {}",
+                err.lines().last().unwrap_or("")
+            );
             None
         }
         Err(e) => {
@@ -225,16 +303,26 @@ fn compare_with_presidio(text: &str, same: &Masker, all: &Masker) {
         let rounds = 20;
         let started = Instant::now();
         for _ in 0..rounds {
-            m.mask_stream(black_box(slice.as_bytes()), io::sink()).unwrap();
+            m.mask_stream(black_box(slice.as_bytes()), io::sink())
+                .unwrap();
         }
         started.elapsed().as_secs_f64() / f64::from(rounds)
     };
     let same_rate = mb_per_s(slice.len(), time(same));
     let all_rate = mb_per_s(slice.len(), time(all));
-    println!("presidio vs palisade on the same {:.0} KB slice (line by line, labels):", slice.len() as f64 / 1e3);
+    println!(
+        "presidio vs palisade on the same {:.0} KB slice (line by line, labels):",
+        slice.len() as f64 / 1e3
+    );
     println!("  presidio (pattern recognizers, same kinds): {presidio:.3} MB/s");
-    println!("  palisade, same kinds:                      {same_rate:.1} MB/s  ({:.0}x)", same_rate / presidio);
-    println!("  palisade, all kinds:                       {all_rate:.1} MB/s  ({:.0}x)", all_rate / presidio);
+    println!(
+        "  palisade, same kinds:                      {same_rate:.1} MB/s  ({:.0}x)",
+        same_rate / presidio
+    );
+    println!(
+        "  palisade, all kinds:                       {all_rate:.1} MB/s  ({:.0}x)",
+        all_rate / presidio
+    );
 }
 
 criterion_group!(benches, bench);

@@ -49,9 +49,21 @@ struct Size {
 }
 
 const SIZES: [Size; 3] = [
-    Size { name: "small_1k_users_100_roles", users: 1_000, roles: 100 },
-    Size { name: "medium_10k_users_1k_roles", users: 10_000, roles: 1_000 },
-    Size { name: "large_100k_users_10k_roles", users: 100_000, roles: 10_000 },
+    Size {
+        name: "small_1k_users_100_roles",
+        users: 1_000,
+        roles: 100,
+    },
+    Size {
+        name: "medium_10k_users_1k_roles",
+        users: 10_000,
+        roles: 1_000,
+    },
+    Size {
+        name: "large_100k_users_10k_roles",
+        users: 100_000,
+        roles: 10_000,
+    },
 ];
 
 /// (user, object, expected) triples: half allowed, half denied.
@@ -64,7 +76,11 @@ fn requests(size: &Size) -> Vec<(String, String, bool)> {
             if k % 2 == 0 {
                 (format!("u{user}"), format!("d{object}"), true)
             } else {
-                (format!("u{user}"), format!("d{}", (object + 1) % objects), false)
+                (
+                    format!("u{user}"),
+                    format!("d{}", (object + 1) % objects),
+                    false,
+                )
             }
         })
         .collect()
@@ -111,10 +127,14 @@ fn cedar(size: &Size) -> (cedar_policy::PolicySet, cedar_policy::Entities) {
 }
 
 fn casbin(size: &Size) -> Enforcer {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let model = DefaultModel::from_str(CASBIN_MODEL).await.unwrap();
-        let mut enforcer = Enforcer::new(model, MemoryAdapter::default()).await.unwrap();
+        let mut enforcer = Enforcer::new(model, MemoryAdapter::default())
+            .await
+            .unwrap();
         let policies = (0..size.roles)
             .map(|g| vec![format!("g{g}"), format!("d{}", g / 10), "read".to_owned()])
             .collect();
@@ -129,7 +149,10 @@ fn casbin(size: &Size) -> Enforcer {
 
 fn bench(c: &mut Criterion) {
     let wanted = std::env::var("RBAC_SIZES").unwrap_or_else(|_| "small,medium,large".to_owned());
-    for size in SIZES.iter().filter(|s| wanted.split(',').any(|w| s.name.starts_with(w))) {
+    for size in SIZES
+        .iter()
+        .filter(|s| wanted.split(',').any(|w| s.name.starts_with(w)))
+    {
         let asked = requests(size);
 
         let started = Instant::now();
@@ -165,10 +188,20 @@ fn bench(c: &mut Criterion) {
         // All three engines agree on every request before anything is timed.
         for ((user, object, expected), cedar_request) in asked.iter().zip(&cedar_requests) {
             let request = Request::new(user, "read", Resource::new(object, ""));
-            assert_eq!(policy.decide(&request).is_allowed(), *expected, "palisade {user} {object}");
+            assert_eq!(
+                policy.decide(&request).is_allowed(),
+                *expected,
+                "palisade {user} {object}"
+            );
             let cedar = authorizer.is_authorized(cedar_request, &policies, &entities);
-            assert_eq!(cedar.decision() == cedar_policy::Decision::Allow, *expected, "cedar");
-            let casbin = enforcer.enforce((user.as_str(), object.as_str(), "read")).unwrap();
+            assert_eq!(
+                cedar.decision() == cedar_policy::Decision::Allow,
+                *expected,
+                "cedar"
+            );
+            let casbin = enforcer
+                .enforce((user.as_str(), object.as_str(), "read"))
+                .unwrap();
             assert_eq!(casbin, *expected, "casbin {user} {object}");
         }
 
@@ -194,7 +227,11 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) & 63;
                 let (user, object, _) = &asked[i];
-                black_box(enforcer.enforce((user.as_str(), object.as_str(), "read")).unwrap())
+                black_box(
+                    enforcer
+                        .enforce((user.as_str(), object.as_str(), "read"))
+                        .unwrap(),
+                )
             });
         });
         group.finish();

@@ -15,7 +15,10 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let data = match tempfile::Builder::new().prefix("palisade-backoffice-").tempdir() {
+    let data = match tempfile::Builder::new()
+        .prefix("palisade-backoffice-")
+        .tempdir()
+    {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: cannot create a data directory: {e}");
@@ -23,7 +26,9 @@ fn main() -> ExitCode {
         }
     };
     let mut config = Config::new(data.path());
-    config.database_url = std::env::var("BACKOFFICE_DATABASE_URL").ok().filter(|u| !u.is_empty());
+    config.database_url = std::env::var("BACKOFFICE_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
     let preferred: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080));
     let listen = if std::net::TcpListener::bind(preferred).is_ok() {
         preferred

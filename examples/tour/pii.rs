@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use palisade_examples::{chapter, show, step};
 use palisade_pii::{
-    Encryptor, HashKey, JsonMasker, Kind, Masker, Operator, PartialMask, Redacted, ScrubbingMakeWriter,
+    Encryptor, HashKey, JsonMasker, Kind, Masker, Operator, PartialMask, Redacted,
+    ScrubbingMakeWriter,
 };
 
 /// A `Write` that keeps what the log would have written, to show it.
@@ -16,7 +17,10 @@ struct LogFile(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for LogFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -34,10 +38,30 @@ pub(crate) fn run(_workdir: &Path) -> Result<(), Box<dyn Error>> {
 
     // The client list as the database holds it.
     let clients = [
-        ("Jan Kowalski", "+48 601 234 567", "PESEL 44051401359", "jan.kowalski@example.pl"),
-        ("Ana Souza", "+55 11 91234-5678", "CPF 111.444.777-35", "ana.souza@example.com.br"),
-        ("Ivan Petrov", "+7 912 345-67-89", "SNILS 112-233-445 95", "ivan@example.ru"),
-        ("Siti Rahma", "+62 812-3456-7890", "NIK 3171015708450001", "siti@example.co.id"),
+        (
+            "Jan Kowalski",
+            "+48 601 234 567",
+            "PESEL 44051401359",
+            "jan.kowalski@example.pl",
+        ),
+        (
+            "Ana Souza",
+            "+55 11 91234-5678",
+            "CPF 111.444.777-35",
+            "ana.souza@example.com.br",
+        ),
+        (
+            "Ivan Petrov",
+            "+7 912 345-67-89",
+            "SNILS 112-233-445 95",
+            "ivan@example.ru",
+        ),
+        (
+            "Siti Rahma",
+            "+62 812-3456-7890",
+            "NIK 3171015708450001",
+            "siti@example.co.id",
+        ),
     ];
     // An operator without the right to see contact data: digits masked, the
     // country code and the last three kept so a caller can be told apart.
@@ -56,8 +80,12 @@ pub(crate) fn run(_workdir: &Path) -> Result<(), Box<dyn Error>> {
         "client": {"name": "Jan Kowalski", "phone": "+48 601 234 567", "email": "jan.kowalski@example.pl"},
         "orders": [{"id": 1017, "card": "4111 1111 1111 1111"}]
     });
-    JsonMasker::new(&analytics).path("client.name")?.mask(&mut record)?;
-    step("a record exported to analytics: name masked by path, the rest by content, as keyed tokens");
+    JsonMasker::new(&analytics)
+        .path("client.name")?
+        .mask(&mut record)?;
+    step(
+        "a record exported to analytics: name masked by path, the rest by content, as keyed tokens",
+    );
     show("record", &record);
 
     // A support ticket kept for the fraud team: encrypted in place, readable
@@ -71,8 +99,18 @@ pub(crate) fn run(_workdir: &Path) -> Result<(), Box<dyn Error>> {
     step("a fraud ticket stored with its card and PESEL encrypted in place (palisade-crypt)");
     show("stored", format!("{:.96}…", stored));
     show("revealed", sealed.reveal(&stored)?);
-    let elsewhere = Encryptor::new(keyring, palisade_crypt::Context::field("tickets", "body", "T-1018"));
-    show("pasted into T-1018", if elsewhere.reveal(&stored).is_err() { "refused" } else { "revealed (wrong!)" });
+    let elsewhere = Encryptor::new(
+        keyring,
+        palisade_crypt::Context::field("tickets", "body", "T-1018"),
+    );
+    show(
+        "pasted into T-1018",
+        if elsewhere.reveal(&stored).is_err() {
+            "refused"
+        } else {
+            "revealed (wrong!)"
+        },
+    );
 
     // A log line before and after: the tracing subscriber writes through the scrubber.
     let raw = "login ok user=jan.kowalski@example.pl password=\"hunter2\" from 10.20.30.40 \
@@ -85,10 +123,15 @@ pub(crate) fn run(_workdir: &Path) -> Result<(), Box<dyn Error>> {
         .with_ansi(false)
         .without_time()
         .with_target(false)
-        .with_writer(ScrubbingMakeWriter::new(Arc::new(Masker::default()), move || sink.clone()))
+        .with_writer(ScrubbingMakeWriter::new(
+            Arc::new(Masker::default()),
+            move || sink.clone(),
+        ))
         .finish();
     tracing::subscriber::with_default(subscriber, || tracing::info!("{raw}"));
-    let written = String::from_utf8_lossy(&file.0.lock().map_err(|_| "poisoned")?).trim_end().to_owned();
+    let written = String::from_utf8_lossy(&file.0.lock().map_err(|_| "poisoned")?)
+        .trim_end()
+        .to_owned();
     show("after", written);
 
     // Values that must never be printed carry their own guard.

@@ -73,10 +73,21 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
         let period = match (rule.kind().retains(), rule.action()) {
             (true, Some(action)) => format!("retain {}, then {action}", rule.duration_text()),
             (true, None) => format!("retain {}", rule.duration_text()),
-            (false, action) => format!("{} after {}", action.map_or("nothing", |a| a.as_str()), rule.duration_text()),
+            (false, action) => format!(
+                "{} after {}",
+                action.map_or("nothing", |a| a.as_str()),
+                rule.duration_text()
+            ),
         };
         let lock = if rule.locked() { " (locked)" } else { "" };
-        show(rule.name(), format!("{}: {period} from `{}`{lock}", rule.category(), rule.trigger()));
+        show(
+            rule.name(),
+            format!(
+                "{}: {period} from `{}`{lock}",
+                rule.category(),
+                rule.trigger()
+            ),
+        );
     }
     let shortened = POLICY.replace("retain = \"10 years\"", "retain = \"5 years\"");
     match policy.replace(Policy::parse(&shortened)?) {
@@ -101,11 +112,15 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
             .with_event("ticket_closed", t("2026-01-12T08:00:00Z")?)
             .with_hold("case-42: Bob v. Acme"),
         RecordBuf::new("inv-2026-001", "invoice", t("2026-01-05T09:00:00Z")?).with_subject("alice"),
-        RecordBuf::new("client-alice", "client_record", t("2021-03-01T10:00:00Z")?).with_subject("alice"),
+        RecordBuf::new("client-alice", "client_record", t("2021-03-01T10:00:00Z")?)
+            .with_subject("alice"),
     ];
     for record in &records {
         if record.category == "support_attachment" {
-            std::fs::write(attachments.join(format!("{}.bin", record.id)), b"screenshot")?;
+            std::fs::write(
+                attachments.join(format!("{}.bin", record.id)),
+                b"screenshot",
+            )?;
         }
     }
     let mut desk = HelpDesk {
@@ -121,7 +136,12 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
     for item in &plan {
         show(
             &format!("{} {}", item.status, item.action),
-            format!("{} under `{}`: {}", item.record.id, item.rule.name(), item.reason()),
+            format!(
+                "{} under `{}`: {}",
+                item.record.id,
+                item.rule.name(),
+                item.reason()
+            ),
         );
     }
     let execution = execute(plan, &mut desk, &log);
@@ -132,7 +152,10 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
         execution.failures.len()
     ));
     show("att-1.bin on disk", attachments.join("att-1.bin").exists());
-    show("att-2.bin on disk (held)", attachments.join("att-2.bin").exists());
+    show(
+        "att-2.bin on disk (held)",
+        attachments.join("att-2.bin").exists(),
+    );
 
     // 2. Alice asks for erasure: the invoice is kept by law, and the answer says until when.
     let asked = t("2026-03-02T09:30:00+01:00")?;
@@ -140,15 +163,23 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
     let answer: Vec<_> = policy.erase(&records, "alice", asked).collect();
     for item in &answer {
         let when = item.due.map_or("unknown".to_owned(), |due| due.to_string());
-        show(&format!("{} {}", item.status, item.action), format!("{} by {when}: {}", item.record.id, item.reason()));
+        show(
+            &format!("{} {}", item.status, item.action),
+            format!("{} by {when}: {}", item.record.id, item.reason()),
+        );
     }
-    let exempt = answer.iter().find(|item| item.status == Status::Retained).ok_or("no exemption")?;
+    let exempt = answer
+        .iter()
+        .find(|item| item.status == Status::Retained)
+        .ok_or("no exemption")?;
     let exemption = exempt.retention.ok_or("no obligation named")?;
     step(format!(
         "the answer to alice: `{}` is kept under `{}` until {}",
         exempt.record.id,
         exemption.rule.name(),
-        exemption.until.map_or("further notice".to_owned(), |u| u.to_string())
+        exemption
+            .until
+            .map_or("further notice".to_owned(), |u| u.to_string())
     ));
     let execution = execute(answer, &mut desk, &log);
     step(format!(
@@ -159,7 +190,10 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
     ));
 
     // 3. Every action has a receipt in the tamper-evident audit log.
-    step(format!("the audit log holds {} retention receipts", log.len()?));
+    step(format!(
+        "the audit log holds {} retention receipts",
+        log.len()?
+    ));
     for record in log.read(0, log.len()?)? {
         let payload = record.payload().unwrap_or_default();
         show(
@@ -170,8 +204,16 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
                 record.action(),
                 record.resource(),
                 record.outcome(),
-                payload.get("rule").and_then(|rule| rule.as_str()).unwrap_or("?"),
-                record.leaf_hash().iter().take(6).map(|b| format!("{b:02x}")).collect::<String>()
+                payload
+                    .get("rule")
+                    .and_then(|rule| rule.as_str())
+                    .unwrap_or("?"),
+                record
+                    .leaf_hash()
+                    .iter()
+                    .take(6)
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
             ),
         );
     }

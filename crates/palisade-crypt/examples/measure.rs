@@ -4,7 +4,12 @@
 //! criterion bench (`benches/benches/crypt.rs`) is the reference; this is
 //! for a quick look on a busy machine.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, reason = "a measurement tool")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "a measurement tool"
+)]
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -22,7 +27,10 @@ fn per_op(n: u32, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    let mib: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(256);
+    let mib: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(256);
     let keyring = Keyring::from_key_bytes(&[(1, [7; 32])], [9; 32]).unwrap();
     let context = Context::field("customers", "email", "1234567").with("tenant", "acme");
     let plaintext = [0x61u8; 32];
@@ -37,8 +45,25 @@ fn main() {
             black_box(keyring.decrypt(&ct, &context).unwrap());
         });
         let theirs = per_op(n, || {
-            let ct = raw.encrypt(&nonce, Payload { msg: black_box(&plaintext), aad: &aad }).unwrap();
-            black_box(raw.decrypt(&nonce, Payload { msg: &ct, aad: &aad }).unwrap());
+            let ct = raw
+                .encrypt(
+                    &nonce,
+                    Payload {
+                        msg: black_box(&plaintext),
+                        aad: &aad,
+                    },
+                )
+                .unwrap();
+            black_box(
+                raw.decrypt(
+                    &nonce,
+                    Payload {
+                        msg: &ct,
+                        aad: &aad,
+                    },
+                )
+                .unwrap(),
+            );
         });
         println!(
             "round {round}: 32-byte field encrypt+decrypt: palisade {ours:.0} ns, raw XChaCha20-Poly1305 {theirs:.0} ns, ratio {:.2}",
@@ -48,10 +73,14 @@ fn main() {
     let data = vec![0x5au8; mib << 20];
     let mut sealed = Vec::with_capacity(data.len() + data.len() / 4096 + 128);
     let start = Instant::now();
-    keyring.seal_stream(&context, &data[..], &mut sealed).unwrap();
+    keyring
+        .seal_stream(&context, &data[..], &mut sealed)
+        .unwrap();
     let seal = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    keyring.open_stream(&context, &sealed[..], std::io::sink()).unwrap();
+    keyring
+        .open_stream(&context, &sealed[..], std::io::sink())
+        .unwrap();
     let open = start.elapsed().as_secs_f64();
     println!(
         "stream {mib} MiB in memory: seal {:.0} MiB/s, open {:.0} MiB/s",
