@@ -388,16 +388,11 @@ fn verify(
             if as_json {
                 println!("{v}");
             } else {
-                println!(
-                    "ok: {} records, root {}",
-                    v["records"],
-                    v["root"].as_str().unwrap_or_default()
-                );
+                let text = |key: &str| v.get(key).and_then(|x| x.as_str()).unwrap_or_default();
+                let records = v.get("records").cloned().unwrap_or_default();
+                println!("ok: {records} records, root {}", text("root"));
                 if let Some(n) = v.get("checkpoints_verified") {
-                    println!(
-                        "checkpoints verified: {n} (key: {})",
-                        v["key_source"].as_str().unwrap_or_default()
-                    );
+                    println!("checkpoints verified: {n} (key: {})", text("key_source"));
                 }
             }
             Ok(ExitCode::SUCCESS)
