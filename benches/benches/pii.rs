@@ -26,6 +26,10 @@
     clippy::cast_precision_loss,
     reason = "a benchmark fails loudly and prints rates"
 )]
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented public function"
+)]
 
 use std::io;
 use std::process::Command;

@@ -103,7 +103,7 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
     // The help desk's records.
     let attachments = workdir.join("retention-attachments");
     std::fs::create_dir_all(&attachments)?;
-    let records = vec![
+    let mut records = vec![
         RecordBuf::new("att-1", "support_attachment", t("2026-01-05T09:00:00Z")?)
             .with_subject("alice")
             .with_event("ticket_closed", t("2026-01-10T17:00:00+01:00")?),
@@ -157,6 +157,11 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
         attachments.join("att-2.bin").exists(),
     );
 
+    // What was deleted is gone from the help desk's records too.
+    records.retain(|r| {
+        r.category != "support_attachment" || attachments.join(format!("{}.bin", r.id)).exists()
+    });
+
     // 2. Alice asks for erasure: the invoice is kept by law, and the answer says until when.
     let asked = t("2026-03-02T09:30:00+01:00")?;
     step(format!("alice asks for erasure at {asked} (GDPR art. 17)"));
@@ -183,7 +188,7 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
     ));
     let execution = execute(answer, &mut desk, &log);
     step(format!(
-        "executed: {} action(s), {} exempt; alice's client record key destroyed: {}",
+        "executed: {} action(s), {} kept; alice's client record key destroyed: {}",
         execution.executed.len(),
         execution.skipped,
         !desk.record_keys.contains_key("client-alice")

@@ -77,12 +77,15 @@ fn validate_lists_every_problem_with_its_line() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// policy file, principal, action, resource, context, expected exit code
+type CheckRow<'a> = (&'a str, &'a str, &'a str, &'a str, Option<&'a str>, i32);
+
 #[test]
 fn check_prints_the_decision_and_exits_accordingly() {
     let chat = policy("chat-platform.toml");
     let booking = policy("booking.toml");
     #[rustfmt::skip]
-    let table: &[(&str, &str, &str, &str, Option<&str>, i32)] = &[
+    let table: &[CheckRow<'_>] = &[
         (&chat, "olivia", "edit", "Finance:ledger", None, 0),
         (&chat, "sofia", "read", "Finance:ledger", None, 1),
         (&chat, "otto", "read", "Statistics:otto", None, 0),
