@@ -25,80 +25,147 @@ pub fn unix_now() -> Result<u64> {
         .map_err(|_| Error::Clock)
 }
 
-/// Computes HOTP values (RFC 4226 §5.3) with totp-rs: a totp-rs generator
-/// with a one-second step and no skew turns "time" into the counter itself.
-struct Generator {
-    inner: totp_rs::TOTP,
+/// What [`Totp`] and [`Hotp`] share: the secret, the code parameters and the
+/// throttle, with the one copy of code generation and of the verification
+/// loop. Their common setters and getters are written once, in
+/// `settings_accessors!`.
+#[derive(Clone, PartialEq, Eq)]
+struct Settings {
+    secret: Secret,
+    algorithm: Algorithm,
+    digits: u8,
+    throttle: Throttle,
 }
 
-impl Generator {
-    fn new(secret: &Secret, algorithm: Algorithm, digits: u8) -> Self {
+impl Settings {
+    /// SHA-1, 6 digits and the default throttle.
+    fn new(secret: Secret) -> Self {
         Self {
-            inner: totp_rs::TOTP::new_unchecked(
-                algorithm.to_totp_rs(),
-                usize::from(digits),
-                0,
-                1,
-                secret.expose_bytes().to_vec(),
-            ),
+            secret,
+            algorithm: Algorithm::Sha1,
+            digits: DEFAULT_DIGITS,
+            throttle: Throttle::default(),
         }
     }
 
+    /// Computes the HOTP value for `counter` (RFC 4226 §5.3) with totp-rs: a
+    /// totp-rs generator with a one-second step and no skew turns "time"
+    /// into the counter itself.
     fn code(&self, counter: u64) -> Zeroizing<String> {
-        Zeroizing::new(self.inner.generate(counter))
+        Zeroizing::new(self.generator().generate(counter))
     }
-}
 
-/// Checks `code` against every counter in `candidates`, enforcing the
-/// throttle and replay protection recorded in `state`, and updates `state`.
-///
-/// Every candidate is computed and compared in constant time; the loop does
-/// not stop at a match.
-fn verify_counters(
-    generator: &Generator,
-    digits: u8,
-    code: &str,
-    candidates: RangeInclusive<u64>,
-    now: u64,
-    throttle: &Throttle,
-    state: &mut FactorState,
-) -> Result<u64> {
-    throttle.check(state, now)?;
+    fn generator(&self) -> totp_rs::TOTP {
+        totp_rs::TOTP::new_unchecked(
+            self.algorithm.to_totp_rs(),
+            usize::from(self.digits),
+            0,
+            1,
+            self.secret.expose_bytes().to_vec(),
+        )
+    }
 
-    let typed: Zeroizing<String> = Zeroizing::new(code.chars().filter(|c| *c != ' ').collect());
-    let well_formed =
-        typed.len() == usize::from(digits) && typed.bytes().all(|b| b.is_ascii_digit());
+    /// Checks `code` against every counter in `candidates`, enforcing the
+    /// throttle and replay protection recorded in `state`, and updates
+    /// `state`.
+    ///
+    /// Every candidate is computed and compared in constant time; the loop
+    /// does not stop at a match.
+    fn verify(
+        &self,
+        code: &str,
+        candidates: RangeInclusive<u64>,
+        now: u64,
+        state: &mut FactorState,
+    ) -> Result<u64> {
+        self.throttle.check(state, now)?;
 
-    let mut accepted: Option<u64> = None;
-    let mut replayed = false;
-    if well_formed {
-        for counter in candidates {
-            let expected = generator.code(counter);
-            let matches: bool = expected.as_bytes().ct_eq(typed.as_bytes()).into();
-            let fresh = state.last_step().is_none_or(|last| counter > last);
-            if matches && fresh {
-                accepted = Some(counter);
-            } else if matches {
-                replayed = true;
+        let typed: Zeroizing<String> = Zeroizing::new(code.chars().filter(|c| *c != ' ').collect());
+        let well_formed =
+            typed.len() == usize::from(self.digits) && typed.bytes().all(|b| b.is_ascii_digit());
+
+        let mut accepted: Option<u64> = None;
+        let mut replayed = false;
+        if well_formed {
+            let generator = self.generator();
+            for counter in candidates {
+                let expected = Zeroizing::new(generator.generate(counter));
+                let matches: bool = expected.as_bytes().ct_eq(typed.as_bytes()).into();
+                let fresh = state.last_step().is_none_or(|last| counter > last);
+                if matches && fresh {
+                    accepted = Some(counter);
+                } else if matches {
+                    replayed = true;
+                }
+            }
+        }
+
+        match accepted {
+            Some(counter) => {
+                state.record_success(counter);
+                Ok(counter)
+            }
+            None => {
+                state.record_failure(now, &self.throttle);
+                Err(if replayed {
+                    Error::Replayed
+                } else {
+                    Error::Invalid
+                })
             }
         }
     }
-
-    match accepted {
-        Some(counter) => {
-            state.record_success(counter);
-            Ok(counter)
-        }
-        None => {
-            state.record_failure(now, throttle);
-            Err(if replayed {
-                Error::Replayed
-            } else {
-                Error::Invalid
-            })
-        }
-    }
 }
+
+/// The setters and getters of the [`Settings`] that [`Totp`] and [`Hotp`]
+/// share, written once: each is a one-line delegation to the `settings`
+/// field, and the digit count is checked by [`check_digits`].
+macro_rules! settings_accessors {
+    ($factor:ty) => {
+        impl $factor {
+            /// Sets the HMAC hash.
+            #[must_use]
+            pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
+                self.settings.algorithm = algorithm;
+                self
+            }
+
+            /// Sets the number of digits (6, 7 or 8).
+            pub fn with_digits(mut self, digits: u8) -> Result<Self> {
+                self.settings.digits = check_digits(digits)?;
+                Ok(self)
+            }
+
+            /// Sets the throttling policy.
+            #[must_use]
+            pub fn with_throttle(mut self, throttle: Throttle) -> Self {
+                self.settings.throttle = throttle;
+                self
+            }
+
+            /// The shared secret.
+            #[must_use]
+            pub fn secret(&self) -> &Secret {
+                &self.settings.secret
+            }
+
+            /// The HMAC hash.
+            #[must_use]
+            pub fn algorithm(&self) -> Algorithm {
+                self.settings.algorithm
+            }
+
+            /// The number of digits.
+            #[must_use]
+            pub fn digits(&self) -> u8 {
+                self.settings.digits
+            }
+        }
+    };
+}
+
+settings_accessors!(Totp);
+settings_accessors!(Hotp);
 
 /// A time-based one-time password factor (RFC 6238).
 ///
@@ -106,12 +173,9 @@ fn verify_counters(
 /// default [`Throttle`]. The knobs are `with_*` setters.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Totp {
-    secret: Secret,
-    algorithm: Algorithm,
-    digits: u8,
+    settings: Settings,
     period: u64,
     skew: u8,
-    throttle: Throttle,
 }
 
 impl Totp {
@@ -120,26 +184,10 @@ impl Totp {
     #[must_use]
     pub fn new(secret: Secret) -> Self {
         Self {
-            secret,
-            algorithm: Algorithm::Sha1,
-            digits: DEFAULT_DIGITS,
+            settings: Settings::new(secret),
             period: DEFAULT_PERIOD,
             skew: DEFAULT_SKEW,
-            throttle: Throttle::default(),
         }
-    }
-
-    /// Sets the HMAC hash.
-    #[must_use]
-    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
-        self.algorithm = algorithm;
-        self
-    }
-
-    /// Sets the number of digits (6, 7 or 8).
-    pub fn with_digits(mut self, digits: u8) -> Result<Self> {
-        self.digits = check_digits(digits)?;
-        Ok(self)
     }
 
     /// Sets the period in seconds (1 to 86400).
@@ -153,31 +201,6 @@ impl Totp {
     pub fn with_skew(mut self, steps: u8) -> Self {
         self.skew = steps;
         self
-    }
-
-    /// Sets the throttling policy.
-    #[must_use]
-    pub fn with_throttle(mut self, throttle: Throttle) -> Self {
-        self.throttle = throttle;
-        self
-    }
-
-    /// The shared secret.
-    #[must_use]
-    pub fn secret(&self) -> &Secret {
-        &self.secret
-    }
-
-    /// The HMAC hash.
-    #[must_use]
-    pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
-    }
-
-    /// The number of digits.
-    #[must_use]
-    pub fn digits(&self) -> u8 {
-        self.digits
     }
 
     /// The period in seconds.
@@ -195,7 +218,7 @@ impl Totp {
     /// The throttling policy.
     #[must_use]
     pub fn throttle(&self) -> &Throttle {
-        &self.throttle
+        &self.settings.throttle
     }
 
     /// The time step of a Unix time: `unix / period` (RFC 6238 §4.2, T0 = 0).
@@ -213,7 +236,7 @@ impl Totp {
     /// The code for a time step.
     #[must_use]
     pub fn code_for_step(&self, step: u64) -> Zeroizing<String> {
-        Generator::new(&self.secret, self.algorithm, self.digits).code(step)
+        self.settings.code(step)
     }
 
     /// The code for the current time.
@@ -234,16 +257,7 @@ impl Totp {
         let step = self.step_at(now);
         let skew = u64::from(self.skew);
         let candidates = step.saturating_sub(skew)..=step.saturating_add(skew);
-        let generator = Generator::new(&self.secret, self.algorithm, self.digits);
-        verify_counters(
-            &generator,
-            self.digits,
-            code,
-            candidates,
-            now,
-            &self.throttle,
-            state,
-        )
+        self.settings.verify(code, candidates, now, state)
     }
 
     /// [`Totp::verify`] at the current time.
@@ -255,11 +269,11 @@ impl Totp {
 impl fmt::Debug for Totp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Totp")
-            .field("algorithm", &self.algorithm)
-            .field("digits", &self.digits)
+            .field("algorithm", &self.settings.algorithm)
+            .field("digits", &self.settings.digits)
             .field("period", &self.period)
             .field("skew", &self.skew)
-            .field("throttle", &self.throttle)
+            .field("throttle", &self.settings.throttle)
             .finish_non_exhaustive()
     }
 }
@@ -272,11 +286,8 @@ impl fmt::Debug for Totp {
 /// counter.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Hotp {
-    secret: Secret,
-    algorithm: Algorithm,
-    digits: u8,
+    settings: Settings,
     look_ahead: u8,
-    throttle: Throttle,
 }
 
 impl Hotp {
@@ -284,25 +295,9 @@ impl Hotp {
     #[must_use]
     pub fn new(secret: Secret) -> Self {
         Self {
-            secret,
-            algorithm: Algorithm::Sha1,
-            digits: DEFAULT_DIGITS,
+            settings: Settings::new(secret),
             look_ahead: DEFAULT_LOOK_AHEAD,
-            throttle: Throttle::default(),
         }
-    }
-
-    /// Sets the HMAC hash.
-    #[must_use]
-    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
-        self.algorithm = algorithm;
-        self
-    }
-
-    /// Sets the number of digits (6, 7 or 8).
-    pub fn with_digits(mut self, digits: u8) -> Result<Self> {
-        self.digits = check_digits(digits)?;
-        Ok(self)
     }
 
     /// Sets how many counters past the expected one are accepted.
@@ -310,31 +305,6 @@ impl Hotp {
     pub fn with_look_ahead(mut self, counters: u8) -> Self {
         self.look_ahead = counters;
         self
-    }
-
-    /// Sets the throttling policy.
-    #[must_use]
-    pub fn with_throttle(mut self, throttle: Throttle) -> Self {
-        self.throttle = throttle;
-        self
-    }
-
-    /// The shared secret.
-    #[must_use]
-    pub fn secret(&self) -> &Secret {
-        &self.secret
-    }
-
-    /// The HMAC hash.
-    #[must_use]
-    pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
-    }
-
-    /// The number of digits.
-    #[must_use]
-    pub fn digits(&self) -> u8 {
-        self.digits
     }
 
     /// Counters accepted past the expected one.
@@ -346,7 +316,7 @@ impl Hotp {
     /// The code for a counter value.
     #[must_use]
     pub fn code(&self, counter: u64) -> Zeroizing<String> {
-        Generator::new(&self.secret, self.algorithm, self.digits).code(counter)
+        self.settings.code(counter)
     }
 
     /// Verifies `code` and returns the matched counter.
@@ -359,26 +329,17 @@ impl Hotp {
         let first = state.last_step().unwrap_or(0);
         let next = state.last_step().map_or(0, |last| last.saturating_add(1));
         let candidates = first..=next.saturating_add(u64::from(self.look_ahead));
-        let generator = Generator::new(&self.secret, self.algorithm, self.digits);
-        verify_counters(
-            &generator,
-            self.digits,
-            code,
-            candidates,
-            now,
-            &self.throttle,
-            state,
-        )
+        self.settings.verify(code, candidates, now, state)
     }
 }
 
 impl fmt::Debug for Hotp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hotp")
-            .field("algorithm", &self.algorithm)
-            .field("digits", &self.digits)
+            .field("algorithm", &self.settings.algorithm)
+            .field("digits", &self.settings.digits)
             .field("look_ahead", &self.look_ahead)
-            .field("throttle", &self.throttle)
+            .field("throttle", &self.settings.throttle)
             .finish_non_exhaustive()
     }
 }

@@ -71,6 +71,7 @@ pub const DEFAULT_PERIOD: u64 = 30;
 /// Longest TOTP period accepted, in seconds (one day).
 pub const MAX_PERIOD: u64 = 86_400;
 
+/// The one check of a digit count: 6, 7 or 8.
 pub(crate) fn check_digits(digits: u8) -> Result<u8> {
     if (6..=8).contains(&digits) {
         Ok(digits)
@@ -79,6 +80,7 @@ pub(crate) fn check_digits(digits: u8) -> Result<u8> {
     }
 }
 
+/// The one check of a TOTP period: 1 to [`MAX_PERIOD`] seconds.
 pub(crate) fn check_period(period: u64) -> Result<u64> {
     if (1..=MAX_PERIOD).contains(&period) {
         Ok(period)
@@ -96,15 +98,19 @@ pub(crate) fn parse_decimal(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
+/// Parses a digit count from a URI parameter and checks it with
+/// [`check_digits`]; the error echoes the text as written.
 pub(crate) fn parse_digits(text: &str) -> Result<u8> {
     parse_decimal(text)
         .and_then(|n| u8::try_from(n).ok())
-        .filter(|n| (6..=8).contains(n))
+        .and_then(|n| check_digits(n).ok())
         .ok_or_else(|| Error::DigitsOutOfRange(echo(text)))
 }
 
+/// Parses a period from a URI parameter and checks it with
+/// [`check_period`]; the error echoes the text as written.
 pub(crate) fn parse_period(text: &str) -> Result<u64> {
     parse_decimal(text)
-        .filter(|n| (1..=MAX_PERIOD).contains(n))
+        .and_then(|n| check_period(n).ok())
         .ok_or_else(|| Error::PeriodOutOfRange(echo(text)))
 }
