@@ -1,12 +1,15 @@
 //! A narrated walk through every Palisade capability.
 //!
 //! Run it with `cargo run --release --example tour`. Each chapter uses one crate
-//! the way a SaaS back end would, and prints what happens; it finishes in
-//! seconds and writes only to a temporary folder.
+//! the way a SaaS back end would, and prints what happens; the last chapter
+//! starts the back office that composes them all. It finishes in seconds
+//! (from a terminal the back office stays up until Enter) and writes only to
+//! a temporary folder.
 
 #![forbid(unsafe_code)]
 
 mod audit;
+mod backoffice;
 mod crypt;
 mod otp;
 mod password;
@@ -28,6 +31,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     pii::run(&workdir)?;
     audit::run(&workdir)?;
     retention::run(&workdir)?;
+    backoffice::run(&workdir)?;
 
     std::fs::remove_dir_all(&workdir)?;
     println!();

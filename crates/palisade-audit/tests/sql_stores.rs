@@ -10,9 +10,9 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
+
+use palisade_testkit::Postgres;
 
 use palisade_audit::{
     AuditLog, CheckpointSigner, Durability, Error, Event, PostgresStore, Query, SqliteStore, Store,
@@ -122,144 +122,16 @@ fn memory_store_verifies_and_detects_a_missing_erasure_event() {
     );
 }
 
-/// A throwaway PostgreSQL server (initdb + pg_ctl in a temp dir, loopback).
-struct Postgres {
-    url: String,
-    bin: PathBuf,
-    data: PathBuf,
-    as_user: Option<&'static str>,
-    _dir: tempfile::TempDir,
-}
-
-fn run_as(as_user: Option<&str>, program: &Path, args: &[&str]) -> std::process::Output {
-    let mut command = match as_user {
-        Some(user) => {
-            let mut c = Command::new("runuser");
-            c.arg("-u").arg(user).arg("--").arg(program);
-            c
-        }
-        None => Command::new(program),
-    };
-    command.args(args).output().unwrap()
-}
-
-impl Postgres {
-    fn start() -> Option<Postgres> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()
-            .and_then(|entries| {
-                let mut dirs: Vec<PathBuf> = entries
-                    .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-                    .filter(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
-                    .collect();
-                dirs.sort();
-                dirs.pop()
-            });
-        let Some(bin) = bin else {
-            assert!(
-                std::env::var_os("PALISADE_CI").is_none(),
-                "PALISADE_CI is set but there are no PostgreSQL binaries under /usr/lib/postgresql"
-            );
-            eprintln!("skipped: no PostgreSQL binaries under /usr/lib/postgresql/*/bin");
-            return None;
-        };
-        use std::os::unix::fs::MetadataExt;
-        let root = std::fs::metadata("/proc/self")
-            .map(|m| m.uid() == 0)
-            .unwrap_or(false);
-        // initdb refuses to run as root: run the server as `postgres` then.
-        let as_user = root.then_some("postgres");
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("pg");
-        std::fs::create_dir(&data).unwrap();
-        if root {
-            let status = Command::new("chown")
-                .arg("-R")
-                .arg("postgres")
-                .arg(dir.path())
-                .status()
-                .unwrap();
-            assert!(status.success());
-        }
-        let out = run_as(
-            as_user,
-            &bin.join("initdb"),
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let options = format!("-p {port} -h 127.0.0.1 -k {}", data.display());
-        let log = data.join("server.log");
-        let out = run_as(
-            as_user,
-            &bin.join("pg_ctl"),
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-o",
-                &options,
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "start",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(Postgres {
-            url: format!("host=127.0.0.1 port={port} user=postgres dbname=postgres"),
-            bin,
-            data,
-            as_user,
-            _dir: dir,
-        })
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = run_as(
-            self.as_user,
-            &self.bin.join("pg_ctl"),
-            &[
-                "-D",
-                self.data.to_str().unwrap_or(""),
-                "-m",
-                "immediate",
-                "stop",
-            ],
-        );
-    }
-}
-
 #[test]
 fn postgres_store_is_one_log_for_many_writers() {
-    let Some(pg) = Postgres::start() else { return };
+    let Some(pg) = Postgres::start_or_skip() else {
+        return;
+    };
     let signer_text = CheckpointSigner::generate("example/audit")
         .unwrap()
         .to_text();
     {
-        let log = AuditLog::with_store(PostgresStore::connect(&pg.url).unwrap()).with_signer(
+        let log = AuditLog::with_store(PostgresStore::connect(pg.url()).unwrap()).with_signer(
             "example/audit",
             CheckpointSigner::from_text(&signer_text).unwrap(),
         );
@@ -269,7 +141,7 @@ fn postgres_store_is_one_log_for_many_writers() {
     // single events and batches, and sign checkpoints as they go.
     std::thread::scope(|s| {
         for t in 0..6u64 {
-            let url = &pg.url;
+            let url = pg.url();
             let signer_text = &signer_text;
             s.spawn(move || {
                 let log = AuditLog::with_store(PostgresStore::connect(url).unwrap()).with_signer(
@@ -290,7 +162,7 @@ fn postgres_store_is_one_log_for_many_writers() {
             });
         }
     });
-    let store = PostgresStore::connect(&pg.url).unwrap();
+    let store = PostgresStore::connect(pg.url()).unwrap();
     let key = CheckpointSigner::from_text(&signer_text)
         .unwrap()
         .verifier();

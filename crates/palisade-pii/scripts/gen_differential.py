@@ -11,6 +11,10 @@ Domain notes (documented, not hidden):
 - IBAN is compared with stdnum.iban.is_valid(check_country=False): Palisade
   checks the registry (country, length, BBAN structure) and MOD 97, not the
   national check digits some countries add.
+- IBAN check digits are two digits (ISO 13616-1, "2!n"): Palisade rejects a
+  letter there, stdnum converts it like any BBAN letter and accepts about one
+  in 97 such strings, so broken IBANs never get a letter in positions 3-4
+  (see known.tsv).
 - PAYMENT_CARD is compared with stdnum.luhn over numbers drawn inside issuer
   ranges with matching lengths (Palisade also checks ranges, stdnum does not).
 - BR_CPF numbers of one repeated digit are not drawn (Palisade rejects them,
@@ -161,7 +165,10 @@ def iban_broken():
         return v[:-1]  # length
     if r < 0.6:
         return v[:2] + f'{(int(v[2:4]) + rng.randrange(1, 97)) % 97 + 2:02d}'[-2:] + v[4:]
-    return mutate(v, string.digits + string.ascii_uppercase)
+    i = rng.randrange(len(v))
+    alphabet = string.digits if i in (2, 3) else string.digits + string.ascii_uppercase
+    c = rng.choice([c for c in alphabet if c != v[i]])
+    return v[:i] + c + v[i + 1:]
 
 
 PROVINCES = [11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 31, 32, 33, 34, 35, 36, 51, 52, 53, 61, 62, 63, 64,

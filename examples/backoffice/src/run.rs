@@ -47,24 +47,7 @@ pub async fn run(options: ServeOptions) -> Result<()> {
             .await
             .map_err(internal)?;
         match demo {
-            Ok(demo) => {
-                println!(
-                    "  demo tenant `{}`: {} clients; logins (password, then a TOTP code):",
-                    demo.tenant,
-                    demo.clients.len()
-                );
-                for u in &demo.users {
-                    println!(
-                        "    {:<22} {:<26} password {}  totp secret {}",
-                        u.role,
-                        u.email,
-                        u.password.as_str(),
-                        u.totp_secret.as_str()
-                    );
-                }
-                println!("  a current code: echo SECRET | palisade otp code --secret -");
-                println!("  (or add the secret to any authenticator app; codes are single-use)");
-            }
+            Ok(demo) => demo.print_logins(),
             Err(Error::Conflict(_)) => {
                 println!("  demo tenant already seeded; logins were printed at first start")
             }

@@ -61,6 +61,30 @@ pub struct Demo {
 }
 
 impl Demo {
+    /// Prints the demo logins on standard output: each role's e-mail,
+    /// password and TOTP secret. This prints secrets on purpose (a demo
+    /// tenant's throwaway credentials); never call it for real accounts.
+    pub fn print_logins(&self) {
+        println!(
+            "  demo tenant `{}`: {} clients; logins (password, then a TOTP code):",
+            self.tenant,
+            self.clients.len()
+        );
+        for u in &self.users {
+            println!(
+                "    {:<22} {:<26} password {}  totp secret {}",
+                u.role,
+                u.email,
+                u.password.as_str(),
+                u.totp_secret.as_str()
+            );
+        }
+        println!("  a current code: echo SECRET | palisade otp code --secret -");
+        println!("  (or add the secret to any authenticator app; codes are single-use)");
+    }
+}
+
+impl Demo {
     /// The demo user with `role`.
     pub fn user(&self, role: &str) -> Option<&DemoUser> {
         self.users.iter().find(|u| u.role == role)

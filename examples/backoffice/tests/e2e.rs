@@ -532,10 +532,10 @@ fn sqlite_end_to_end() {
 
 #[test]
 fn postgres_end_to_end() {
-    let Some(pg) = common::Postgres::start() else {
+    let Some(pg) = palisade_testkit::Postgres::start_or_skip() else {
         return;
     };
-    let server = common::start(Some(pg.url.clone()));
+    let server = common::start(Some(pg.url().to_owned()));
     assert_eq!(server.app.engine(), "postgresql");
     scenario(&server);
 }

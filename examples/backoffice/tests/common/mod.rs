@@ -1,12 +1,10 @@
 //! The harness of the end-to-end tests: a server on 127.0.0.1 port 0, a
-//! blocking HTTP client that keeps the session cookie, captured logs, and a
-//! throwaway PostgreSQL server.
+//! blocking HTTP client that keeps the session cookie, and captured logs.
+//! (The throwaway PostgreSQL server is `palisade_testkit::Postgres`.)
 
 #![allow(dead_code, reason = "each test binary uses part of the harness")]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use palisade_backoffice::{Backoffice, Config};
@@ -178,138 +176,4 @@ impl Client {
 /// Whether the environment demands every optional dependency.
 pub(crate) fn ci() -> bool {
     std::env::var_os("PALISADE_CI").is_some()
-}
-
-/// A throwaway PostgreSQL server (initdb + pg_ctl in a temp dir, loopback).
-pub(crate) struct Postgres {
-    pub(crate) url: String,
-    bin: PathBuf,
-    data: PathBuf,
-    as_user: Option<&'static str>,
-    _dir: tempfile::TempDir,
-}
-
-fn run_as(as_user: Option<&str>, program: &Path, args: &[&str]) -> std::process::Output {
-    let mut command = match as_user {
-        Some(user) => {
-            let mut c = Command::new("runuser");
-            c.arg("-u").arg(user).arg("--").arg(program);
-            c
-        }
-        None => Command::new(program),
-    };
-    command.args(args).output().unwrap()
-}
-
-impl Postgres {
-    /// Starts a server, or `None` (with the reason printed) when the
-    /// binaries are missing and `PALISADE_CI` is unset.
-    pub(crate) fn start() -> Option<Postgres> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()
-            .and_then(|entries| {
-                let mut dirs: Vec<PathBuf> = entries
-                    .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-                    .filter(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
-                    .collect();
-                dirs.sort();
-                dirs.pop()
-            });
-        let Some(bin) = bin else {
-            assert!(
-                !ci(),
-                "PALISADE_CI is set but no PostgreSQL binaries under /usr/lib/postgresql"
-            );
-            eprintln!(
-                "skipped: no PostgreSQL binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql)"
-            );
-            return None;
-        };
-        use std::os::unix::fs::MetadataExt;
-        let root = std::fs::metadata("/proc/self")
-            .map(|m| m.uid() == 0)
-            .unwrap_or(false);
-        // initdb refuses to run as root: run the server as `postgres`.
-        let as_user = root.then_some("postgres");
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("pg");
-        std::fs::create_dir(&data).unwrap();
-        if root {
-            let status = Command::new("chown")
-                .arg("-R")
-                .arg("postgres")
-                .arg(dir.path())
-                .status()
-                .unwrap();
-            assert!(status.success());
-        }
-        let out = run_as(
-            as_user,
-            &bin.join("initdb"),
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let options = format!("-p {port} -h 127.0.0.1 -k {} -c fsync=on", data.display());
-        let log = data.join("server.log");
-        let out = run_as(
-            as_user,
-            &bin.join("pg_ctl"),
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-o",
-                &options,
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "start",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(Postgres {
-            url: format!("host=127.0.0.1 port={port} user=postgres dbname=postgres"),
-            bin,
-            data,
-            as_user,
-            _dir: dir,
-        })
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = run_as(
-            self.as_user,
-            &self.bin.join("pg_ctl"),
-            &[
-                "-D",
-                self.data.to_str().unwrap_or(""),
-                "-m",
-                "immediate",
-                "stop",
-            ],
-        );
-    }
 }

@@ -1,0 +1,185 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Why a throwaway server could not be started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No `initdb` and `pg_ctl` under `/usr/lib/postgresql/*/bin`.
+    #[error("no PostgreSQL binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql)")]
+    NotInstalled,
+    /// A file-system or process-spawning operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `initdb`, `pg_ctl` or `chown` exited with a failure.
+    #[error("{program} failed: {stderr}")]
+    Command {
+        /// The program that failed.
+        program: &'static str,
+        /// What it wrote on standard error.
+        stderr: String,
+    },
+    /// The temporary directory's path is not UTF-8.
+    #[error("the temporary directory's path is not UTF-8")]
+    NonUtf8Path,
+}
+
+/// A throwaway PostgreSQL server on loopback, stopped when dropped.
+#[derive(Debug)]
+pub struct Postgres {
+    url: String,
+    bin: PathBuf,
+    data: String,
+    as_user: Option<&'static str>,
+    _dir: tempfile::TempDir,
+}
+
+impl Postgres {
+    /// Starts a server: `initdb` (trust authentication, user `postgres`,
+    /// UTF-8) in a temporary directory, then `pg_ctl start` on a free port of
+    /// 127.0.0.1, waiting until it accepts connections.
+    pub fn start() -> Result<Postgres, Error> {
+        let bin = find_binaries().ok_or(Error::NotInstalled)?;
+        let as_user = running_as_root().then_some("postgres");
+        let dir = tempfile::tempdir().map_err(io("creating a temporary directory"))?;
+        let data_dir = dir.path().join("pg");
+        std::fs::create_dir(&data_dir).map_err(io("creating the data directory"))?;
+        let data = data_dir.to_str().ok_or(Error::NonUtf8Path)?.to_owned();
+        if as_user.is_some() {
+            let out = Command::new("chown")
+                .arg("-R")
+                .arg("postgres")
+                .arg(dir.path())
+                .output()
+                .map_err(io("running chown"))?;
+            check("chown", &out)?;
+        }
+        let out = run_as(
+            as_user,
+            &bin.join("initdb"),
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        )?;
+        check("initdb", &out)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(io("finding a free port"))?
+            .port();
+        let options = format!("-p {port} -h 127.0.0.1 -k {data}");
+        let log = format!("{data}/server.log");
+        let out = run_as(
+            as_user,
+            &bin.join("pg_ctl"),
+            &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
+        )?;
+        check("pg_ctl start", &out)?;
+        Ok(Postgres {
+            url: format!("host=127.0.0.1 port={port} user=postgres dbname=postgres"),
+            bin,
+            data,
+            as_user,
+            _dir: dir,
+        })
+    }
+
+    /// For tests: starts a server, or returns `None` (printing why) when
+    /// PostgreSQL is not installed and the environment variable `PALISADE_CI`
+    /// is unset. Any other failure, or a missing installation under
+    /// `PALISADE_CI`, panics so that the test fails.
+    #[allow(
+        clippy::panic,
+        reason = "a test fixture: a server that cannot start must fail the test using it"
+    )]
+    pub fn start_or_skip() -> Option<Postgres> {
+        match Postgres::start() {
+            Ok(server) => Some(server),
+            Err(Error::NotInstalled) if std::env::var_os("PALISADE_CI").is_none() => {
+                eprintln!("skipped: {}", Error::NotInstalled);
+                None
+            }
+            Err(e) => panic!("cannot start a throwaway PostgreSQL: {e}"),
+        }
+    }
+
+    /// The connection string (`host=127.0.0.1 port=… user=postgres dbname=postgres`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = run_as(
+            self.as_user,
+            &self.bin.join("pg_ctl"),
+            &["-D", &self.data, "-m", "immediate", "stop"],
+        );
+    }
+}
+
+/// The newest `/usr/lib/postgresql/<version>/bin` holding `initdb` and `pg_ctl`.
+fn find_binaries() -> Option<PathBuf> {
+    let entries = std::fs::read_dir("/usr/lib/postgresql").ok()?;
+    let mut dirs: Vec<(u32, PathBuf)> = entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .filter(|(_, p)| p.join("initdb").exists() && p.join("pg_ctl").exists())
+        .collect();
+    dirs.sort();
+    dirs.pop().map(|(_, p)| p)
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn run_as(as_user: Option<&str>, program: &Path, args: &[&str]) -> Result<Output, Error> {
+    let mut command = match as_user {
+        Some(user) => {
+            let mut c = Command::new("runuser");
+            c.arg("-u").arg(user).arg("--").arg(program);
+            c
+        }
+        None => Command::new(program),
+    };
+    command
+        .args(args)
+        .output()
+        .map_err(io("running a PostgreSQL program"))
+}
+
+fn check(program: &'static str, out: &Output) -> Result<(), Error> {
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Command {
+            program,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        })
+    }
+}
+
+fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Io { what, source }
+}

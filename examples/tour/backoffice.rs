@@ -1,0 +1,198 @@
+//! Chapter 8: the back office (examples/backoffice), every crate composed in
+//! one app. It starts with the embedded default (SQLite and audit logs in the
+//! tour's temporary folder), seeds a demo tenant, prints the URL and the demo
+//! logins, then walks in as the operator over real HTTP. From a terminal it
+//! keeps serving until Enter or Ctrl-C; otherwise it stops there.
+
+use std::error::Error;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use palisade_backoffice::{Backoffice, Config, Demo, DemoUser};
+use palisade_examples::{chapter, show, step};
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
+    chapter(
+        8,
+        "The back office",
+        "all of the above in one app: sign in with a second factor, see clients masked, \
+         every access in the audit log",
+    );
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime
+        .block_on(serve(workdir))
+        .map_err(|e| -> Box<dyn Error> { e })
+}
+
+async fn serve(workdir: &Path) -> Result<(), BoxError> {
+    let config = Config::new(workdir.join("backoffice"));
+    let app = Arc::new(tokio::task::spawn_blocking(move || Backoffice::open(config)).await??);
+    let preferred = SocketAddr::from(([127, 0, 0, 1], 8080));
+    let listener = match tokio::net::TcpListener::bind(preferred).await {
+        Ok(l) => l,
+        Err(_) => tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?,
+    };
+    let url = format!("http://{}", listener.local_addr()?);
+    let seeding = Arc::clone(&app);
+    let demo = tokio::task::spawn_blocking(move || seeding.seed_demo("acme", 12)).await??;
+    step(format!(
+        "Palisade back office on {url}/ (SQLite and audit logs in the tour's temporary folder)"
+    ));
+    demo.print_logins();
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(palisade_backoffice::serve(
+        Arc::clone(&app),
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let visit_app = Arc::clone(&app);
+    let visit_url = url.clone();
+    let visit = tokio::task::spawn_blocking(move || walk_in(&visit_app, &visit_url, &demo)).await?;
+
+    if visit.is_ok() && std::io::stdin().is_terminal() {
+        step(format!(
+            "Open {url}/ in a browser and sign in with a login above. Press Enter (or Ctrl-C) to stop."
+        ));
+        let enter = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)
+        });
+        tokio::select! {
+            _ = enter => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    } else if visit.is_ok() {
+        step("Standard input is not a terminal, so the back office stops here.");
+        step(
+            "Run the tour from a terminal to keep it open, or `cargo run --release --example backoffice`.",
+        );
+    }
+    let _ = stop.send(());
+    server.await??;
+    // The app's storage is closed off the runtime's worker threads.
+    tokio::task::spawn_blocking(move || drop(app)).await?;
+    visit
+}
+
+/// What a browser does: the owner and the operator sign in (password, then a
+/// TOTP code), list the clients, and try the export.
+fn walk_in(app: &Backoffice, url: &str, demo: &Demo) -> Result<(), BoxError> {
+    let (Some(owner), Some(operator)) = (
+        demo.users.first(),
+        demo.users.iter().find(|u| u.role == "Operator"),
+    ) else {
+        return Err("the demo tenant has no owner or operator".into());
+    };
+    let now = app.clock().now();
+    let olivia = Session::sign_in(url, owner, now)?;
+    let otto = Session::sign_in(url, operator, now)?;
+    step(format!(
+        "{} ({}) and {} ({}) signed in over HTTP with a password and a TOTP code",
+        owner.email, owner.role, operator.email, operator.role
+    ));
+
+    let first_client = |session: &Session| -> Result<serde_json::Value, BoxError> {
+        let (status, list) = session.get("/api/clients")?;
+        if status != 200 {
+            return Err(format!("GET /api/clients answered {status}").into());
+        }
+        list.get("clients")
+            .and_then(|c| c.get(0))
+            .cloned()
+            .ok_or_else(|| "the client list is empty".into())
+    };
+    let seen_by_owner = first_client(&olivia)?;
+    let seen_by_operator = first_client(&otto)?;
+    step("The same client, as each of them sees it:");
+    for (who, row) in [("owner", &seen_by_owner), ("operator", &seen_by_operator)] {
+        show(
+            who,
+            format!(
+                "{}  {}  {}",
+                text(row, "name"),
+                text(row, "phone"),
+                text(row, "email")
+            ),
+        );
+    }
+    let (status, _) = otto.get("/api/clients/export")?;
+    show(
+        "operator's export of the client list",
+        format!("HTTP {status}"),
+    );
+    let (_, verdict) = olivia.get("/api/audit/verify")?;
+    show("audit log verify (every access above is in it)", verdict);
+    Ok(())
+}
+
+/// A string field of a JSON row, or `(hidden)` when the policy left it out.
+fn text<'a>(row: &'a serde_json::Value, field: &str) -> &'a str {
+    row.get(field)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("(hidden)")
+}
+
+/// A signed-in browser session: the session cookie.
+struct Session {
+    url: String,
+    cookie: String,
+    agent: ureq::Agent,
+}
+
+impl Session {
+    fn sign_in(url: &str, user: &DemoUser, now: i64) -> Result<Session, BoxError> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let response = agent.post(format!("{url}/api/login")).send_json(
+            serde_json::json!({ "email": user.email, "password": user.password.as_str() }),
+        )?;
+        let cookie = cookie_of(&response)?;
+        let code = user.code_at(now)?;
+        let response = agent
+            .post(format!("{url}/api/login/second-factor"))
+            .header("Cookie", &cookie)
+            .send_json(serde_json::json!({ "code": code.as_str() }))?;
+        if response.status() != 200 {
+            return Err(format!("second factor answered {}", response.status()).into());
+        }
+        Ok(Session {
+            url: url.to_owned(),
+            cookie: cookie_of(&response)?,
+            agent,
+        })
+    }
+
+    fn get(&self, path: &str) -> Result<(u16, serde_json::Value), BoxError> {
+        let mut response = self
+            .agent
+            .get(format!("{}{path}", self.url))
+            .header("Cookie", &self.cookie)
+            .call()?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .read_json()
+            .unwrap_or(serde_json::Value::Null);
+        Ok((status, body))
+    }
+}
+
+fn cookie_of(response: &ureq::http::Response<ureq::Body>) -> Result<String, BoxError> {
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no session cookie (HTTP {})", response.status()).into())
+}
