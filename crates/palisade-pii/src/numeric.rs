@@ -588,9 +588,13 @@ fn phone(
     if !(9..=13).contains(&ndigits) || date_like(run) || regions.is_empty() {
         return None;
     }
+    // The head's own separator is ignored: it lies before the number (after
+    // a finding, once masked, the number starts a token of its own), and
+    // `lead` has already looked at it.
     let parens = lead == b'('
         || run
             .iter()
+            .skip(1)
             .any(|g| g.sep.contains(&b'(') || g.sep.contains(&b')'));
     let grouped = run.len() >= 3
         && run
@@ -601,7 +605,7 @@ fn phone(
         && head.len() <= 5;
     // An ungrouped national number (`601234567`) is not taken for a telephone
     // number: order numbers and timestamps look the same.
-    if !(parens || grouped) || run.iter().any(|g| g.sep.contains(&b'/')) {
+    if !(parens || grouped) || run.iter().skip(1).any(|g| g.sep.contains(&b'/')) {
         return None;
     }
     regions
