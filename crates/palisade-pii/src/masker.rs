@@ -6,6 +6,9 @@ use std::io::{BufRead, Write};
 use crate::error::Result;
 use crate::kind::{Finding, Kind};
 use crate::operator::Operator;
+
+/// Extra masking passes over a label or hash output (see `mask_into`).
+const MAX_EXTRA_PASSES: usize = 4;
 use crate::scanner::Scanner;
 
 /// Finds personal data and secrets and replaces them with an [`Operator`].
@@ -137,6 +140,35 @@ impl Masker {
     /// Scans `text` into `findings`, writes the masked text to `out` and
     /// returns the number of merged spans (0: `out` untouched).
     pub(crate) fn mask_into(
+        &self,
+        text: &[u8],
+        findings: &mut Vec<Finding>,
+        out: &mut Vec<u8>,
+        char_boundaries: bool,
+    ) -> Result<usize> {
+        let mut spans = self.mask_once(text, findings, out, char_boundaries)?;
+        if spans == 0 || !matches!(self.operator, Operator::Label | Operator::Hash(_)) {
+            return Ok(spans);
+        }
+        // A value is judged with its neighbours as context, and a neighbour
+        // that became a label reads differently (`1.222.111.4.7709957240`:
+        // once the INN is `<RU_INN>`, `1.222.111.4` is an IP address). For
+        // the operators that promise idempotence, mask the output again
+        // until nothing new is found. Each pass turns digits or an e-mail
+        // into a label, so this ends; the bound is a guard.
+        let mut again = Vec::new();
+        for _ in 0..MAX_EXTRA_PASSES {
+            let n = self.mask_once(out, findings, &mut again, char_boundaries)?;
+            if n == 0 {
+                break;
+            }
+            spans += n;
+            std::mem::swap(out, &mut again);
+        }
+        Ok(spans)
+    }
+
+    fn mask_once(
         &self,
         text: &[u8],
         findings: &mut Vec<Finding>,

@@ -198,3 +198,16 @@ fn masking_is_idempotent_when_a_slash_joins_two_numbers() {
     assert_eq!(once, twice);
     assert!(Scanner::new().scan(&once).is_empty(), "{once:?}");
 }
+
+/// Found by the `pii_scan_mask` fuzz target: an IP address glued by `.` to
+/// an INN reads as an IP address only once the INN is a label; the first
+/// masking pass must already hide both.
+#[test]
+fn masking_is_idempotent_when_a_dot_joins_an_ip_address_and_an_inn() {
+    let text = "4CPF 11\u{11}.444.28.4.45455\08\07\0\0\0\01.222.111.4.7709957240\n";
+    let m = Masker::new(Operator::Label);
+    let once = m.mask(text).unwrap().into_owned();
+    let twice = m.mask(&once).unwrap().into_owned();
+    assert_eq!(once, twice);
+    assert!(!once.contains("1.222.111.4"), "{once:?}");
+}
