@@ -204,7 +204,7 @@ fn masking_is_idempotent_when_a_slash_joins_two_numbers() {
 /// masking pass must already hide both.
 #[test]
 fn masking_is_idempotent_when_a_dot_joins_an_ip_address_and_an_inn() {
-    let text = "4CPF 11\u{11}.444.28.4.45455\08\07\0\0\0\01.222.111.4.7709957240\n";
+    let text = "4CPF 11\u{11}.444.28.4.45455\x008\x007\x00\x00\x00\x001.222.111.4.7709957240\n";
     let m = Masker::new(Operator::Label);
     let once = m.mask(text).unwrap().into_owned();
     let twice = m.mask(&once).unwrap().into_owned();
