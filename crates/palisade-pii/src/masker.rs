@@ -6,10 +6,10 @@ use std::io::{BufRead, Write};
 use crate::error::Result;
 use crate::kind::{Finding, Kind};
 use crate::operator::Operator;
+use crate::scanner::Scanner;
 
 /// Extra masking passes over a label or hash output (see `mask_into`).
 const MAX_EXTRA_PASSES: usize = 4;
-use crate::scanner::Scanner;
 
 /// Finds personal data and secrets and replaces them with an [`Operator`].
 ///
@@ -18,6 +18,11 @@ use crate::scanner::Scanner;
 /// valid PESEL and a valid CPF) or a secret inside a larger finding is never
 /// left half-masked. A merged span takes the kind of its most confident
 /// finding, except that a [`Kind::Secret`] anywhere in it makes it a secret.
+///
+/// With [`Operator::Label`] and [`Operator::Hash`] the output is scanned
+/// again until nothing new is found: a value read in the context of a
+/// neighbour can read differently once that neighbour is a label, and
+/// masking masked text must change nothing.
 #[derive(Debug, Default)]
 pub struct Masker {
     scanner: Scanner,
