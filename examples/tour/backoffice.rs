@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use palisade_backoffice::{Backoffice, Config, Demo, DemoUser};
+use palisade_backoffice::{Backoffice, Config, Demo, DemoUser, Session};
 use palisade_examples::{chapter, show, step};
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -92,15 +92,19 @@ fn walk_in(app: &Backoffice, url: &str, demo: &Demo) -> Result<(), BoxError> {
         return Err("the demo tenant has no owner or operator".into());
     };
     let now = app.clock().now();
-    let olivia = Session::sign_in(url, owner, now)?;
-    let otto = Session::sign_in(url, operator, now)?;
+    let sign_in = |user: &DemoUser| -> Result<Session, BoxError> {
+        let code = user.code_at(now)?;
+        Ok(Session::sign_in(url, &user.email, &user.password, &code)?)
+    };
+    let olivia = sign_in(owner)?;
+    let otto = sign_in(operator)?;
     step(format!(
         "{} ({}) and {} ({}) signed in over HTTP with a password and a TOTP code",
         owner.email, owner.role, operator.email, operator.role
     ));
 
     let first_client = |session: &Session| -> Result<serde_json::Value, BoxError> {
-        let (status, list) = session.get("/api/clients")?;
+        let (status, list) = session.get_json("/api/clients")?;
         if status != 200 {
             return Err(format!("GET /api/clients answered {status}").into());
         }
@@ -123,12 +127,12 @@ fn walk_in(app: &Backoffice, url: &str, demo: &Demo) -> Result<(), BoxError> {
             ),
         );
     }
-    let (status, _) = otto.get("/api/clients/export")?;
+    let (status, _) = otto.get_json("/api/clients/export")?;
     show(
         "operator's export of the client list",
         format!("HTTP {status}"),
     );
-    let (_, verdict) = olivia.get("/api/audit/verify")?;
+    let (_, verdict) = olivia.get_json("/api/audit/verify")?;
     show("audit log verify (every access above is in it)", verdict);
     Ok(())
 }
@@ -138,61 +142,4 @@ fn text<'a>(row: &'a serde_json::Value, field: &str) -> &'a str {
     row.get(field)
         .and_then(serde_json::Value::as_str)
         .unwrap_or("(hidden)")
-}
-
-/// A signed-in browser session: the session cookie.
-struct Session {
-    url: String,
-    cookie: String,
-    agent: ureq::Agent,
-}
-
-impl Session {
-    fn sign_in(url: &str, user: &DemoUser, now: i64) -> Result<Session, BoxError> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let response = agent.post(format!("{url}/api/login")).send_json(
-            serde_json::json!({ "email": user.email, "password": user.password.as_str() }),
-        )?;
-        let cookie = cookie_of(&response)?;
-        let code = user.code_at(now)?;
-        let response = agent
-            .post(format!("{url}/api/login/second-factor"))
-            .header("Cookie", &cookie)
-            .send_json(serde_json::json!({ "code": code.as_str() }))?;
-        if response.status() != 200 {
-            return Err(format!("second factor answered {}", response.status()).into());
-        }
-        Ok(Session {
-            url: url.to_owned(),
-            cookie: cookie_of(&response)?,
-            agent,
-        })
-    }
-
-    fn get(&self, path: &str) -> Result<(u16, serde_json::Value), BoxError> {
-        let mut response = self
-            .agent
-            .get(format!("{}{path}", self.url))
-            .header("Cookie", &self.cookie)
-            .call()?;
-        let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .read_json()
-            .unwrap_or(serde_json::Value::Null);
-        Ok((status, body))
-    }
-}
-
-fn cookie_of(response: &ureq::http::Response<ureq::Body>) -> Result<String, BoxError> {
-    response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("no session cookie (HTTP {})", response.status()).into())
 }

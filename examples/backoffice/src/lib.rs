@@ -3,6 +3,7 @@
 
 mod app;
 mod auth;
+mod client;
 mod clients;
 mod db;
 mod error;
@@ -19,6 +20,7 @@ pub use crate::{
         Backoffice, Clock, Config, OWNER_ROLE, POLICY_TEMPLATE, RETENTION_POLICY, ROLES,
         SESSION_COOKIE, audit_schema,
     },
+    client::Session,
     clients::PAGE,
     error::{Error, Result},
     http::router,

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use palisade_backoffice::Session;
 use palisade_otp::{Secret, Totp};
 use zeroize::Zeroizing;
 
@@ -35,38 +36,11 @@ struct Args {
     seconds: u64,
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-fn cookie_of(response: &ureq::http::Response<ureq::Body>) -> Result<String, String> {
-    response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("no session cookie (status {})", response.status()))
-}
-
-fn sign_in(url: &str, email: &str, password: &str, secret: &str) -> Result<String, String> {
-    let agent = agent();
-    let response = agent
-        .post(format!("{url}/api/login"))
-        .send_json(serde_json::json!({ "email": email, "password": password }))
-        .map_err(|e| e.to_string())?;
-    let cookie = cookie_of(&response)?;
+/// Signs in with the password and a TOTP code computed from `secret`.
+fn sign_in(url: &str, email: &str, password: &str, secret: &str) -> Result<Session, String> {
     let totp = Totp::new(Secret::from_base32(secret).map_err(|e| e.to_string())?);
     let code = totp.code_now().map_err(|e| e.to_string())?;
-    let response = agent
-        .post(format!("{url}/api/login/second-factor"))
-        .header("Cookie", &cookie)
-        .send_json(serde_json::json!({ "code": code.as_str() }))
-        .map_err(|e| e.to_string())?;
-    cookie_of(&response)
+    Session::sign_in(url, email, password, &code).map_err(|e| e.to_string())
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -82,8 +56,8 @@ fn main() -> std::process::ExitCode {
     let mut lines = std::io::stdin().lock().lines();
     let password = Zeroizing::new(lines.next().and_then(Result::ok).unwrap_or_default());
     let secret = Zeroizing::new(lines.next().and_then(Result::ok).unwrap_or_default());
-    let cookie = match sign_in(&args.url, &args.email, &password, &secret) {
-        Ok(c) => c,
+    let session = match sign_in(&args.url, &args.email, &password, &secret) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("sign-in failed: {e}");
             return std::process::ExitCode::from(2);
@@ -95,26 +69,18 @@ fn main() -> std::process::ExitCode {
     let workers: Vec<_> = (0..args.threads.max(1))
         .map(|_| {
             let issued = Arc::clone(&issued);
-            let cookie = cookie.clone();
-            let url = format!("{}/api/clients", args.url);
+            let session = session.fork();
             let limit = args.requests;
             std::thread::spawn(move || {
-                let agent = agent();
                 let mut latencies = Vec::new();
                 let mut errors = 0u64;
                 while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < limit {
                     let t = Instant::now();
-                    match agent.get(&url).header("Cookie", &cookie).call() {
-                        Ok(mut r) => {
-                            let ok = r.status() == 200;
-                            let body = r.body_mut().read_to_string().unwrap_or_default();
-                            if ok && body.contains("\"clients\"") {
-                                latencies.push(t.elapsed().as_micros() as u64);
-                            } else {
-                                errors += 1;
-                            }
+                    match session.get_text("/api/clients") {
+                        Ok((200, body)) if body.contains("\"clients\"") => {
+                            latencies.push(t.elapsed().as_micros() as u64);
                         }
-                        Err(_) => errors += 1,
+                        _ => errors += 1,
                     }
                 }
                 (latencies, errors)
