@@ -182,7 +182,7 @@ impl Sealed {
             payload,
             leaf_hash: [0; 32],
         };
-        record.leaf_hash = leaf_hash(&record.encode());
+        record.leaf_hash = record.compute_leaf_hash();
         record
     }
 }
@@ -335,33 +335,46 @@ impl Record {
                 + f.resource.len()
                 + f.subjects.iter().map(|s| s.len() + 4).sum::<usize>(),
         );
-        out.push(ENCODING_VERSION);
-        out.extend_from_slice(&self.index.to_be_bytes());
-        out.extend_from_slice(&self.previous);
-        out.extend_from_slice(&self.time_nanos.to_be_bytes());
-        out.push(f.outcome.code());
-        put_str(&mut out, &f.actor);
-        put_str(&mut out, &f.action);
-        put_str(&mut out, &f.resource);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// `SHA-256(0x00 || encoding)`, hashed as it is encoded (no buffer).
+    fn compute_leaf_hash(&self) -> Hash {
+        let mut h = Sha256::new();
+        h.update([0x00]);
+        self.encode_into(&mut h);
+        h.finalize().into()
+    }
+
+    fn encode_into(&self, out: &mut impl Sink) {
+        let f = &self.fields;
+        out.put(&[ENCODING_VERSION]);
+        out.put(&self.index.to_be_bytes());
+        out.put(&self.previous);
+        out.put(&self.time_nanos.to_be_bytes());
+        out.put(&[f.outcome.code()]);
+        put_str(out, &f.actor);
+        put_str(out, &f.action);
+        put_str(out, &f.resource);
         match &f.tenant {
-            None => out.push(0),
+            None => out.put(&[0]),
             Some(t) => {
-                out.push(1);
-                put_str(&mut out, t);
+                out.put(&[1]);
+                put_str(out, t);
             }
         }
-        put_len(&mut out, f.subjects.len());
+        put_len(out, f.subjects.len());
         for s in &f.subjects {
-            put_str(&mut out, s);
+            put_str(out, s);
         }
         match &self.commitment {
-            None => out.push(0),
+            None => out.put(&[0]),
             Some(c) => {
-                out.push(1);
-                out.extend_from_slice(c);
+                out.put(&[1]);
+                out.put(c);
             }
         }
-        out
     }
 
     /// Decodes a canonical encoding strictly: the version must be 1, every
@@ -425,15 +438,32 @@ impl Record {
     }
 }
 
-fn put_len(out: &mut Vec<u8>, len: usize) {
-    // Lengths are checked against MAX_FIELD_LEN / MAX_SUBJECTS when sealing.
-    let len = u32::try_from(len).unwrap_or(u32::MAX);
-    out.extend_from_slice(&len.to_be_bytes());
+/// Where the canonical encoding goes: a buffer, or straight into a hash.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+fn put_len(out: &mut impl Sink, len: usize) {
+    // Lengths are checked against MAX_FIELD_LEN / MAX_SUBJECTS when sealing.
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    out.put(&len.to_be_bytes());
+}
+
+fn put_str(out: &mut impl Sink, s: &str) {
     put_len(out, s.len());
-    out.extend_from_slice(s.as_bytes());
+    out.put(s.as_bytes());
 }
 
 /// A cursor over bytes being decoded; every read is bounds-checked.
