@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::io::{BufRead, Write};
+use std::sync::LazyLock;
 
 use crate::error::Result;
 use crate::kind::{Finding, Kind};
@@ -10,6 +11,10 @@ use crate::scanner::Scanner;
 
 /// Extra masking passes over a label or hash output (see `mask_into`).
 const MAX_EXTRA_PASSES: usize = 4;
+
+/// The start of a PEM block, searched from the end of each streamed line.
+static BEGIN: LazyLock<memchr::memmem::FinderRev<'static>> =
+    LazyLock::new(|| memchr::memmem::FinderRev::new(b"-----BEGIN"));
 
 /// Finds personal data and secrets and replaces them with an [`Operator`].
 ///
@@ -130,7 +135,7 @@ impl Masker {
             } else {
                 writer.write_all(&out)?;
             }
-            if let Some(b) = memchr::memmem::rfind(body, b"-----BEGIN") {
+            if let Some(b) = BEGIN.rfind(body) {
                 let rest = body.get(b..).unwrap_or(&[]);
                 in_key = memchr::memmem::find(rest, b"PRIVATE KEY").is_some()
                     && memchr::memmem::find(rest, b"-----END").is_none()

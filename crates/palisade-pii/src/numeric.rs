@@ -11,6 +11,9 @@
 //! whole words. IBANs and `PL`-prefixed NIPs, which start with letters, are
 //! recognised where the letters meet the digits.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use phonenumber::country::Id as Region;
 
 use crate::checks;
@@ -142,6 +145,41 @@ fn before(text: &[u8], i: usize) -> u8 {
     i.checked_sub(1).map_or(b' ', |j| at(text, j))
 }
 
+/// One bit (the high bit of its byte) for each ASCII digit among the eight
+/// bytes of `w`.
+fn digit_bits(w: u64) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = w & LOW7;
+    // Per byte, no carry into the next one (x ≤ 0x7F): the high bit of
+    // x + 0x50 is set from 0x30 (`0`) up, that of x + 0x46 from 0x3A up.
+    let from_zero = x.wrapping_add(0x5050_5050_5050_5050);
+    let past_nine = x.wrapping_add(0x4646_4646_4646_4646);
+    from_zero & !past_nine & !w & HIGH
+}
+
+/// The position of the first ASCII digit at or after `from`, eight bytes at a
+/// time.
+fn next_digit(text: &[u8], from: usize) -> Option<usize> {
+    let rest = text.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut i = from;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let bits = digit_bits(u64::from_le_bytes(word));
+        if bits != 0 {
+            return Some(i + (bits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| i + p)
+}
+
 fn digit_run(text: &[u8], from: usize) -> usize {
     text.get(from..)
         .map_or(0, |t| t.iter().take_while(|b| b.is_ascii_digit()).count())
@@ -163,11 +201,7 @@ pub(crate) fn scan(
 ) {
     let mut i = 0;
     let mut groups = [Group::default(); MAX_GROUPS];
-    while let Some(off) = text
-        .get(i..)
-        .and_then(|t| t.iter().position(u8::is_ascii_digit))
-    {
-        let d = i + off;
+    while let Some(d) = next_digit(text, i) {
         if let Some(end) = inside(bl, d) {
             i = end;
             continue;
@@ -336,7 +370,10 @@ fn evaluate(
             while e + 1 < g.len() && !taken.get(e + 1).copied().unwrap_or(true) {
                 e += 1;
             }
+            // No run of fewer than eight digits is a telephone number
+            // (international: 8–15, national: 9–13).
             if let Some(stretch) = g.get(s..=e)
+                && stretch.iter().map(Group::len).sum::<usize>() >= 8
                 && let Some(last) = phones(text, bl, stretch, &cfg.regions, out)
             {
                 for t in taken.iter_mut().take(s + last + 1).skip(s) {
@@ -578,11 +615,11 @@ fn phone(
     if glued_left(text, bl, start) {
         return None;
     }
-    let span = std::str::from_utf8(text.get(start..end)?).ok()?;
     if plus {
         if !(8..=15).contains(&ndigits) {
             return None;
         }
+        let span = std::str::from_utf8(text.get(start..end)?).ok()?;
         return phone_international(span).then_some((start, 0.8));
     }
     if !(9..=13).contains(&ndigits) || date_like(run) || regions.is_empty() {
@@ -608,11 +645,10 @@ fn phone(
     if !(parens || grouped) || run.iter().skip(1).any(|g| g.sep.contains(&b'/')) {
         return None;
     }
+    let span = std::str::from_utf8(text.get(start..end)?).ok()?;
     regions
         .iter()
-        .any(|&region| {
-            phonenumber::parse(Some(region), span).is_ok_and(|p| phonenumber::is_valid(&p))
-        })
+        .any(|&region| phone_valid(Some(region), span))
         .then_some((start, 0.6))
 }
 
@@ -633,5 +669,54 @@ pub(crate) fn phone_international(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'-' | b'.' | b'(' | b')'))
-        && phonenumber::parse(None, text).is_ok_and(|p| phonenumber::is_valid(&p))
+        && phone_valid(None, text)
+}
+
+/// How many libphonenumber answers each thread remembers before it starts
+/// over.
+const PHONE_MEMO: usize = 4096;
+
+/// libphonenumber's answers by region (`None`: international form) and text.
+#[derive(Default)]
+struct PhoneMemo {
+    count: usize,
+    by_region: HashMap<Option<Region>, HashMap<Box<str>, bool>>,
+}
+
+thread_local! {
+    /// Its validation costs microseconds (its own regex cache holds 100 of
+    /// the thousands of patterns, so regexes are compiled again and again),
+    /// log lines repeat numbers, and the answer depends only on the text and
+    /// the region.
+    static PHONE_ANSWERS: RefCell<PhoneMemo> = RefCell::new(PhoneMemo::default());
+}
+
+/// Whether libphonenumber parses `text` (as a number of `region`, or in
+/// international form for `None`) to a valid number; remembered.
+fn phone_valid(region: Option<Region>, text: &str) -> bool {
+    let known = PHONE_ANSWERS
+        .try_with(|memo| {
+            let memo = memo.try_borrow().ok()?;
+            memo.by_region.get(&region)?.get(text).copied()
+        })
+        .ok()
+        .flatten();
+    if let Some(valid) = known {
+        return valid;
+    }
+    let valid = phonenumber::parse(region, text).is_ok_and(|p| phonenumber::is_valid(&p));
+    let _ = PHONE_ANSWERS.try_with(|memo| {
+        if let Ok(mut memo) = memo.try_borrow_mut() {
+            if memo.count >= PHONE_MEMO {
+                memo.by_region.clear();
+                memo.count = 0;
+            }
+            memo.by_region
+                .entry(region)
+                .or_default()
+                .insert(text.into(), valid);
+            memo.count += 1;
+        }
+    });
+    valid
 }
