@@ -345,7 +345,18 @@ pub fn verify_store<S: crate::Store + ?Sized>(
                 "missing from the store",
             ));
         }
-        for r in records {
+        // Databases keep each record's leaf hash beside it. A record whose
+        // bytes no longer hash to it was altered in place: name that record,
+        // not only the next one, whose chain link it breaks.
+        let stored = store.leaf_hashes(start, end)?;
+        for (i, r) in records.iter().enumerate() {
+            let index = start + i as u64;
+            if stored.get(i).is_some_and(|h| h != r.leaf_hash()) {
+                return fail(Finding::at(
+                    index,
+                    "does not match its stored leaf hash: the record or its hash was altered",
+                ));
+            }
             let sidecar = crate::segment::encode_sidecar(r.payload_state());
             checker.push(&r.encode(), &sidecar)?;
         }

@@ -85,6 +85,62 @@ fn sqlite_store_behaves_like_a_log() {
     assert_eq!(verify_store(log.store(), None, None).unwrap().records, 42);
 }
 
+/// The index the verifier names, or a panic saying what it returned instead.
+fn named_index<S: Store>(store: &S) -> Option<u64> {
+    match verify_store(store, None, None) {
+        Err(Error::Verification(f)) => f.index,
+        other => panic!("expected a verification failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn sqlite_tampering_names_the_altered_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let log = AuditLog::with_store(SqliteStore::open(&path, Durability::default()).unwrap());
+    log.append_batch((0..8).map(event).collect()).unwrap();
+    drop(log);
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let flip_actor = |idx: i64| {
+        let mut record: Vec<u8> = db
+            .query_row(
+                "SELECT record FROM audit_records WHERE idx = ?1",
+                [idx],
+                |r| r.get(0),
+            )
+            .unwrap();
+        // The actor's first byte sits after version, index, previous, time,
+        // outcome and the actor's length: 1 + 8 + 32 + 8 + 1 + 4 bytes.
+        record[54] ^= 0x01;
+        db.execute(
+            "UPDATE audit_records SET record = ?1 WHERE idx = ?2",
+            rusqlite::params![record, idx],
+        )
+        .unwrap();
+    };
+    // Bytes changed in place: the record itself is named.
+    flip_actor(3);
+    assert_eq!(
+        named_index(&SqliteStore::open(&path, Durability::default()).unwrap()),
+        Some(3)
+    );
+    // Bytes and stored hash changed together: the next record's chain link
+    // no longer holds.
+    let altered = SqliteStore::open(&path, Durability::default())
+        .unwrap()
+        .read(3, 4)
+        .unwrap();
+    db.execute(
+        "UPDATE audit_records SET leaf = ?1 WHERE idx = 3",
+        [&altered[0].leaf_hash()[..]],
+    )
+    .unwrap();
+    assert_eq!(
+        named_index(&SqliteStore::open(&path, Durability::default()).unwrap()),
+        Some(4)
+    );
+}
+
 #[test]
 fn sqlite_connections_appending_together_form_one_log() {
     let dir = tempfile::tempdir().unwrap();
