@@ -343,10 +343,26 @@ fn evaluate(
     out: &mut Vec<Finding>,
 ) -> Option<usize> {
     let mut taken = [false; MAX_GROUPS];
+    // digits_before[i]: the digits in the groups before group i.
+    let mut digits_before = [0usize; MAX_GROUPS + 1];
+    for (i, group) in g.iter().enumerate() {
+        let so_far = digits_before.get(i).copied().unwrap_or(0);
+        if let Some(slot) = digits_before.get_mut(i + 1) {
+            *slot = so_far + group.len();
+        }
+    }
+    let digits = |a: usize, b: usize| {
+        digits_before.get(b + 1).copied().unwrap_or(0) - digits_before.get(a).copied().unwrap_or(0)
+    };
     let mut a = 0;
     while a < g.len() {
         let mut next = a + 1;
         for b in (a..g.len()).rev() {
+            // `classify` finds nothing in a run of other than four groups
+            // (an IPv4 address) without 7–19 digits: skip it unasked.
+            if b - a + 1 != 4 && !(7..=MAX_DIGITS).contains(&digits(a, b)) {
+                continue;
+            }
             if let Some(run) = g.get(a..=b)
                 && classify(text, run, a == 0, cfg, out)
             {

@@ -4,9 +4,10 @@
 //! structure, and for `key = value` assignments the value itself (any value
 //! after a password-like key; a high-entropy value after other key words).
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use crate::kind::{Finding, Kind};
 
@@ -126,15 +127,21 @@ static RULES: &[(&str, Rule)] = &[
 ];
 
 /// The prefilter: `None` only if the automaton could not be built, which
-/// the unit tests rule out for the fixed rule set.
+/// the unit tests rule out for the fixed rule set. It holds the prefixes in
+/// lower case and runs over a lower-cased copy of the text: the same matches
+/// as an ASCII-case-insensitive search of the text, found faster.
 static AUTOMATON: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
     AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
         .match_kind(MatchKind::LeftmostLongest)
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(RULES.iter().map(|(p, _)| p))
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(RULES.iter().map(|(p, _)| p.to_ascii_lowercase()))
         .ok()
 });
+
+thread_local! {
+    /// The lower-cased copy of the text being scanned, reused.
+    static LOWER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 fn at(text: &[u8], i: usize) -> u8 {
     text.get(i).copied().unwrap_or(b' ')
@@ -182,9 +189,22 @@ pub fn shannon_entropy(s: &[u8]) -> f32 {
 
 /// Scans `text` for secrets and appends the findings.
 pub(crate) fn scan(text: &[u8], out: &mut Vec<Finding>) {
+    let mut spare = Vec::new();
+    let done = LOWER.try_with(|buf| match buf.try_borrow_mut() {
+        Ok(mut lower) => scan_with(text, &mut lower, out),
+        Err(_) => scan_with(text, &mut spare, out),
+    });
+    if done.is_err() {
+        scan_with(text, &mut spare, out);
+    }
+}
+
+fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) {
     let Some(ac) = AUTOMATON.as_ref() else { return };
+    lower.clear();
+    lower.extend(text.iter().map(u8::to_ascii_lowercase));
     let mut covered = 0;
-    for m in ac.find_iter(text) {
+    for m in ac.find_iter(lower.as_slice()) {
         if m.start() < covered {
             continue;
         }

@@ -123,7 +123,13 @@ pub(crate) fn scan_ipv6(text: &[u8], out: &mut Vec<Finding>) {
         let Some(cand) = text.get(start..stop) else {
             continue;
         };
-        if cand.iter().filter(|&&b| b == b':').count() < 2 {
+        let colons = cand.iter().filter(|&&b| b == b':').count();
+        if colons < 2 {
+            continue;
+        }
+        // Without `::`, an address has eight groups (seven colons), or six
+        // and an IPv4 address (six colons): fewer cannot parse.
+        if colons < 6 && memchr::memmem::find(cand, b"::").is_none() {
             continue;
         }
         let parsed = std::str::from_utf8(cand)
