@@ -12,8 +12,11 @@ use crate::scanner::Scanner;
 /// Extra masking passes over a label or hash output (see `mask_into`).
 const MAX_EXTRA_PASSES: usize = 4;
 
-/// The start of a PEM block, searched from the end of each streamed line.
-static BEGIN: LazyLock<memchr::memmem::FinderRev<'static>> =
+/// The start of a PEM block: whether a streamed line holds one (a vectorised
+/// forward search), then where the last one starts.
+static BEGIN: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"-----BEGIN"));
+static BEGIN_LAST: LazyLock<memchr::memmem::FinderRev<'static>> =
     LazyLock::new(|| memchr::memmem::FinderRev::new(b"-----BEGIN"));
 
 /// Finds personal data and secrets and replaces them with an [`Operator`].
@@ -75,7 +78,14 @@ impl Masker {
     pub fn mask<'a>(&self, text: &'a str) -> Result<Cow<'a, str>> {
         let mut findings = Vec::new();
         let mut out = Vec::new();
-        if self.mask_into(text.as_bytes(), &mut findings, &mut out, true)? == 0 {
+        if self.mask_into(
+            text.as_bytes(),
+            &mut findings,
+            &mut out,
+            &mut Vec::new(),
+            true,
+        )? == 0
+        {
             return Ok(Cow::Borrowed(text));
         }
         Ok(Cow::Owned(match String::from_utf8(out) {
@@ -89,7 +99,7 @@ impl Masker {
     pub fn mask_bytes<'a>(&self, text: &'a [u8]) -> Result<Cow<'a, [u8]>> {
         let mut findings = Vec::new();
         let mut out = Vec::new();
-        if self.mask_into(text, &mut findings, &mut out, false)? == 0 {
+        if self.mask_into(text, &mut findings, &mut out, &mut Vec::new(), false)? == 0 {
             return Ok(Cow::Borrowed(text));
         }
         Ok(Cow::Owned(out))
@@ -111,6 +121,7 @@ impl Masker {
         let mut summary = StreamSummary::default();
         let mut findings = Vec::new();
         let mut out = Vec::new();
+        let mut again = Vec::new();
         let mut in_key = false;
         crate::stream::for_each_line(reader, crate::MAX_LINE, |line| {
             summary.bytes += line.len() as u64;
@@ -128,14 +139,16 @@ impl Masker {
                 summary.masked += 1;
                 return Ok(());
             }
-            let n = self.mask_into(line, &mut findings, &mut out, false)?;
+            let n = self.mask_into(line, &mut findings, &mut out, &mut again, false)?;
             summary.masked += n as u64;
             if n == 0 {
                 writer.write_all(line)?;
             } else {
                 writer.write_all(&out)?;
             }
-            if let Some(b) = BEGIN.rfind(body) {
+            if BEGIN.find(body).is_some()
+                && let Some(b) = BEGIN_LAST.rfind(body)
+            {
                 let rest = body.get(b..).unwrap_or(&[]);
                 in_key = memchr::memmem::find(rest, b"PRIVATE KEY").is_some()
                     && memchr::memmem::find(rest, b"-----END").is_none()
@@ -148,12 +161,14 @@ impl Masker {
     }
 
     /// Scans `text` into `findings`, writes the masked text to `out` and
-    /// returns the number of merged spans (0: `out` untouched).
+    /// returns the number of merged spans (0: `out` untouched). `again` is
+    /// scratch space for the extra passes.
     pub(crate) fn mask_into(
         &self,
         text: &[u8],
         findings: &mut Vec<Finding>,
         out: &mut Vec<u8>,
+        again: &mut Vec<u8>,
         char_boundaries: bool,
     ) -> Result<usize> {
         let mut spans = self.mask_once(text, findings, out, char_boundaries)?;
@@ -166,14 +181,13 @@ impl Masker {
         // the operators that promise idempotence, mask the output again
         // until nothing new is found. Each pass turns digits or an e-mail
         // into a label, so this ends; the bound is a guard.
-        let mut again = Vec::new();
         for _ in 0..MAX_EXTRA_PASSES {
-            let n = self.mask_once(out, findings, &mut again, char_boundaries)?;
+            let n = self.mask_once(out, findings, again, char_boundaries)?;
             if n == 0 {
                 break;
             }
             spans += n;
-            std::mem::swap(out, &mut again);
+            std::mem::swap(out, again);
         }
         Ok(spans)
     }

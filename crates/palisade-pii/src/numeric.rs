@@ -215,6 +215,7 @@ pub(crate) fn scan(
         let mut j = d;
         let mut sep = [0u8; 2];
         let mut next = d;
+        let mut ndigits = 0;
         while let Some(slot) = groups.get_mut(k) {
             let e = digit_run(text, j);
             if glued_right(text, bl, e) {
@@ -228,6 +229,7 @@ pub(crate) fn scan(
                 sep,
             };
             k += 1;
+            ndigits += e - j;
             next = e;
             let (s1, s2, s3) = (at(text, e), at(text, e + 1), at(text, e + 2));
             if is_sep(s1) && s2.is_ascii_digit() {
@@ -243,9 +245,15 @@ pub(crate) fn scan(
                 break;
             }
         }
-        let last_taken = groups
-            .get(..k)
-            .and_then(|token| evaluate(text, bl, token, cfg, out));
+        // Fewer than four groups and seven digits: nothing to classify and
+        // no telephone number (see `evaluate`).
+        let last_taken = if k < 4 && ndigits < 7 {
+            None
+        } else {
+            groups
+                .get(..k)
+                .and_then(|token| evaluate(text, bl, token, cfg, out))
+        };
         i = next.max(d + 1);
         if k == MAX_GROUPS && j > next {
             // The token goes on past the buffer: start again after the last
@@ -389,7 +397,7 @@ fn evaluate(
             // No run of fewer than eight digits is a telephone number
             // (international: 8–15, national: 9–13).
             if let Some(stretch) = g.get(s..=e)
-                && stretch.iter().map(Group::len).sum::<usize>() >= 8
+                && digits(s, e) >= 8
                 && let Some(last) = phones(text, bl, stretch, &cfg.regions, out)
             {
                 for t in taken.iter_mut().take(s + last + 1).skip(s) {
