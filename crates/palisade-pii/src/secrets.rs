@@ -202,7 +202,8 @@ pub(crate) fn scan(text: &[u8], out: &mut Vec<Finding>) {
 fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) {
     let Some(ac) = AUTOMATON.as_ref() else { return };
     lower.clear();
-    lower.extend(text.iter().map(u8::to_ascii_lowercase));
+    lower.extend_from_slice(text);
+    lower.make_ascii_lowercase();
     let mut covered = 0;
     for m in ac.find_iter(lower.as_slice()) {
         if m.start() < covered {

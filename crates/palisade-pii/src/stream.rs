@@ -20,6 +20,22 @@ pub(crate) fn for_each_line<R: BufRead>(
     let max = max.max(2);
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     loop {
+        if buf.is_empty() {
+            // A whole line in the reader's buffer is passed from there,
+            // without a copy: what `read_until` below would have read.
+            let avail = match reader.fill_buf() {
+                Ok(avail) => avail,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let window = avail.get(..max).unwrap_or(avail);
+            if let Some(line) = memchr::memchr(b'\n', window).and_then(|p| avail.get(..=p)) {
+                let n = line.len();
+                f(line)?;
+                reader.consume(n);
+                continue;
+            }
+        }
         let room = max.saturating_sub(buf.len()) as u64;
         let n = (&mut reader).take(room).read_until(b'\n', &mut buf)?;
         if buf.is_empty() {

@@ -97,6 +97,12 @@ pub(crate) fn scan_ipv6(text: &[u8], out: &mut Vec<Finding>) {
         if colon < covered {
             continue;
         }
+        // `key: value`: a colon not followed by a hex digit, a colon or a dot
+        // ends a candidate with a single colon, which is never an address.
+        if !is_v6_byte(at(text, colon + 1)) {
+            covered = colon + 1;
+            continue;
+        }
         let mut start = colon;
         while start > 0 && colon - start < 4 && (before(text, start).is_ascii_hexdigit()) {
             start -= 1;
