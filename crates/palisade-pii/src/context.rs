@@ -77,16 +77,35 @@ pub(crate) fn needs_context(base: f32) -> f32 {
 /// drops findings marked by [`needs_context`] that have none. `findings`
 /// must be sorted by start.
 pub(crate) fn apply(text: &[u8], findings: &mut Vec<Finding>) {
-    let spans: Vec<(usize, usize)> = findings.iter().map(|f| (f.start, f.end)).collect();
+    // A line holds a few findings: their spans live on the stack then.
+    const ON_STACK: usize = 16;
+    let n = findings.len();
+    let (mut spans_here, mut max_end_here) = ([(0, 0); ON_STACK], [0; ON_STACK + 1]);
+    let (mut spans_heap, mut max_end_heap) = (Vec::new(), Vec::new());
+    let (spans, max_end): (&mut [(usize, usize)], &mut [usize]) =
+        match (spans_here.get_mut(..n), max_end_here.get_mut(..=n)) {
+            (Some(spans), Some(max_end)) => (spans, max_end),
+            _ => {
+                spans_heap.resize(n, (0, 0));
+                max_end_heap.resize(n + 1, 0);
+                (spans_heap.as_mut_slice(), max_end_heap.as_mut_slice())
+            }
+        };
     // max_end[k]: the largest end among the first k findings.
-    let mut max_end = Vec::with_capacity(spans.len() + 1);
-    max_end.push(0);
-    for &(_, e) in &spans {
-        max_end.push(e.max(max_end.last().copied().unwrap_or(0)));
+    let mut largest = 0;
+    for ((span, end), f) in spans
+        .iter_mut()
+        .zip(max_end.iter_mut().skip(1))
+        .zip(findings.iter())
+    {
+        *span = (f.start, f.end);
+        largest = largest.max(f.end);
+        *end = largest;
     }
+    let (spans, max_end) = (&*spans, &*max_end);
     for f in findings.iter_mut() {
         let list = words(f.kind);
-        let hit = !list.is_empty() && has_context(text, f.start, &spans, &max_end, list);
+        let hit = !list.is_empty() && has_context(text, f.start, spans, max_end, list);
         let base = f.confidence.abs();
         f.confidence = match (hit, f.confidence < 0.0) {
             (true, _) => (base + BOOST).min(1.0),
