@@ -744,3 +744,41 @@ fn phone_valid(region: Option<Region>, text: &str) -> bool {
     });
     valid
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digit_bits_match_the_byte_test() {
+        for b in 0..=255u8 {
+            for fill in [0u8, b' ', b'/', b'0', b'9', b':', 0x7F, 0x80, 0xB0, 0xFF] {
+                for lane in 0..8 {
+                    let mut bytes = [fill; 8];
+                    if let Some(slot) = bytes.get_mut(lane) {
+                        *slot = b;
+                    }
+                    let bits = digit_bits(u64::from_le_bytes(bytes));
+                    for (k, &c) in bytes.iter().enumerate() {
+                        let bit = 0x80u64 << (8 * k);
+                        assert_eq!(bits & bit != 0, c.is_ascii_digit(), "{bytes:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn next_digit_finds_the_first_digit() {
+        let text = b"abcdefghijklmnop 7 x\xc3\xa9y \xb0\xb1 12345678901234567890z 0";
+        for from in 0..=text.len() + 2 {
+            assert_eq!(
+                next_digit(text, from),
+                text.get(from..)
+                    .and_then(|t| t.iter().position(u8::is_ascii_digit))
+                    .map(|p| from + p),
+                "from {from}"
+            );
+        }
+    }
+}
