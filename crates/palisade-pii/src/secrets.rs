@@ -138,6 +138,9 @@ static AUTOMATON: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
         .ok()
 });
 
+/// The largest lower-cased copy a thread keeps between scans, in bytes.
+const KEEP_LOWER: usize = 64 * 1024;
+
 thread_local! {
     /// The lower-cased copy of the text being scanned, reused.
     static LOWER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -191,7 +194,13 @@ pub fn shannon_entropy(s: &[u8]) -> f32 {
 pub(crate) fn scan(text: &[u8], out: &mut Vec<Finding>) {
     let mut spare = Vec::new();
     let done = LOWER.try_with(|buf| match buf.try_borrow_mut() {
-        Ok(mut lower) => scan_with(text, &mut lower, out),
+        Ok(mut lower) => {
+            scan_with(text, &mut lower, out);
+            // A thread keeps a buffer of a typical line, not of the longest.
+            if lower.capacity() > KEEP_LOWER {
+                *lower = Vec::new();
+            }
+        }
         Err(_) => scan_with(text, &mut spare, out),
     });
     if done.is_err() {
