@@ -9,8 +9,9 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use palisade_backoffice::{Backoffice, Config, Demo, DemoUser, Session};
+use palisade_backoffice::{Backoffice, Config, Demo, DemoUser, ServeOptions, Session};
 use palisade_examples::{chapter, show, step};
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -29,29 +30,31 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
 }
 
 async fn serve(workdir: &Path) -> Result<(), BoxError> {
-    let config = Config::new(workdir.join("backoffice"));
-    let app = Arc::new(tokio::task::spawn_blocking(move || Backoffice::open(config)).await??);
-    let preferred = SocketAddr::from(([127, 0, 0, 1], 8080));
-    let listener = match tokio::net::TcpListener::bind(preferred).await {
-        Ok(l) => l,
-        Err(_) => tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?,
+    let options = |port: u16| ServeOptions {
+        config: Config::new(workdir.join("backoffice")),
+        listen: SocketAddr::from(([127, 0, 0, 1], port)),
+        demo_tenant: Some("acme".to_owned()),
+        sweep_every: Duration::from_secs(60),
     };
-    let url = format!("http://{}", listener.local_addr()?);
-    let seeding = Arc::clone(&app);
-    let demo = tokio::task::spawn_blocking(move || seeding.seed_demo("acme", 12)).await??;
+    // Port 8080 when it is free, any free port otherwise.
+    let mut started = match palisade_backoffice::start(options(8080)).await {
+        Ok(started) => started,
+        Err(_) => palisade_backoffice::start(options(0)).await?,
+    };
+    let url = started.url()?;
+    let app = Arc::clone(started.app());
+    let Some(demo) = started.demo.take() else {
+        return Err("the demo tenant was already seeded".into());
+    };
     step(format!(
         "Palisade back office on {url}/ (SQLite and audit logs in the tour's temporary folder)"
     ));
     demo.print_logins();
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(palisade_backoffice::serve(
-        Arc::clone(&app),
-        listener,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let server = tokio::spawn(started.serve_until(async move {
+        let _ = stopped.await;
+    }));
 
     let visit_app = Arc::clone(&app);
     let visit_url = url.clone();

@@ -24,7 +24,7 @@ pub use crate::{
     clients::PAGE,
     error::{Error, Result},
     http::router,
-    run::{ServeOptions, run},
+    run::{ServeOptions, Started, run, start},
     seed::{Demo, DemoUser},
 };
 

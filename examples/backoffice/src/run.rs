@@ -1,11 +1,13 @@
-//! Starting the server the way the binary and the demo example do.
+//! Starting the server the way the binary, the demo example and the tour do.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::{Backoffice, Config};
 use crate::error::{Error, Result, internal};
+use crate::seed::Demo;
 
 /// How to run the server.
 #[derive(Clone, Debug)]
@@ -20,18 +22,82 @@ pub struct ServeOptions {
     pub sweep_every: Duration,
 }
 
-/// Opens the back office, seeds the demo tenant if asked (printing its
-/// logins and second-factor secrets on standard output), and serves until
-/// Ctrl-C.
-pub async fn run(options: ServeOptions) -> Result<()> {
-    let config = options.config.clone();
+/// A back office that is open, listening and seeded, not yet serving: what
+/// [`start`] returns, so that a caller can print its own greeting or drive
+/// the app (as the tour does) before [`Started::serve_until`].
+#[derive(Debug)]
+pub struct Started {
+    app: Arc<Backoffice>,
+    listener: tokio::net::TcpListener,
+    sweep_every: Duration,
+    /// The demo tenant seeded now; `None` when none was asked for or it was
+    /// already there (its logins were printed at first start).
+    pub demo: Option<Demo>,
+}
+
+/// Binds `options.listen`, opens the storage, and seeds the demo tenant if
+/// asked and new. Prints nothing.
+pub async fn start(options: ServeOptions) -> Result<Started> {
+    let listener = tokio::net::TcpListener::bind(options.listen).await?;
+    let config = options.config;
     let app = tokio::task::spawn_blocking(move || Backoffice::open(config))
         .await
         .map_err(internal)??;
     let app = Arc::new(app);
-    let listener = tokio::net::TcpListener::bind(options.listen).await?;
-    let address = listener.local_addr()?;
-    println!("Palisade back office on http://{address}/");
+    let demo = match options.demo_tenant {
+        None => None,
+        Some(tenant) => {
+            let seeding = Arc::clone(&app);
+            match tokio::task::spawn_blocking(move || seeding.seed_demo(&tenant, 12))
+                .await
+                .map_err(internal)?
+            {
+                Ok(demo) => Some(demo),
+                Err(Error::Conflict(_)) => None,
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    Ok(Started {
+        app,
+        listener,
+        sweep_every: options.sweep_every,
+        demo,
+    })
+}
+
+impl Started {
+    /// The app, to drive it directly alongside the server.
+    pub fn app(&self) -> &Arc<Backoffice> {
+        &self.app
+    }
+
+    /// The base URL, `http://address` (no trailing slash).
+    pub fn url(&self) -> Result<String> {
+        Ok(format!("http://{}", self.listener.local_addr()?))
+    }
+
+    /// Serves, with the retention sweeper running, until `stop` completes;
+    /// then closes the storage off the runtime's threads (PostgreSQL's
+    /// blocking client cannot be closed from inside the runtime).
+    pub async fn serve_until(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let sweeper = crate::spawn_sweeper(Arc::clone(&self.app), self.sweep_every);
+        let served = crate::serve(Arc::clone(&self.app), self.listener, stop).await;
+        sweeper.abort();
+        let _ = sweeper.await;
+        let app = self.app;
+        let _ = tokio::task::spawn_blocking(move || drop(app)).await;
+        served
+    }
+}
+
+/// Starts the back office, prints its URL, storage and the demo logins (on
+/// standard output), and serves until Ctrl-C.
+pub async fn run(options: ServeOptions) -> Result<()> {
+    let seeding = options.demo_tenant.is_some();
+    let started = start(options).await?;
+    println!("Palisade back office on {}/", started.url()?);
+    let app = started.app();
     println!(
         "  storage: {} in {}",
         app.engine(),
@@ -41,34 +107,22 @@ pub async fn run(options: ServeOptions) -> Result<()> {
             app.data_dir().display().to_string()
         }
     );
-    if let Some(tenant) = options.demo_tenant.clone() {
-        let seeding = Arc::clone(&app);
-        let demo = tokio::task::spawn_blocking(move || seeding.seed_demo(&tenant, 12))
-            .await
-            .map_err(internal)?;
-        match demo {
-            Ok(demo) => demo.print_logins(),
-            Err(Error::Conflict(_)) => {
-                println!("  demo tenant already seeded; logins were printed at first start")
-            }
-            Err(e) => return Err(e),
+    match &started.demo {
+        Some(demo) => demo.print_logins(),
+        None if seeding => {
+            println!("  demo tenant already seeded; logins were printed at first start")
         }
+        None => {}
     }
     println!(
         "  audit evidence: GET /api/audit/bundle (Administrator) or `palisade-backoffice evidence`"
     );
     println!("Ctrl-C stops it.");
-    let sweeper = crate::spawn_sweeper(Arc::clone(&app), options.sweep_every);
-    let keep = Arc::clone(&app);
-    crate::serve(app, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
-    sweeper.abort();
-    let _ = sweeper.await;
-    // The last reference is dropped off the runtime's threads: PostgreSQL's
-    // blocking client cannot be closed from inside the runtime.
-    let _ = tokio::task::spawn_blocking(move || drop(keep)).await;
+    started
+        .serve_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     println!("stopped");
     Ok(())
 }
