@@ -14,8 +14,10 @@ use crate::kind::{Finding, Kind};
 const WORDS: usize = 5;
 /// How much a context word adds to the confidence.
 const BOOST: f32 = 0.3;
-/// Longest word looked at, in bytes.
+/// Longest stretch searched for a context word at once, in bytes.
 const MAX_WORD: usize = 48;
+/// Longest word walked over, in bytes: bounds the work per finding.
+const MAX_TOKEN: usize = 1024;
 
 fn words(kind: Kind) -> &'static [&'static [u8]] {
     match kind {
@@ -117,6 +119,11 @@ pub(crate) fn apply(text: &[u8], findings: &mut Vec<Finding>) {
 }
 
 /// Whether a context word is among the [`WORDS`] words before `start`.
+///
+/// A word is a run of non-space bytes on the value's line. Findings inside it
+/// (which may hold spaces, as a grouped telephone number does) are stepped
+/// over whole and not searched, and they do not split it: `a@b.cd,` is one
+/// word, as `<EMAIL>,` is once masked.
 fn has_context(
     text: &[u8],
     start: usize,
@@ -124,49 +131,53 @@ fn has_context(
     max_end: &[usize],
     list: &[&[u8]],
 ) -> bool {
-    let mut cursor = start;
-    let mut words = 0;
-    while words < WORDS {
-        // A finding covering the byte before the cursor is one word.
-        let j = spans.partition_point(|&(s, _)| s < cursor);
-        if max_end.get(j).is_some_and(|&e| e >= cursor && cursor > 0) {
-            let mut k = j;
-            while k > 0 {
-                k -= 1;
-                if let Some(&(s, e)) = spans.get(k)
-                    && e >= cursor
-                {
-                    cursor = s;
-                    break;
-                }
+    let mut cursor = skip_space(text, start);
+    for _ in 0..WORDS {
+        let token_end = cursor;
+        loop {
+            if cursor == 0 || before(text, cursor) == b'\n' || token_end - cursor >= MAX_TOKEN {
+                break;
             }
-            words += 1;
-            cursor = skip_space(text, cursor);
-            continue;
+            // A finding covering the byte before the cursor: step over it.
+            let j = spans.partition_point(|&(s, _)| s < cursor);
+            if max_end.get(j).is_some_and(|&e| e >= cursor) {
+                let covering = spans
+                    .get(..j)
+                    .unwrap_or_default()
+                    .iter()
+                    .rev()
+                    .find(|&&(_, e)| e >= cursor);
+                match covering {
+                    Some(&(s, _)) if s < cursor => cursor = s,
+                    _ => break,
+                }
+                continue;
+            }
+            if before(text, cursor).is_ascii_whitespace() {
+                break;
+            }
+            // A fragment: back to whitespace, a finding or MAX_WORD bytes.
+            let floor = max_end.get(j).copied().unwrap_or(0);
+            let mut w = cursor;
+            while w > floor && cursor - w < MAX_WORD && !before(text, w).is_ascii_whitespace() {
+                w -= 1;
+            }
+            if text
+                .get(w..cursor)
+                .is_some_and(|word| matches_word(word, list))
+            {
+                return true;
+            }
+            if w == cursor {
+                break;
+            }
+            cursor = w;
         }
-        if cursor == 0 || before(text, cursor) == b'\n' {
+        if cursor == token_end {
+            // Nothing before the value on this line.
             return false;
         }
-        // The word: back to whitespace or the start of the line, not into a finding.
-        let floor = max_end.get(j).copied().unwrap_or(0);
-        let mut w = cursor;
-        while w > floor && cursor - w < MAX_WORD && !before(text, w).is_ascii_whitespace() {
-            w -= 1;
-        }
-        if text
-            .get(w..cursor)
-            .is_some_and(|word| matches_word(word, list))
-        {
-            return true;
-        }
-        if w < cursor {
-            words += 1;
-        }
-        let next = skip_space(text, w);
-        if next == cursor {
-            return false;
-        }
-        cursor = next;
+        cursor = skip_space(text, cursor);
     }
     false
 }
