@@ -235,7 +235,11 @@ fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) {
                     .then(|| (m.start(), m.end() + n, confidence))
             }
             Rule::PrivateKey => private_key(text, m.start()),
-            Rule::Jwt => jwt(text, m.start()),
+            // A JWT header is base64url of `{"`: exactly `eyJ`, in this case.
+            Rule::Jwt if text.get(m.start()..m.end()) == Some(pattern.as_bytes()) => {
+                jwt(text, m.start())
+            }
+            Rule::Jwt => None,
             Rule::Bearer => {
                 let n = run(text, m.end(), MAX_VALUE, |b| {
                     b.is_ascii_alphanumeric()
@@ -406,6 +410,19 @@ mod tests {
     #[test]
     fn automaton_builds() {
         assert!(AUTOMATON.is_some());
+    }
+
+    #[test]
+    fn jwt_prefix_is_case_sensitive() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        let mut found = Vec::new();
+        scan(jwt.as_bytes(), &mut found);
+        assert_eq!(found.len(), 1, "{found:?}");
+        for other in [jwt.replacen("eyJ", "eyj", 2), jwt.replacen("eyJ", "EYJ", 2)] {
+            let mut found = Vec::new();
+            scan(other.as_bytes(), &mut found);
+            assert!(found.is_empty(), "{other}: {found:?}");
+        }
     }
 
     #[test]
