@@ -2,11 +2,10 @@
 //!
 //! `cargo bench -p palisade-benches --bench crypt` runs, in one run:
 //! - `crypt_field_32B`: encrypt + decrypt of a 32-byte field through
-//!   `Keyring` (random nonce, HKDF key commitment, context binding, envelope)
-//!   against the raw `chacha20poly1305` XChaCha20-Poly1305 calls it wraps
-//!   (same AAD, fixed nonce; and with a fresh OS-random nonce) and against
-//!   `ring`'s ChaCha20-Poly1305, plus the commitment derivation alone, so
-//!   that the ratio can be explained;
+//!   `Keyring` (random nonce, key commitment check, context binding,
+//!   envelope) against the raw `chacha20poly1305` XChaCha20-Poly1305 calls
+//!   it wraps (same AAD, fixed nonce; and with a fresh OS-random nonce) and
+//!   against `ring`'s ChaCha20-Poly1305;
 //! - `crypt_stream`: sealing 64 MiB from a file to a file with
 //!   `Keyring::seal_stream` against `age -r <X25519 recipient>` (Debian's
 //!   `/usr/bin/age`) as a whole command on the same file. Set
@@ -117,24 +116,6 @@ fn field(c: &mut Criterion) {
         },
     );
 
-    // What commitment costs on its own: the per-message HKDF derivation
-    // (message key + commitment), done once to encrypt and once to decrypt.
-    group.bench_function("HKDF-SHA256 derivation x2 (commitment share)", |b| {
-        use hkdf::Hkdf;
-        use sha2::Sha256;
-        b.iter(|| {
-            for _ in 0..2 {
-                let h = Hkdf::<Sha256>::from_prk(&[7u8; 32]).unwrap();
-                let mut k = [0u8; 32];
-                let mut c = [0u8; 32];
-                h.expand_multi_info(&[b"palisade-crypt v1 field key", &[3u8; 24]], &mut k)
-                    .unwrap();
-                h.expand_multi_info(&[b"palisade-crypt v1 field commit", &[3u8; 24]], &mut c)
-                    .unwrap();
-                black_box((k, c));
-            }
-        });
-    });
     group.finish();
 }
 

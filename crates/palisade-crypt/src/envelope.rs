@@ -15,7 +15,7 @@ use crate::key::{KEY_LEN, SecretKey, fill_random};
 use crate::{Context, Error, Result};
 
 /// Format version of the field envelope.
-pub(crate) const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 2;
 /// Length of the XChaCha20 nonce.
 pub(crate) const NONCE_LEN: usize = 24;
 /// Length of the key commitment.
@@ -27,8 +27,8 @@ pub(crate) const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 /// Prefix of the text token.
 pub const TOKEN_PREFIX: &str = "pcrypt:";
 
-const INFO_KEY: &[u8] = b"palisade-crypt v1 field key";
-const INFO_COMMIT: &[u8] = b"palisade-crypt v1 field commit";
+const INFO_KEY: &[u8] = b"palisade-crypt v2 field key";
+const INFO_COMMIT: &[u8] = b"palisade-crypt v2 field commit";
 
 /// A field ciphertext: the binary envelope, checked for shape (version,
 /// lengths) but not yet authenticated.
@@ -138,21 +138,43 @@ impl<'de> serde::Deserialize<'de> for Ciphertext {
     }
 }
 
-/// Per-message key and commitment: HKDF-Expand(PRK = key, info = label ||
-/// nonce) for each. The key is already uniformly random, so HKDF-Extract is
-/// skipped (RFC 5869, section 3.3).
-pub(crate) fn derive(
-    key: &SecretKey,
-    nonce: &[u8; NONCE_LEN],
-) -> Result<(Zeroizing<[u8; KEY_LEN]>, [u8; COMMITMENT_LEN])> {
-    let hkdf = Hkdf::<Sha256>::from_prk(key.as_bytes())
-        .map_err(|_| Error::CiphertextMalformed("key must be 32 bytes"))?;
-    let mut message_key = Zeroizing::new([0u8; KEY_LEN]);
-    let mut commitment = [0u8; COMMITMENT_LEN];
-    hkdf.expand_multi_info(&[INFO_KEY, nonce], message_key.as_mut())
-        .and_then(|()| hkdf.expand_multi_info(&[INFO_COMMIT, nonce], &mut commitment))
-        .map_err(|_| Error::CiphertextMalformed("key derivation length"))?;
-    Ok((message_key, commitment))
+/// The two keys a field key splits into, derived once when the key is
+/// loaded: the XChaCha20-Poly1305 key and the key commitment, each
+/// HKDF-Expand-SHA256(PRK = key, info = label). The key is already uniformly
+/// random, so HKDF-Extract is skipped (RFC 5869, section 3.3). Both are
+/// wiped on drop.
+#[derive(Clone)]
+pub(crate) struct FieldKey {
+    encryption: SecretKey,
+    commitment: Zeroizing<[u8; COMMITMENT_LEN]>,
+}
+
+impl FieldKey {
+    /// Derives the encryption key and the commitment from `key`.
+    pub(crate) fn derive(key: &SecretKey) -> Result<Self> {
+        let hkdf = Hkdf::<Sha256>::from_prk(key.as_bytes())
+            .map_err(|_| Error::CiphertextMalformed("key must be 32 bytes"))?;
+        let mut encryption = SecretKey::from_bytes([0u8; KEY_LEN]);
+        let mut commitment = Zeroizing::new([0u8; COMMITMENT_LEN]);
+        hkdf.expand(INFO_KEY, encryption.as_bytes_mut())
+            .and_then(|()| hkdf.expand(INFO_COMMIT, commitment.as_mut()))
+            .map_err(|_| Error::CiphertextMalformed("key derivation length"))?;
+        Ok(Self {
+            encryption,
+            commitment,
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn commitment(&self) -> &[u8; COMMITMENT_LEN] {
+        &self.commitment
+    }
+}
+
+impl fmt::Debug for FieldKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldKey").finish_non_exhaustive()
+    }
 }
 
 fn aad(header: &[u8], context: &Context) -> Vec<u8> {
@@ -165,7 +187,7 @@ fn aad(header: &[u8], context: &Context) -> Vec<u8> {
 /// Encrypts under `key` with a fresh random nonce.
 pub(crate) fn seal(
     key_id: u32,
-    key: &SecretKey,
+    key: &FieldKey,
     context: &Context,
     plaintext: &[u8],
 ) -> Result<Ciphertext> {
@@ -177,17 +199,16 @@ pub(crate) fn seal(
 /// Encrypts with a given nonce: only for known-answer tests and `seal`.
 pub(crate) fn seal_with_nonce(
     key_id: u32,
-    key: &SecretKey,
+    key: &FieldKey,
     nonce: &[u8; NONCE_LEN],
     context: &Context,
     plaintext: &[u8],
 ) -> Result<Ciphertext> {
-    let (message_key, commitment) = derive(key, nonce)?;
     let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
     out.push(VERSION);
     out.extend_from_slice(&key_id.to_be_bytes());
     out.extend_from_slice(nonce);
-    out.extend_from_slice(&commitment);
+    out.extend_from_slice(key.commitment.as_ref());
     let aad = aad(&out, context);
     out.extend_from_slice(plaintext);
     let body = out
@@ -195,7 +216,7 @@ pub(crate) fn seal_with_nonce(
         .ok_or(Error::CiphertextMalformed("header"))?;
     let tag = aead::seal_in_place(
         Algorithm::XChaCha20Poly1305,
-        message_key.as_ref(),
+        key.encryption.as_bytes(),
         nonce,
         &aad,
         body,
@@ -206,7 +227,7 @@ pub(crate) fn seal_with_nonce(
 
 /// Checks the commitment in constant time, then decrypts.
 pub(crate) fn open(
-    key: &SecretKey,
+    key: &FieldKey,
     ciphertext: &Ciphertext,
     context: &Context,
 ) -> Result<Zeroizing<Vec<u8>>> {
@@ -230,15 +251,14 @@ pub(crate) fn open(
     let stored_commitment = header
         .get(5 + NONCE_LEN..)
         .ok_or(Error::CiphertextMalformed("header"))?;
-    let (message_key, commitment) = derive(key, &nonce)?;
-    if !bool::from(commitment.ct_eq(stored_commitment)) {
+    if !bool::from(key.commitment.as_ref().ct_eq(stored_commitment)) {
         return Err(Error::Unauthenticated);
     }
     let aad = aad(header, context);
     let mut plaintext = Zeroizing::new(body.to_vec());
     aead::open_in_place(
         Algorithm::XChaCha20Poly1305,
-        message_key.as_ref(),
+        key.encryption.as_bytes(),
         &nonce,
         &aad,
         &mut plaintext,
@@ -265,6 +285,7 @@ mod tests {
     fn known_answers_from_the_independent_implementation() {
         let kat: Value = serde_json::from_str(include_str!("../tests/data/kat.json")).unwrap();
         let key = SecretKey::from_slice(&hex(kat["key"].as_str().unwrap())).unwrap();
+        let key = FieldKey::derive(&key).unwrap();
         let nonce: [u8; NONCE_LEN] = hex(kat["nonce"].as_str().unwrap()).try_into().unwrap();
         let mut context = Context::new();
         for (label, value) in kat["context"].as_object().unwrap() {
@@ -284,15 +305,15 @@ mod tests {
 
     #[test]
     fn layout_matches_the_readme() {
-        let key = SecretKey::from_bytes([9; 32]);
+        let key = FieldKey::derive(&SecretKey::from_bytes([9; 32])).unwrap();
         let nonce = [5u8; NONCE_LEN];
         let sealed = seal_with_nonce(0x0102_0304, &key, &nonce, &Context::new(), b"abc").unwrap();
         let bytes = sealed.as_bytes();
         assert_eq!(bytes.len(), OVERHEAD + 3);
-        assert_eq!(bytes[0], 1);
+        assert_eq!(bytes[0], 2);
         assert_eq!(&bytes[1..5], &[1, 2, 3, 4]);
         assert_eq!(&bytes[5..29], &nonce);
-        assert_eq!(&bytes[29..61], &derive(&key, &nonce).unwrap().1);
+        assert_eq!(&bytes[29..61], key.commitment());
         assert_eq!(sealed.key_id(), 0x0102_0304);
         assert_eq!(sealed.plaintext_len(), 3);
     }

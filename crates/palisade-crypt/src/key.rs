@@ -35,6 +35,10 @@ impl SecretKey {
     pub(crate) fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
+
+    pub(crate) fn as_bytes_mut(&mut self) -> &mut [u8; KEY_LEN] {
+        &mut self.0
+    }
 }
 
 impl fmt::Debug for SecretKey {

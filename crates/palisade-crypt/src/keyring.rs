@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroizing;
 
-use crate::envelope::{self, Ciphertext};
+use crate::envelope::{self, Ciphertext, FieldKey};
 use crate::key::{KEY_LEN, SecretKey};
 use crate::{BlindIndex, Context, Error, Normalizer, Result, secret_file};
 
@@ -42,7 +42,7 @@ const FORMAT_VERSION: u32 = 1;
 /// All key material is wiped on drop and left out of `Debug`.
 #[derive(Clone)]
 pub struct Keyring {
-    keys: BTreeMap<u32, SecretKey>,
+    keys: BTreeMap<u32, KeyVersion>,
     primary: u32,
     min_decryption_version: u32,
     index_key: SecretKey,
@@ -53,7 +53,7 @@ impl Keyring {
     /// index key.
     pub fn generate() -> Result<Self> {
         let mut keys = BTreeMap::new();
-        keys.insert(1, SecretKey::generate()?);
+        keys.insert(1, KeyVersion::new(SecretKey::generate()?)?);
         Ok(Self {
             keys,
             primary: 1,
@@ -67,7 +67,11 @@ impl Keyring {
     pub fn from_key_bytes(keys: &[(u32, [u8; 32])], index_key: [u8; 32]) -> Result<Self> {
         let mut map = BTreeMap::new();
         for (id, key) in keys {
-            if *id == 0 || map.insert(*id, SecretKey::from_bytes(*key)).is_some() {
+            if *id == 0
+                || map
+                    .insert(*id, KeyVersion::new(SecretKey::from_bytes(*key))?)
+                    .is_some()
+            {
                 return Err(Error::KeyFileInvalid(format!(
                     "key id `{id}` is zero or given twice"
                 )));
@@ -111,7 +115,8 @@ impl Keyring {
             .map_or(1, |(id, _)| *id)
             .checked_add(1)
             .ok_or(Error::KeyIdsExhausted)?;
-        self.keys.insert(next, SecretKey::generate()?);
+        self.keys
+            .insert(next, KeyVersion::new(SecretKey::generate()?)?);
         self.primary = next;
         Ok(next)
     }
@@ -146,7 +151,7 @@ impl Keyring {
         Ok(removed)
     }
 
-    pub(crate) fn decryption_key(&self, id: u32) -> Result<&SecretKey> {
+    pub(crate) fn decryption_key(&self, id: u32) -> Result<&KeyVersion> {
         let key = self.keys.get(&id).ok_or(Error::KeyUnknown(id))?;
         if id < self.min_decryption_version {
             return Err(Error::KeyRetired(id));
@@ -154,7 +159,7 @@ impl Keyring {
         Ok(key)
     }
 
-    pub(crate) fn primary_key(&self) -> Result<&SecretKey> {
+    pub(crate) fn primary_key(&self) -> Result<&KeyVersion> {
         self.keys
             .get(&self.primary)
             .ok_or(Error::KeyUnknown(self.primary))
@@ -162,7 +167,7 @@ impl Keyring {
 
     /// Encrypts a field value under the primary key, bound to `context`.
     pub fn encrypt(&self, plaintext: &[u8], context: &Context) -> Result<Ciphertext> {
-        envelope::seal(self.primary, self.primary_key()?, context, plaintext)
+        envelope::seal(self.primary, &self.primary_key()?.field, context, plaintext)
     }
 
     /// Decrypts a field value encrypted under any key of the keyring at or
@@ -174,7 +179,7 @@ impl Keyring {
         context: &Context,
     ) -> Result<Zeroizing<Vec<u8>>> {
         envelope::open(
-            self.decryption_key(ciphertext.key_id())?,
+            &self.decryption_key(ciphertext.key_id())?.field,
             ciphertext,
             context,
         )
@@ -214,7 +219,7 @@ impl Keyring {
                 .iter()
                 .map(|(id, key)| EntryOut {
                     id: *id,
-                    key: KeyOut(key),
+                    key: KeyOut(&key.key),
                 })
                 .collect(),
         };
@@ -250,7 +255,10 @@ impl Keyring {
             if entry.id == 0 {
                 return Err(Error::KeyFileInvalid("key id `0` is reserved".into()));
             }
-            if keys.insert(entry.id, decode_key(entry.key)?).is_some() {
+            if keys
+                .insert(entry.id, KeyVersion::new(decode_key(entry.key)?)?)
+                .is_some()
+            {
                 return Err(Error::KeyFileInvalid(format!(
                     "key id `{}` is given twice",
                     entry.id
@@ -291,6 +299,23 @@ impl Keyring {
     /// Replaces a keyring file atomically (mode 0600).
     pub fn save(&self, path: &Path) -> Result<()> {
         secret_file::replace(path, &self.to_json()?)
+    }
+}
+
+/// One version of a keyring: the stored key and the field keys derived from
+/// it once, when it is loaded or created.
+#[derive(Clone)]
+pub(crate) struct KeyVersion {
+    /// The key as stored in the keyring file; streams derive from it.
+    pub(crate) key: SecretKey,
+    /// The field envelope's encryption key and commitment.
+    pub(crate) field: FieldKey,
+}
+
+impl KeyVersion {
+    fn new(key: SecretKey) -> Result<Self> {
+        let field = FieldKey::derive(&key)?;
+        Ok(Self { key, field })
     }
 }
 

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroizing;
 
-use crate::envelope::{self, Ciphertext};
+use crate::envelope::{self, Ciphertext, FieldKey};
 use crate::key::{KEY_LEN, SecretKey};
 use crate::{Context, Error, Keyring, Result};
 
@@ -23,21 +23,25 @@ pub(crate) const DATA_KEY_ID: u32 = 0;
 #[derive(Clone)]
 pub struct DataKey {
     key: SecretKey,
+    field: FieldKey,
 }
 
 impl DataKey {
     /// A fresh random data key.
     pub fn generate() -> Result<Self> {
-        Ok(Self {
-            key: SecretKey::generate()?,
-        })
+        Self::from_secret(SecretKey::generate()?)
     }
 
     /// A data key from 32 bytes, e.g. the plaintext key a KMS returned.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         SecretKey::from_slice(bytes)
-            .map(|key| Self { key })
             .ok_or_else(|| Error::ProviderFailed("a data key must be 32 bytes".into()))
+            .and_then(Self::from_secret)
+    }
+
+    fn from_secret(key: SecretKey) -> Result<Self> {
+        let field = FieldKey::derive(&key)?;
+        Ok(Self { key, field })
     }
 
     /// The raw key bytes, for a provider that must send them to a KMS or
@@ -48,7 +52,7 @@ impl DataKey {
 
     /// Encrypts a field value under this key, bound to `context`.
     pub fn encrypt(&self, plaintext: &[u8], context: &Context) -> Result<Ciphertext> {
-        envelope::seal(DATA_KEY_ID, &self.key, context, plaintext)
+        envelope::seal(DATA_KEY_ID, &self.field, context, plaintext)
     }
 
     /// Decrypts a field value encrypted under this key for `context`.
@@ -60,7 +64,7 @@ impl DataKey {
         if ciphertext.key_id() != DATA_KEY_ID {
             return Err(Error::KeyUnknown(ciphertext.key_id()));
         }
-        envelope::open(&self.key, ciphertext, context)
+        envelope::open(&self.field, ciphertext, context)
     }
 }
 

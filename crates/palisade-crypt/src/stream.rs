@@ -107,7 +107,7 @@ impl Keyring {
         mut writer: impl Write,
     ) -> Result<u64> {
         let id = self.primary_id();
-        let key = self.primary_key()?;
+        let key = &self.primary_key()?.key;
         let mut header = [0u8; STREAM_HEADER_LEN];
         let mut prefix = [0u8; PREFIX_LEN];
         prefix[..4].copy_from_slice(MAGIC);
@@ -171,7 +171,7 @@ impl Keyring {
         let mut header = [0u8; STREAM_HEADER_LEN];
         let got = read_full(&mut reader, &mut header)?;
         let parsed = parse_header(header.get(..got).unwrap_or_default())?;
-        let key = self.decryption_key(parsed.key_id)?;
+        let key = &self.decryption_key(parsed.key_id)?.key;
         let (payload_key, commitment) = derive(key, &parsed.prefix, context)?;
         if !bool::from(commitment.ct_eq(&parsed.commitment)) {
             return Err(Error::Unauthenticated);

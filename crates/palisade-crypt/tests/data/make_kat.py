@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Known-answer vectors for palisade-crypt's field envelope v1 and stream format v1.
+"""Known-answer vectors for palisade-crypt's field envelope v2 and stream format v1.
 
 An independent implementation of the formats as the README specifies them, on
 PyNaCl (libsodium's XChaCha20-Poly1305), pyca/cryptography (ChaCha20-Poly1305)
@@ -39,11 +39,11 @@ def encode_context(ctx: dict) -> bytes:
 
 
 def seal_field(key: bytes, key_id: int, nonce: bytes, ctx: dict, plaintext: bytes) -> bytes:
-    message_key = hkdf_expand(key, b"palisade-crypt v1 field key" + nonce)
-    commitment = hkdf_expand(key, b"palisade-crypt v1 field commit" + nonce)
-    header = bytes([1]) + struct.pack(">I", key_id) + nonce + commitment
+    encryption_key = hkdf_expand(key, b"palisade-crypt v2 field key")
+    commitment = hkdf_expand(key, b"palisade-crypt v2 field commit")
+    header = bytes([2]) + struct.pack(">I", key_id) + nonce + commitment
     aad = header + encode_context(ctx)
-    return header + sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, nonce, message_key)
+    return header + sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, nonce, encryption_key)
 
 
 def seal_stream(key: bytes, key_id: int, salt: bytes, ctx: dict, plaintext: bytes) -> bytes:
