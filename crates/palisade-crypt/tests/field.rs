@@ -248,29 +248,6 @@ fn retire_refuses_and_trim_makes_unreadable() {
 }
 
 #[test]
-fn commitment_binds_the_key() {
-    // A ciphertext decrypts under at most one key: its stored commitment is
-    // a function of the key and the nonce, checked before decryption. Two
-    // keyrings with the same key id: the other key is refused, whatever the
-    // plaintext and context.
-    let a = Keyring::from_key_bytes(&[(1, [1; 32])], [0; 32]).unwrap();
-    let b = Keyring::from_key_bytes(&[(1, [2; 32])], [0; 32]).unwrap();
-    let ct = a.encrypt(b"", &Context::new()).unwrap();
-    assert!(matches!(
-        b.decrypt(&ct, &Context::new()),
-        Err(Error::Unauthenticated)
-    ));
-    // Splicing B's commitment (for the same nonce) into A's ciphertext does
-    // not help either: the header is authenticated by A's key.
-    let from_b = b.encrypt(b"", &Context::new()).unwrap();
-    let mut spliced = ct.as_bytes().to_vec();
-    spliced[29..61].copy_from_slice(&from_b.as_bytes()[29..61]);
-    let spliced = Ciphertext::from_bytes(&spliced).unwrap();
-    assert!(a.decrypt(&spliced, &Context::new()).is_err());
-    assert!(b.decrypt(&spliced, &Context::new()).is_err());
-}
-
-#[test]
 fn keyring_file_is_owner_only_and_strict() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keyring.json");
