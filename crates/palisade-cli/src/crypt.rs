@@ -6,7 +6,8 @@
 //! arguments. Exit status: 0 success, 1 a ciphertext that does not
 //! authenticate (wrong key, context, tampered, truncated), 2 malformed input.
 
-use std::io::{self, BufRead, BufWriter, IsTerminal, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -47,9 +48,9 @@ pub(crate) enum Command {
     /// Re-encrypt tokens (one per line, or `CONTEXT<TAB>TOKEN`) under the primary key
     Rewrap(FieldArgs),
     /// Encrypt standard input to standard output in 64 KiB chunks (files, backups)
-    Seal(FieldArgs),
+    Seal(StreamArgs),
     /// Decrypt a sealed stream from standard input to standard output
-    Open(FieldArgs),
+    Open(StreamArgs),
     /// Print the blind index (hex) of the first line of standard input
     BlindIndex {
         #[command(flatten)]
@@ -95,6 +96,24 @@ pub(crate) struct FieldArgs {
     /// `table=users,column=email,row=42`); empty by default
     #[arg(long, value_name = "CTX", default_value = "")]
     context: String,
+}
+
+/// A keyring, a context and how many threads seal or open the chunks.
+#[derive(Debug, Args)]
+pub(crate) struct StreamArgs {
+    #[command(flatten)]
+    field: FieldArgs,
+    /// Threads that seal or open chunks (default: one per core); the output
+    /// is the same for any number
+    #[arg(long, value_name = "N")]
+    threads: Option<NonZeroUsize>,
+}
+
+impl StreamArgs {
+    fn threads(&self) -> NonZeroUsize {
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN))
+    }
 }
 
 /// Maps library errors to exit codes: authentication failures are verdicts
@@ -210,21 +229,22 @@ pub(crate) fn run(command: Command) -> CliResult {
         }
         Command::Rewrap(args) => return rewrap(&args),
         Command::Seal(args) => {
-            let keyring = load(&args.keyring)?;
-            let context = context(&args)?;
+            let keyring = load(&args.field.keyring)?;
+            let context = context(&args.field)?;
             let reader = Progress::new(io::stdin().lock(), "sealed");
-            let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+            // The stream writes whole batches of chunks: no buffer needed.
+            let out = io::stdout().lock();
             keyring
-                .seal_stream(&context, reader, &mut out)
+                .seal_stream_parallel(&context, reader, out, args.threads())
                 .map_err(failure)?;
         }
         Command::Open(args) => {
-            let keyring = load(&args.keyring)?;
-            let context = context(&args)?;
+            let keyring = load(&args.field.keyring)?;
+            let context = context(&args.field)?;
             let reader = Progress::new(io::stdin().lock(), "opened");
-            let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+            let out = io::stdout().lock();
             keyring
-                .open_stream(&context, reader, &mut out)
+                .open_stream_parallel(&context, reader, out, args.threads())
                 .map_err(failure)?;
         }
         Command::BlindIndex {

@@ -398,6 +398,44 @@ fn seal_and_open_streams_with_exit_codes() {
 }
 
 #[test]
+fn any_thread_count_seals_and_opens_the_same_stream() {
+    let dir = Dir::new();
+    let keyring = dir.keyring();
+    // 40 chunks: several batches whatever the thread count.
+    let data: Vec<u8> = (0..40 * 65_536u32).map(|i| (i * 13 % 251) as u8).collect();
+    let run = |verb: &str, threads: &str, input: &[u8]| {
+        palisade(
+            &[
+                "crypt",
+                verb,
+                "--keyring",
+                s(&keyring),
+                "--threads",
+                threads,
+            ],
+            input,
+        )
+    };
+    for (seal_threads, open_threads) in [("1", "3"), ("3", "1"), ("2", "2")] {
+        let sealed = run("seal", seal_threads, &data);
+        assert_eq!(code(&sealed), 0, "{}", text(&sealed.stderr));
+        assert_eq!(sealed.stdout.len(), 73 + data.len() + 40 * 16);
+        let opened = run("open", open_threads, &sealed.stdout);
+        assert_eq!(code(&opened), 0, "{}", text(&opened.stderr));
+        assert!(opened.stdout == data, "{seal_threads} -> {open_threads}");
+        // Cut after 30 chunks: 29 are released, then the verdict.
+        let cut = run(
+            "open",
+            open_threads,
+            &sealed.stdout[..73 + 30 * (65_536 + 16)],
+        );
+        assert_eq!(code(&cut), 1);
+        assert!(cut.stdout == data[..29 * 65_536], "{open_threads} threads");
+    }
+    assert_eq!(code(&run("seal", "0", b"x")), 2);
+}
+
+#[test]
 fn blind_index_normalizes_and_plans() {
     let dir = Dir::new();
     let keyring = dir.keyring();

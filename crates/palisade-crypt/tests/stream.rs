@@ -9,6 +9,8 @@
     reason = "tests fail loudly"
 )]
 
+use std::num::NonZeroUsize;
+
 use palisade_crypt::{CHUNK_LEN, Context, Error, Keyring, STREAM_HEADER_LEN};
 use proptest::prelude::*;
 
@@ -198,8 +200,103 @@ fn rotation_keeps_old_streams_readable() {
     assert!(matches!(open(&keyring, &sealed), Err(Error::KeyRetired(1))));
 }
 
+fn threads(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n).unwrap()
+}
+
+/// Opens with `n` threads; returns what was written and the outcome.
+fn open_with(keyring: &Keyring, sealed: &[u8], n: usize) -> (Vec<u8>, String) {
+    let mut out = Vec::new();
+    let outcome = keyring.open_stream_parallel(&backup(), sealed, &mut out, threads(n));
+    (out, format!("{outcome:?}"))
+}
+
+#[test]
+fn threads_change_neither_bytes_nor_errors() {
+    // 18 chunks: batches of 8 (one thread), 16 (two) and 24 (three) chunks,
+    // so cuts and swaps fall inside, at and across batch boundaries.
+    let keyring = Keyring::generate().unwrap();
+    let plaintext = data(17 * CHUNK_LEN + 5);
+    for n in 1..=3 {
+        let mut sealed = Vec::new();
+        let written = keyring
+            .seal_stream_parallel(&backup(), &plaintext[..], &mut sealed, threads(n))
+            .unwrap();
+        assert_eq!(written, plaintext.len() as u64);
+        assert_eq!(sealed.len(), STREAM_HEADER_LEN + plaintext.len() + 18 * 16);
+        for m in 1..=3 {
+            assert_eq!(open_with(&keyring, &sealed, m).0, plaintext, "{n} -> {m}");
+        }
+    }
+    let sealed = seal(&keyring, &plaintext);
+    let boundary = |k: usize| STREAM_HEADER_LEN + k * SEALED;
+    let mut variants: Vec<(String, Vec<u8>)> = Vec::new();
+    for k in 0..18 {
+        variants.push((format!("cut at chunk {k}"), sealed[..boundary(k)].to_vec()));
+        let mid = boundary(k) + 7;
+        variants.push((format!("cut inside chunk {k}"), sealed[..mid].to_vec()));
+    }
+    for (a, b) in [(0, 1), (7, 8), (8, 9), (15, 16), (2, 12)] {
+        let mut swapped = sealed.clone();
+        let chunk_a = sealed[boundary(a)..boundary(a + 1)].to_vec();
+        let chunk_b = sealed[boundary(b)..boundary(b + 1)].to_vec();
+        swapped[boundary(a)..boundary(a + 1)].copy_from_slice(&chunk_b);
+        swapped[boundary(b)..boundary(b + 1)].copy_from_slice(&chunk_a);
+        variants.push((format!("chunks {a} and {b} swapped"), swapped));
+    }
+    for k in [0, 7, 8, 9, 16, 17] {
+        let mut flipped = sealed.clone();
+        flipped[boundary(k) + 10] ^= 0x20;
+        variants.push((format!("bit flipped in chunk {k}"), flipped));
+    }
+    let mut longer = sealed.clone();
+    longer.push(0);
+    variants.push(("a byte appended".into(), longer));
+    for (what, bytes) in &variants {
+        let (out, outcome) = open_with(&keyring, bytes, 1);
+        assert!(outcome.starts_with("Err("), "{what}: {outcome}");
+        assert!(plaintext.starts_with(&out), "{what}");
+        assert_eq!(out.len() % CHUNK_LEN, 0, "{what}: whole chunks only");
+        for m in 2..=3 {
+            assert_eq!(
+                open_with(&keyring, bytes, m),
+                (out.clone(), outcome.clone()),
+                "{what}, {m} threads"
+            );
+        }
+    }
+    // Chunk by chunk: every chunk before the first bad one is written.
+    let (out, outcome) = open_with(&keyring, &sealed[..boundary(12)], 2);
+    assert_eq!(
+        (out.len(), outcome.as_str()),
+        (11 * CHUNK_LEN, "Err(StreamTruncated)")
+    );
+    let (out, outcome) = open_with(
+        &keyring,
+        &variants
+            .iter()
+            .find(|(w, _)| w == "bit flipped in chunk 9")
+            .unwrap()
+            .1,
+        3,
+    );
+    assert_eq!(
+        (out.len(), outcome.as_str()),
+        (9 * CHUNK_LEN, "Err(Unauthenticated)")
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn parallel_round_trip(len in 0usize..(20 * CHUNK_LEN), seal_threads in 1usize..4, open_threads in 1usize..4) {
+        let keyring = Keyring::from_key_bytes(&[(1, [3; 32])], [0; 32]).unwrap();
+        let plaintext = data(len);
+        let mut sealed = Vec::new();
+        keyring.seal_stream_parallel(&backup(), &plaintext[..], &mut sealed, threads(seal_threads)).unwrap();
+        prop_assert_eq!(open_with(&keyring, &sealed, open_threads), (plaintext, "Ok(".to_string() + &len.to_string() + ")"));
+    }
 
     #[test]
     fn stream_round_trip(len in 0usize..(3 * CHUNK_LEN), seed in any::<u8>()) {
