@@ -7,8 +7,9 @@
 //!   it wraps (same AAD, fixed nonce; and with a fresh OS-random nonce) and
 //!   against `ring`'s ChaCha20-Poly1305;
 //! - `crypt_stream`: sealing 64 MiB from a file to a file with
-//!   `Keyring::seal_stream` against `age -r <X25519 recipient>` (Debian's
-//!   `/usr/bin/age`) as a whole command on the same file. Set
+//!   `Keyring::seal_stream_parallel` on one thread and on every core,
+//!   against `age -r <X25519 recipient>` (Debian's `/usr/bin/age`) as a
+//!   whole command on the same file. Set
 //!   `CRYPT_BENCH_MIB` to change the size; the 1 GiB figures with peak
 //!   memory come from `crates/palisade-crypt/bench-vs-age.sh`.
 
@@ -24,6 +25,7 @@
 use std::fs::File;
 use std::hint::black_box;
 use std::io::{BufWriter, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -161,13 +163,23 @@ fn stream(c: &mut Criterion) {
     let mut group = c.benchmark_group("crypt_stream");
     group.throughput(Throughput::Bytes((mib << 20) as u64));
     group.sample_size(10);
-    group.bench_function(format!("palisade seal_stream file->file {mib} MiB"), |b| {
-        b.iter(|| {
-            let reader = File::open(&input).unwrap();
-            let writer = BufWriter::with_capacity(1 << 20, File::create(&output).unwrap());
-            keyring.seal_stream(&context, reader, writer).unwrap();
+    let cores = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+    let mut thread_counts = vec![NonZeroUsize::MIN];
+    if cores > NonZeroUsize::MIN {
+        thread_counts.push(cores);
+    }
+    for threads in thread_counts {
+        let name = format!("palisade seal_stream file->file {mib} MiB, {threads} thread(s)");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let reader = File::open(&input).unwrap();
+                let writer = File::create(&output).unwrap();
+                keyring
+                    .seal_stream_parallel(&context, reader, writer, threads)
+                    .unwrap();
+            });
         });
-    });
+    }
     match age_recipient(&std::env::temp_dir()) {
         Some(recipient) => {
             group.bench_function(format!("age -r X25519 file->file {mib} MiB"), |b| {

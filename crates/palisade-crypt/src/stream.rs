@@ -89,30 +89,42 @@ fn batch_chunks(threads: NonZeroUsize) -> usize {
     threads.get().min(MAX_THREADS) * CHUNKS_PER_THREAD
 }
 
-/// Runs `work(index, slot)` over the `SEALED_CHUNK_LEN`-byte slots of `buf`
-/// (the last may be shorter), split into at most `threads` contiguous runs
-/// of slots, each on its own thread (the first on the caller's). Returns
-/// each slot's result, in order.
-fn each_chunk<F>(threads: usize, buf: &mut [u8], work: &F) -> Vec<Result<()>>
+/// One chunk's buffer: room for a sealed chunk and one byte more, which
+/// tells whether more input follows.
+type Slot = Zeroizing<Vec<u8>>;
+
+/// Slot `index`, allocating the slots up to it on first use (so a short stream
+/// never allocates a whole batch).
+fn slot(slots: &mut Vec<Slot>, index: usize) -> Result<&mut Slot> {
+    while slots.len() <= index {
+        slots.push(Zeroizing::new(vec![0u8; SEALED_CHUNK_LEN + 1]));
+    }
+    slots
+        .get_mut(index)
+        .ok_or(Error::CiphertextMalformed("chunk bounds"))
+}
+
+/// Runs `work(index, slot)` over `slots`, split into at most `threads`
+/// contiguous runs, each on its own thread (the first on the caller's).
+/// Returns each slot's result, in order.
+fn each_chunk<F>(threads: usize, slots: &mut [Slot], work: &F) -> Vec<Result<()>>
 where
     F: Fn(usize, &mut [u8]) -> Result<()> + Sync,
 {
-    let chunks = buf.len().div_ceil(SEALED_CHUNK_LEN);
-    let per_thread = chunks.div_ceil(threads.max(1)).max(1);
-    let run = |first: usize, slots: &mut [u8]| -> Vec<Result<()>> {
-        slots
-            .chunks_mut(SEALED_CHUNK_LEN)
+    let per_thread = slots.len().div_ceil(threads.max(1)).max(1);
+    let run = |first: usize, run: &mut [Slot]| -> Vec<Result<()>> {
+        run.iter_mut()
             .enumerate()
-            .map(|(i, slot)| work(first + i, slot))
+            .map(|(i, slot)| work(first + i, slot.as_mut_slice()))
             .collect()
     };
-    let mut runs = buf.chunks_mut(per_thread * SEALED_CHUNK_LEN);
+    if slots.len() <= per_thread {
+        return run(0, slots);
+    }
+    let mut runs = slots.chunks_mut(per_thread);
     let Some(mine) = runs.next() else {
         return Vec::new();
     };
-    if chunks <= per_thread {
-        return run(0, mine);
-    }
     std::thread::scope(|scope| {
         let others: Vec<_> = runs
             .enumerate()
@@ -198,33 +210,32 @@ impl Keyring {
         writer.write_all(&header)?;
 
         let batch = batch_chunks(threads);
-        // Each chunk's slot has room for its tag; reading one byte into the
-        // tag's place tells whether more input follows.
-        let mut buf = Zeroizing::new(vec![0u8; batch * SEALED_CHUNK_LEN]);
-        let mut lens = vec![0usize; batch];
+        let mut slots = Vec::new();
+        let mut lens = Vec::with_capacity(batch);
         let mut lookahead = None;
         let mut counter = 0u64;
         let mut total = 0u64;
         loop {
-            let mut count = 0;
+            lens.clear();
             let mut last = false;
-            for (slot, len) in buf.chunks_mut(SEALED_CHUNK_LEN).zip(lens.iter_mut()) {
+            while lens.len() < batch && !last {
+                let slot = slot(&mut slots, lens.len())?;
                 let mut filled = 0;
                 if let (Some(byte), Some(first)) = (lookahead.take(), slot.first_mut()) {
                     *first = byte;
                     filled = 1;
                 }
+                // One byte past the chunk tells whether more input follows.
                 filled += read_full(&mut reader, slice_mut(slot, filled..CHUNK_LEN + 1)?)?;
-                count += 1;
                 if filled > CHUNK_LEN {
                     lookahead = slot.get(CHUNK_LEN).copied();
-                    *len = CHUNK_LEN;
+                    lens.push(CHUNK_LEN);
                 } else {
-                    *len = filled;
+                    lens.push(filled);
                     last = true;
-                    break;
                 }
             }
+            let count = lens.len();
             let first_counter = counter;
             let seal = |index: usize, slot: &mut [u8]| -> Result<()> {
                 let len = lens.get(index).copied().unwrap_or(0);
@@ -239,15 +250,16 @@ impl Keyring {
                 slice_mut(slot, len..len + TAG_LEN)?.copy_from_slice(&tag);
                 Ok(())
             };
-            let slots = slice_mut(&mut buf, 0..count * SEALED_CHUNK_LEN)?;
-            if let Some((_, e)) = first_error(each_chunk(threads.get(), slots, &seal)) {
+            let batch_slots = slots
+                .get_mut(..count)
+                .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
+            if let Some((_, e)) = first_error(each_chunk(threads.get(), batch_slots, &seal)) {
                 return Err(e);
             }
-            // Full chunks fill their slots exactly: one write for the batch.
-            let last_len = lens.get(count - 1).copied().unwrap_or(0);
-            let out_len = (count - 1) * SEALED_CHUNK_LEN + last_len + TAG_LEN;
-            writer.write_all(slice_mut(&mut buf, 0..out_len)?)?;
-            total += lens.iter().take(count).map(|&len| len as u64).sum::<u64>();
+            for (slot, &len) in slots.iter_mut().zip(&lens) {
+                writer.write_all(slice_mut(slot, 0..len + TAG_LEN)?)?;
+                total += len as u64;
+            }
             counter += count as u64;
             if last {
                 break;
@@ -298,41 +310,53 @@ impl Keyring {
         }
 
         let batch = batch_chunks(threads);
-        let batch_len = batch * SEALED_CHUNK_LEN;
-        // One spare byte past the batch tells whether more input follows.
-        let mut buf = Zeroizing::new(vec![0u8; batch_len + 1]);
-        let mut pending = 0;
+        let mut slots = Vec::new();
+        // Each chunk's sealed length, and whether a byte follows it.
+        let mut chunks: Vec<(usize, bool)> = Vec::with_capacity(batch);
+        let mut carry = None;
         let mut counter = 0u64;
         let mut total = 0u64;
         loop {
-            let n = pending + read_full(&mut reader, slice_mut(&mut buf, pending..batch_len + 1)?)?;
-            let more_after = n > batch_len;
-            let available = n.min(batch_len);
-            let count = available.div_ceil(SEALED_CHUNK_LEN).max(1);
+            chunks.clear();
+            let mut more = true;
+            while chunks.len() < batch && more {
+                let slot = slot(&mut slots, chunks.len())?;
+                let mut filled = 0;
+                if let (Some(byte), Some(first)) = (carry.take(), slot.first_mut()) {
+                    *first = byte;
+                    filled = 1;
+                }
+                filled += read_full(&mut reader, slice_mut(slot, filled..SEALED_CHUNK_LEN + 1)?)?;
+                more = filled > SEALED_CHUNK_LEN;
+                if more {
+                    carry = slot.get(SEALED_CHUNK_LEN).copied();
+                }
+                chunks.push((filled.min(SEALED_CHUNK_LEN), more));
+            }
+            let count = chunks.len();
             // Only the stream's final chunk can be short: a few bytes
             // instead of a tag, or empty after other chunks.
-            let final_len = available - (count - 1) * SEALED_CHUNK_LEN;
-            let shape = if more_after {
+            let final_len = chunks.last().map_or(0, |&(len, _)| len);
+            let shape = if more {
                 None
             } else if final_len < TAG_LEN {
                 Some(Error::StreamTruncated)
-            } else if final_len == TAG_LEN && counter + (count as u64) > 1 {
+            } else if final_len == TAG_LEN && counter + count as u64 > 1 {
                 Some(Error::CiphertextMalformed(
                     "empty final chunk after other chunks",
                 ))
             } else {
                 None
             };
-            let openable = if shape.is_some() {
-                (count - 1) * SEALED_CHUNK_LEN
-            } else {
-                available
-            };
+            let openable = count - usize::from(shape.is_some());
             let first_counter = counter;
             let open = |index: usize, slot: &mut [u8]| -> Result<()> {
-                let more = index + 1 < count || more_after;
-                let len = slot.len().saturating_sub(TAG_LEN);
-                let (body, tag) = slot.split_at_mut(len);
+                let (sealed, more) = chunks.get(index).copied().unwrap_or((0, false));
+                let len = sealed.saturating_sub(TAG_LEN);
+                let (body, rest) = slot.split_at_mut(len);
+                let tag = rest
+                    .get(..TAG_LEN)
+                    .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
                 let attempt = |last: bool, body: &mut [u8]| {
                     aead::open_in_place(
                         Algorithm::ChaCha20Poly1305,
@@ -356,29 +380,24 @@ impl Keyring {
                 }
                 Ok(())
             };
-            let slots = slice_mut(&mut buf, 0..openable)?;
-            let failure = first_error(each_chunk(threads.get(), slots, &open));
+            let batch_slots = slots
+                .get_mut(..openable)
+                .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
+            let failure = first_error(each_chunk(threads.get(), batch_slots, &open));
             // Every chunk before the first bad one is written, as if the
             // chunks had been opened one by one.
-            let good = failure
-                .as_ref()
-                .map_or(openable, |(index, _)| index * SEALED_CHUNK_LEN);
-            for slot in slice_mut(&mut buf, 0..good)?.chunks(SEALED_CHUNK_LEN) {
-                let body = slot
-                    .get(..slot.len().saturating_sub(TAG_LEN))
-                    .unwrap_or_default();
-                writer.write_all(body)?;
-                total += body.len() as u64;
+            let good = failure.as_ref().map_or(openable, |&(index, _)| index);
+            for (slot, &(sealed, _)) in slots.iter_mut().zip(&chunks).take(good) {
+                let len = sealed.saturating_sub(TAG_LEN);
+                writer.write_all(slice_mut(slot, 0..len)?)?;
+                total += len as u64;
             }
             if let Some(e) = failure.map(|(_, e)| e).or(shape) {
                 return Err(e);
             }
-            if !more_after {
+            if !more {
                 break;
             }
-            let carry = buf.get(batch_len).copied().unwrap_or(0);
-            *buf.first_mut().ok_or(Error::StreamTruncated)? = carry;
-            pending = 1;
             counter += count as u64;
         }
         writer.flush()?;
