@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::num::NonZeroUsize;
+use std::sync::Mutex;
 
 use hkdf::Hkdf;
 use sha2::Sha256;
@@ -104,43 +105,67 @@ fn slot(slots: &mut Vec<Slot>, index: usize) -> Result<&mut Slot> {
         .ok_or(Error::CiphertextMalformed("chunk bounds"))
 }
 
-/// Runs `work(index, slot)` over `slots`, split into at most `threads`
-/// contiguous runs, each on its own thread (the first on the caller's).
-/// Returns each slot's result, in order.
-fn each_chunk<F>(threads: usize, slots: &mut [Slot], work: &F) -> Vec<Result<()>>
+/// Runs `work(index, slot)` over every slot on up to `threads` threads
+/// (the caller's included), which take chunks from a shared queue, while the
+/// caller first runs `meanwhile` (reading the next batch). Returns each
+/// slot's result, in order, and what `meanwhile` returned.
+fn each_chunk<F, M, T>(
+    threads: usize,
+    slots: &mut [Slot],
+    work: &F,
+    meanwhile: M,
+) -> (Vec<Result<()>>, T)
 where
     F: Fn(usize, &mut [u8]) -> Result<()> + Sync,
+    M: FnOnce() -> T,
 {
-    let per_thread = slots.len().div_ceil(threads.max(1)).max(1);
-    let run = |first: usize, run: &mut [Slot]| -> Vec<Result<()>> {
-        run.iter_mut()
+    let count = slots.len();
+    if threads <= 1 || count <= 1 {
+        let side = meanwhile();
+        let results = slots
+            .iter_mut()
             .enumerate()
-            .map(|(i, slot)| work(first + i, slot.as_mut_slice()))
-            .collect()
-    };
-    if slots.len() <= per_thread {
-        return run(0, slots);
-    }
-    let mut runs = slots.chunks_mut(per_thread);
-    let Some(mine) = runs.next() else {
-        return Vec::new();
-    };
-    std::thread::scope(|scope| {
-        let others: Vec<_> = runs
-            .enumerate()
-            .map(|(i, slots)| scope.spawn(move || run((i + 1) * per_thread, slots)))
+            .map(|(i, slot)| work(i, slot.as_mut_slice()))
             .collect();
-        let mut results = run(0, mine);
-        for other in others {
-            match other.join() {
-                Ok(more) => results.extend(more),
-                Err(_) => results.push(Err(Error::Io(io::Error::other(
-                    "a stream worker thread panicked",
-                )))),
-            }
+        return (results, side);
+    }
+    let queue = Mutex::new(slots.iter_mut().enumerate());
+    let drain = || {
+        let mut done = Vec::new();
+        while let Some((i, slot)) = queue.lock().ok().and_then(|mut queue| queue.next()) {
+            done.push((i, work(i, slot.as_mut_slice())));
         }
-        results
-    })
+        done
+    };
+    let (done, side) = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads.min(count))
+            .map(|_| scope.spawn(drain))
+            .collect();
+        let side = meanwhile();
+        let mut done = drain();
+        for helper in helpers {
+            // A helper that panicked leaves its chunks without a result.
+            done.extend(helper.join().unwrap_or_default());
+        }
+        (done, side)
+    });
+    let mut results: Vec<Option<Result<()>>> = (0..count).map(|_| None).collect();
+    for (i, result) in done {
+        if let Some(place) = results.get_mut(i) {
+            *place = Some(result);
+        }
+    }
+    let results = results
+        .into_iter()
+        .map(|result| {
+            result.unwrap_or_else(|| {
+                Err(Error::Io(io::Error::other(
+                    "a stream worker thread stopped",
+                )))
+            })
+        })
+        .collect();
+    (results, side)
 }
 
 /// The first error among `results`, with its index.
@@ -149,6 +174,84 @@ fn first_error(results: Vec<Result<()>>) -> Option<(usize, Error)> {
         .into_iter()
         .enumerate()
         .find_map(|(i, result)| result.err().map(|e| (i, e)))
+}
+
+/// A batch of plaintext chunks read for sealing.
+#[derive(Default)]
+struct PlainBatch {
+    slots: Vec<Slot>,
+    lens: Vec<usize>,
+    /// Holds the stream's final chunk.
+    last: bool,
+}
+
+impl PlainBatch {
+    /// Reads up to `batch` chunks; `lookahead` carries the byte read past
+    /// the previous chunk.
+    fn read(
+        &mut self,
+        reader: &mut impl Read,
+        lookahead: &mut Option<u8>,
+        batch: usize,
+    ) -> Result<()> {
+        self.lens.clear();
+        self.last = false;
+        while self.lens.len() < batch && !self.last {
+            let slot = slot(&mut self.slots, self.lens.len())?;
+            let mut filled = 0;
+            if let (Some(byte), Some(first)) = (lookahead.take(), slot.first_mut()) {
+                *first = byte;
+                filled = 1;
+            }
+            // One byte past the chunk tells whether more input follows.
+            filled += read_full(reader, slice_mut(slot, filled..CHUNK_LEN + 1)?)?;
+            if filled > CHUNK_LEN {
+                *lookahead = slot.get(CHUNK_LEN).copied();
+                self.lens.push(CHUNK_LEN);
+            } else {
+                self.lens.push(filled);
+                self.last = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A batch of sealed chunks read for opening.
+#[derive(Default)]
+struct SealedBatch {
+    slots: Vec<Slot>,
+    /// Each chunk's sealed length, and whether a byte follows it.
+    chunks: Vec<(usize, bool)>,
+}
+
+impl SealedBatch {
+    /// Reads up to `batch` chunks; `carry` carries the byte read past the
+    /// previous chunk.
+    fn read(&mut self, reader: &mut impl Read, carry: &mut Option<u8>, batch: usize) -> Result<()> {
+        self.chunks.clear();
+        let mut more = true;
+        while self.chunks.len() < batch && more {
+            let slot = slot(&mut self.slots, self.chunks.len())?;
+            let mut filled = 0;
+            if let (Some(byte), Some(first)) = (carry.take(), slot.first_mut()) {
+                *first = byte;
+                filled = 1;
+            }
+            filled += read_full(reader, slice_mut(slot, filled..SEALED_CHUNK_LEN + 1)?)?;
+            more = filled > SEALED_CHUNK_LEN;
+            if more {
+                *carry = slot.get(SEALED_CHUNK_LEN).copied();
+            }
+            self.chunks.push((filled.min(SEALED_CHUNK_LEN), more));
+        }
+        Ok(())
+    }
+
+    /// Whether input follows the batch.
+    fn more(&self) -> bool {
+        self.chunks.last().is_some_and(|&(_, more)| more)
+    }
 }
 
 impl Keyring {
@@ -210,32 +313,15 @@ impl Keyring {
         writer.write_all(&header)?;
 
         let batch = batch_chunks(threads);
-        let mut slots = Vec::new();
-        let mut lens = Vec::with_capacity(batch);
         let mut lookahead = None;
+        let mut current = PlainBatch::default();
+        let mut next = PlainBatch::default();
+        current.read(&mut reader, &mut lookahead, batch)?;
         let mut counter = 0u64;
         let mut total = 0u64;
         loop {
-            lens.clear();
-            let mut last = false;
-            while lens.len() < batch && !last {
-                let slot = slot(&mut slots, lens.len())?;
-                let mut filled = 0;
-                if let (Some(byte), Some(first)) = (lookahead.take(), slot.first_mut()) {
-                    *first = byte;
-                    filled = 1;
-                }
-                // One byte past the chunk tells whether more input follows.
-                filled += read_full(&mut reader, slice_mut(slot, filled..CHUNK_LEN + 1)?)?;
-                if filled > CHUNK_LEN {
-                    lookahead = slot.get(CHUNK_LEN).copied();
-                    lens.push(CHUNK_LEN);
-                } else {
-                    lens.push(filled);
-                    last = true;
-                }
-            }
-            let count = lens.len();
+            let PlainBatch { slots, lens, last } = &mut current;
+            let (count, last) = (lens.len(), *last);
             let first_counter = counter;
             let seal = |index: usize, slot: &mut [u8]| -> Result<()> {
                 let len = lens.get(index).copied().unwrap_or(0);
@@ -253,17 +339,27 @@ impl Keyring {
             let batch_slots = slots
                 .get_mut(..count)
                 .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
-            if let Some((_, e)) = first_error(each_chunk(threads.get(), batch_slots, &seal)) {
+            // The next batch is read while this one is sealed.
+            let (results, read) = each_chunk(threads.get(), batch_slots, &seal, || {
+                if last {
+                    Ok(())
+                } else {
+                    next.read(&mut reader, &mut lookahead, batch)
+                }
+            });
+            if let Some((_, e)) = first_error(results) {
                 return Err(e);
             }
-            for (slot, &len) in slots.iter_mut().zip(&lens) {
+            for (slot, &len) in slots.iter_mut().zip(lens.iter()) {
                 writer.write_all(slice_mut(slot, 0..len + TAG_LEN)?)?;
                 total += len as u64;
             }
-            counter += count as u64;
             if last {
                 break;
             }
+            read?;
+            counter += count as u64;
+            std::mem::swap(&mut current, &mut next);
         }
         writer.flush()?;
         Ok(total)
@@ -310,29 +406,15 @@ impl Keyring {
         }
 
         let batch = batch_chunks(threads);
-        let mut slots = Vec::new();
-        // Each chunk's sealed length, and whether a byte follows it.
-        let mut chunks: Vec<(usize, bool)> = Vec::with_capacity(batch);
         let mut carry = None;
+        let mut current = SealedBatch::default();
+        let mut next = SealedBatch::default();
+        current.read(&mut reader, &mut carry, batch)?;
         let mut counter = 0u64;
         let mut total = 0u64;
         loop {
-            chunks.clear();
-            let mut more = true;
-            while chunks.len() < batch && more {
-                let slot = slot(&mut slots, chunks.len())?;
-                let mut filled = 0;
-                if let (Some(byte), Some(first)) = (carry.take(), slot.first_mut()) {
-                    *first = byte;
-                    filled = 1;
-                }
-                filled += read_full(&mut reader, slice_mut(slot, filled..SEALED_CHUNK_LEN + 1)?)?;
-                more = filled > SEALED_CHUNK_LEN;
-                if more {
-                    carry = slot.get(SEALED_CHUNK_LEN).copied();
-                }
-                chunks.push((filled.min(SEALED_CHUNK_LEN), more));
-            }
+            let more = current.more();
+            let SealedBatch { slots, chunks } = &mut current;
             let count = chunks.len();
             // Only the stream's final chunk can be short: a few bytes
             // instead of a tag, or empty after other chunks.
@@ -383,11 +465,19 @@ impl Keyring {
             let batch_slots = slots
                 .get_mut(..openable)
                 .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
-            let failure = first_error(each_chunk(threads.get(), batch_slots, &open));
+            // The next batch is read while this one is opened.
+            let (results, read) = each_chunk(threads.get(), batch_slots, &open, || {
+                if more {
+                    next.read(&mut reader, &mut carry, batch)
+                } else {
+                    Ok(())
+                }
+            });
+            let failure = first_error(results);
             // Every chunk before the first bad one is written, as if the
             // chunks had been opened one by one.
             let good = failure.as_ref().map_or(openable, |&(index, _)| index);
-            for (slot, &(sealed, _)) in slots.iter_mut().zip(&chunks).take(good) {
+            for (slot, &(sealed, _)) in slots.iter_mut().zip(chunks.iter()).take(good) {
                 let len = sealed.saturating_sub(TAG_LEN);
                 writer.write_all(slice_mut(slot, 0..len)?)?;
                 total += len as u64;
@@ -398,7 +488,9 @@ impl Keyring {
             if !more {
                 break;
             }
+            read?;
             counter += count as u64;
+            std::mem::swap(&mut current, &mut next);
         }
         writer.flush()?;
         Ok(total)
@@ -452,6 +544,44 @@ mod tests {
 
     fn pattern(n: usize) -> Vec<u8> {
         (0..n).map(|i| ((i * 31 + 7) % 256) as u8).collect()
+    }
+
+    /// The sealed bytes do not depend on the thread count: 1 to 3 threads
+    /// over streams that end inside, at and past batch boundaries.
+    #[test]
+    fn threads_seal_the_same_bytes() {
+        let keyring = Keyring::from_key_bytes(&[(1, [5; 32])], [0; 32]).unwrap();
+        let context = Context::new().with("backup", "b");
+        for len in [
+            0,
+            1,
+            8 * CHUNK_LEN,
+            8 * CHUNK_LEN + 1,
+            16 * CHUNK_LEN,
+            25 * CHUNK_LEN + 9,
+        ] {
+            let plaintext = pattern(len);
+            let sealed: Vec<Vec<u8>> = (1..=3)
+                .map(|threads| {
+                    let mut out = Vec::new();
+                    keyring
+                        .seal_stream_with_salt(
+                            &[1; SALT_LEN],
+                            &context,
+                            &plaintext[..],
+                            &mut out,
+                            NonZeroUsize::new(threads).unwrap(),
+                        )
+                        .unwrap();
+                    out
+                })
+                .collect();
+            assert_eq!(
+                sealed[0].len(),
+                STREAM_HEADER_LEN + len + 16 * len.div_ceil(CHUNK_LEN).max(1)
+            );
+            assert!(sealed[1] == sealed[0] && sealed[2] == sealed[0], "{len}");
+        }
     }
 
     /// Known answers from `tests/data/make_kat.py` (pyca/cryptography's
