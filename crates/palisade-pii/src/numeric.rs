@@ -59,15 +59,16 @@ fn is_word(b: u8) -> bool {
 /// Whether a value starting at `i` is glued to what precedes it: a letter,
 /// digit or `_`, or a label this crate wrote (`<EMAIL>`, `<PHONE:…>`), which
 /// stands where a glued value was: treating it alike keeps masking idempotent.
+#[inline(always)]
 pub(crate) fn glued_left(text: &[u8], bl: &[(usize, usize)], i: usize) -> bool {
-    if ends_at(bl, i) {
-        return true;
-    }
     let b = before(text, i);
-    if b != b'>' {
-        return is_word(b);
-    }
-    let Some(head) = text.get(..i - 1) else {
+    is_word(b) || (!bl.is_empty() && ends_at(bl, i)) || (b == b'>' && label_ends_at(text, i - 1))
+}
+
+/// Whether a label (`<EMAIL>`) ends at `close`, the position of its `>`.
+#[inline(never)]
+fn label_ends_at(text: &[u8], close: usize) -> bool {
+    let Some(head) = text.get(..close) else {
         return false;
     };
     let tail = head.rsplit(|&c| c == b'<').next().unwrap_or(&[]);
@@ -75,15 +76,16 @@ pub(crate) fn glued_left(text: &[u8], bl: &[(usize, usize)], i: usize) -> bool {
 }
 
 /// Whether a value ending at `i` is glued to what follows (see [`glued_left`]).
+#[inline(always)]
 pub(crate) fn glued_right(text: &[u8], bl: &[(usize, usize)], i: usize) -> bool {
-    if starts_at(bl, i) {
-        return true;
-    }
     let b = at(text, i);
-    if b != b'<' {
-        return is_word(b);
-    }
-    let rest = text.get(i + 1..).unwrap_or(&[]);
+    is_word(b) || (!bl.is_empty() && starts_at(bl, i)) || (b == b'<' && label_starts_at(text, i))
+}
+
+/// Whether a label (`<EMAIL>`) starts at `open`, the position of its `<`.
+#[inline(never)]
+fn label_starts_at(text: &[u8], open: usize) -> bool {
+    let rest = text.get(open + 1..).unwrap_or(&[]);
     rest.iter()
         .take(64)
         .position(|&c| c == b'>')
@@ -104,6 +106,9 @@ fn starts_at(bl: &[(usize, usize)], i: usize) -> bool {
 
 /// The end of the blocked span containing `i`, if any.
 fn inside(bl: &[(usize, usize)], i: usize) -> Option<usize> {
+    if bl.is_empty() {
+        return None;
+    }
     let k = bl.partition_point(|&(s, _)| s <= i);
     bl.get(k.checked_sub(1)?)
         .filter(|&&(_, e)| e > i)
@@ -112,6 +117,9 @@ fn inside(bl: &[(usize, usize)], i: usize) -> Option<usize> {
 
 /// Whether a blocked span starts in `a..b`.
 fn starts_within(bl: &[(usize, usize)], a: usize, b: usize) -> bool {
+    if bl.is_empty() {
+        return false;
+    }
     let k = bl.partition_point(|&(s, _)| s < a);
     bl.get(k).is_some_and(|&(s, _)| s < b)
 }
@@ -180,10 +188,28 @@ fn next_digit(text: &[u8], from: usize) -> Option<usize> {
         .map(|p| i + p)
 }
 
+/// The end of the run of ASCII digits starting at `from`, eight bytes at a
+/// time (runs are short: one load settles most of them).
 fn digit_run(text: &[u8], from: usize) -> usize {
-    text.get(from..)
-        .map_or(0, |t| t.iter().take_while(|b| b.is_ascii_digit()).count())
-        + from
+    let Some(rest) = text.get(from..) else {
+        return from;
+    };
+    let mut chunks = rest.chunks_exact(8);
+    let mut i = from;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let other = !digit_bits(u64::from_le_bytes(word)) & 0x8080_8080_8080_8080;
+        if other != 0 {
+            return i + (other.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + chunks
+        .remainder()
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count()
 }
 
 fn word_run(text: &[u8], from: usize) -> usize {
