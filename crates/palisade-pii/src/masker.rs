@@ -171,7 +171,8 @@ impl Masker {
         again: &mut Vec<u8>,
         char_boundaries: bool,
     ) -> Result<usize> {
-        let mut spans = self.mask_once(text, findings, out, char_boundaries)?;
+        let (mut spans, mut no_prefix) =
+            self.mask_once(text, findings, out, char_boundaries, false)?;
         if spans == 0 || !matches!(self.operator, Operator::Label | Operator::Hash(_)) {
             return Ok(spans);
         }
@@ -181,8 +182,11 @@ impl Masker {
         // the operators that promise idempotence, mask the output again
         // until nothing new is found. Each pass turns digits or an e-mail
         // into a label, so this ends; the bound is a guard.
+        // A text that held no fragment of a secret rule's prefix (see
+        // `mask_once`) is not searched for secrets again.
         for _ in 0..MAX_EXTRA_PASSES {
-            let n = self.mask_once(out, findings, again, char_boundaries)?;
+            let (n, none) = self.mask_once(out, findings, again, char_boundaries, no_prefix)?;
+            no_prefix = none;
             if n == 0 {
                 break;
             }
@@ -192,16 +196,23 @@ impl Masker {
         Ok(spans)
     }
 
+    /// Masks `text` into `out` once; returns the number of merged spans and
+    /// whether `out` is known to hold no fragment of a secret rule's prefix
+    /// (`no_prefix`: the same known of `text`). It is known when `text`
+    /// holds none and no replacement does: the bytes between replacements
+    /// are copied, and a fragment across a replacement's edge would contain
+    /// its `<` or `>`, which no fragment does.
     fn mask_once(
         &self,
         text: &[u8],
         findings: &mut Vec<Finding>,
         out: &mut Vec<u8>,
         char_boundaries: bool,
-    ) -> Result<usize> {
-        self.scanner.scan_into(text, findings);
+        no_prefix: bool,
+    ) -> Result<(usize, bool)> {
+        let mut none = self.scanner.scan_into_known(text, findings, no_prefix);
         if findings.is_empty() {
-            return Ok(0);
+            return Ok((0, none));
         }
         out.clear();
         out.reserve(text.len() + 16);
@@ -241,13 +252,20 @@ impl Masker {
             }
             let start = start.max(copied);
             out.extend_from_slice(text.get(copied..start).unwrap_or(&[]));
+            let written = out.len();
             self.operator
                 .apply(kind, text.get(start..end).unwrap_or(&[]), out)?;
+            if none {
+                let label = out.get(written..).unwrap_or(&[]);
+                none = label.first() == Some(&b'<')
+                    && label.last() == Some(&b'>')
+                    && !crate::secrets::holds_fragment(label);
+            }
             copied = end;
             spans += 1;
         }
         out.extend_from_slice(text.get(copied..).unwrap_or(&[]));
-        Ok(spans)
+        Ok((spans, none))
     }
 
     /// Masks a whole value (a JSON field selected by path) as `kind`.

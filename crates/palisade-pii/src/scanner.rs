@@ -127,7 +127,21 @@ impl Scanner {
     }
 
     pub(crate) fn scan_into(&self, text: &[u8], out: &mut Vec<Finding>) {
+        self.scan_into_known(text, out, false);
+    }
+
+    /// [`Scanner::scan_into`], told whether `text` is known to hold no
+    /// fragment of a secret rule's prefix (`no_secret_prefix`, see
+    /// `secrets::FRAGMENTS`): the secret engine, which would find nothing,
+    /// is then not run. Returns whether that is known after this scan.
+    pub(crate) fn scan_into_known(
+        &self,
+        text: &[u8],
+        out: &mut Vec<Finding>,
+        no_secret_prefix: bool,
+    ) -> bool {
         out.clear();
+        let mut no_prefix = false;
         let on = |k: Kind| self.enabled & k.bit() != 0;
         // Engines with their own triggers first; the numeric engine then
         // treats their findings as it will treat the labels replacing them.
@@ -138,7 +152,7 @@ impl Scanner {
             text::scan_ipv6(text, out);
         }
         if on(Kind::Secret) {
-            secrets::scan(text, out);
+            no_prefix = no_secret_prefix || !secrets::scan(text, out);
         }
         if self.enabled & !(Kind::Email.bit() | Kind::Secret.bit()) != 0 {
             let mut blocked: Vec<(usize, usize)> = out.iter().map(|f| (f.start, f.end)).collect();
@@ -156,7 +170,7 @@ impl Scanner {
             d.detect(text, out);
         }
         if out.is_empty() {
-            return;
+            return no_prefix;
         }
         let len = text.len();
         out.retain(|f| f.start < f.end && f.end <= len);
@@ -170,6 +184,7 @@ impl Scanner {
         let min = self.min_confidence;
         out.retain(|f| f.confidence >= min);
         out.dedup_by(|a, b| a.start == b.start && a.end == b.end && a.kind == b.kind);
+        no_prefix
     }
 
     /// Scans a stream line by line, calling `on_finding` with each finding

@@ -244,26 +244,41 @@ pub fn shannon_entropy(s: &[u8]) -> f32 {
         .sum()
 }
 
-/// Scans `text` for secrets and appends the findings.
-pub(crate) fn scan(text: &[u8], out: &mut Vec<Finding>) {
+/// Scans `text` for secrets and appends the findings. Returns `false` when
+/// `text` holds no fragment of any rule prefix ([`FRAGMENTS`]), so nothing
+/// here could be a secret; `true` otherwise.
+pub(crate) fn scan(text: &[u8], out: &mut Vec<Finding>) -> bool {
     let mut spare = Vec::new();
     let done = LOWER.try_with(|buf| match buf.try_borrow_mut() {
         Ok(mut lower) => {
-            scan_with(text, &mut lower, out);
+            let prefixed = scan_with(text, &mut lower, out);
             // A thread keeps a buffer of a typical line, not of the longest.
             if lower.capacity() > KEEP_LOWER {
                 *lower = Vec::new();
             }
+            prefixed
         }
         Err(_) => scan_with(text, &mut spare, out),
     });
-    if done.is_err() {
-        scan_with(text, &mut spare, out);
+    match done {
+        Ok(prefixed) => prefixed,
+        Err(_) => scan_with(text, &mut spare, out),
     }
 }
 
-fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) {
-    let Some(ac) = AUTOMATON.as_ref() else { return };
+/// Whether `text` holds a fragment of a rule prefix ([`FRAGMENTS`]), in any
+/// case; `true` if the prefilter could not be built.
+pub(crate) fn holds_fragment(text: &[u8]) -> bool {
+    let Some(pre) = PREFILTER.as_ref() else {
+        return true;
+    };
+    pre.is_match(text.to_ascii_lowercase().as_slice())
+}
+
+fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) -> bool {
+    let Some(ac) = AUTOMATON.as_ref() else {
+        return true;
+    };
     lower.clear();
     lower.extend_from_slice(text);
     lower.make_ascii_lowercase();
@@ -273,7 +288,7 @@ fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) {
         .as_ref()
         .is_some_and(|pre| !pre.is_match(lower.as_slice()))
     {
-        return;
+        return false;
     }
     let mut covered = 0;
     for m in ac.find_iter(lower.as_slice()) {
@@ -334,6 +349,7 @@ fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) {
             covered = end;
         }
     }
+    true
 }
 
 /// Values that are already masked, empty placeholders, or literals that are
@@ -484,6 +500,11 @@ mod tests {
                 "{prefix} contains no prefilter fragment"
             );
         }
+        // The masker relies on this: a fragment never runs across the edge
+        // of a label (`<EMAIL>`).
+        assert!(FRAGMENTS.iter().all(|f| !f.contains(['<', '>'])));
+        assert!(holds_fragment(b"<SECRET>"));
+        assert!(!holds_fragment(b"<IP_ADDRESS>"));
     }
 
     #[test]
