@@ -139,14 +139,19 @@ impl Masker {
                 summary.masked += 1;
                 return Ok(());
             }
-            let n = self.mask_into(line, &mut findings, &mut out, &mut again, false)?;
+            let (n, no_prefix) =
+                self.mask_into_known(line, &mut findings, &mut out, &mut again, false)?;
             summary.masked += n as u64;
             if n == 0 {
                 writer.write_all(line)?;
             } else {
                 writer.write_all(&out)?;
             }
-            if BEGIN.find(body).is_some()
+            // `-----BEGIN` is a fragment of a secret rule's prefix: a line
+            // known to hold none holds no key header.
+            if !no_prefix
+                && self.scanner.enabled(Kind::Secret)
+                && BEGIN.find(body).is_some()
                 && let Some(b) = BEGIN_LAST.rfind(body)
             {
                 let rest = body.get(b..).unwrap_or(&[]);
@@ -171,10 +176,24 @@ impl Masker {
         again: &mut Vec<u8>,
         char_boundaries: bool,
     ) -> Result<usize> {
-        let (mut spans, mut no_prefix) =
+        self.mask_into_known(text, findings, out, again, char_boundaries)
+            .map(|(spans, _)| spans)
+    }
+
+    /// [`Masker::mask_into`], also returning whether `text` is known to hold
+    /// no fragment of a secret rule's prefix (see `mask_once`).
+    fn mask_into_known(
+        &self,
+        text: &[u8],
+        findings: &mut Vec<Finding>,
+        out: &mut Vec<u8>,
+        again: &mut Vec<u8>,
+        char_boundaries: bool,
+    ) -> Result<(usize, bool)> {
+        let (mut spans, text_no_prefix, mut no_prefix) =
             self.mask_once(text, findings, out, char_boundaries, false)?;
         if spans == 0 || !matches!(self.operator, Operator::Label | Operator::Hash(_)) {
-            return Ok(spans);
+            return Ok((spans, text_no_prefix));
         }
         // A value is judged with its neighbours as context, and a neighbour
         // that became a label reads differently (`1.222.111.4.7709957240`:
@@ -185,7 +204,7 @@ impl Masker {
         // A text that held no fragment of a secret rule's prefix (see
         // `mask_once`) is not searched for secrets again.
         for _ in 0..MAX_EXTRA_PASSES {
-            let (n, none) = self.mask_once(out, findings, again, char_boundaries, no_prefix)?;
+            let (n, _, none) = self.mask_once(out, findings, again, char_boundaries, no_prefix)?;
             no_prefix = none;
             if n == 0 {
                 break;
@@ -193,12 +212,12 @@ impl Masker {
             spans += n;
             std::mem::swap(out, again);
         }
-        Ok(spans)
+        Ok((spans, text_no_prefix))
     }
 
     /// Masks `text` into `out` once; returns the number of merged spans and
-    /// whether `out` is known to hold no fragment of a secret rule's prefix
-    /// (`no_prefix`: the same known of `text`). It is known when `text`
+    /// whether `text`, then `out`, are known to hold no fragment of a secret
+    /// rule's prefix (`no_prefix`: that known of `text` beforehand). It is known when `text`
     /// holds none and no replacement does: the bytes between replacements
     /// are copied, and a fragment across a replacement's edge would contain
     /// its `<` or `>`, which no fragment does.
@@ -209,11 +228,12 @@ impl Masker {
         out: &mut Vec<u8>,
         char_boundaries: bool,
         no_prefix: bool,
-    ) -> Result<(usize, bool)> {
-        let mut none = self.scanner.scan_into_known(text, findings, no_prefix);
+    ) -> Result<(usize, bool, bool)> {
+        let text_none = self.scanner.scan_into_known(text, findings, no_prefix);
         if findings.is_empty() {
-            return Ok((0, none));
+            return Ok((0, text_none, text_none));
         }
+        let mut none = text_none;
         out.clear();
         out.reserve(text.len() + 16);
         let mut copied = 0;
@@ -265,7 +285,7 @@ impl Masker {
             spans += 1;
         }
         out.extend_from_slice(text.get(copied..).unwrap_or(&[]));
-        Ok((spans, none))
+        Ok((spans, text_none, none))
     }
 
     /// Masks a whole value (a JSON field selected by path) as `kind`.
