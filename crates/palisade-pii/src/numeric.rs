@@ -522,11 +522,7 @@ fn classify(
         let dotted = seps_all(run, b'.') && run.iter().all(|g| (1..=3).contains(&g.len()));
         let alone = (first || head.sep[0] != b'.')
             && !(at(text, end) == b'.' && at(text, end + 1).is_ascii_digit());
-        if dotted
-            && alone
-            && let Some(s) = text.get(start..end)
-            && checks::ip_address(s)
-        {
+        if dotted && alone && run.iter().all(|g| octet(text, g)) {
             push(out, Kind::IpAddress, start, end, 0.8);
             return true;
         }
@@ -622,6 +618,23 @@ fn classify(
         hit(Kind::PaymentCard, 0.85, out);
     }
     found
+}
+
+/// Whether a group of one to three digits is an IPv4 octet as the standard
+/// library parses one (`checks::ip_address`): at most 255, no leading zero.
+fn octet(text: &[u8], g: &Group) -> bool {
+    match text.get(g.start..g.end) {
+        Some([_]) => true,
+        Some([a, b]) => *a != b'0' && b.is_ascii_digit(),
+        Some([a, b, c]) => {
+            *a != b'0'
+                && b.is_ascii_digit()
+                && c.is_ascii_digit()
+                && u16::from(*a - b'0') * 100 + u16::from(*b - b'0') * 10 + u16::from(*c - b'0')
+                    <= 255
+        }
+        _ => false,
+    }
 }
 
 /// Printed card formats: contiguous, groups of four (the last shorter), or
@@ -790,6 +803,39 @@ mod tests {
                         assert_eq!(bits & bit != 0, c.is_ascii_digit(), "{bytes:?}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn octets_are_what_the_standard_library_parses() {
+        let mut groups: Vec<String> = (0..10).map(|n| n.to_string()).collect();
+        groups.extend((0..100).map(|n| format!("{n:02}")));
+        groups.extend((0..1000).map(|n| format!("{n:03}")));
+        for g in &groups {
+            for text in [
+                format!("{g}.1.2.3"),
+                format!("1.{g}.2.3"),
+                format!("1.2.3.{g}"),
+            ] {
+                let b = text.as_bytes();
+                let mut run = Vec::new();
+                let mut start = 0;
+                for (i, &c) in b.iter().chain(b".").enumerate() {
+                    if c == b'.' {
+                        run.push(Group {
+                            start,
+                            end: i,
+                            sep: [0, 0],
+                        });
+                        start = i + 1;
+                    }
+                }
+                assert_eq!(
+                    run.iter().all(|g| octet(b, g)),
+                    checks::ip_address(b),
+                    "{text}"
+                );
             }
         }
     }
