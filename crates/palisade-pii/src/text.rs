@@ -85,6 +85,25 @@ fn url_userinfo(text: &[u8], colon: usize) -> bool {
     }
 }
 
+/// Whether `text` has `::` or at least six colons: no candidate of
+/// [`scan_ipv6`] is parsed without one or the other, and a candidate's
+/// colons are the text's.
+fn may_hold_ipv6(text: &[u8]) -> bool {
+    let mut colons = 0;
+    let mut last = None;
+    for colon in memchr::memchr_iter(b':', text) {
+        if last.is_some_and(|l: usize| l + 1 == colon) {
+            return true;
+        }
+        colons += 1;
+        if colons >= 6 {
+            return true;
+        }
+        last = Some(colon);
+    }
+    false
+}
+
 fn is_v6_byte(b: u8) -> bool {
     b.is_ascii_hexdigit() || b == b':' || b == b'.'
 }
@@ -92,6 +111,9 @@ fn is_v6_byte(b: u8) -> bool {
 /// IPv6 addresses: grown around each `:` over hex digits, colons and dots,
 /// then parsed by the standard library.
 pub(crate) fn scan_ipv6(text: &[u8], out: &mut Vec<Finding>) {
+    if !may_hold_ipv6(text) {
+        return;
+    }
     let mut covered = 0;
     for colon in memchr::memchr_iter(b':', text) {
         if colon < covered {
@@ -149,5 +171,37 @@ pub(crate) fn scan_ipv6(text: &[u8], out: &mut Vec<Finding>) {
                 confidence: 0.8,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_without_double_colon_or_six_colons_hold_no_ipv6() {
+        for (text, may) in [
+            (&b"at 10:11:12 key: value"[..], false),
+            (b"1:2:3:4:5:6", false),
+            (b"1:2:3:4:5:6:7", true),
+            (b"fe80::1", true),
+            (b"::", true),
+            (b":", false),
+        ] {
+            assert_eq!(
+                may_hold_ipv6(text),
+                may,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+            if !may {
+                let mut found = Vec::new();
+                scan_ipv6(text, &mut found);
+                assert!(found.is_empty());
+            }
+        }
+        let mut found = Vec::new();
+        scan_ipv6(b"from 2001:db8::8a2e:370:7334 at 10:11", &mut found);
+        assert_eq!(found.len(), 1, "{found:?}");
     }
 }
