@@ -272,7 +272,16 @@ pub(crate) fn holds_fragment(text: &[u8]) -> bool {
     let Some(pre) = PREFILTER.as_ref() else {
         return true;
     };
-    pre.is_match(text.to_ascii_lowercase().as_slice())
+    // Labels are short: lower-cased on the stack.
+    let mut buf = [0u8; 64];
+    match buf.get_mut(..text.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(text);
+            lower.make_ascii_lowercase();
+            pre.is_match(&*lower)
+        }
+        None => pre.is_match(text.to_ascii_lowercase().as_slice()),
+    }
 }
 
 fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) -> bool {
