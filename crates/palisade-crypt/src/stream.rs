@@ -274,10 +274,10 @@ impl Keyring {
     }
 
     /// [`seal_stream`](Keyring::seal_stream) with the chunks of each batch
-    /// sealed on up to `threads` threads (at most 64): the same output, in
-    /// constant memory of 8 chunks (512 KiB) per thread. Chunks are
-    /// independent under STREAM, so this scales with cores until reading
-    /// and writing dominate.
+    /// (8 per thread) sealed on up to `threads` threads (at most 64) while
+    /// the next batch is read: the same output, in constant memory of two
+    /// batches (1 MiB per thread). Chunks are independent under STREAM, so
+    /// this scales with cores until reading and writing dominate.
     pub fn seal_stream_parallel(
         &self,
         context: &Context,
@@ -386,9 +386,10 @@ impl Keyring {
     }
 
     /// [`open_stream`](Keyring::open_stream) with the chunks of each batch
-    /// opened on up to `threads` threads (at most 64): the same output and
-    /// the same errors, every chunk before a bad one written, in constant
-    /// memory of 8 chunks (512 KiB) per thread.
+    /// (8 per thread) opened on up to `threads` threads (at most 64) while
+    /// the next batch is read: the same output and the same errors, every
+    /// chunk before a bad one written, in constant memory of two batches
+    /// (1 MiB per thread).
     pub fn open_stream_parallel(
         &self,
         context: &Context,
