@@ -19,5 +19,5 @@ pub use crate::{
     recovery::{DEFAULT_RECOVERY_CODES, MAX_RECOVERY_CODES, RecoveryCode, RecoveryCodes},
     secret::{DEFAULT_SECRET_LEN, MAX_SECRET_LEN, MIN_SECRET_LEN, Secret},
     state::{FactorState, Throttle},
-    uri::{KeyUri, MAX_URI_LEN, OtpKind},
+    uri::{KeyUri, MAX_NAME_LEN, MAX_URI_LEN, OtpKind},
 };

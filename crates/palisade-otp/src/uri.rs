@@ -17,6 +17,13 @@ use crate::secret::Secret;
 /// Longest URI the parser reads, in bytes (a QR code holds less).
 pub const MAX_URI_LEN: usize = 4096;
 
+/// Longest issuer or account name, in bytes. Percent-encoding at most
+/// triples a name, and the issuer appears twice, so with the longest secret
+/// a key's URI always stays within [`MAX_URI_LEN`] and parses back.
+pub const MAX_NAME_LEN: usize = 255;
+
+const NAME_TOO_LONG: &str = "issuer or account name is longer than 255 bytes";
+
 /// Everything but RFC 3986's unreserved characters is percent-encoded.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -72,8 +79,8 @@ pub struct KeyUri {
 impl KeyUri {
     /// The key URI of a TOTP factor for `account` at `issuer`.
     ///
-    /// Neither may be empty, contain a colon or a control character, or start
-    /// or end with a space.
+    /// Neither may be empty, longer than [`MAX_NAME_LEN`] bytes, contain a
+    /// colon or a control character, or start or end with a space.
     pub fn totp(totp: &Totp, issuer: &str, account: &str) -> Result<Self> {
         Ok(Self {
             kind: OtpKind::Totp {
@@ -107,8 +114,10 @@ impl KeyUri {
     /// parameters (ignored). Rejects a missing or empty secret, a secret that
     /// is not base32 or shorter than 128 bits, an unknown algorithm, digits
     /// other than 6–8, a period outside 1–86400 s, a missing HOTP counter, a
-    /// repeated security parameter, and an issuer prefix that differs from
-    /// the `issuer` parameter.
+    /// repeated security parameter, an issuer prefix that differs from the
+    /// `issuer` parameter, and an issuer or account name longer than
+    /// [`MAX_NAME_LEN`] bytes (so whatever parses renders back to a URI that
+    /// parses).
     pub fn parse(uri: &str) -> Result<Self> {
         if uri.len() > MAX_URI_LEN {
             return Err(Error::UriMalformed("longer than 4096 bytes"));
@@ -142,6 +151,9 @@ impl KeyUri {
             (_, Some(parameter)) => Some(parameter),
             (label, None) => label,
         };
+        if account.len() > MAX_NAME_LEN || issuer.as_ref().is_some_and(|i| i.len() > MAX_NAME_LEN) {
+            return Err(Error::LabelInvalid(NAME_TOO_LONG));
+        }
         if let Some(issuer) = &issuer {
             if issuer.contains(':') {
                 return Err(Error::LabelInvalid("issuer contains a colon"));
@@ -314,6 +326,8 @@ fn check_name<'a>(name: &'a str, what: &'static str) -> Result<&'a str> {
         } else {
             "account name is empty"
         }
+    } else if name.len() > MAX_NAME_LEN {
+        NAME_TOO_LONG
     } else if name.contains(':') {
         if issuer {
             "issuer contains a colon"
@@ -413,6 +427,45 @@ impl Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `otp_uri` fuzz target: a 977-byte URI whose issuer is
+    /// mostly `}`. It parsed, but its rendering (each `}` as `%7D`) was over
+    /// 4096 bytes and did not parse back. Names are now bounded instead.
+    #[test]
+    fn names_are_bounded_so_every_parsed_key_renders_back() {
+        let crash = include_str!("../tests/data/uri-render-too-long.txt");
+        assert!(crash.len() < MAX_URI_LEN);
+        assert_eq!(
+            KeyUri::parse(crash.trim_end()),
+            Err(Error::LabelInvalid(NAME_TOO_LONG))
+        );
+        // The worst case allowed: the longest names of characters that
+        // encode to three bytes each, the longest secret, every parameter
+        // at its longest. It fits and round-trips.
+        let name = "}".repeat(MAX_NAME_LEN);
+        let secret = Secret::from_bytes(&[0xA5; crate::MAX_SECRET_LEN]).unwrap();
+        let hotp = Hotp::new(secret)
+            .with_algorithm(Algorithm::Sha512)
+            .with_digits(8)
+            .unwrap();
+        let key = KeyUri::hotp(&hotp, u64::MAX, &name, &name).unwrap();
+        let uri = key.to_uri_exposed();
+        assert!(uri.len() <= MAX_URI_LEN, "{}", uri.len());
+        assert_eq!(KeyUri::parse(&uri), Ok(key));
+        // One byte more is refused by the builder and by the parser.
+        let long = "}".repeat(MAX_NAME_LEN + 1);
+        let totp = Totp::new(Secret::generate().unwrap());
+        assert_eq!(
+            KeyUri::totp(&totp, &long, "a").err(),
+            Some(Error::LabelInvalid(NAME_TOO_LONG))
+        );
+        assert_eq!(
+            KeyUri::totp(&totp, "a", &long).err(),
+            Some(Error::LabelInvalid(NAME_TOO_LONG))
+        );
+        let uri = format!("otpauth://totp/a:{long}?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP");
+        assert_eq!(KeyUri::parse(&uri), Err(Error::LabelInvalid(NAME_TOO_LONG)));
+    }
 
     const GOOGLE: &str = "otpauth://totp/ACME%20Co:john.doe@email.com?secret=HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ&issuer=ACME%20Co&algorithm=SHA1&digits=6&period=30";
 
