@@ -107,14 +107,15 @@ fn slot(slots: &mut Vec<Slot>, index: usize) -> Result<&mut Slot> {
 
 /// Runs `work(index, slot)` over every slot on up to `threads` threads
 /// (the caller's included), which take chunks from a shared queue, while the
-/// caller first runs `meanwhile` (reading the next batch). Returns each
-/// slot's result, in order, and what `meanwhile` returned.
+/// caller first runs `meanwhile` (reading the next batch). Returns the
+/// lowest-indexed chunk that failed, with its error, and what `meanwhile`
+/// returned.
 fn each_chunk<F, M, T>(
     threads: usize,
     slots: &mut [Slot],
     work: &F,
     meanwhile: M,
-) -> (Vec<Result<()>>, T)
+) -> (Option<(usize, Error)>, T)
 where
     F: Fn(usize, &mut [u8]) -> Result<()> + Sync,
     M: FnOnce() -> T,
@@ -122,12 +123,11 @@ where
     let count = slots.len();
     if threads <= 1 || count <= 1 {
         let side = meanwhile();
-        let results = slots
+        let failure = slots
             .iter_mut()
             .enumerate()
-            .map(|(i, slot)| work(i, slot.as_mut_slice()))
-            .collect();
-        return (results, side);
+            .find_map(|(i, slot)| work(i, slot.as_mut_slice()).err().map(|e| (i, e)));
+        return (failure, side);
     }
     let queue = Mutex::new(slots.iter_mut().enumerate());
     let drain = || {
@@ -137,7 +137,7 @@ where
         }
         done
     };
-    let (done, side) = std::thread::scope(|scope| {
+    let (mut done, side) = std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..threads.min(count))
             .map(|_| scope.spawn(drain))
             .collect();
@@ -149,86 +149,41 @@ where
         }
         (done, side)
     });
-    let mut results: Vec<Option<Result<()>>> = (0..count).map(|_| None).collect();
-    for (i, result) in done {
-        if let Some(place) = results.get_mut(i) {
-            *place = Some(result);
-        }
-    }
-    let results = results
-        .into_iter()
-        .map(|result| {
-            result.unwrap_or_else(|| {
-                Err(Error::Io(io::Error::other(
-                    "a stream worker thread stopped",
-                )))
-            })
-        })
-        .collect();
-    (results, side)
-}
-
-/// The first error among `results`, with its index.
-fn first_error(results: Vec<Result<()>>) -> Option<(usize, Error)> {
-    results
-        .into_iter()
-        .enumerate()
-        .find_map(|(i, result)| result.err().map(|e| (i, e)))
-}
-
-/// A batch of plaintext chunks read for sealing.
-#[derive(Default)]
-struct PlainBatch {
-    slots: Vec<Slot>,
-    lens: Vec<usize>,
-    /// Holds the stream's final chunk.
-    last: bool,
-}
-
-impl PlainBatch {
-    /// Reads up to `batch` chunks; `lookahead` carries the byte read past
-    /// the previous chunk.
-    fn read(
-        &mut self,
-        reader: &mut impl Read,
-        lookahead: &mut Option<u8>,
-        batch: usize,
-    ) -> Result<()> {
-        self.lens.clear();
-        self.last = false;
-        while self.lens.len() < batch && !self.last {
-            let slot = slot(&mut self.slots, self.lens.len())?;
-            let mut filled = 0;
-            if let (Some(byte), Some(first)) = (lookahead.take(), slot.first_mut()) {
-                *first = byte;
-                filled = 1;
-            }
-            // One byte past the chunk tells whether more input follows.
-            filled += read_full(reader, slice_mut(slot, filled..CHUNK_LEN + 1)?)?;
-            if filled > CHUNK_LEN {
-                *lookahead = slot.get(CHUNK_LEN).copied();
-                self.lens.push(CHUNK_LEN);
-            } else {
-                self.lens.push(filled);
-                self.last = true;
+    done.sort_unstable_by_key(|&(i, _)| i);
+    let mut done = done.into_iter();
+    for index in 0..count {
+        match done.next() {
+            Some((i, Ok(()))) if i == index => {}
+            Some((i, Err(e))) if i == index => return (Some((index, e)), side),
+            _ => {
+                let stopped = io::Error::other("a stream worker thread stopped");
+                return (Some((index, Error::Io(stopped))), side);
             }
         }
-        Ok(())
     }
+    (None, side)
 }
 
-/// A batch of sealed chunks read for opening.
+/// A batch of chunks read from a stream: plaintext chunks to seal or sealed
+/// chunks to open.
 #[derive(Default)]
-struct SealedBatch {
+struct Batch {
     slots: Vec<Slot>,
-    /// Each chunk's sealed length, and whether a byte follows it.
+    /// Each chunk's length, and whether a byte follows it (a chunk with none
+    /// after it is the stream's final chunk).
     chunks: Vec<(usize, bool)>,
 }
 
-impl SealedBatch {
-    /// Reads up to `batch` chunks; `carry` carries the byte read past the
-    /// previous chunk.
-    fn read(&mut self, reader: &mut impl Read, carry: &mut Option<u8>, batch: usize) -> Result<()> {
+impl Batch {
+    /// Reads up to `batch` chunks of `chunk_len` bytes (the last may be
+    /// shorter); `carry` carries the byte read past the previous chunk.
+    fn read(
+        &mut self,
+        reader: &mut impl Read,
+        carry: &mut Option<u8>,
+        batch: usize,
+        chunk_len: usize,
+    ) -> Result<()> {
         self.chunks.clear();
         let mut more = true;
         while self.chunks.len() < batch && more {
@@ -238,12 +193,13 @@ impl SealedBatch {
                 *first = byte;
                 filled = 1;
             }
-            filled += read_full(reader, slice_mut(slot, filled..SEALED_CHUNK_LEN + 1)?)?;
-            more = filled > SEALED_CHUNK_LEN;
+            // One byte past the chunk tells whether more input follows.
+            filled += read_full(reader, slice_mut(slot, filled..chunk_len + 1)?)?;
+            more = filled > chunk_len;
             if more {
-                *carry = slot.get(SEALED_CHUNK_LEN).copied();
+                *carry = slot.get(chunk_len).copied();
             }
-            self.chunks.push((filled.min(SEALED_CHUNK_LEN), more));
+            self.chunks.push((filled.min(chunk_len), more));
         }
         Ok(())
     }
@@ -313,23 +269,23 @@ impl Keyring {
         writer.write_all(&header)?;
 
         let batch = batch_chunks(threads);
-        let mut lookahead = None;
-        let mut current = PlainBatch::default();
-        let mut next = PlainBatch::default();
-        current.read(&mut reader, &mut lookahead, batch)?;
+        let mut carry = None;
+        let mut current = Batch::default();
+        let mut next = Batch::default();
+        current.read(&mut reader, &mut carry, batch, CHUNK_LEN)?;
         let mut counter = 0u64;
         let mut total = 0u64;
         loop {
-            let PlainBatch { slots, lens, last } = &mut current;
-            let (count, last) = (lens.len(), *last);
+            let more = current.more();
+            let Batch { slots, chunks } = &mut current;
+            let count = chunks.len();
             let first_counter = counter;
             let seal = |index: usize, slot: &mut [u8]| -> Result<()> {
-                let len = lens.get(index).copied().unwrap_or(0);
-                let final_chunk = last && index + 1 == count;
+                let (len, more) = chunks.get(index).copied().unwrap_or((0, false));
                 let tag = aead::seal_in_place(
                     Algorithm::ChaCha20Poly1305,
                     payload_key.as_ref(),
-                    &nonce(first_counter + index as u64, final_chunk),
+                    &nonce(first_counter + index as u64, !more),
                     &[],
                     slice_mut(slot, 0..len)?,
                 )?;
@@ -340,21 +296,21 @@ impl Keyring {
                 .get_mut(..count)
                 .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
             // The next batch is read while this one is sealed.
-            let (results, read) = each_chunk(threads.get(), batch_slots, &seal, || {
-                if last {
-                    Ok(())
+            let (failure, read) = each_chunk(threads.get(), batch_slots, &seal, || {
+                if more {
+                    next.read(&mut reader, &mut carry, batch, CHUNK_LEN)
                 } else {
-                    next.read(&mut reader, &mut lookahead, batch)
+                    Ok(())
                 }
             });
-            if let Some((_, e)) = first_error(results) {
+            if let Some((_, e)) = failure {
                 return Err(e);
             }
-            for (slot, &len) in slots.iter_mut().zip(lens.iter()) {
+            for (slot, &(len, _)) in slots.iter_mut().zip(chunks.iter()) {
                 writer.write_all(slice_mut(slot, 0..len + TAG_LEN)?)?;
                 total += len as u64;
             }
-            if last {
+            if !more {
                 break;
             }
             read?;
@@ -408,14 +364,14 @@ impl Keyring {
 
         let batch = batch_chunks(threads);
         let mut carry = None;
-        let mut current = SealedBatch::default();
-        let mut next = SealedBatch::default();
-        current.read(&mut reader, &mut carry, batch)?;
+        let mut current = Batch::default();
+        let mut next = Batch::default();
+        current.read(&mut reader, &mut carry, batch, SEALED_CHUNK_LEN)?;
         let mut counter = 0u64;
         let mut total = 0u64;
         loop {
             let more = current.more();
-            let SealedBatch { slots, chunks } = &mut current;
+            let Batch { slots, chunks } = &mut current;
             let count = chunks.len();
             // Only the stream's final chunk can be short: a few bytes
             // instead of a tag, or empty after other chunks.
@@ -467,14 +423,13 @@ impl Keyring {
                 .get_mut(..openable)
                 .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
             // The next batch is read while this one is opened.
-            let (results, read) = each_chunk(threads.get(), batch_slots, &open, || {
+            let (failure, read) = each_chunk(threads.get(), batch_slots, &open, || {
                 if more {
-                    next.read(&mut reader, &mut carry, batch)
+                    next.read(&mut reader, &mut carry, batch, SEALED_CHUNK_LEN)
                 } else {
                     Ok(())
                 }
             });
-            let failure = first_error(results);
             // Every chunk before the first bad one is written, as if the
             // chunks had been opened one by one.
             let good = failure.as_ref().map_or(openable, |&(index, _)| index);
