@@ -217,10 +217,11 @@ impl Masker {
 
     /// Masks `text` into `out` once; returns the number of merged spans and
     /// whether `text`, then `out`, are known to hold no fragment of a secret
-    /// rule's prefix (`no_prefix`: that known of `text` beforehand). It is known when `text`
-    /// holds none and no replacement does: the bytes between replacements
-    /// are copied, and a fragment across a replacement's edge would contain
-    /// its `<` or `>`, which no fragment does.
+    /// rule's prefix. `no_prefix` says whether that is already known of
+    /// `text`. It is known of `out` when `text` holds none and no
+    /// replacement does: the bytes between replacements are copied, and a
+    /// fragment across a replacement's edge would contain its `<` or `>`,
+    /// which no fragment does.
     fn mask_once(
         &self,
         text: &[u8],
