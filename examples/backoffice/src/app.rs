@@ -34,6 +34,8 @@ pub const ROLES: [&str; 5] = [
 ];
 /// The role of a tenant's owner.
 pub const OWNER_ROLE: &str = "Administrator";
+/// Wrong passwords an account may try before its back-off starts.
+pub const PASSWORD_FREE_ATTEMPTS: u32 = 5;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "bo_session";
 
@@ -620,6 +622,14 @@ impl Backoffice {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.config.data_dir
+    }
+
+    /// How many accounts `tenant` has.
+    pub fn user_count(&self, tenant: &str) -> Result<usize> {
+        Ok(self
+            .db
+            .query("SELECT id FROM users WHERE tenant = $1", &[tenant.into()])?
+            .len())
     }
 
     pub(crate) fn exists(&self, sql: &str, params: &[Val]) -> Result<bool> {

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 pub use crate::{
     app::{
-        Backoffice, Clock, Config, OWNER_ROLE, POLICY_TEMPLATE, RETENTION_POLICY, ROLES,
-        SESSION_COOKIE, audit_schema,
+        Backoffice, Clock, Config, OWNER_ROLE, PASSWORD_FREE_ATTEMPTS, POLICY_TEMPLATE,
+        RETENTION_POLICY, ROLES, SESSION_COOKIE, audit_schema,
     },
     client::Session,
     clients::PAGE,

@@ -53,10 +53,15 @@ pub(crate) struct Server {
 }
 
 pub(crate) fn start(database_url: Option<String>) -> Server {
+    start_with(|config| config.database_url = database_url)
+}
+
+/// A server whose configuration `adjust` changes first.
+pub(crate) fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
     logs();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new(dir.path().join("data"));
-    config.database_url = database_url;
+    adjust(&mut config);
     let app = Arc::new(Backoffice::open(config).unwrap());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -150,18 +155,36 @@ impl Client {
     }
 
     pub(crate) fn send(&mut self, method: &str, path: &str, body: Value) -> Answer {
+        self.send_with(method, path, body, &[])
+    }
+
+    /// A request with extra headers (`Origin`, `Sec-Fetch-Site` …).
+    pub(crate) fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let url = format!("{}{path}", self.base);
-        let request = match method {
+        let mut request = match method {
             "POST" => self.agent.post(url),
             "PUT" => self.agent.put(url),
+            "DELETE" => self.agent.delete(url).force_send_body(),
             other => panic!("method {other}"),
         };
-        let request = match &self.cookie {
-            Some(c) => request.header("Cookie", c),
-            None => request,
-        };
+        if let Some(c) = &self.cookie {
+            request = request.header("Cookie", c);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         let r = request.send_json(body);
         self.finish(r)
+    }
+
+    pub(crate) fn delete(&mut self, path: &str) -> Answer {
+        self.send("DELETE", path, serde_json::json!({}))
     }
 
     pub(crate) fn post(&mut self, path: &str, body: Value) -> Answer {
