@@ -20,6 +20,6 @@ line="$(grep "otto@acme.example" "$work/out.txt")"
 password="$(echo "$line" | awk '{print $4}')"
 secret="$(echo "$line" | awk '{print $7}')"
 printf '%s\n%s\n' "$password" "$secret" |
-    "$bin/backoffice-load" --url "http://127.0.0.1:$port" --email otto@acme.example \
+    "$bin/backoffice-load" --url "http://127.0.0.1:$port" --tenant acme --email otto@acme.example \
         --threads "${THREADS:-8}" --requests "${REQ:-30000}" --seconds "${SECS:-20}"
 echo "audit log after the run: $(du -sh "$work/data/audit/acme" | cut -f1)"

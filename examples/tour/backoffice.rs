@@ -97,7 +97,13 @@ fn walk_in(app: &Backoffice, url: &str, demo: &Demo) -> Result<(), BoxError> {
     let now = app.clock().now();
     let sign_in = |user: &DemoUser| -> Result<Session, BoxError> {
         let code = user.code_at(now)?;
-        Ok(Session::sign_in(url, &user.email, &user.password, &code)?)
+        Ok(Session::sign_in(
+            url,
+            &demo.tenant,
+            &user.email,
+            &user.password,
+            &code,
+        )?)
     };
     let olivia = sign_in(owner)?;
     let otto = sign_in(operator)?;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -188,8 +188,12 @@ impl FileStore {
     /// [`FileStore::recovery`]; damage anywhere else is an error.
     pub fn open(dir: impl AsRef<Path>, options: FileOptions) -> Result<FileStore> {
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(dir.join("segments"))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir.join("segments"))?;
         let lock = OpenOptions::new()
+            .mode(0o600)
             .create(true)
             .truncate(false)
             .write(true)
@@ -422,6 +426,7 @@ impl FileStore {
 fn open_checkpoints(dir: &Path) -> Result<(File, u64)> {
     let path = dir.join("checkpoints.log");
     let mut file = OpenOptions::new()
+        .mode(0o600)
         .create(true)
         .read(true)
         .append(true)
@@ -533,6 +538,7 @@ impl Inner {
     fn new_segment(&mut self) -> Result<()> {
         let path = segment_path(&self.dir, self.next_index);
         let mut file = OpenOptions::new()
+            .mode(0o600)
             .create_new(true)
             .read(true)
             .append(true)

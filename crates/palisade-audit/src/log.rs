@@ -382,12 +382,12 @@ impl AuditLog<FileStore> {
             CheckpointSigner::from_text(&text)?
         } else {
             let signer = CheckpointSigner::generate(&origin)?;
-            write_atomically(dir, KEY_FILE, signer.to_text().as_bytes(), true)?;
+            write_atomically(dir, KEY_FILE, signer.to_text().as_bytes())?;
             signer
         };
         if !dir.join(PUBLIC_KEY_FILE).exists() {
             let public = signer.verifier().to_text();
-            write_atomically(dir, PUBLIC_KEY_FILE, public.as_bytes(), false)?;
+            write_atomically(dir, PUBLIC_KEY_FILE, public.as_bytes())?;
         }
         Self::open_with(store, origin, signer)
     }
@@ -403,7 +403,7 @@ impl AuditLog<FileStore> {
         let origin = read_or_create_origin(dir)?;
         if !dir.join(PUBLIC_KEY_FILE).exists() {
             let public = signer.verifier().to_text();
-            write_atomically(dir, PUBLIC_KEY_FILE, public.as_bytes(), false)?;
+            write_atomically(dir, PUBLIC_KEY_FILE, public.as_bytes())?;
         }
         Self::open_with(store, origin, signer)
     }
@@ -437,14 +437,15 @@ fn read_or_create_origin(dir: &Path) -> Result<String> {
         "palisade-audit/{}",
         id.iter().map(|b| format!("{b:02x}")).collect::<String>()
     );
-    write_atomically(dir, ORIGIN_FILE, origin.as_bytes(), false)?;
+    write_atomically(dir, ORIGIN_FILE, origin.as_bytes())?;
     Ok(origin)
 }
 
 /// Writes `dir/name` (plus a newline) through a temporary file and a rename,
-/// so a crash leaves either no file or the whole file; `secret` files get
-/// mode 0600 from the start.
-pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8], secret: bool) -> Result<()> {
+/// so a crash leaves either no file or the whole file. Every file of a log
+/// folder is private to its owner (mode 0600 from the start): the public key
+/// is not secret, but the folder holds personal data and is checked as one.
+pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = dir.join(format!(".{name}.tmp"));
@@ -452,7 +453,7 @@ pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8], secret: boo
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(if secret { 0o600 } else { 0o644 })
+        .mode(0o600)
         .open(&tmp)?;
     file.write_all(bytes)?;
     file.write_all(b"\n")?;

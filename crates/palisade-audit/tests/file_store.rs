@@ -486,3 +486,21 @@ fn a_large_log_is_checked_in_parallel_and_still_names_the_record() {
         );
     }
 }
+
+/// The log folder holds personal data (actors, subjects, payloads): every
+/// folder it creates is 0700 and every file 0600, whatever the umask.
+#[test]
+fn log_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    make_log(&dir, 3);
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("segments")), 0o700);
+    let files = walk(&dir);
+    assert!(files.len() >= 5, "{files:?}");
+    for file in files {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}

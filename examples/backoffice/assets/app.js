@@ -25,7 +25,7 @@ async function api(method, path, body) {
 async function afterPassword(stage) {
   if (stage === "totp") { show("totp"); $("code").focus(); return; }
   if (stage === "enroll") {
-    const e = await api("POST", "/api/totp/enroll");
+    const e = await api("POST", "/api/totp/enroll", {});
     $("qr").innerHTML = e.qr_svg; // SVG made by the server from the key URI
     $("enroll-secret").textContent = e.secret;
     show("enroll");
@@ -59,7 +59,7 @@ async function loadClients() {
 $("signin-form").addEventListener("submit", async (ev) => {
   ev.preventDefault(); say();
   try {
-    const r = await api("POST", "/api/login", { email: $("email").value, password: $("password").value });
+    const r = await api("POST", "/api/login", { tenant: $("tenant").value, email: $("email").value, password: $("password").value });
     $("password").value = "";
     await afterPassword(r.stage);
   } catch (e) { say(e.message); }

@@ -17,7 +17,7 @@ use palisade_rbac::{Policy, PolicyDocument, Request, Resource, Visibility};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
-use crate::db::{Db, Val};
+use crate::db::{Db, Tx, Val};
 use crate::error::{Error, Result, internal};
 
 /// The authorization policy template every tenant starts from.
@@ -36,6 +36,12 @@ pub const ROLES: [&str; 5] = [
 pub const OWNER_ROLE: &str = "Administrator";
 /// Wrong passwords an account may try before its back-off starts.
 pub const PASSWORD_FREE_ATTEMPTS: u32 = 5;
+/// Searches by a field per user: 30 at once, then one every two seconds.
+const SEARCH_QUOTA: governor::Quota =
+    governor::Quota::per_minute(match std::num::NonZeroU32::new(30) {
+        Some(n) => n,
+        None => std::num::NonZeroU32::MIN,
+    });
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "bo_session";
 
@@ -214,6 +220,8 @@ pub struct Backoffice {
     pub(crate) masker: Masker,
     /// Failed sign-ins for e-mail addresses with no account, hashed.
     pub(crate) unknown_failures: Mutex<HashMap<String, (u32, i64)>>,
+    /// Searches by a field, per user: a burst of 30, then one every 2 s.
+    pub(crate) search_limiter: governor::DefaultKeyedRateLimiter<String>,
 }
 
 impl std::fmt::Debug for Backoffice {
@@ -222,6 +230,25 @@ impl std::fmt::Debug for Backoffice {
             .field("engine", &self.db.engine())
             .finish_non_exhaustive()
     }
+}
+
+/// Creates `dir` (and its parents) readable by its owner only (0700), or
+/// checks that an existing one is: the data folder holds the database, the
+/// keyring and the audit logs, none of which another local user may read.
+pub(crate) fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::Internal(format!(
+            "the data folder `{}` is open to other users (mode {mode:o}); `chmod 700` it",
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A fresh random token (256 bits, base64url).
@@ -247,7 +274,7 @@ impl Backoffice {
     /// Opens the back office: creates the data directory, the keyring
     /// (mode 0600), the database schema and the audit log folder.
     pub fn open(config: Config) -> Result<Backoffice> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        private_dir(&config.data_dir)?;
         let key_path = config.data_dir.join("keyring.json");
         let keyring = if key_path.exists() {
             Keyring::load(&key_path).map_err(internal)?
@@ -260,7 +287,7 @@ impl Backoffice {
             Some(url) => Db::postgres(url, config.db_pool)?,
             None => Db::sqlite(&config.data_dir.join("backoffice.sqlite3"), config.db_pool)?,
         };
-        std::fs::create_dir_all(config.data_dir.join("audit"))?;
+        private_dir(&config.data_dir.join("audit"))?;
         let retention = palisade_retention::Policy::parse(RETENTION_POLICY).map_err(internal)?;
         let masker = Masker::new(Operator::Partial(PartialMask::default()));
         tracing::info!(engine = db.engine(), "back office opened");
@@ -274,7 +301,20 @@ impl Backoffice {
             retention,
             masker,
             unknown_failures: Mutex::new(HashMap::new()),
+            search_limiter: governor::RateLimiter::keyed(SEARCH_QUOTA),
         })
+    }
+
+    /// Takes one search from `user`'s allowance, or says in how many
+    /// seconds the next one is allowed.
+    pub(crate) fn search_limit(&self, user: &str) -> std::result::Result<(), u64> {
+        use governor::clock::Clock as _;
+        self.search_limiter
+            .check_key(&user.to_owned())
+            .map_err(|not_until| {
+                let now = self.search_limiter.clock().now();
+                not_until.wait_time_from(now).as_secs().max(1)
+            })
     }
 
     /// The application clock.
@@ -311,7 +351,7 @@ impl Backoffice {
         let log = match &self.config.database_url {
             None => {
                 let dir = self.audit_dir(tenant);
-                std::fs::create_dir_all(&dir)?;
+                private_dir(&dir)?;
                 TenantLog::File(AuditLog::open(&dir, FileOptions::default()).map_err(internal)?)
             }
             Some(url) => {
@@ -440,29 +480,40 @@ impl Backoffice {
         tenant: &str,
         change: impl Fn(&mut PolicyDocument) -> std::result::Result<(), palisade_rbac::Error>,
     ) -> Result<()> {
+        self.change_policy_and(tenant, change, |_| Ok(()))
+    }
+
+    /// [`Self::change_policy`], with `also` run in the same transaction: the
+    /// rows it writes and the policy change are stored together or not at all.
+    pub(crate) fn change_policy_and(
+        &self,
+        tenant: &str,
+        change: impl Fn(&mut PolicyDocument) -> std::result::Result<(), palisade_rbac::Error>,
+        also: impl Fn(&mut Tx<'_, '_>) -> Result<()>,
+    ) -> Result<()> {
         for _ in 0..5 {
-            let row = self
-                .db
-                .query_one(
-                    "SELECT policy, policy_version FROM tenants WHERE id = $1",
-                    &[tenant.into()],
-                )?
-                .ok_or(Error::NotFound)?;
-            let version = row.int(1)?;
-            let mut document = PolicyDocument::from_toml(&row.text(0)?).map_err(internal)?;
-            change(&mut document).map_err(|e| match e {
-                palisade_rbac::Error::OwnerCannotBeBlocked { .. }
-                | palisade_rbac::Error::OwnerCannotBeDeleted { .. }
-                | palisade_rbac::Error::OwnerCannotBeDemoted { .. }
-                | palisade_rbac::Error::TenantWithoutOwner(_) => Error::Conflict(e.to_string()),
-                other => Error::BadRequest(other.to_string()),
+            let stored = self.db.transaction(|tx| {
+                let row = tx
+                    .query_one(
+                        "SELECT policy, policy_version FROM tenants WHERE id = $1",
+                        &[tenant.into()],
+                    )?
+                    .ok_or(Error::NotFound)?;
+                let version = row.int(1)?;
+                let mut document = PolicyDocument::from_toml(&row.text(0)?).map_err(internal)?;
+                change(&mut document).map_err(policy_refusal)?;
+                let text = document.to_toml().map_err(internal)?;
+                let n = tx.exec(
+                    "UPDATE tenants SET policy = $1, policy_version = $2 WHERE id = $3 AND policy_version = $4",
+                    &[text.into(), (version + 1).into(), tenant.into(), version.into()],
+                )?;
+                if n != 1 {
+                    return Ok(false);
+                }
+                also(tx)?;
+                Ok(true)
             })?;
-            let text = document.to_toml().map_err(internal)?;
-            let n = self.db.exec(
-                "UPDATE tenants SET policy = $1, policy_version = $2 WHERE id = $3 AND policy_version = $4",
-                &[text.into(), (version + 1).into(), tenant.into(), version.into()],
-            )?;
-            if n == 1 {
+            if stored {
                 return Ok(());
             }
         }
@@ -588,6 +639,48 @@ impl Backoffice {
         }
     }
 
+    /// Whether the caller may `action` any `type_name` (asked for nested
+    /// values: an invoice inside a client is decided as an `Invoice`).
+    pub(crate) fn allowed(&self, auth: &Auth, type_name: &str, action: &str) -> bool {
+        let request = Request::new(&auth.user_id, action, Resource::new(type_name, "*"))
+            .in_tenant(&auth.tenant);
+        auth.policy.policy.decide(&request).is_allowed()
+    }
+
+    /// The answer to an id the caller's tenant does not have: 404, with the
+    /// probe recorded in the caller's audit log, and in the log of the
+    /// tenant that does have it (an id guessed or leaked across tenants).
+    pub(crate) fn not_found(&self, auth: &Auth, table: &str, action: &str, id: &str) -> Error {
+        let kind = table.trim_end_matches('s');
+        let resource = format!("{table}/{id}");
+        self.record_denied(
+            &auth.tenant,
+            &auth.user_id,
+            &format!("{kind}.{action}"),
+            &resource,
+        );
+        let owner = match table {
+            "clients" => "SELECT tenant FROM clients WHERE id = $1",
+            "attachments" => "SELECT tenant FROM attachments WHERE id = $1",
+            "invoices" => "SELECT tenant FROM invoices WHERE id = $1",
+            "users" => "SELECT tenant FROM users WHERE id = $1",
+            _ => return Error::NotFound,
+        };
+        if let Ok(Some(row)) = self.db.query_one(owner, &[id.into()])
+            && let Ok(other) = row.text(0)
+            && other != auth.tenant
+        {
+            self.record_denied(
+                &other,
+                &format!("{}/{}", auth.tenant, auth.user_id),
+                &format!("{kind}.cross_tenant"),
+                &resource,
+            );
+            tracing::warn!(tenant = %auth.tenant, user = %auth.user_id, "cross-tenant probe");
+        }
+        Error::NotFound
+    }
+
     /// How the caller sees each client field (`name`, `phone`, `email`);
     /// also checks `Client:read`.
     pub(crate) fn client_fields(
@@ -634,6 +727,17 @@ impl Backoffice {
 
     pub(crate) fn exists(&self, sql: &str, params: &[Val]) -> Result<bool> {
         Ok(self.db.query_one(sql, params)?.is_some())
+    }
+}
+
+/// How a refused policy change is answered.
+fn policy_refusal(e: palisade_rbac::Error) -> Error {
+    match e {
+        palisade_rbac::Error::OwnerCannotBeBlocked { .. }
+        | palisade_rbac::Error::OwnerCannotBeDeleted { .. }
+        | palisade_rbac::Error::OwnerCannotBeDemoted { .. }
+        | palisade_rbac::Error::TenantWithoutOwner(_) => Error::Conflict(e.to_string()),
+        other => Error::BadRequest(other.to_string()),
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::app::{Auth, Backoffice, OWNER_ROLE, ROLES, Stage, random_id, token_hash};
-use crate::db::Val;
+use crate::db::{Tx, Val};
 use crate::error::{Error, Result, internal};
 
 /// A new tenant and its owner.
@@ -24,8 +24,11 @@ pub(crate) struct SignUp {
     pub(crate) password: Zeroizing<String>,
 }
 
+/// The first step of sign-in. Accounts belong to one tenant: the same
+/// address may have an account in several tenants, each with its own password.
 #[derive(Deserialize)]
 pub(crate) struct SignIn {
+    pub(crate) tenant: String,
     pub(crate) email: String,
     pub(crate) password: Zeroizing<String>,
 }
@@ -35,6 +38,29 @@ pub(crate) struct SecondFactor {
     pub(crate) code: Option<Zeroizing<String>>,
     pub(crate) recovery_code: Option<Zeroizing<String>>,
 }
+
+/// Proof that the person at the keyboard holds the account, asked before a
+/// sensitive change such as replacing the second factor: the password, a
+/// current code or a recovery code.
+#[derive(Deserialize, Default)]
+pub(crate) struct StepUp {
+    pub(crate) password: Option<Zeroizing<String>>,
+    pub(crate) code: Option<Zeroizing<String>>,
+    pub(crate) recovery_code: Option<Zeroizing<String>>,
+}
+
+/// A validated account, its password hashed, ready to be stored.
+pub(crate) struct NewAccount {
+    pub(crate) id: String,
+    email: String,
+    name: String,
+    role: String,
+    hash: String,
+}
+
+/// The one answer to every failed password step, whatever failed (unknown
+/// tenant, unknown address, wrong password, blocked account).
+const SIGN_IN_REFUSED: &str = "invalid tenant, e-mail or password";
 
 #[derive(Deserialize)]
 pub(crate) struct NewEmployee {
@@ -90,7 +116,41 @@ impl Backoffice {
         }
     }
 
-    /// Creates an account row (password hashed with Argon2id).
+    /// Validates a new account and hashes its password (Argon2id); nothing
+    /// is stored yet (see [`store_account`]), so the slow hash runs outside
+    /// any transaction.
+    pub(crate) fn new_account(
+        &self,
+        email: &str,
+        name: &str,
+        role: &str,
+        password: &str,
+    ) -> Result<NewAccount> {
+        let email = normalize_email(email);
+        if !valid_email(&email) {
+            return Err(Error::BadRequest("invalid e-mail address".into()));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+            return Err(Error::BadRequest(
+                "a name of 1 to 200 bytes without control characters is required".into(),
+            ));
+        }
+        let password = Password::new(password).map_err(|e| Error::BadRequest(e.to_string()))?;
+        self.check_password_policy(&password, &email, name)?;
+        let hash = PasswordHasher::shared_default()
+            .hash(&password)
+            .map_err(internal)?;
+        Ok(NewAccount {
+            id: random_id("u")?,
+            email,
+            name: name.to_owned(),
+            role: role.to_owned(),
+            hash,
+        })
+    }
+
+    /// Creates an account in `tenant` (the seed's path: no policy change).
     pub(crate) fn insert_user(
         &self,
         tenant: &str,
@@ -99,48 +159,16 @@ impl Backoffice {
         role: &str,
         password: &str,
     ) -> Result<String> {
-        let email = normalize_email(email);
-        if !valid_email(&email) {
-            return Err(Error::BadRequest("invalid e-mail address".into()));
-        }
-        if name.trim().is_empty() || name.len() > 200 {
-            return Err(Error::BadRequest(
-                "a name of 1 to 200 bytes is required".into(),
-            ));
-        }
-        let password = Password::new(password).map_err(|e| Error::BadRequest(e.to_string()))?;
-        self.check_password_policy(&password, &email, name)?;
-        if self.exists(
-            "SELECT id FROM users WHERE email = $1",
-            &[email.clone().into()],
-        )? {
-            return Err(Error::Conflict(
-                "that e-mail address is already registered".into(),
-            ));
-        }
-        let hash = PasswordHasher::shared_default()
-            .hash(&password)
-            .map_err(internal)?;
-        let id = random_id("u")?;
-        let state = serde_json::to_string(&FactorState::new()).map_err(internal)?;
-        self.db.exec(
-            "INSERT INTO users (id, tenant, email, name, password_hash, role, totp_state, \
-             login_failures, login_blocked_until, created) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, $8)",
-            &[
-                id.clone().into(),
-                tenant.into(),
-                email.into(),
-                name.trim().into(),
-                hash.into(),
-                role.into(),
-                state.into(),
-                self.clock.now().into(),
-            ],
-        )?;
-        Ok(id)
+        let account = self.new_account(email, name, role, password)?;
+        let now = self.clock.now();
+        self.db
+            .transaction(|tx| store_account(tx, tenant, &account, now))?;
+        Ok(account.id)
     }
 
-    /// Sign-up: a new tenant with its owner (role Administrator).
+    /// Sign-up: a new tenant with its owner (role Administrator), stored in
+    /// one transaction: the tenant row first, so that of racing sign-ups for
+    /// one tenant id exactly one creates it and the others store nothing.
     pub(crate) fn sign_up(&self, form: &SignUp) -> Result<Value> {
         let tenant = form.tenant.trim();
         if !(2..=32).contains(&tenant.len())
@@ -153,32 +181,37 @@ impl Backoffice {
                 "tenant: 2 to 32 characters among a-z, 0-9 and `-`".into(),
             ));
         }
-        if form.company.trim().is_empty() || form.company.len() > 200 {
+        let company = form.company.trim();
+        if company.is_empty() || company.len() > 200 || company.chars().any(char::is_control) {
             return Err(Error::BadRequest(
                 "a company name of 1 to 200 bytes is required".into(),
             ));
         }
-        if self.exists("SELECT id FROM tenants WHERE id = $1", &[tenant.into()])? {
-            return Err(Error::Conflict(format!("tenant `{tenant}` already exists")));
-        }
-        let owner =
-            self.insert_user(tenant, &form.email, &form.name, OWNER_ROLE, &form.password)?;
-        let policy = Self::new_tenant_policy(tenant, &owner)?;
-        self.db.exec(
-            "INSERT INTO tenants (id, name, policy, policy_version, created) VALUES ($1, $2, $3, 1, $4)",
-            &[tenant.into(), form.company.trim().into(), policy.into(), self.clock.now().into()],
-        )?;
+        let owner = self.new_account(&form.email, &form.name, OWNER_ROLE, &form.password)?;
+        let policy = Self::new_tenant_policy(tenant, &owner.id)?;
+        let now = self.clock.now();
+        self.db.transaction(|tx| {
+            let created = tx.exec(
+                "INSERT INTO tenants (id, name, policy, policy_version, created) VALUES ($1, $2, $3, 1, $4) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[tenant.into(), company.into(), policy.clone().into(), now.into()],
+            )?;
+            if created == 0 {
+                return Err(Error::Conflict(format!("tenant `{tenant}` already exists")));
+            }
+            store_account(tx, tenant, &owner, now)
+        })?;
         self.record(
             tenant,
-            &owner,
+            &owner.id,
             "tenant.create",
             &format!("tenants/{tenant}"),
             &[],
             json!({}),
         )?;
-        tracing::info!(tenant, user = %owner, "tenant created");
+        tracing::info!(tenant, user = %owner.id, "tenant created");
         Ok(
-            json!({ "tenant": tenant, "user": owner, "next": "sign in, then enroll your authenticator" }),
+            json!({ "tenant": tenant, "user": owner.id, "next": "sign in, then enroll your authenticator" }),
         )
     }
 
@@ -188,12 +221,12 @@ impl Backoffice {
         let email = normalize_email(&form.email);
         let now = self.clock.now();
         let password = Password::new(&form.password)
-            .map_err(|_| Error::Unauthorized("invalid e-mail or password".into()))?;
+            .map_err(|_| Error::Unauthorized(SIGN_IN_REFUSED.into()))?;
         let hasher = PasswordHasher::shared_default();
         let row = self.db.query_one(
             "SELECT id, tenant, password_hash, totp_secret, login_failures, login_blocked_until \
-             FROM users WHERE email = $1",
-            &[email.clone().into()],
+             FROM users WHERE tenant = $1 AND email = $2",
+            &[form.tenant.trim().into(), email.clone().into()],
         )?;
         let Some(row) = row else {
             let key = token_hash(&email);
@@ -202,7 +235,7 @@ impl Backoffice {
             self.note_unknown_failure(&key, now);
             self.record_denied("_system", "anonymous", "auth.sign_in", "users/unknown");
             tracing::info!("sign-in refused");
-            return Err(Error::Unauthorized("invalid e-mail or password".into()));
+            return Err(Error::Unauthorized(SIGN_IN_REFUSED.into()));
         };
         let (id, tenant, stored) = (row.text(0)?, row.text(1)?, row.text(2)?);
         let failures = u32::try_from(row.int(4)?).unwrap_or(u32::MAX);
@@ -228,7 +261,7 @@ impl Backoffice {
             )?;
             self.record_denied(&tenant, &id, "auth.sign_in", &format!("users/{id}"));
             tracing::info!(user = %id, failures, "sign-in refused");
-            return Err(Error::Unauthorized("invalid e-mail or password".into()));
+            return Err(Error::Unauthorized(SIGN_IN_REFUSED.into()));
         }
         if let Some(new_hash) = verified.new_hash {
             // Upgrade on login: a legacy or weaker hash is replaced now.
@@ -253,7 +286,7 @@ impl Backoffice {
             .int(0)?;
         if self.tenant_policy(&tenant, version)?.policy.is_blocked(&id) {
             self.record_denied(&tenant, &id, "auth.sign_in", &format!("users/{id}"));
-            return Err(Error::Unauthorized("invalid e-mail or password".into()));
+            return Err(Error::Unauthorized(SIGN_IN_REFUSED.into()));
         }
         let stage = if row.opt_text(3).is_some() {
             Stage::Totp
@@ -306,82 +339,10 @@ impl Backoffice {
     /// Sign-in, second step: a TOTP code (replays refused, failures
     /// throttled) or a single-use recovery code.
     pub(crate) fn second_factor(&self, auth: &Auth, form: &SecondFactor) -> Result<SignedIn> {
-        let row = self
-            .db
-            .query_one(
-                "SELECT totp_secret, totp_state, recovery FROM users WHERE id = $1",
-                &[auth.user_id.clone().into()],
-            )?
-            .ok_or(Error::NotFound)?;
-        let secret_token = row
-            .opt_text(0)
-            .ok_or_else(|| Error::BadRequest("no second factor enrolled".into()))?;
         if let Some(code) = &form.code {
-            let state_text = row.text(1)?;
-            let mut state: FactorState = serde_json::from_str(&state_text).map_err(internal)?;
-            let totp = Totp::new(self.user_secret(auth, "totp_secret", &secret_token)?);
-            let now = u64::try_from(self.clock.now()).unwrap_or(0);
-            let verdict = totp.verify(code.trim(), now, &mut state);
-            // Conditional write: two requests with one code cannot both pass.
-            let new_state = serde_json::to_string(&state).map_err(internal)?;
-            let n = self.db.exec(
-                "UPDATE users SET totp_state = $1 WHERE id = $2 AND totp_state = $3",
-                &[
-                    new_state.into(),
-                    auth.user_id.clone().into(),
-                    state_text.into(),
-                ],
-            )?;
-            if n != 1 {
-                return Err(Error::Conflict("concurrent sign-in; try again".into()));
-            }
-            match verdict {
-                Ok(_) => {}
-                Err(palisade_otp::Error::Replayed) => {
-                    self.record_denied(&auth.tenant, &auth.user_id, "auth.totp_replayed", "users");
-                    tracing::warn!(user = %auth.user_id, "replayed TOTP code refused");
-                    return Err(Error::Unauthorized(
-                        "code already used; wait for the next one".into(),
-                    ));
-                }
-                Err(palisade_otp::Error::Throttled { until }) => {
-                    return Err(Error::Throttled(until.saturating_sub(now).max(1)));
-                }
-                Err(palisade_otp::Error::Locked) => {
-                    return Err(Error::Unauthorized(
-                        "second factor locked; ask an administrator".into(),
-                    ));
-                }
-                Err(_) => {
-                    self.record_denied(&auth.tenant, &auth.user_id, "auth.totp", "users");
-                    return Err(Error::Unauthorized("invalid code".into()));
-                }
-            }
+            self.verify_code(auth, code)?;
         } else if let Some(code) = &form.recovery_code {
-            let text = row
-                .opt_text(2)
-                .ok_or_else(|| Error::Unauthorized("invalid code".into()))?;
-            let mut codes: RecoveryCodes = serde_json::from_str(&text).map_err(internal)?;
-            let remaining = codes.redeem(code).map_err(|_| {
-                self.record_denied(&auth.tenant, &auth.user_id, "auth.recovery", "users");
-                Error::Unauthorized("invalid code".into())
-            })?;
-            let stored = serde_json::to_string(&codes).map_err(internal)?;
-            let n = self.db.exec(
-                "UPDATE users SET recovery = $1 WHERE id = $2 AND recovery = $3",
-                &[stored.into(), auth.user_id.clone().into(), text.into()],
-            )?;
-            if n != 1 {
-                return Err(Error::Conflict("concurrent sign-in; try again".into()));
-            }
-            self.record(
-                &auth.tenant,
-                &auth.user_id,
-                "auth.recovery_code_used",
-                "users",
-                &[],
-                json!({ "remaining": remaining }),
-            )?;
+            self.redeem_recovery_code(auth, code)?;
         } else {
             return Err(Error::BadRequest("give `code` or `recovery_code`".into()));
         }
@@ -401,17 +362,145 @@ impl Backoffice {
         })
     }
 
-    /// Starts TOTP enrollment: a new secret (kept encrypted until
-    /// confirmed) and its QR code.
-    pub(crate) fn enroll_start(&self, auth: &Auth) -> Result<Value> {
-        let email = self
+    /// Checks a TOTP code of the caller's active factor: replays refused,
+    /// failures throttled then locked, the factor's state stored with a
+    /// conditional write (two requests with one code cannot both pass).
+    fn verify_code(&self, auth: &Auth, code: &str) -> Result<()> {
+        let row = self
             .db
             .query_one(
-                "SELECT email FROM users WHERE id = $1",
+                "SELECT totp_secret, totp_state FROM users WHERE id = $1",
                 &[auth.user_id.clone().into()],
             )?
-            .ok_or(Error::NotFound)?
-            .text(0)?;
+            .ok_or(Error::NotFound)?;
+        let secret_token = row
+            .opt_text(0)
+            .ok_or_else(|| Error::BadRequest("no second factor enrolled".into()))?;
+        let state_text = row.text(1)?;
+        let mut state: FactorState = serde_json::from_str(&state_text).map_err(internal)?;
+        let totp = Totp::new(self.user_secret(auth, "totp_secret", &secret_token)?);
+        let now = u64::try_from(self.clock.now()).unwrap_or(0);
+        let verdict = totp.verify(code.trim(), now, &mut state);
+        let new_state = serde_json::to_string(&state).map_err(internal)?;
+        let n = self.db.exec(
+            "UPDATE users SET totp_state = $1 WHERE id = $2 AND totp_state = $3",
+            &[
+                new_state.into(),
+                auth.user_id.clone().into(),
+                state_text.into(),
+            ],
+        )?;
+        if n != 1 {
+            return Err(Error::Conflict("concurrent sign-in; try again".into()));
+        }
+        match verdict {
+            Ok(_) => Ok(()),
+            Err(palisade_otp::Error::Replayed) => {
+                self.record_denied(&auth.tenant, &auth.user_id, "auth.totp_replayed", "users");
+                tracing::warn!(user = %auth.user_id, "replayed TOTP code refused");
+                Err(Error::Unauthorized(
+                    "code already used; wait for the next one".into(),
+                ))
+            }
+            Err(palisade_otp::Error::Throttled { until }) => {
+                Err(Error::Throttled(until.saturating_sub(now).max(1)))
+            }
+            Err(palisade_otp::Error::Locked) => Err(Error::Unauthorized(
+                "second factor locked; ask an administrator".into(),
+            )),
+            Err(_) => {
+                self.record_denied(&auth.tenant, &auth.user_id, "auth.totp", "users");
+                Err(Error::Unauthorized("invalid code".into()))
+            }
+        }
+    }
+
+    /// Redeems one of the caller's recovery codes (each works once).
+    fn redeem_recovery_code(&self, auth: &Auth, code: &str) -> Result<()> {
+        let text = self
+            .db
+            .query_one(
+                "SELECT recovery FROM users WHERE id = $1",
+                &[auth.user_id.clone().into()],
+            )?
+            .and_then(|r| r.opt_text(0))
+            .ok_or_else(|| Error::Unauthorized("invalid code".into()))?;
+        let mut codes: RecoveryCodes = serde_json::from_str(&text).map_err(internal)?;
+        let remaining = codes.redeem(code).map_err(|_| {
+            self.record_denied(&auth.tenant, &auth.user_id, "auth.recovery", "users");
+            Error::Unauthorized("invalid code".into())
+        })?;
+        let stored = serde_json::to_string(&codes).map_err(internal)?;
+        let n = self.db.exec(
+            "UPDATE users SET recovery = $1 WHERE id = $2 AND recovery = $3",
+            &[stored.into(), auth.user_id.clone().into(), text.into()],
+        )?;
+        if n != 1 {
+            return Err(Error::Conflict("concurrent sign-in; try again".into()));
+        }
+        self.record(
+            &auth.tenant,
+            &auth.user_id,
+            "auth.recovery_code_used",
+            "users",
+            &[],
+            json!({ "remaining": remaining }),
+        )?;
+        Ok(())
+    }
+
+    /// Step-up: proof, given with the request, that the person at the
+    /// keyboard holds the account (not only its session): the password, a
+    /// current code or a recovery code. A stolen session has none of them.
+    fn step_up(&self, auth: &Auth, proof: &StepUp) -> Result<()> {
+        if let Some(password) = &proof.password {
+            let stored = self
+                .db
+                .query_one(
+                    "SELECT password_hash FROM users WHERE id = $1",
+                    &[auth.user_id.clone().into()],
+                )?
+                .ok_or(Error::NotFound)?
+                .text(0)?;
+            let password =
+                Password::new(password).map_err(|_| Error::Unauthorized("proof refused".into()))?;
+            let verdict = PasswordHasher::shared_default()
+                .verify(&password, &stored)
+                .map_err(internal)?;
+            if verdict.is_valid() {
+                return Ok(());
+            }
+            self.record_denied(&auth.tenant, &auth.user_id, "auth.step_up", "users");
+            return Err(Error::Unauthorized("proof refused".into()));
+        }
+        if let Some(code) = &proof.code {
+            return self.verify_code(auth, code);
+        }
+        if let Some(code) = &proof.recovery_code {
+            return self.redeem_recovery_code(auth, code);
+        }
+        self.record_denied(&auth.tenant, &auth.user_id, "auth.step_up", "users");
+        Err(Error::Forbidden(
+            "replacing the second factor needs your password, a current code or a recovery code"
+                .into(),
+        ))
+    }
+
+    /// Starts TOTP enrollment: a new secret (kept encrypted until
+    /// confirmed) and its QR code. Replacing an active factor needs a
+    /// step-up proof first.
+    pub(crate) fn enroll_start(&self, auth: &Auth, proof: &StepUp) -> Result<Value> {
+        let row = self
+            .db
+            .query_one(
+                "SELECT email, totp_secret FROM users WHERE id = $1",
+                &[auth.user_id.clone().into()],
+            )?
+            .ok_or(Error::NotFound)?;
+        if row.opt_text(1).is_some() {
+            self.step_up(auth, proof)?;
+        }
+        let email = row.text(0)?;
         let secret = Secret::generate().map_err(internal)?;
         let context = Self::field_context(&auth.tenant, "users", "totp_pending", &auth.user_id);
         let sealed = self
@@ -550,25 +639,26 @@ impl Backoffice {
         Ok(json!({ "users": users }))
     }
 
-    /// Adds an employee with one of the seed roles below Administrator.
+    /// Adds an employee with one of the seed roles: the account row and the
+    /// policy change are stored in one transaction.
     pub(crate) fn create_user(&self, auth: &Auth, form: &NewEmployee) -> Result<Value> {
         self.authorize(auth, "Account", "create", "*")?;
         if !ROLES.contains(&form.role.as_str()) {
             return Err(Error::BadRequest(format!("unknown role `{}`", form.role)));
         }
-        let id = self.insert_user(
-            &auth.tenant,
-            &form.email,
-            &form.name,
-            &form.role,
-            &form.password,
-        )?;
+        let account = self.new_account(&form.email, &form.name, &form.role, &form.password)?;
+        let id = account.id.clone();
         let tenant = auth.tenant.clone();
         let role = form.role.clone();
-        self.change_policy(&auth.tenant, |doc| {
-            doc.add_user(&id)?;
-            doc.set_roles(&id, Some(&tenant), &[role.as_str()])
-        })?;
+        let now = self.clock.now();
+        self.change_policy_and(
+            &auth.tenant,
+            |doc| {
+                doc.add_user(&id)?;
+                doc.set_roles(&id, Some(&tenant), &[role.as_str()])
+            },
+            |tx| store_account(tx, &tenant, &account, now),
+        )?;
         self.record(
             &auth.tenant,
             &auth.user_id,
@@ -672,7 +762,77 @@ impl Backoffice {
         )? {
             Ok(())
         } else {
-            Err(Error::NotFound)
+            Err(self.not_found(auth, "users", "change", id))
         }
     }
+
+    /// An administrator's unlock of an employee's second factor, locked
+    /// after too many wrong codes: the failure count and back-off are
+    /// cleared, the last accepted step kept (old codes stay refused). Audited.
+    pub(crate) fn unlock_factor(&self, auth: &Auth, id: &str) -> Result<Value> {
+        self.authorize(auth, "Account", "unlock_factor", id)?;
+        self.require_employee(auth, id)?;
+        let row = self
+            .db
+            .query_one("SELECT totp_state FROM users WHERE id = $1", &[id.into()])?
+            .ok_or(Error::NotFound)?;
+        let text = row.text(0)?;
+        let mut state: FactorState = serde_json::from_str(&text).map_err(internal)?;
+        let failures = state.failures();
+        state.unlock();
+        let n = self.db.exec(
+            "UPDATE users SET totp_state = $1 WHERE id = $2 AND totp_state = $3",
+            &[
+                serde_json::to_string(&state).map_err(internal)?.into(),
+                id.into(),
+                text.into(),
+            ],
+        )?;
+        if n != 1 {
+            return Err(Error::Conflict(
+                "the factor changed concurrently; try again".into(),
+            ));
+        }
+        self.record(
+            &auth.tenant,
+            &auth.user_id,
+            "account.factor_unlock",
+            &format!("users/{id}"),
+            &[],
+            json!({ "failures_cleared": failures }),
+        )?;
+        Ok(json!({ "unlocked": id }))
+    }
+}
+
+/// Stores `account` in `tenant`; an address already used in this tenant is
+/// a conflict (other tenants' accounts are neither seen nor revealed).
+pub(crate) fn store_account(
+    tx: &mut Tx<'_, '_>,
+    tenant: &str,
+    account: &NewAccount,
+    now: i64,
+) -> Result<()> {
+    let state = serde_json::to_string(&FactorState::new()).map_err(internal)?;
+    let n = tx.exec(
+        "INSERT INTO users (id, tenant, email, name, password_hash, role, totp_state, \
+         login_failures, login_blocked_until, created) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, $8) \
+         ON CONFLICT (tenant, email) DO NOTHING",
+        &[
+            account.id.clone().into(),
+            tenant.into(),
+            account.email.clone().into(),
+            account.name.clone().into(),
+            account.hash.clone().into(),
+            account.role.clone().into(),
+            state.into(),
+            now.into(),
+        ],
+    )?;
+    if n == 0 {
+        return Err(Error::Conflict(
+            "that e-mail address already has an account in this tenant".into(),
+        ));
+    }
+    Ok(())
 }

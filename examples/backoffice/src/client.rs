@@ -13,13 +13,22 @@ pub struct Session {
 }
 
 impl Session {
-    /// Signs in at `url` (e.g. `http://127.0.0.1:8080`): the password, then
-    /// the current TOTP `code`. A refused step is [`Error::Unauthorized`].
-    pub fn sign_in(url: &str, email: &str, password: &str, code: &str) -> Result<Session> {
+    /// Signs in to `tenant` at `url` (e.g. `http://127.0.0.1:8080`): the
+    /// password, then the current TOTP `code`. A refused step is
+    /// [`Error::Unauthorized`].
+    pub fn sign_in(
+        url: &str,
+        tenant: &str,
+        email: &str,
+        password: &str,
+        code: &str,
+    ) -> Result<Session> {
         let agent = agent();
         let response = agent
             .post(format!("{url}/api/login"))
-            .send_json(serde_json::json!({ "email": email, "password": password }))
+            .send_json(
+                serde_json::json!({ "tenant": tenant, "email": email, "password": password }),
+            )
             .map_err(internal)?;
         let cookie = cookie_of(&response)?;
         let response = agent

@@ -79,9 +79,12 @@ fn subject(client_id: &str) -> String {
     format!("client:{client_id}")
 }
 
+/// One CSV cell: quoted, and neutralised when a spreadsheet would read it
+/// as a formula (OWASP's CSV injection rule: a leading `=`, `+`, `-`, `@`,
+/// tab or carriage return gets a `'` in front; phones starting with `+`
+/// too, since `+48 …` is a formula to a spreadsheet).
 fn csv_cell(s: &str) -> String {
-    // Quote every cell; neutralise spreadsheet formulas (CSV injection).
-    let s = if s.starts_with(['=', '+', '-', '@']) && !s.starts_with('+') {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
         s.to_owned()
@@ -239,7 +242,7 @@ impl Backoffice {
             &[id.into(), auth.tenant.clone().into()],
         )?;
         if rows.is_empty() {
-            return Err(Error::NotFound);
+            return Err(self.not_found(auth, "clients", "read", id));
         }
         let out = self.present(&auth.tenant, &rows, &fields)?;
         let mut client = out
@@ -247,27 +250,42 @@ impl Backoffice {
             .and_then(|c| c.get(0))
             .cloned()
             .ok_or(Error::NotFound)?;
-        let attachments: Vec<Value> = self
-            .db
-            .query(
-                "SELECT id, file_name, ticket_closed, legal_hold FROM attachments WHERE client_id = $1 AND tenant = $2 ORDER BY created, id",
-                &[id.into(), auth.tenant.clone().into()],
-            )?
-            .iter()
-            .map(|r| json!({ "id": r.opt_text(0), "file_name": r.opt_text(1), "ticket_closed": r.opt_int(2), "legal_hold": r.opt_text(3) }))
-            .collect();
-        let invoices: Vec<Value> = self
-            .db
-            .query(
-                "SELECT id, amount_cents, created FROM invoices WHERE client_id = $1 AND tenant = $2 ORDER BY created, id",
-                &[id.into(), auth.tenant.clone().into()],
-            )?
-            .iter()
-            .map(|r| json!({ "id": r.opt_text(0), "amount_cents": r.opt_int(1), "created": r.opt_int(2) }))
-            .collect();
+        // Nested values are decided by the policy of their own type: a
+        // client's invoices are shown only to who may read invoices.
+        let mut withheld = Vec::new();
+        if self.allowed(auth, "Attachment", "read") {
+            let attachments: Vec<Value> = self
+                .db
+                .query(
+                    "SELECT id, file_name, ticket_closed, legal_hold FROM attachments WHERE client_id = $1 AND tenant = $2 ORDER BY created, id",
+                    &[id.into(), auth.tenant.clone().into()],
+                )?
+                .iter()
+                .map(|r| json!({ "id": r.opt_text(0), "file_name": r.opt_text(1), "ticket_closed": r.opt_int(2), "legal_hold": r.opt_text(3) }))
+                .collect();
+            if let Some(o) = client.as_object_mut() {
+                o.insert("attachments".into(), json!(attachments));
+            }
+        } else {
+            withheld.push("attachments");
+        }
+        if self.allowed(auth, "Invoice", "read") {
+            let invoices: Vec<Value> = self
+                .db
+                .query(
+                    "SELECT id, amount_cents, created FROM invoices WHERE client_id = $1 AND tenant = $2 ORDER BY created, id",
+                    &[id.into(), auth.tenant.clone().into()],
+                )?
+                .iter()
+                .map(|r| json!({ "id": r.opt_text(0), "amount_cents": r.opt_int(1), "created": r.opt_int(2) }))
+                .collect();
+            if let Some(o) = client.as_object_mut() {
+                o.insert("invoices".into(), json!(invoices));
+            }
+        } else {
+            withheld.push("invoices");
+        }
         if let Some(o) = client.as_object_mut() {
-            o.insert("attachments".into(), json!(attachments));
-            o.insert("invoices".into(), json!(invoices));
             o.insert(
                 "masked".into(),
                 out.get("masked").cloned().unwrap_or(Value::Null),
@@ -279,7 +297,7 @@ impl Backoffice {
             "client.read",
             &format!("clients/{id}"),
             &[subject(id)],
-            json!({}),
+            json!({ "withheld": withheld }),
         )?;
         Ok(client)
     }
@@ -323,12 +341,7 @@ impl Backoffice {
     /// Changes a client's fields. Audited (names of the changed fields only).
     pub(crate) fn edit_client(&self, auth: &Auth, id: &str, form: &ClientChange) -> Result<Value> {
         self.authorize(auth, "Client", "edit", id)?;
-        if !self.exists(
-            "SELECT id FROM clients WHERE id = $1 AND tenant = $2",
-            &[id.into(), auth.tenant.clone().into()],
-        )? {
-            return Err(Error::NotFound);
-        }
+        self.require_client(auth, id, "edit")?;
         let mut changed = Vec::new();
         let now = self.clock.now();
         if let Some(name) = &form.name {
@@ -380,8 +393,23 @@ impl Backoffice {
 
     /// Finds clients by phone through the blind index; candidates are
     /// confirmed after decryption. Audited.
+    ///
+    /// Searching by a field needs the right to see that field in clear: a
+    /// search by a masked phone would confirm the number one guess at a
+    /// time. Searches are rate-limited per user, and every one, refused or
+    /// not, is audited.
     pub(crate) fn find_by_phone(&self, auth: &Auth, form: &PhoneLookup) -> Result<Value> {
         let fields = self.client_fields(auth, "read")?;
+        if fields.get("phone").copied().unwrap_or(Visibility::Visible) != Visibility::Visible {
+            self.record_denied(&auth.tenant, &auth.user_id, "client.search", "clients");
+            return Err(Error::Forbidden(
+                "searching by phone needs the right to see phones".into(),
+            ));
+        }
+        if let Err(retry_after) = self.search_limit(&auth.user_id) {
+            self.record_denied(&auth.tenant, &auth.user_id, "client.search", "clients");
+            return Err(Error::Throttled(retry_after));
+        }
         let index = self.phone_index(&auth.tenant)?;
         let wanted = Normalizer::LastDigits(PHONE_DIGITS).apply(&form.phone);
         let candidates = self.db.query(
@@ -453,14 +481,16 @@ impl Backoffice {
         Ok(csv)
     }
 
-    fn require_client(&self, tenant: &str, id: &str) -> Result<()> {
+    /// Checks that client `id` is the caller's tenant's; a probe of
+    /// another tenant's id is answered 404 and audited (see `not_found`).
+    fn require_client(&self, auth: &Auth, id: &str, action: &str) -> Result<()> {
         if self.exists(
             "SELECT id FROM clients WHERE id = $1 AND tenant = $2",
-            &[id.into(), tenant.into()],
+            &[id.into(), auth.tenant.clone().into()],
         )? {
             Ok(())
         } else {
-            Err(Error::NotFound)
+            Err(self.not_found(auth, "clients", action, id))
         }
     }
 
@@ -472,7 +502,7 @@ impl Backoffice {
         form: &NewAttachment,
     ) -> Result<Value> {
         self.authorize(auth, "Attachment", "create", "*")?;
-        self.require_client(&auth.tenant, client)?;
+        self.require_client(auth, client, "attach")?;
         if form.file_name.is_empty() || form.file_name.len() > 255 || form.body.len() > 1 << 20 {
             return Err(Error::BadRequest(
                 "a file name of 1 to 255 bytes and a body up to 1 MiB".into(),
@@ -506,7 +536,7 @@ impl Backoffice {
             ],
         )?;
         if n == 0 {
-            return Err(Error::NotFound);
+            return Err(self.not_found(auth, "attachments", "close", id));
         }
         self.record(
             &auth.tenant,
@@ -522,6 +552,9 @@ impl Backoffice {
     /// Places (or with `hold: null` lifts) a legal hold on an attachment.
     pub(crate) fn hold_attachment(&self, auth: &Auth, id: &str, form: &Hold) -> Result<Value> {
         self.authorize(auth, "Attachment", "hold", id)?;
+        if let Some(reason) = &form.hold {
+            validate_hold(reason)?;
+        }
         let n = self.db.exec(
             "UPDATE attachments SET legal_hold = $1 WHERE id = $2 AND tenant = $3",
             &[
@@ -531,7 +564,7 @@ impl Backoffice {
             ],
         )?;
         if n == 0 {
-            return Err(Error::NotFound);
+            return Err(self.not_found(auth, "attachments", "hold", id));
         }
         self.record(
             &auth.tenant,
@@ -552,7 +585,12 @@ impl Backoffice {
         form: &NewInvoice,
     ) -> Result<Value> {
         self.authorize(auth, "Invoice", "create", "*")?;
-        self.require_client(&auth.tenant, client)?;
+        self.require_client(auth, client, "invoice")?;
+        if !(1..=MAX_INVOICE_CENTS).contains(&form.amount_cents) {
+            return Err(Error::BadRequest(format!(
+                "an amount of 1 to {MAX_INVOICE_CENTS} cents is required"
+            )));
+        }
         let id = random_id("i")?;
         self.db.exec(
             "INSERT INTO invoices (id, tenant, client_id, amount_cents, created) VALUES ($1, $2, $3, $4, $5)",
@@ -626,7 +664,7 @@ impl Backoffice {
     /// answer says why and until when. Receipts go to the audit log.
     pub(crate) fn erase_client(&self, auth: &Auth, id: &str) -> Result<Value> {
         self.authorize(auth, "Client", "erase", id)?;
-        self.require_client(&auth.tenant, id)?;
+        self.require_client(auth, id, "erase")?;
         self.record(
             &auth.tenant,
             &auth.user_id,
@@ -763,20 +801,97 @@ impl Backoffice {
     }
 }
 
+/// The largest invoice amount accepted, in cents (one billion units).
+const MAX_INVOICE_CENTS: i64 = 100_000_000_000;
+/// The longest legal-hold reason accepted, in bytes.
+const MAX_HOLD_LEN: usize = 200;
+
 fn validate_client(name: &str, phone: &str, email: &str) -> Result<()> {
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    if name.trim().is_empty() || name.len() > 200 {
+    if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(Error::BadRequest(
-            "a name of 1 to 200 bytes is required".into(),
+            "a name of 1 to 200 bytes without control characters is required".into(),
         ));
     }
-    if !(5..=17).contains(&digits) || phone.len() > 40 {
+    if !valid_phone(phone) {
         return Err(Error::BadRequest(
-            "a phone number of 5 to 17 digits is required".into(),
+            "a phone number of 5 to 17 digits (spaces, dots, dashes, parentheses and a leading `+` allowed) is required"
+                .into(),
         ));
     }
-    if !email.contains('@') || email.len() > 254 {
+    if !email.contains('@')
+        || email.len() > 254
+        || email.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(Error::BadRequest("an e-mail address is required".into()));
     }
     Ok(())
+}
+
+/// A phone number as people write one: digits, separators, and `+` only
+/// in front. Anything else (letters, `|`, `!`, quotes) is refused, not
+/// stored to be exported later.
+fn valid_phone(phone: &str) -> bool {
+    let phone = phone.trim();
+    let body = phone.strip_prefix('+').unwrap_or(phone);
+    let digits = body.chars().filter(char::is_ascii_digit).count();
+    (5..=17).contains(&digits)
+        && phone.len() <= 40
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '.' | '-' | '(' | ')'))
+}
+
+/// A legal-hold reason: a short case reference, one line of printable text.
+fn validate_hold(reason: &str) -> Result<()> {
+    if reason.trim().is_empty()
+        || reason.len() > MAX_HOLD_LEN
+        || reason.chars().any(char::is_control)
+    {
+        return Err(Error::BadRequest(format!(
+            "a hold reason of 1 to {MAX_HOLD_LEN} bytes on one line is required"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_as_people_write_them() {
+        for ok in [
+            "+48 601 555 000",
+            "(030) 123-4567",
+            "601.555.000",
+            "+4860155500",
+        ] {
+            assert!(valid_phone(ok), "{ok}");
+        }
+        for bad in [
+            "+4860123 +cmd|'/C calc'!A0",
+            "=1+2 601 555 000",
+            "601 555 000 +",
+            "1234",
+            "+48 601 555 000 ext 5",
+            "++48 601 555 000",
+        ] {
+            assert!(!valid_phone(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for (cell, want) in [
+            ("=1+2", "\"'=1+2\""),
+            ("+48 601", "\"'+48 601\""),
+            ("-2", "\"'-2\""),
+            ("@SUM(A1)", "\"'@SUM(A1)\""),
+            ("\tx", "\"'\tx\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            ("Anna", "\"Anna\""),
+        ] {
+            assert_eq!(csv_cell(cell), want);
+        }
+    }
 }

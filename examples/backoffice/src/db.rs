@@ -85,10 +85,10 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, \
      policy TEXT NOT NULL, policy_version BIGINT NOT NULL, created BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
-     email TEXT NOT NULL UNIQUE, name TEXT NOT NULL, password_hash TEXT NOT NULL, \
+     email TEXT NOT NULL, name TEXT NOT NULL, password_hash TEXT NOT NULL, \
      role TEXT NOT NULL, totp_secret TEXT, totp_pending TEXT, totp_state TEXT NOT NULL, \
      recovery TEXT, login_failures BIGINT NOT NULL, login_blocked_until BIGINT NOT NULL, \
-     created BIGINT NOT NULL)",
+     created BIGINT NOT NULL, UNIQUE (tenant, email))",
     "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
      tenant TEXT NOT NULL, stage TEXT NOT NULL, expires BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id)",
@@ -158,7 +158,18 @@ fn pg_error(e: postgres::Error) -> Error {
 
 impl Db {
     /// Opens (creating) the SQLite database file with `pool` connections.
+    /// The file is created readable by its owner only (0600) before SQLite
+    /// opens it; SQLite gives its journal files the same mode.
     pub(crate) fn sqlite(path: &Path, pool: usize) -> Result<Db> {
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(path)?;
+        }
         let mut conns = Vec::new();
         for _ in 0..pool.max(1) {
             let conn = rusqlite::Connection::open(path).map_err(sqlite_error)?;
@@ -194,80 +205,45 @@ impl Db {
     /// Runs a statement; returns the number of rows changed.
     pub(crate) fn exec(&self, sql: &str, params: &[Val]) -> Result<u64> {
         match self {
-            Db::Sqlite(pool) => pool.with(|c| {
-                let mut stmt = c.prepare_cached(sql).map_err(sqlite_error)?;
-                let n = stmt
-                    .execute(rusqlite::params_from_iter(params.iter().map(sqlite_value)))
-                    .map_err(sqlite_error)?;
-                Ok(n as u64)
-            }),
-            Db::Postgres(pool) => pool.with(|c| {
-                let owned = pg_params(params);
-                let refs = pg_refs(&owned);
-                c.execute(sql, &refs).map_err(pg_error)
-            }),
+            Db::Sqlite(pool) => pool.with(|c| sqlite_exec(c, sql, params)),
+            Db::Postgres(pool) => pool.with(|c| pg_exec(c, sql, params)),
         }
     }
 
     /// Runs a query and returns every row.
     pub(crate) fn query(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         match self {
-            Db::Sqlite(pool) => pool.with(|c| {
-                let mut stmt = c.prepare_cached(sql).map_err(sqlite_error)?;
-                let columns = stmt.column_count();
-                let mut rows = stmt
-                    .query(rusqlite::params_from_iter(params.iter().map(sqlite_value)))
-                    .map_err(sqlite_error)?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next().map_err(sqlite_error)? {
-                    let mut vals = Vec::with_capacity(columns);
-                    for i in 0..columns {
-                        vals.push(match row.get_ref(i).map_err(sqlite_error)? {
-                            rusqlite::types::ValueRef::Integer(n) => Val::Int(n),
-                            rusqlite::types::ValueRef::Text(t) => {
-                                Val::Text(String::from_utf8_lossy(t).into_owned())
-                            }
-                            _ => Val::Null,
-                        });
-                    }
-                    out.push(Row(vals));
-                }
-                Ok(out)
-            }),
-            Db::Postgres(pool) => pool.with(|c| {
-                let owned = pg_params(params);
-                let refs = pg_refs(&owned);
-                let rows = c.query(sql, &refs).map_err(pg_error)?;
-                let mut out = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let mut vals = Vec::with_capacity(row.len());
-                    for (i, column) in row.columns().iter().enumerate() {
-                        let ty = column.type_();
-                        let v = if *ty == postgres::types::Type::INT8 {
-                            row.try_get::<_, Option<i64>>(i)
-                                .map_err(pg_error)?
-                                .map_or(Val::Null, Val::Int)
-                        } else if *ty == postgres::types::Type::INT4 {
-                            row.try_get::<_, Option<i32>>(i)
-                                .map_err(pg_error)?
-                                .map_or(Val::Null, |n| Val::Int(i64::from(n)))
-                        } else {
-                            row.try_get::<_, Option<String>>(i)
-                                .map_err(pg_error)?
-                                .map_or(Val::Null, Val::Text)
-                        };
-                        vals.push(v);
-                    }
-                    out.push(Row(vals));
-                }
-                Ok(out)
-            }),
+            Db::Sqlite(pool) => pool.with(|c| sqlite_query(c, sql, params)),
+            Db::Postgres(pool) => pool.with(|c| pg_query(c, sql, params)),
         }
     }
 
     /// Runs a query and returns its first row, if any.
     pub(crate) fn query_one(&self, sql: &str, params: &[Val]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// Runs `f` in one transaction: every statement it makes is committed
+    /// together when it returns `Ok`, and none is when it returns `Err`.
+    /// SQLite takes the write lock at `BEGIN` (`IMMEDIATE`), so two
+    /// transactions never interleave their reads and writes.
+    pub(crate) fn transaction<T>(&self, f: impl FnOnce(&mut Tx<'_, '_>) -> Result<T>) -> Result<T> {
+        match self {
+            Db::Sqlite(pool) => pool.with(|c| {
+                let tx = c
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sqlite_error)?;
+                let out = f(&mut Tx::Sqlite(&tx))?;
+                tx.commit().map_err(sqlite_error)?;
+                Ok(out)
+            }),
+            Db::Postgres(pool) => pool.with(|c| {
+                let mut tx = c.transaction().map_err(pg_error)?;
+                let out = f(&mut Tx::Postgres(&mut tx))?;
+                tx.commit().map_err(pg_error)?;
+                Ok(out)
+            }),
+        }
     }
 
     /// Which engine this is, for messages.
@@ -277,6 +253,101 @@ impl Db {
             Db::Postgres(_) => "postgresql",
         }
     }
+}
+
+/// The statements of one transaction (see [`Db::transaction`]).
+pub(crate) enum Tx<'a, 'c> {
+    Sqlite(&'a rusqlite::Connection),
+    Postgres(&'a mut postgres::Transaction<'c>),
+}
+
+impl Tx<'_, '_> {
+    /// Runs a statement; returns the number of rows changed.
+    pub(crate) fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        match self {
+            Tx::Sqlite(c) => sqlite_exec(c, sql, params),
+            Tx::Postgres(c) => pg_exec(&mut **c, sql, params),
+        }
+    }
+
+    /// Runs a query and returns every row.
+    pub(crate) fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        match self {
+            Tx::Sqlite(c) => sqlite_query(c, sql, params),
+            Tx::Postgres(c) => pg_query(&mut **c, sql, params),
+        }
+    }
+
+    /// Runs a query and returns its first row, if any.
+    pub(crate) fn query_one(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+fn sqlite_exec(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<u64> {
+    let mut stmt = c.prepare_cached(sql).map_err(sqlite_error)?;
+    let n = stmt
+        .execute(rusqlite::params_from_iter(params.iter().map(sqlite_value)))
+        .map_err(sqlite_error)?;
+    Ok(n as u64)
+}
+
+fn sqlite_query(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+    let mut stmt = c.prepare_cached(sql).map_err(sqlite_error)?;
+    let columns = stmt.column_count();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter().map(sqlite_value)))
+        .map_err(sqlite_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sqlite_error)? {
+        let mut vals = Vec::with_capacity(columns);
+        for i in 0..columns {
+            vals.push(match row.get_ref(i).map_err(sqlite_error)? {
+                rusqlite::types::ValueRef::Integer(n) => Val::Int(n),
+                rusqlite::types::ValueRef::Text(t) => {
+                    Val::Text(String::from_utf8_lossy(t).into_owned())
+                }
+                _ => Val::Null,
+            });
+        }
+        out.push(Row(vals));
+    }
+    Ok(out)
+}
+
+fn pg_exec(c: &mut impl postgres::GenericClient, sql: &str, params: &[Val]) -> Result<u64> {
+    let owned = pg_params(params);
+    let refs = pg_refs(&owned);
+    c.execute(sql, &refs).map_err(pg_error)
+}
+
+fn pg_query(c: &mut impl postgres::GenericClient, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+    let owned = pg_params(params);
+    let refs = pg_refs(&owned);
+    let rows = c.query(sql, &refs).map_err(pg_error)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut vals = Vec::with_capacity(row.len());
+        for (i, column) in row.columns().iter().enumerate() {
+            let ty = column.type_();
+            let v = if *ty == postgres::types::Type::INT8 {
+                row.try_get::<_, Option<i64>>(i)
+                    .map_err(pg_error)?
+                    .map_or(Val::Null, Val::Int)
+            } else if *ty == postgres::types::Type::INT4 {
+                row.try_get::<_, Option<i32>>(i)
+                    .map_err(pg_error)?
+                    .map_or(Val::Null, |n| Val::Int(i64::from(n)))
+            } else {
+                row.try_get::<_, Option<String>>(i)
+                    .map_err(pg_error)?
+                    .map_or(Val::Null, Val::Text)
+            };
+            vals.push(v);
+        }
+        out.push(Row(vals));
+    }
+    Ok(out)
 }
 
 fn sqlite_value(v: &Val) -> rusqlite::types::Value {

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::app::{Auth, Backoffice, SESSION_COOKIE, Stage};
-use crate::auth::{NewEmployee, Restrictions, SecondFactor, SignIn, SignUp, SignedIn};
+use crate::auth::{NewEmployee, Restrictions, SecondFactor, SignIn, SignUp, SignedIn, StepUp};
 use crate::clients::{
     ClientChange, Hold, NewAttachment, NewClient, NewInvoice, Page, PhoneLookup, Range,
 };
@@ -177,6 +177,7 @@ pub fn router(app: Arc<Backoffice>) -> Router {
         .route("/api/users/{id}/block", post(block_user))
         .route("/api/users/{id}/unblock", post(unblock_user))
         .route("/api/users/{id}/rights", put(restrict_user))
+        .route("/api/users/{id}/second-factor/unlock", post(unlock_factor))
         .route("/api/clients", get(list_clients).post(create_client))
         .route("/api/clients/search", post(find_by_phone))
         .route("/api/clients/export", get(export_clients))
@@ -189,17 +190,56 @@ pub fn router(app: Arc<Backoffice>) -> Router {
         .route("/api/retention/sweep", post(sweep))
         .route("/api/audit/bundle", get(audit_bundle))
         .route("/api/audit/verify", get(audit_verify))
-        .layer(middleware::from_fn(headers_and_log))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            headers_and_log,
+        ))
         .with_state(app)
 }
 
-/// Security headers on every answer, and one scrubbed log line per request.
-async fn headers_and_log(request: Request, next: Next) -> Response {
+/// Whether a state-changing request comes from the app's own page. Browsers
+/// send `Sec-Fetch-Site` (and `Origin` on every cross-origin request and on
+/// every POST): a request another site makes is refused before any handler
+/// runs, whatever cookie it carries. Clients that are not browsers send
+/// neither and are let through (they hold no victim's cookie).
+fn same_origin(request: &Request) -> bool {
+    let headers = request.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
+    match headers.get(header::ORIGIN).map(HeaderValue::to_str) {
+        None => true,
+        Some(Ok(origin)) => {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            let origin_host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+        }
+        Some(Err(_)) => false,
+    }
+}
+
+/// Cross-site requests refused, security headers on every answer, and one
+/// scrubbed log line per request.
+async fn headers_and_log(State(app): App, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = Instant::now();
-    let mut response = next.run(request).await;
+    let safe = matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
+    let mut response = if safe || same_origin(&request) {
+        next.run(request).await
+    } else {
+        tracing::warn!(%method, path = %path, "cross-site request refused");
+        Error::Forbidden("cross-site request refused".into()).into_response()
+    };
     let h = response.headers_mut();
+    if app.config.secure_cookie {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -269,9 +309,9 @@ async fn second_factor(
     .await
 }
 
-async fn enroll_start(State(app): App, headers: HeaderMap) -> Response {
+async fn enroll_start(State(app): App, headers: HeaderMap, Json(proof): Json<StepUp>) -> Response {
     signed_in(app, headers, &[Stage::Enroll], move |app, auth| {
-        ok(app.enroll_start(auth)?)
+        ok(app.enroll_start(auth, &proof)?)
     })
     .await
 }
@@ -341,6 +381,13 @@ async fn block_user(State(app): App, headers: HeaderMap, Path(id): Path<String>)
 async fn unblock_user(State(app): App, headers: HeaderMap, Path(id): Path<String>) -> Response {
     signed_in(app, headers, &[], move |app, auth| {
         ok(app.unblock_user(auth, &id)?)
+    })
+    .await
+}
+
+async fn unlock_factor(State(app): App, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    signed_in(app, headers, &[], move |app, auth| {
+        ok(app.unlock_factor(auth, &id)?)
     })
     .await
 }

@@ -44,6 +44,10 @@ enum Command {
         /// Database connections
         #[arg(long, default_value_t = 4)]
         pool: usize,
+        /// Clients reach the server through a proxy that terminates TLS: the
+        /// session cookie gets `Secure` and answers carry HSTS
+        #[arg(long)]
+        behind_tls_proxy: bool,
     },
     /// Export a tenant's audit records as an evidence bundle (server stopped)
     Evidence {
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
             sweep_every,
             log_level,
             pool,
+            behind_tls_proxy,
         } => {
             if let Err(e) = palisade_backoffice::init_logging(std::io::stderr, log_level) {
                 eprintln!("error: {e}");
@@ -99,8 +104,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let mut config = config(data, pool);
+            config.secure_cookie = behind_tls_proxy;
             let options = ServeOptions {
-                config: config(data, pool),
+                config,
                 listen,
                 demo_tenant: demo,
                 sweep_every: Duration::from_secs(sweep_every.max(1)),

@@ -202,6 +202,7 @@ fn operator_signs_in_with_totp_and_sees_masked_list() {
         "/url",
         Some(json!({ "url": format!("{}/", server.url) })),
     );
+    session.type_into("#tenant", &demo.tenant);
     session.type_into("#email", &operator.email);
     session.type_into("#password", &operator.password);
     session.click("#signin-button");

@@ -634,7 +634,14 @@ fn exports_neutralise_formulas_and_phones_are_validated() {
         json!({ "name": "Mallory", "phone": "+4860123 +cmd|'/C calc'!A0", "email": "m@evil.example" }),
     );
     assert_eq!(a.status, 400, "{}", a.text);
-    for name in ["=1+2", "+SUM(A1)", "-2+3", "@SUM(A1)", "\tTab", "\rCR"] {
+    for name in ["Tab\there", "\rCR", "nul\u{0}"] {
+        let a = olivia.post(
+            "/api/clients",
+            json!({ "name": name, "phone": "+48 601 555 000", "email": "f@ok.example" }),
+        );
+        assert_eq!(a.status, 400, "{name:?}: {}", a.text);
+    }
+    for name in ["=1+2", "+SUM(A1)", "-2+3", "@SUM(A1)"] {
         let a = olivia.post(
             "/api/clients",
             json!({ "name": name, "phone": "+48 601 555 000", "email": "f@ok.example" }),
@@ -771,16 +778,47 @@ fn data_files_are_private() {
     assert!(seen >= 4, "database, keyring, audit segments: {seen} files");
 }
 
+/// `palisade-backoffice serve --behind-tls-proxy`, run as an operator
+/// would: the session cookie carries `Secure` and answers carry HSTS.
 #[test]
-fn the_session_cookie_is_secure_behind_tls() {
-    let server = common::start_with(|config| config.secure_cookie = true);
-    let acme = demo(&server, "acme");
-    let owner = role(&acme, "Administrator");
-    let mut c = Client::new(&server.url);
-    c.post(
+fn the_session_cookie_is_secure_behind_a_tls_proxy() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade-backoffice"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--demo", "acme"])
+        .arg("--behind-tls-proxy")
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = None;
+    let mut login = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Palisade back office on ") {
+            url = Some(rest.trim_end_matches('/').to_owned());
+        }
+        if line.contains("olivia@acme.example") {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let at = words.iter().position(|w| *w == "password").unwrap();
+            login = Some(words[at + 1].to_owned());
+        }
+        if line.contains("Ctrl-C") {
+            break;
+        }
+    }
+    let (url, password) = (url.unwrap(), login.unwrap());
+    let mut c = Client::new(&url);
+    let a = c.post(
         "/api/login",
-        json!({ "tenant": "acme", "email": owner.email, "password": owner.password.as_str() }),
+        json!({ "tenant": "acme", "email": "olivia@acme.example", "password": password }),
     );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(a.status, 200, "{}", a.text);
     let cookie = c.last_set_cookie.clone().unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));

@@ -22,6 +22,9 @@ struct Args {
     /// Base URL, e.g. http://127.0.0.1:8080
     #[arg(long)]
     url: String,
+    /// The employee's tenant
+    #[arg(long)]
+    tenant: String,
     /// Employee e-mail
     #[arg(long)]
     email: String,
@@ -37,10 +40,11 @@ struct Args {
 }
 
 /// Signs in with the password and a TOTP code computed from `secret`.
-fn sign_in(url: &str, email: &str, password: &str, secret: &str) -> Result<Session, String> {
+fn sign_in(args: &Args, password: &str, secret: &str) -> Result<Session, String> {
     let totp = Totp::new(Secret::from_base32(secret).map_err(|e| e.to_string())?);
     let code = totp.code_now().map_err(|e| e.to_string())?;
-    Session::sign_in(url, email, password, &code).map_err(|e| e.to_string())
+    Session::sign_in(&args.url, &args.tenant, &args.email, password, &code)
+        .map_err(|e| e.to_string())
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -56,7 +60,7 @@ fn main() -> std::process::ExitCode {
     let mut lines = std::io::stdin().lock().lines();
     let password = Zeroizing::new(lines.next().and_then(Result::ok).unwrap_or_default());
     let secret = Zeroizing::new(lines.next().and_then(Result::ok).unwrap_or_default());
-    let session = match sign_in(&args.url, &args.email, &password, &secret) {
+    let session = match sign_in(&args, &password, &secret) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("sign-in failed: {e}");

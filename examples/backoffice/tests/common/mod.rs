@@ -125,7 +125,7 @@ impl Client {
         &mut self,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Answer {
-        let mut response = response.unwrap();
+        let mut response = response.unwrap_or_else(|e| panic!("request failed: {e}"));
         if let Some(set) = response
             .headers()
             .get("set-cookie")
