@@ -47,17 +47,20 @@ macro_rules! action {
     )+};
 }
 
-/// Declares resource types: `resource!(Client, Invoice);`, or with the
-/// owner rule of accounts: `resource!(Account: owned_by_id);`.
+/// Declares resource types: `resource!(Client);` (its id in the route's
+/// `{id}`), `resource!(Client["client"]);` (in `{client}`, so that a route
+/// can name two resources), and for accounts, whose owner rules apply to
+/// one's own: `resource!(Account["user"] owned_by_id);`.
 #[macro_export]
 macro_rules! resource {
-    ($($(#[$meta:meta])* $name:ident $(: $owned:ident)?),+ $(,)?) => {$(
+    ($($(#[$meta:meta])* $name:ident $([$param:literal])? $($owned:ident)?),+ $(,)?) => {$(
         $(#[$meta])*
         #[doc = concat!("The policy resource type `", stringify!($name), "`.")]
         #[derive(Debug, Clone, Copy)]
         pub struct $name;
         impl $crate::Resource for $name {
             const NAME: &'static str = stringify!($name);
+            $(const ID_PARAM: Option<&'static str> = Some($param);)?
             $(const OWNED_BY_ID: bool = $crate::__owned!($owned);)?
         }
     )+};
@@ -86,6 +89,8 @@ pub struct Authorized<A: Action, R: Resource> {
     policy: Arc<Policy>,
     id: Option<String>,
     guard: Guard,
+    slot: Slot,
+    index: usize,
     _kind: PhantomData<fn() -> (A, R)>,
 }
 
@@ -124,6 +129,49 @@ impl<A: Action, R: Resource> Authorized<A, R> {
     /// The guard (for [`Guard::limit`]).
     pub fn guard(&self) -> &Guard {
         &self.guard
+    }
+
+    /// Adds `key: value` to the audit record of this decision (what a
+    /// change changed: names of fields, a new role; never personal values).
+    pub fn note(&self, key: &str, value: impl Into<serde_json::Value>) {
+        let value = value.into();
+        self.slot.with(self.index, |p| {
+            p.details.insert(key.to_owned(), value);
+        });
+    }
+
+    /// Refuses the request after all (a rule the policy cannot express, such
+    /// as "search by a field only who sees it"): the decision is recorded
+    /// as denied, with `reason`, and the answer is 403.
+    pub fn refuse(&self, reason: &str) -> Refusal {
+        let reason = reason.to_owned();
+        self.slot.with(self.index, |p| {
+            p.allowed = false;
+            p.details.insert("reason".into(), reason.into());
+        });
+        Refusal::forbidden(A::NAME, R::NAME)
+    }
+
+    /// Takes one request from the principal's allowance of the named quota
+    /// ([`GuardBuilder::with_quota`](crate::GuardBuilder::with_quota)); over
+    /// it, the decision is recorded as denied and the answer is 429.
+    ///
+    /// # Errors
+    /// [`Refusal::RateLimited`] with the seconds to wait.
+    pub fn limit(&self, quota: &str) -> Result<(), Refusal> {
+        self.guard.limit(quota, &self.principal).inspect_err(|_| {
+            self.slot.with(self.index, |p| {
+                p.allowed = false;
+                p.details.insert("reason".into(), "rate limit".into());
+            });
+        })
+    }
+
+    /// Names a data subject the request concerns in its audit record (a
+    /// client created or erased), beside those the answer shows.
+    pub fn concerns(&self, subject: impl Into<String>) {
+        let subject = subject.into();
+        self.slot.with(self.index, |p| p.subjects.push(subject));
     }
 
     /// Whether the same principal may also `action` any `type_name` (e.g.
@@ -196,14 +244,7 @@ where
                     .map(|(_, v)| v.to_owned())
             }
         };
-        let mut pending = Pending {
-            principal: principal.clone(),
-            action: A::NAME.to_owned(),
-            type_name: R::NAME,
-            id: id.clone(),
-            allowed: false,
-            probe_of: None,
-        };
+        let mut pending = Pending::new(principal.clone(), A::NAME, R::NAME, id.clone());
         if let (Some(id), Some(locator)) = (&id, guard.locator()) {
             match locator.tenant_of(R::NAME, id).await? {
                 Some(owner) if owner != principal.tenant() => {
@@ -223,7 +264,7 @@ where
             R::OWNED_BY_ID,
         );
         let allowed = pending.allowed;
-        slot.push(pending);
+        let index = slot.push(pending);
         if !allowed {
             return Err(Refusal::forbidden(A::NAME, R::NAME));
         }
@@ -232,6 +273,8 @@ where
             policy,
             id,
             guard,
+            slot,
+            index,
             _kind: PhantomData,
         })
     }
@@ -308,14 +351,9 @@ where
         let guard = Guard::from_ref(state);
         let slot = Slot::of(parts)?;
         let (principal, policy) = guard.authenticate(parts).await?;
-        slot.push(Pending {
-            principal: principal.clone(),
-            action: "use".into(),
-            type_name: "Session",
-            id: None,
-            allowed: true,
-            probe_of: None,
-        });
+        let mut pending = Pending::new(principal.clone(), "use", "Session", None);
+        pending.allowed = true;
+        slot.push(pending);
         Ok(SignedIn {
             principal,
             policy,

@@ -172,14 +172,7 @@ impl Guard {
             None
         };
         if let Some(refusal) = refusal {
-            slot.push(Pending {
-                principal,
-                action: "session".into(),
-                type_name: "Session",
-                id: None,
-                allowed: false,
-                probe_of: None,
-            });
+            slot.push(Pending::new(principal, "session", "Session", None));
             return Err(refusal);
         }
         parts
@@ -290,6 +283,29 @@ pub(crate) struct Pending {
     pub(crate) allowed: bool,
     /// The other tenant owning the requested id (a cross-tenant probe).
     pub(crate) probe_of: Option<String>,
+    /// What the handler added to the record: details and data subjects.
+    pub(crate) details: serde_json::Map<String, serde_json::Value>,
+    pub(crate) subjects: Vec<String>,
+}
+
+impl Pending {
+    pub(crate) fn new(
+        principal: Principal,
+        action: &str,
+        type_name: &'static str,
+        id: Option<String>,
+    ) -> Pending {
+        Pending {
+            principal,
+            action: action.to_owned(),
+            type_name,
+            id,
+            allowed: false,
+            probe_of: None,
+            details: serde_json::Map::new(),
+            subjects: Vec::new(),
+        }
+    }
 }
 
 /// The decisions of one request, shared between the extractors and the layer.
@@ -306,9 +322,23 @@ impl Slot {
         })
     }
 
-    pub(crate) fn push(&self, pending: Pending) {
-        if let Ok(mut v) = self.0.lock() {
-            v.push(pending);
+    /// Adds a decision; returns its place, for [`Slot::with`].
+    pub(crate) fn push(&self, pending: Pending) -> usize {
+        match self.0.lock() {
+            Ok(mut v) => {
+                v.push(pending);
+                v.len() - 1
+            }
+            Err(_) => usize::MAX,
+        }
+    }
+
+    /// Changes the decision at `index` (a handler's note or subject).
+    pub(crate) fn with(&self, index: usize, f: impl FnOnce(&mut Pending)) {
+        if let Ok(mut v) = self.0.lock()
+            && let Some(p) = v.get_mut(index)
+        {
+            f(p);
         }
     }
 
@@ -406,8 +436,9 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
         };
         let resource = format!("{}:{}", p.type_name, p.id.as_deref().unwrap_or("*"));
         let action = format!("{}.{}", p.type_name.to_lowercase(), p.action);
-        let mut payload = serde_json::json!({ "status": status.as_u16() });
+        let mut payload = serde_json::Value::Object(p.details);
         if let Some(o) = payload.as_object_mut() {
+            o.insert("status".into(), status.as_u16().into());
             if let Some(viewer) = p.principal.viewer() {
                 o.insert("viewer".into(), viewer.into());
                 o.insert("user".into(), p.principal.user().into());
@@ -427,7 +458,8 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
             .with_outcome(outcome)
             .with_payload(payload);
         if p.allowed {
-            for subject in mark.subjects.iter().take(palisade_audit::MAX_SUBJECTS) {
+            let shown = mark.subjects.iter().chain(&p.subjects);
+            for subject in shown.take(palisade_audit::MAX_SUBJECTS) {
                 event = event.with_subject(subject.clone());
             }
         }

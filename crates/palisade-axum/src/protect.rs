@@ -98,8 +98,8 @@ impl<T: Protected> Protected for Vec<T> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
     Json,
-    /// `{ list: [ {…}, … ] }` flattened to CSV rows, under a file name.
-    Csv(&'static str, &'static str),
+    /// `{ list: [ {…}, … ] }` flattened to CSV rows.
+    Csv(&'static str),
 }
 
 /// An answer the guard vouches for: made by [`Authorized::respond`]
@@ -113,6 +113,7 @@ pub struct Guarded<T: Protected> {
     policy: Arc<Policy>,
     guard: Guard,
     format: Format,
+    download: Option<&'static str>,
     status: axum::http::StatusCode,
 }
 
@@ -133,6 +134,7 @@ impl<T: Protected> Guarded<T> {
             policy,
             guard,
             format: Format::Json,
+            download: None,
             status: axum::http::StatusCode::OK,
         }
     }
@@ -148,7 +150,14 @@ impl<T: Protected> Guarded<T> {
     /// the first row; cells a spreadsheet would read as a formula are
     /// neutralised.
     pub fn as_csv(mut self, list: &'static str, file_name: &'static str) -> Self {
-        self.format = Format::Csv(list, file_name);
+        self.format = Format::Csv(list);
+        self.download = Some(file_name);
+        self
+    }
+
+    /// Answers as a download named `file_name` (`Content-Disposition`).
+    pub fn as_download(mut self, file_name: &'static str) -> Self {
+        self.download = Some(file_name);
         self
     }
 
@@ -352,7 +361,7 @@ impl<T: Protected> IntoResponse for Guarded<T> {
         };
         let mut response = match self.format {
             Format::Json => (self.status, Json(value)).into_response(),
-            Format::Csv(list, file_name) => {
+            Format::Csv(list) => {
                 let columns = T::FIELDS.iter().find_map(|f| match f.carries {
                     Carries::Nested(_, fields) if f.name == list => Some(fields),
                     _ => None,
@@ -361,18 +370,21 @@ impl<T: Protected> IntoResponse for Guarded<T> {
                     Ok(csv) => csv,
                     Err(refusal) => return refusal.into_response(),
                 };
-                let disposition = format!("attachment; filename=\"{file_name}\"");
                 let mut r = (self.status, csv).into_response();
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("text/csv; charset=utf-8"),
                 );
-                if let Ok(v) = HeaderValue::from_str(&disposition) {
-                    r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-                }
                 r
             }
         };
+        if let Some(name) = self.download
+            && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, v);
+        }
         response.extensions_mut().insert(mark);
         response
     }

@@ -13,11 +13,11 @@ use palisade_audit::{
 };
 use palisade_crypt::{Context, Keyring};
 use palisade_pii::{Masker, Operator, PartialMask};
-use palisade_rbac::{Policy, PolicyDocument, Request, Resource, Visibility};
+use palisade_rbac::{Policy, PolicyDocument};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
-use crate::db::{Db, Tx, Val};
+use crate::db::{Db, Tx};
 use crate::error::{Error, Result, internal};
 
 /// The authorization policy template every tenant starts from.
@@ -36,12 +36,6 @@ pub const ROLES: [&str; 5] = [
 pub const OWNER_ROLE: &str = "Administrator";
 /// Wrong passwords an account may try before its back-off starts.
 pub const PASSWORD_FREE_ATTEMPTS: u32 = 5;
-/// Searches by a field per user: 30 at once, then one every two seconds.
-const SEARCH_QUOTA: governor::Quota =
-    governor::Quota::per_minute(match std::num::NonZeroU32::new(30) {
-        Some(n) => n,
-        None => std::num::NonZeroU32::MIN,
-    });
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "bo_session";
 
@@ -98,49 +92,17 @@ impl Clock {
     }
 }
 
-/// One tenant's compiled policy at a version.
+/// One tenant's compiled policy at a version, and when the version was
+/// last compared with the database's.
 pub(crate) struct TenantPolicy {
     pub(crate) version: i64,
-    pub(crate) policy: Policy,
+    pub(crate) policy: Arc<Policy>,
+    checked: std::time::Instant,
 }
 
-/// An authenticated caller.
-pub(crate) struct Auth {
-    pub(crate) user_id: String,
-    pub(crate) tenant: String,
-    pub(crate) stage: Stage,
-    pub(crate) token_hash: String,
-    pub(crate) policy: Arc<TenantPolicy>,
-}
-
-/// How far a session has come through sign-in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Stage {
-    /// Password accepted; a TOTP or recovery code is due.
-    Totp,
-    /// Password accepted; the user has no second factor yet and must enroll.
-    Enroll,
-    /// Fully signed in.
-    Full,
-}
-
-impl Stage {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Stage::Totp => "totp",
-            Stage::Enroll => "enroll",
-            Stage::Full => "ok",
-        }
-    }
-    fn parse(s: &str) -> Result<Stage> {
-        match s {
-            "totp" => Ok(Stage::Totp),
-            "enroll" => Ok(Stage::Enroll),
-            "ok" => Ok(Stage::Full),
-            _ => Err(Error::Storage("unknown session stage".into())),
-        }
-    }
-}
+/// How stale a cached policy may be before its version is checked again:
+/// a change made by another instance is in force here within this time.
+const POLICY_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One tenant's audit log: segment files next to SQLite, or tables in the
 /// tenant's own PostgreSQL schema (shared by every app instance).
@@ -214,14 +176,12 @@ pub struct Backoffice {
     pub(crate) db: Db,
     pub(crate) keyring: Keyring,
     pub(crate) clock: Arc<Clock>,
-    pub(crate) policies: RwLock<HashMap<String, Arc<TenantPolicy>>>,
+    pub(crate) policies: RwLock<HashMap<String, TenantPolicy>>,
     pub(crate) audit_logs: Mutex<HashMap<String, Arc<TenantLog>>>,
     pub(crate) retention: palisade_retention::Policy,
-    pub(crate) masker: Masker,
+    pub(crate) masker: Arc<Masker>,
     /// Failed sign-ins for e-mail addresses with no account, hashed.
     pub(crate) unknown_failures: Mutex<HashMap<String, (u32, i64)>>,
-    /// Searches by a field, per user: a burst of 30, then one every 2 s.
-    pub(crate) search_limiter: governor::DefaultKeyedRateLimiter<String>,
 }
 
 impl std::fmt::Debug for Backoffice {
@@ -289,7 +249,7 @@ impl Backoffice {
         };
         private_dir(&config.data_dir.join("audit"))?;
         let retention = palisade_retention::Policy::parse(RETENTION_POLICY).map_err(internal)?;
-        let masker = Masker::new(Operator::Partial(PartialMask::default()));
+        let masker = Arc::new(Masker::new(Operator::Partial(PartialMask::default())));
         tracing::info!(engine = db.engine(), "back office opened");
         Ok(Backoffice {
             config,
@@ -301,20 +261,19 @@ impl Backoffice {
             retention,
             masker,
             unknown_failures: Mutex::new(HashMap::new()),
-            search_limiter: governor::RateLimiter::keyed(SEARCH_QUOTA),
         })
     }
 
-    /// Takes one search from `user`'s allowance, or says in how many
-    /// seconds the next one is allowed.
-    pub(crate) fn search_limit(&self, user: &str) -> std::result::Result<(), u64> {
-        use governor::clock::Clock as _;
-        self.search_limiter
-            .check_key(&user.to_owned())
-            .map_err(|not_until| {
-                let now = self.search_limiter.clock().now();
-                not_until.wait_time_from(now).as_secs().max(1)
-            })
+    /// Runs `f` on Tokio's blocking pool (the storage engines block).
+    pub(crate) async fn blocking<T, F>(self: &Arc<Self>, f: F) -> Result<T>
+    where
+        F: FnOnce(&Backoffice) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let app = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&app))
+            .await
+            .map_err(|_| internal("a worker failed"))?
     }
 
     /// The application clock.
@@ -400,14 +359,20 @@ impl Backoffice {
                 &[tenant.into()],
             )?
             .ok_or_else(|| internal("audit key missing"))?;
-        let ciphertext = row.text(1)?.parse().map_err(internal)?;
+        let ciphertext = row.text("signer")?.parse().map_err(internal)?;
         let text = self
             .keyring
             .decrypt(&ciphertext, &context)
             .map_err(internal)?;
         let text = std::str::from_utf8(&text).map_err(internal)?;
         let signer = CheckpointSigner::from_text(text).map_err(internal)?;
-        Ok((row.text(0)?, signer))
+        Ok((row.text("origin")?, signer))
+    }
+
+    /// Appends `event` to `tenant`'s audit log; returns its index.
+    pub(crate) fn append(&self, tenant: &str, event: Event) -> Result<u64> {
+        let receipt = self.audit(tenant)?.append(event).map_err(internal)?;
+        Ok(receipt.index)
     }
 
     /// Appends an event to the tenant's audit log; returns its index.
@@ -446,14 +411,44 @@ impl Backoffice {
 
     // ---- policies -------------------------------------------------------------
 
-    /// The compiled policy of `tenant` at `version` (cached).
-    pub(crate) fn tenant_policy(&self, tenant: &str, version: i64) -> Result<Arc<TenantPolicy>> {
+    /// The current compiled policy of `tenant`: cached, its version
+    /// compared with the database's at most every [`POLICY_RECHECK`]; a
+    /// change made through this instance is in force at once.
+    pub(crate) fn tenant_policy(&self, tenant: &str) -> Result<Arc<Policy>> {
         if let Ok(cache) = self.policies.read()
             && let Some(p) = cache.get(tenant)
+            && p.checked.elapsed() < POLICY_RECHECK
+        {
+            return Ok(Arc::clone(&p.policy));
+        }
+        let version = self
+            .db
+            .query_one(
+                "SELECT policy_version FROM tenants WHERE id = $1",
+                &[tenant.into()],
+            )?
+            .ok_or(Error::NotFound)?
+            .int("policy_version")?;
+        if let Ok(mut cache) = self.policies.write()
+            && let Some(p) = cache.get_mut(tenant)
             && p.version == version
         {
-            return Ok(Arc::clone(p));
+            p.checked = std::time::Instant::now();
+            return Ok(Arc::clone(&p.policy));
         }
+        self.load_policy(tenant)
+    }
+
+    /// `tenant`'s policy if the cache holds a recently checked one (no
+    /// database access: callable from async code).
+    pub(crate) fn cached_policy(&self, tenant: &str) -> Option<Arc<Policy>> {
+        let cache = self.policies.read().ok()?;
+        let p = cache.get(tenant)?;
+        (p.checked.elapsed() < POLICY_RECHECK).then(|| Arc::clone(&p.policy))
+    }
+
+    /// Reads, compiles and caches `tenant`'s policy.
+    fn load_policy(&self, tenant: &str) -> Result<Arc<Policy>> {
         let row = self
             .db
             .query_one(
@@ -461,16 +456,17 @@ impl Backoffice {
                 &[tenant.into()],
             )?
             .ok_or(Error::NotFound)?;
-        let document = PolicyDocument::from_toml(&row.text(0)?).map_err(internal)?;
-        let policy = document.compile();
-        let entry = Arc::new(TenantPolicy {
-            version: row.int(1)?,
-            policy,
-        });
+        let document = PolicyDocument::from_toml(&row.text("policy")?).map_err(internal)?;
+        let policy = Arc::new(document.compile());
+        let entry = TenantPolicy {
+            version: row.int("policy_version")?,
+            policy: Arc::clone(&policy),
+            checked: std::time::Instant::now(),
+        };
         if let Ok(mut cache) = self.policies.write() {
-            cache.insert(tenant.to_owned(), Arc::clone(&entry));
+            cache.insert(tenant.to_owned(), entry);
         }
-        Ok(entry)
+        Ok(policy)
     }
 
     /// Applies `change` to the tenant's policy document and stores it with a
@@ -499,8 +495,9 @@ impl Backoffice {
                         &[tenant.into()],
                     )?
                     .ok_or(Error::NotFound)?;
-                let version = row.int(1)?;
-                let mut document = PolicyDocument::from_toml(&row.text(0)?).map_err(internal)?;
+                let version = row.int("policy_version")?;
+                let mut document =
+                    PolicyDocument::from_toml(&row.text("policy")?).map_err(internal)?;
                 change(&mut document).map_err(policy_refusal)?;
                 let text = document.to_toml().map_err(internal)?;
                 let n = tx.exec(
@@ -514,6 +511,7 @@ impl Backoffice {
                 Ok(true)
             })?;
             if stored {
+                self.load_policy(tenant)?;
                 return Ok(());
             }
         }
@@ -533,180 +531,6 @@ impl Backoffice {
         Ok(text)
     }
 
-    // ---- sessions ---------------------------------------------------------------
-
-    /// Opens a session for `user_id` at `stage`; returns the token.
-    pub(crate) fn new_session(&self, user_id: &str, tenant: &str, stage: Stage) -> Result<String> {
-        let token = random_token()?;
-        self.db.exec(
-            "INSERT INTO sessions (token_hash, user_id, tenant, stage, expires) VALUES ($1, $2, $3, $4, $5)",
-            &[
-                token_hash(&token).into(),
-                user_id.into(),
-                tenant.into(),
-                stage.as_str().into(),
-                (self.clock.now() + self.config.session_ttl).into(),
-            ],
-        )?;
-        Ok(token)
-    }
-
-    /// Replaces the caller's session with a new token at `stage` (a new
-    /// token at each step of sign-in: no session fixation).
-    pub(crate) fn promote(&self, auth: &Auth, stage: Stage) -> Result<String> {
-        self.db.exec(
-            "DELETE FROM sessions WHERE token_hash = $1",
-            &[auth.token_hash.clone().into()],
-        )?;
-        self.new_session(&auth.user_id, &auth.tenant, stage)
-    }
-
-    /// Ends every session of `user_id`.
-    pub(crate) fn end_sessions(&self, user_id: &str) -> Result<u64> {
-        self.db
-            .exec("DELETE FROM sessions WHERE user_id = $1", &[user_id.into()])
-    }
-
-    /// The caller behind `token`, which must have reached `Stage::Full`
-    /// unless `allow` says otherwise. A blocked principal loses its sessions.
-    pub(crate) fn authenticate(&self, token: Option<&str>, allow: &[Stage]) -> Result<Auth> {
-        let unauthorized = || Error::Unauthorized("sign in first".into());
-        let token = token.ok_or_else(unauthorized)?;
-        let hash = token_hash(token);
-        let row = self
-            .db
-            .query_one(
-                "SELECT s.user_id, s.tenant, s.stage, s.expires, t.policy_version \
-                 FROM sessions s JOIN tenants t ON t.id = s.tenant WHERE s.token_hash = $1",
-                &[hash.clone().into()],
-            )?
-            .ok_or_else(unauthorized)?;
-        if row.int(3)? <= self.clock.now() {
-            self.db
-                .exec("DELETE FROM sessions WHERE token_hash = $1", &[hash.into()])?;
-            return Err(unauthorized());
-        }
-        let user_id = row.text(0)?;
-        let tenant = row.text(1)?;
-        let stage = Stage::parse(&row.text(2)?)?;
-        let policy = self.tenant_policy(&tenant, row.int(4)?)?;
-        if policy.policy.is_blocked(&user_id) {
-            self.end_sessions(&user_id)?;
-            return Err(Error::Unauthorized("the account is blocked".into()));
-        }
-        if stage != Stage::Full && !allow.contains(&stage) {
-            return Err(Error::Unauthorized(
-                "finish signing in with your second factor".into(),
-            ));
-        }
-        Ok(Auth {
-            user_id,
-            tenant,
-            stage,
-            token_hash: hash,
-            policy,
-        })
-    }
-
-    /// Asks the tenant's policy whether the caller may `action` on
-    /// `type_name:id`; refusals are audited and answered with 403.
-    pub(crate) fn authorize(
-        &self,
-        auth: &Auth,
-        type_name: &str,
-        action: &str,
-        id: &str,
-    ) -> Result<()> {
-        let resource = if type_name == "Account" {
-            Resource::new(type_name, id).owned_by(id)
-        } else {
-            Resource::new(type_name, id)
-        };
-        let request = Request::new(&auth.user_id, action, resource).in_tenant(&auth.tenant);
-        if auth.policy.policy.decide(&request).is_allowed() {
-            Ok(())
-        } else {
-            self.record_denied(
-                &auth.tenant,
-                &auth.user_id,
-                &format!("{}.{action}", type_name.to_lowercase()),
-                &format!("{type_name}:{id}"),
-            );
-            Err(Error::Forbidden(format!(
-                "not allowed to {action} {}",
-                type_name.to_lowercase()
-            )))
-        }
-    }
-
-    /// Whether the caller may `action` any `type_name` (asked for nested
-    /// values: an invoice inside a client is decided as an `Invoice`).
-    pub(crate) fn allowed(&self, auth: &Auth, type_name: &str, action: &str) -> bool {
-        let request = Request::new(&auth.user_id, action, Resource::new(type_name, "*"))
-            .in_tenant(&auth.tenant);
-        auth.policy.policy.decide(&request).is_allowed()
-    }
-
-    /// The answer to an id the caller's tenant does not have: 404, with the
-    /// probe recorded in the caller's audit log, and in the log of the
-    /// tenant that does have it (an id guessed or leaked across tenants).
-    pub(crate) fn not_found(&self, auth: &Auth, table: &str, action: &str, id: &str) -> Error {
-        let kind = table.trim_end_matches('s');
-        let resource = format!("{table}/{id}");
-        self.record_denied(
-            &auth.tenant,
-            &auth.user_id,
-            &format!("{kind}.{action}"),
-            &resource,
-        );
-        let owner = match table {
-            "clients" => "SELECT tenant FROM clients WHERE id = $1",
-            "attachments" => "SELECT tenant FROM attachments WHERE id = $1",
-            "invoices" => "SELECT tenant FROM invoices WHERE id = $1",
-            "users" => "SELECT tenant FROM users WHERE id = $1",
-            _ => return Error::NotFound,
-        };
-        if let Ok(Some(row)) = self.db.query_one(owner, &[id.into()])
-            && let Ok(other) = row.text(0)
-            && other != auth.tenant
-        {
-            self.record_denied(
-                &other,
-                &format!("{}/{}", auth.tenant, auth.user_id),
-                &format!("{kind}.cross_tenant"),
-                &resource,
-            );
-            tracing::warn!(tenant = %auth.tenant, user = %auth.user_id, "cross-tenant probe");
-        }
-        Error::NotFound
-    }
-
-    /// How the caller sees each client field (`name`, `phone`, `email`);
-    /// also checks `Client:read`.
-    pub(crate) fn client_fields(
-        &self,
-        auth: &Auth,
-        action: &str,
-    ) -> Result<HashMap<String, Visibility>> {
-        let request = Request::new(&auth.user_id, action, Resource::new("Client", "*"))
-            .in_tenant(&auth.tenant);
-        let decision = auth.policy.policy.decide(&request);
-        if !decision.is_allowed() {
-            self.record_denied(
-                &auth.tenant,
-                &auth.user_id,
-                &format!("client.{action}"),
-                "clients",
-            );
-            return Err(Error::Forbidden(format!("not allowed to {action} clients")));
-        }
-        Ok(decision
-            .fields()
-            .into_iter()
-            .map(|f| (f.field.to_owned(), f.visibility))
-            .collect())
-    }
-
     /// Encryption context of a client field.
     pub(crate) fn field_context(tenant: &str, table: &str, column: &str, row: &str) -> Context {
         Context::field(table, column, row).with("tenant", tenant)
@@ -723,10 +547,6 @@ impl Backoffice {
             .db
             .query("SELECT id FROM users WHERE tenant = $1", &[tenant.into()])?
             .len())
-    }
-
-    pub(crate) fn exists(&self, sql: &str, params: &[Val]) -> Result<bool> {
-        Ok(self.db.query_one(sql, params)?.is_some())
     }
 }
 
@@ -750,18 +570,20 @@ fn policy_refusal(e: palisade_rbac::Error) -> Error {
 pub(crate) fn first_bad_row(db: &Db, schema: &str) -> Result<Option<String>> {
     let rows = db.query(
         &format!(
-            "SELECT idx, encode(leaf, 'hex'), encode(record, 'hex'), encode(sidecar, 'hex') \
-             FROM {schema}.audit_records ORDER BY idx"
+            "SELECT idx, encode(leaf, 'hex') AS leaf, encode(record, 'hex') AS record, \
+             encode(sidecar, 'hex') AS sidecar FROM {schema}.audit_records ORDER BY idx"
         ),
         &[],
     )?;
     let mut previous = [0u8; 32];
     for (expected, row) in (0_i64..).zip(rows) {
-        let idx = row.int(0)?;
-        let hex = |i: usize| -> Result<Vec<u8>> {
-            HEXLOWER.decode(row.text(i)?.as_bytes()).map_err(internal)
+        let idx = row.int("idx")?;
+        let hex = |column: &str| -> Result<Vec<u8>> {
+            HEXLOWER
+                .decode(row.text(column)?.as_bytes())
+                .map_err(internal)
         };
-        let (leaf, bytes, sidecar) = (hex(1)?, hex(2)?, hex(3)?);
+        let (leaf, bytes, sidecar) = (hex("leaf")?, hex("record")?, hex("sidecar")?);
         if idx != expected {
             return Ok(Some(format!("record {expected}: missing from the store")));
         }

@@ -6,8 +6,8 @@
 //! are made from Tokio's blocking pool.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
@@ -50,35 +50,59 @@ impl From<Option<i64>> for Val {
     }
 }
 
-/// A result row.
+/// A result row: values by column name.
 #[derive(Debug)]
-pub(crate) struct Row(Vec<Val>);
+pub(crate) struct Row {
+    names: Arc<[String]>,
+    vals: Vec<Val>,
+}
 
 impl Row {
-    pub(crate) fn text(&self, i: usize) -> Result<String> {
-        match self.0.get(i) {
+    fn get(&self, column: &str) -> Option<&Val> {
+        self.names
+            .iter()
+            .position(|n| n == column)
+            .and_then(|i| self.vals.get(i))
+    }
+
+    /// The text in `column`; an error when it is missing or not text.
+    pub(crate) fn text(&self, column: &str) -> Result<String> {
+        match self.get(column) {
             Some(Val::Text(s)) => Ok(s.clone()),
-            _ => Err(Error::Storage(format!("column {i} is not text"))),
+            _ => Err(Error::Storage(format!("column `{column}` is not text"))),
         }
     }
-    pub(crate) fn opt_text(&self, i: usize) -> Option<String> {
-        match self.0.get(i) {
+
+    /// The text in `column`, or `None` when it is NULL.
+    pub(crate) fn opt_text(&self, column: &str) -> Option<String> {
+        match self.get(column) {
             Some(Val::Text(s)) => Some(s.clone()),
             _ => None,
         }
     }
-    pub(crate) fn int(&self, i: usize) -> Result<i64> {
-        match self.0.get(i) {
+
+    /// The integer in `column`; an error when it is missing or not one.
+    pub(crate) fn int(&self, column: &str) -> Result<i64> {
+        match self.get(column) {
             Some(Val::Int(n)) => Ok(*n),
-            _ => Err(Error::Storage(format!("column {i} is not an integer"))),
+            _ => Err(Error::Storage(format!(
+                "column `{column}` is not an integer"
+            ))),
         }
     }
-    pub(crate) fn opt_int(&self, i: usize) -> Option<i64> {
-        match self.0.get(i) {
+
+    /// The integer in `column`, or `None` when it is NULL.
+    pub(crate) fn opt_int(&self, column: &str) -> Option<i64> {
+        match self.get(column) {
             Some(Val::Int(n)) => Some(*n),
             _ => None,
         }
     }
+}
+
+/// A struct read from a row, by column names.
+pub(crate) trait FromRow: Sized {
+    fn from_row(row: &Row) -> Result<Self>;
 }
 
 const SCHEMA: &[&str] = &[
@@ -90,7 +114,7 @@ const SCHEMA: &[&str] = &[
      recovery TEXT, login_failures BIGINT NOT NULL, login_blocked_until BIGINT NOT NULL, \
      created BIGINT NOT NULL, UNIQUE (tenant, email))",
     "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
-     tenant TEXT NOT NULL, stage TEXT NOT NULL, expires BIGINT NOT NULL)",
+     tenant TEXT NOT NULL, stage TEXT NOT NULL, expires BIGINT NOT NULL, stepped_up BIGINT)",
     "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id)",
     "CREATE TABLE IF NOT EXISTS clients (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
      name TEXT NOT NULL, phone TEXT NOT NULL, email TEXT NOT NULL, phone_index TEXT NOT NULL, \
@@ -223,6 +247,19 @@ impl Db {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
+    /// Runs a query and reads every row into a `T`.
+    pub(crate) fn query_as<T: FromRow>(&self, sql: &str, params: &[Val]) -> Result<Vec<T>> {
+        self.query(sql, params)?.iter().map(T::from_row).collect()
+    }
+
+    /// Runs a query and reads its first row, if any, into a `T`.
+    pub(crate) fn query_one_as<T: FromRow>(&self, sql: &str, params: &[Val]) -> Result<Option<T>> {
+        self.query_one(sql, params)?
+            .as_ref()
+            .map(T::from_row)
+            .transpose()
+    }
+
     /// Runs `f` in one transaction: every statement it makes is committed
     /// together when it returns `Ok`, and none is when it returns `Err`.
     /// SQLite takes the write lock at `BEGIN` (`IMMEDIATE`), so two
@@ -295,6 +332,7 @@ fn sqlite_exec(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<u6
 fn sqlite_query(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
     let mut stmt = c.prepare_cached(sql).map_err(sqlite_error)?;
     let columns = stmt.column_count();
+    let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let mut rows = stmt
         .query(rusqlite::params_from_iter(params.iter().map(sqlite_value)))
         .map_err(sqlite_error)?;
@@ -310,7 +348,10 @@ fn sqlite_query(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<V
                 _ => Val::Null,
             });
         }
-        out.push(Row(vals));
+        out.push(Row {
+            names: Arc::clone(&names),
+            vals,
+        });
     }
     Ok(out)
 }
@@ -326,6 +367,10 @@ fn pg_query(c: &mut impl postgres::GenericClient, sql: &str, params: &[Val]) -> 
     let refs = pg_refs(&owned);
     let rows = c.query(sql, &refs).map_err(pg_error)?;
     let mut out = Vec::with_capacity(rows.len());
+    let names: Arc<[String]> = rows
+        .first()
+        .map(|r| r.columns().iter().map(|c| c.name().to_owned()).collect())
+        .unwrap_or_else(|| Arc::from(Vec::new()));
     for row in rows {
         let mut vals = Vec::with_capacity(row.len());
         for (i, column) in row.columns().iter().enumerate() {
@@ -345,7 +390,10 @@ fn pg_query(c: &mut impl postgres::GenericClient, sql: &str, params: &[Val]) -> 
             };
             vals.push(v);
         }
-        out.push(Row(vals));
+        out.push(Row {
+            names: Arc::clone(&names),
+            vals,
+        });
     }
     Ok(out)
 }

@@ -1,26 +1,34 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod api_session;
 mod app;
+mod attachments;
 mod auth;
-mod client;
 mod clients;
 mod db;
 mod error;
+mod evidence;
+mod gate;
 mod http;
+mod invoices;
+mod retention;
 mod run;
 mod seed;
+mod sessions;
+mod users;
+mod views;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::{
+    api_session::ApiSession,
     app::{
         Backoffice, Clock, Config, OWNER_ROLE, PASSWORD_FREE_ATTEMPTS, POLICY_TEMPLATE,
         RETENTION_POLICY, ROLES, SESSION_COOKIE, audit_schema,
     },
-    client::Session,
     clients::PAGE,
     error::{Error, Result},
     http::router,

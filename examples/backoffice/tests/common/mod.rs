@@ -86,7 +86,7 @@ pub(crate) fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
 }
 
 /// A browser-like client: one cookie jar of one session cookie.
-pub(crate) struct Client {
+pub(crate) struct Browser {
     agent: ureq::Agent,
     base: String,
     pub(crate) cookie: Option<String>,
@@ -107,9 +107,9 @@ impl Answer {
     }
 }
 
-impl Client {
-    pub(crate) fn new(base: &str) -> Client {
-        Client {
+impl Browser {
+    pub(crate) fn new(base: &str) -> Browser {
+        Browser {
             agent: ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .build()
