@@ -112,7 +112,7 @@ fn walk_in(app: &Backoffice, url: &str, demo: &Demo) -> Result<(), BoxError> {
         owner.email, owner.role, operator.email, operator.role
     ));
 
-    let first_client = |session: &Session| -> Result<serde_json::Value, BoxError> {
+    let first_client = |session: &ApiSession| -> Result<serde_json::Value, BoxError> {
         let (status, list) = session.get_json("/api/clients")?;
         if status != 200 {
             return Err(format!("GET /api/clients answered {status}").into());
