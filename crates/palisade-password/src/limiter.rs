@@ -43,12 +43,13 @@ const MAX_IDENTIFIER_BYTES: usize = 1024;
 /// **before** any password is verified.
 ///
 /// Every attempt is reserved with an atomic compare-and-swap before the
-/// hash runs, so parallel guesses cannot outrun the count: within one
-/// back-off step, no more attempts are evaluated than the schedule
-/// allows, however many arrive at once and on however many application
-/// instances share the store. The address is reserved first (a throttled
-/// address never touches an account's counter), then the account; both
-/// must admit.
+/// hash runs, so parallel guesses cannot outrun the count: no more
+/// attempts are evaluated than the schedule allows, however many arrive
+/// at once and on however many application instances share the store.
+/// Both keys must admit the attempt: the address is reserved first (a
+/// throttled address never touches an account's counter), then the
+/// account. A read-only look at the account comes before both, so that
+/// retrying a throttled account costs the address nothing.
 ///
 /// Keys are the identifier as typed (trimmed, NFKC, lower-cased) and the
 /// client address (IPv6 by /64), hashed: the limiter never learns whether
@@ -58,14 +59,15 @@ const MAX_IDENTIFIER_BYTES: usize = 1024;
 ///
 /// What settles a reservation:
 /// - a verified success ([`Reservation::succeeded`]) clears the account's
-///   counter and takes back the attempt from the address's count (only
-///   that one: earlier failures from the address stay counted, so an
-///   attacker signing in to their own account between guesses gains
-///   nothing);
+///   counter and takes this one attempt back from the address's count,
+///   keeping the address's current wait: earlier failures from the address
+///   stay counted, so an attacker signing in to their own account between
+///   guesses gains nothing;
 /// - a failure ([`Reservation::failed`], or dropping the reservation, or an
 ///   error while verifying) leaves the attempt counted on both;
-/// - an attempt the account refuses is taken back from the address, since
-///   nothing was verified.
+/// - an attempt the account refuses after the address admitted it (a race
+///   with another attempt on the account) is taken back from the address,
+///   since nothing was verified.
 #[derive(Debug)]
 pub struct LoginLimiter<S> {
     store: S,
@@ -94,14 +96,20 @@ pub enum Admission<'a, S: AttemptStore> {
 pub struct Reservation<'a, S: AttemptStore> {
     limiter: &'a LoginLimiter<S>,
     account: String,
-    address: String,
-    reserved_at: u64,
+    address: Taken,
+}
+
+/// A reservation made on one key.
+#[derive(Debug)]
+struct Taken {
+    key: String,
+    at: u64,
 }
 
 impl<S: AttemptStore> fmt::Debug for Reservation<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reservation")
-            .field("reserved_at", &self.reserved_at)
+            .field("reserved_at", &self.address.at)
             .finish_non_exhaustive()
     }
 }
@@ -153,24 +161,30 @@ impl<S: AttemptStore> LoginLimiter<S> {
     pub fn reserve(&self, account: &str, address: IpAddr, now: u64) -> Result<Admission<'_, S>> {
         let account = account_key(account)?;
         let address = address_key(address);
-        match self.take(&address, self.limits.address(), now)? {
-            Decision::Admit(_) => {}
-            refused => return Ok(refusal(refused)),
+        // A look first, so that retrying a throttled account costs the
+        // address nothing; the reservation below decides.
+        let peek = AttemptCounter::live(self.store.load(&account)?, now)
+            .reserve(self.limits.account(), now);
+        if !matches!(peek, Decision::Admit(_)) {
+            return Ok(to_refusal(peek));
         }
-        let answer = match self.take(&account, self.limits.account(), now) {
-            Ok(Decision::Admit(_)) => {
+        let address = match self.take(address, self.limits.address(), now)? {
+            Ok(taken) => taken,
+            Err(refused) => return Ok(refused),
+        };
+        let answer = match self.take(account, self.limits.account(), now) {
+            Ok(Ok(taken)) => {
                 return Ok(Admission::Admitted(Reservation {
                     limiter: self,
-                    account,
+                    account: taken.key,
                     address,
-                    reserved_at: now,
                 }));
             }
-            Ok(refused) => Ok(refusal(refused)),
+            Ok(Err(refused)) => Ok(refused),
             Err(e) => Err(e),
         };
         // Nothing will be verified: the address gets its attempt back.
-        self.refund(&address, now, now)?;
+        self.give_back(&address, now)?;
         answer
     }
 
@@ -225,13 +239,22 @@ impl<S: AttemptStore> LoginLimiter<S> {
 
     /// One reservation on one key: the decision on the live counter,
     /// stored if it admits.
-    fn take(&self, key: &str, backoff: &Backoff, now: u64) -> Result<Decision> {
-        self.update(key, |stored| {
+    fn take(
+        &self,
+        key: String,
+        backoff: &Backoff,
+        now: u64,
+    ) -> Result<core::result::Result<Taken, Admission<'_, S>>> {
+        let decision = self.update(&key, |stored| {
             let decision = AttemptCounter::live(stored, now).reserve(backoff, now);
             match decision {
                 Decision::Admit(new) => (Some(new), decision),
                 _ => (None, decision),
             }
+        })?;
+        Ok(match decision {
+            Decision::Admit(_) => Ok(Taken { key, at: now }),
+            refused => Err(to_refusal(refused)),
         })
     }
 
@@ -241,16 +264,17 @@ impl<S: AttemptStore> LoginLimiter<S> {
         })
     }
 
-    /// Takes back one attempt reserved on `key` at `reserved_at`, unless the
-    /// counter it went into may have been forgotten since (a counter lives
-    /// at least `forget_after` past its last reservation, so before that
-    /// time the stored counter is the one holding this attempt).
-    fn refund(&self, key: &str, reserved_at: u64, now: u64) -> Result<()> {
+    /// Takes back an address reservation: the counter loses one attempt
+    /// and keeps its current wait (a refund never loosens a wait), unless it
+    /// may have been forgotten since (a counter lives at least
+    /// `forget_after` past its last reservation, so before that time the
+    /// stored counter is the one holding this attempt).
+    fn give_back(&self, taken: &Taken, now: u64) -> Result<()> {
         let forget_after = self.limits.address().forget_after();
-        if now >= reserved_at.saturating_add(forget_after) {
+        if now >= taken.at.saturating_add(forget_after) {
             return Ok(());
         }
-        self.update(key, |stored| {
+        self.update(&taken.key, |stored| {
             let live = stored.filter(|c| c.attempts() > 0 && !c.is_expired(now));
             (live.map(AttemptCounter::refund), ())
         })
@@ -278,6 +302,16 @@ impl<S: AttemptStore> LoginLimiter<S> {
     }
 }
 
+fn to_refusal<'a, S: AttemptStore>(decision: Decision) -> Admission<'a, S> {
+    match decision {
+        Decision::Throttled(seconds) => Admission::Throttled {
+            retry_after: seconds.max(1),
+        },
+        // Only refusals reach here; refusing is the safe reading of anything else.
+        Decision::Locked | Decision::Admit(_) => Admission::Locked,
+    }
+}
+
 impl<S: AttemptStore> Reservation<'_, S> {
     /// The password was verified at `now`: clears the account's counter
     /// and takes this attempt back from the address's count.
@@ -286,22 +320,12 @@ impl<S: AttemptStore> Reservation<'_, S> {
     /// [`Error::AttemptStoreFailed`], [`Error::AttemptStoreContended`].
     pub fn succeeded(self, now: u64) -> Result<()> {
         self.limiter.reset(&self.account)?;
-        self.limiter.refund(&self.address, self.reserved_at, now)
+        self.limiter.give_back(&self.address, now)
     }
 
     /// The password was wrong: the attempt stays counted (as it does when
     /// the reservation is dropped).
     pub fn failed(self) {}
-}
-
-fn refusal<'a, S: AttemptStore>(decision: Decision) -> Admission<'a, S> {
-    match decision {
-        Decision::Throttled(seconds) => Admission::Throttled {
-            retry_after: seconds.max(1),
-        },
-        // An admission never reaches here; refusing is the safe reading.
-        Decision::Locked | Decision::Admit(_) => Admission::Locked,
-    }
 }
 
 /// `acct:` and the hex SHA-256 of the identifier as typed: trimmed, NFKC,

@@ -13,7 +13,8 @@ use crate::{AttemptCounter, AttemptStore, Error, Result};
 /// `login_attempts` (created if missing; schema in the crate docs).
 ///
 /// Each compare-and-swap is one statement, atomic in SQLite, so several
-/// connections and processes may share the database file. WAL journal,
+/// connections and processes may share the database file. WAL journal with
+/// `synchronous = NORMAL` (a power loss may forget the last few attempts),
 /// a 5-second busy timeout. A new database file is created readable by its
 /// owner only. Call [`purge_expired`](Self::purge_expired) from time to time
 /// (hourly, say): rows are not deleted otherwise.
@@ -43,6 +44,10 @@ impl SqliteAttemptStore {
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
         conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        // No fsync per counter update: a power loss may forget the last
+        // few attempts, never corrupt the file.
+        conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
         Self::with_connection(conn)
     }
