@@ -105,6 +105,9 @@ struct Racers<'a, S> {
     stored: &'a str,
     round: std::sync::RwLock<Option<Round>>,
     tally: std::sync::Mutex<Arc<Tally>>,
+    /// What a racer's failure said (its panic is caught so that the others
+    /// are not left waiting at a barrier).
+    failure: std::sync::Mutex<Option<String>>,
     start: Barrier,
     end: Barrier,
 }
@@ -119,23 +122,33 @@ impl<S: AttemptStore + Sync> Racers<'_, S> {
                 return;
             };
             let tally = Arc::clone(&self.tally.lock().unwrap());
-            let (account, address) = (round.account(i), round.address(i));
             let guess = if round.is_right(i) { &right } else { &wrong };
-            match limiter.reserve(&account, address, NOW).unwrap() {
-                Admission::Admitted(reservation) => {
-                    tally.evaluated.fetch_add(1, SeqCst);
-                    if self.hasher.verify(guess, self.stored).unwrap().is_valid() {
-                        tally.right_evaluated.store(true, SeqCst);
-                        reservation.succeeded(NOW).unwrap();
-                    } else {
-                        reservation.failed();
+            let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let (account, address) = (round.account(i), round.address(i));
+                match limiter.reserve(&account, address, NOW).unwrap() {
+                    Admission::Admitted(reservation) => {
+                        tally.evaluated.fetch_add(1, SeqCst);
+                        if self.hasher.verify(guess, self.stored).unwrap().is_valid() {
+                            tally.right_evaluated.store(true, SeqCst);
+                            reservation.succeeded(NOW).unwrap();
+                        } else {
+                            reservation.failed();
+                        }
                     }
+                    Admission::Throttled { retry_after } => {
+                        assert!((1..=60).contains(&retry_after), "{retry_after}");
+                        tally.throttled.fetch_add(1, SeqCst);
+                    }
+                    Admission::Locked => panic!("no lock is configured"),
                 }
-                Admission::Throttled { retry_after } => {
-                    assert!((1..=60).contains(&retry_after));
-                    tally.throttled.fetch_add(1, SeqCst);
-                }
-                Admission::Locked => panic!("no lock is configured"),
+            }));
+            if let Err(panic) = attempt {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default();
+                *self.failure.lock().unwrap() = Some(format!("racer {i}: {message}"));
             }
             self.end.wait();
         }
@@ -148,6 +161,9 @@ impl<S: AttemptStore + Sync> Racers<'_, S> {
         *self.round.write().unwrap() = Some(round);
         self.start.wait();
         self.end.wait();
+        if let Some(failure) = self.failure.lock().unwrap().take() {
+            panic!("{failure}");
+        }
         tally
     }
 }
@@ -165,6 +181,7 @@ fn with_racers<S: AttemptStore + Sync>(
         stored,
         round: std::sync::RwLock::new(None),
         tally: std::sync::Mutex::new(Arc::default()),
+        failure: std::sync::Mutex::new(None),
         start: Barrier::new(THREADS + 1),
         end: Barrier::new(THREADS + 1),
     };
@@ -173,9 +190,13 @@ fn with_racers<S: AttemptStore + Sync>(
             let racers = &racers;
             s.spawn(move || racers.racer(i));
         }
-        body(&racers);
+        // A failed expectation in `body` must not leave the racers waiting.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&racers)));
         *racers.round.write().unwrap() = None;
         racers.start.wait();
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
     });
 }
 

@@ -103,7 +103,10 @@ fn run<S: AttemptStore>(limiter: &LoginLimiter<S>, ops: &[Op]) -> (Vec<String>, 
         }
     };
     let limits = limiter.limits();
-    let longest = limits.account().max_delay().max(limits.address().max_delay());
+    let longest = limits
+        .account()
+        .max_delay()
+        .max(limits.address().max_delay());
     for (seq, op) in ops.iter().enumerate() {
         match *op {
             Op::Attempt {
