@@ -272,9 +272,11 @@ impl AttemptCounter {
             return Decision::Throttled(self.retry_at - now);
         }
         let attempts = self.attempts.saturating_add(1);
+        // Within the free attempts the wait stays as it was (over by now):
+        // an instance whose clock is a little behind is not refused.
         let retry_at = backoff
             .delay_after(attempts)
-            .map_or(now, |d| now.saturating_add(d).min(NEVER));
+            .map_or(self.retry_at, |d| now.saturating_add(d).min(NEVER));
         let expires_at = if backoff.lock_after.is_some_and(|n| attempts >= n) {
             NEVER
         } else {
@@ -351,6 +353,18 @@ mod tests {
             AttemptCounter::default()
         );
         assert_eq!(AttemptCounter::live(Some(c), 1009), c);
+    }
+
+    #[test]
+    fn free_attempts_do_not_refuse_a_clock_a_little_behind() {
+        let b = Backoff::new(3, 10, 100);
+        let c = admit(AttemptCounter::default(), &b, 100);
+        let c = admit(c, &b, 99);
+        assert_eq!(c.retry_at(), 0);
+        let c = admit(c, &b, 98);
+        // The attempt that starts the first wait sets it from its own clock.
+        let c = admit(c, &b, 98);
+        assert_eq!(c.reserve(&b, 107), Decision::Throttled(1));
     }
 
     #[test]
