@@ -227,7 +227,7 @@ fn check_schedule(limits: &Limits, admitted: &[Admitted]) -> Result<(), TestCase
             // `forget_after`); every other attempt keeps counting.
             let counted: Vec<u64> = streak
                 .iter()
-                .filter(|a| !a.success_at.is_some_and(|(_, at)| at < a.t + forget))
+                .filter(|a| a.success_at.is_none_or(|(_, at)| at >= a.t + forget))
                 .map(|a| a.t)
                 .collect();
             check_streak(limits.address(), &counted, &format!("address {address}"))?;
