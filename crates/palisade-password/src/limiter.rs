@@ -85,8 +85,8 @@ pub enum Admission<'a, S: AttemptStore> {
         /// Seconds until an attempt may be admitted (at least 1).
         retry_after: u64,
     },
-    /// Refused without verifying: the account (or address) is locked until
-    /// [`LoginLimiter::unlock`] or, for an account, a success.
+    /// Refused without verifying: the account is locked until
+    /// [`LoginLimiter::unlock`].
     Locked,
 }
 

@@ -13,7 +13,8 @@ pub(crate) const NEVER: u64 = i64::MAX.unsigned_abs();
 /// The first `free_attempts` attempts go through at once; the n-th attempt
 /// past them makes the next one wait `base_delay × 2^(n−1)` seconds, capped at
 /// `max_delay`. A key without attempts for `forget_after` seconds starts over.
-/// With `lock_after`, the key refuses every attempt after that many until
+/// With `lock_after` (accounts only), the account refuses every attempt
+/// after that many until
 /// [`LoginLimiter::unlock`](crate::LoginLimiter::unlock) or a success.
 ///
 /// All durations are in seconds.
@@ -52,7 +53,8 @@ impl Backoff {
     }
 
     /// Refuses every attempt once this many have been made without a
-    /// success, until an unlock; `None` (the default) never locks.
+    /// success, until an unlock; `None` (the default) never locks. For the
+    /// account back-off only: an address has no unlock.
     ///
     /// A lock lets anyone who knows an identifier lock its owner out, so
     /// prefer the back-off alone for passwords unless an unlock path exists.
@@ -175,10 +177,17 @@ impl Limits {
     /// # Errors
     /// [`Error::ParamInvalid`] when a base delay is 0, a maximum delay is
     /// below its base, a key would be forgotten sooner than its longest
-    /// delay, or a lock is set at 0 attempts.
+    /// delay, the account's lock is set at 0 attempts, or the address
+    /// back-off has a lock.
     pub fn new(account: Backoff, address: Backoff) -> Result<Self> {
         account.check(Which::Account)?;
         address.check(Which::Address)?;
+        if address.lock_after.is_some() {
+            return Err(Error::ParamInvalid {
+                name: "address lock_after",
+                requirement: "must be unset (an address has no unlock)",
+            });
+        }
         Ok(Self { account, address })
     }
 
@@ -410,6 +419,10 @@ mod tests {
         }
         match Limits::new(ok, Backoff::new(3, 0, 60)) {
             Err(Error::ParamInvalid { name, .. }) => assert_eq!(name, "address base_delay"),
+            other => unreachable!("{other:?}"),
+        }
+        match Limits::new(ok, ok.with_lock_after(Some(100))) {
+            Err(Error::ParamInvalid { name, .. }) => assert_eq!(name, "address lock_after"),
             other => unreachable!("{other:?}"),
         }
         let d = Limits::default();

@@ -35,8 +35,15 @@ struct Conn {
 }
 
 impl Conn {
+    /// Connects, creates the table if needed (under an advisory lock, so
+    /// instances starting together do not race) and prepares the statements.
     fn open(params: &str) -> Result<Self> {
         let mut client = Client::connect(params, NoTls).map_err(db)?;
+        let mut tx = client.transaction().map_err(db)?;
+        tx.execute("SELECT pg_advisory_xact_lock(73062027)", &[])
+            .map_err(db)?;
+        tx.batch_execute(SCHEMA).map_err(db)?;
+        tx.commit().map_err(db)?;
         let load = client
             .prepare("SELECT attempts, retry_at, expires_at FROM login_attempts WHERE key = $1")
             .map_err(db)?;
@@ -82,12 +89,6 @@ impl PostgresAttemptStore {
     /// # Errors
     /// [`Error::AttemptStoreFailed`].
     pub fn connect(params: &str) -> Result<Self> {
-        let mut client = Client::connect(params, NoTls).map_err(db)?;
-        let mut tx = client.transaction().map_err(db)?;
-        tx.execute("SELECT pg_advisory_xact_lock(73062027)", &[])
-            .map_err(db)?;
-        tx.batch_execute(SCHEMA).map_err(db)?;
-        tx.commit().map_err(db)?;
         Ok(Self {
             params: params.to_owned(),
             conn: Mutex::new(Conn::open(params)?),
