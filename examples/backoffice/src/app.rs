@@ -12,11 +12,13 @@ use palisade_audit::{
     FileStore, Outcome, PostgresStore, Receipt,
 };
 use palisade_crypt::{Context, Keyring};
+use palisade_password::{Limits, LoginLimiter};
 use palisade_pii::{Masker, Operator, PartialMask};
 use palisade_rbac::{Policy, PolicyDocument};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
+use crate::attempts::DbAttempts;
 use crate::db::{Db, Tx};
 use crate::error::{Error, Result, internal};
 
@@ -71,24 +73,61 @@ impl Config {
 }
 
 /// The application clock: the system clock plus an offset that tests and
-/// demos may advance (to see attachments expire, or to get a fresh TOTP step).
-#[derive(Debug, Default)]
+/// demos may advance (to see attachments expire, or to get a fresh TOTP
+/// step), and may freeze (to act within one second, whatever the machine).
+#[derive(Debug)]
 pub struct Clock {
     offset: AtomicI64,
+    /// The frozen time, or `i64::MIN` when the clock runs.
+    frozen: AtomicI64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            offset: AtomicI64::new(0),
+            frozen: AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+fn system_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Clock {
     /// Unix seconds now.
     pub fn now(&self) -> i64 {
-        let system = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        system.saturating_add(self.offset.load(Ordering::Relaxed))
+        match self.frozen.load(Ordering::Relaxed) {
+            i64::MIN => system_seconds().saturating_add(self.offset.load(Ordering::Relaxed)),
+            frozen => frozen,
+        }
     }
 
-    /// Moves the clock forward by `seconds`.
+    /// Moves the clock forward by `seconds` (frozen or not).
     pub fn advance(&self, seconds: i64) {
         self.offset.fetch_add(seconds, Ordering::Relaxed);
+        let _ = self
+            .frozen
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |f| {
+                (f != i64::MIN).then(|| f.saturating_add(seconds))
+            });
+    }
+
+    /// Stops the clock at the current time until [`Clock::resume`].
+    pub fn freeze(&self) {
+        self.frozen.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// Lets a frozen clock run again from where it stood.
+    pub fn resume(&self) {
+        let frozen = self.frozen.swap(i64::MIN, Ordering::Relaxed);
+        if frozen != i64::MIN {
+            self.offset
+                .store(frozen.saturating_sub(system_seconds()), Ordering::Relaxed);
+        }
     }
 }
 
@@ -173,15 +212,16 @@ fn with_search_path(url: &str, schema: &str) -> String {
 /// The running back office: storage, keys, policies, audit logs.
 pub struct Backoffice {
     pub(crate) config: Config,
-    pub(crate) db: Db,
+    pub(crate) db: Arc<Db>,
     pub(crate) keyring: Keyring,
     pub(crate) clock: Arc<Clock>,
     pub(crate) policies: RwLock<HashMap<String, TenantPolicy>>,
     pub(crate) audit_logs: Mutex<HashMap<String, Arc<TenantLog>>>,
     pub(crate) retention: palisade_retention::Policy,
     pub(crate) masker: Arc<Masker>,
-    /// Failed sign-ins for e-mail addresses with no account, hashed.
-    pub(crate) unknown_failures: Mutex<HashMap<String, (u32, i64)>>,
+    /// Sign-in attempts, reserved before each password check (per account
+    /// and per client address), in the shared database.
+    pub(crate) login_limiter: LoginLimiter<DbAttempts>,
 }
 
 impl std::fmt::Debug for Backoffice {
@@ -251,16 +291,17 @@ impl Backoffice {
         let retention = palisade_retention::Policy::parse(RETENTION_POLICY).map_err(internal)?;
         let masker = Arc::new(Masker::new(Operator::Partial(PartialMask::default())));
         tracing::info!(engine = db.engine(), "back office opened");
+        let db = Arc::new(db);
         Ok(Backoffice {
             config,
-            db,
             keyring,
             clock: Arc::new(Clock::default()),
             policies: RwLock::new(HashMap::new()),
             audit_logs: Mutex::new(HashMap::new()),
             retention,
             masker,
-            unknown_failures: Mutex::new(HashMap::new()),
+            login_limiter: LoginLimiter::new(DbAttempts(Arc::clone(&db)), Limits::default()),
+            db,
         })
     }
 

@@ -1,10 +1,11 @@
 //! Sign-up, sign-in (password, then TOTP or a recovery code), enrollment and
 //! replacement of the second factor, step-up, sign-out, and accounts.
 
-use palisade_otp::{FactorState, KeyUri, RecoveryCodes, Secret, Throttle, Totp};
+use palisade_otp::{FactorState, KeyUri, RecoveryCodes, Secret, Totp};
 use palisade_password::{
-    Context as PasswordContext, Password, PasswordHasher, Policy as PasswordPolicy,
+    Context as PasswordContext, LoginVerdict, Password, PasswordHasher, Policy as PasswordPolicy,
 };
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Json;
@@ -15,10 +16,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::app::{Backoffice, OWNER_ROLE, random_id, token_hash};
+use crate::app::{Backoffice, OWNER_ROLE, random_id};
 use crate::db::Tx;
 use crate::error::{Error, Result, internal};
-use crate::http::{ApiJson, AppState};
+use crate::http::{ApiJson, AppState, ClientAddr};
 use crate::sessions::{Caller, Session, Stage};
 use crate::views::Me;
 
@@ -74,11 +75,6 @@ const SIGN_IN_REFUSED: &str = "invalid tenant, e-mail or password";
 pub(crate) struct SignedIn {
     pub(crate) body: Value,
     pub(crate) token: String,
-}
-
-fn password_throttle() -> Throttle {
-    // Five free failures, then 1 s, 2 s, 4 s, … up to 15 minutes.
-    Throttle::new(5, 1, 15 * 60).with_lock_after(None)
 }
 
 fn valid_email(email: &str) -> bool {
@@ -205,58 +201,59 @@ impl Backoffice {
         )
     }
 
-    /// Sign-in, first step: the password. Unknown users cost one dummy
-    /// verification; repeated failures are throttled per account.
-    pub(crate) fn sign_in(&self, form: &SignIn) -> Result<SignedIn> {
+    /// Sign-in, first step: the password. The attempt is reserved in the
+    /// limiter before Argon2 runs (per account and per client address, in
+    /// the database every instance shares); an unknown tenant or address
+    /// costs a dummy verification and meets the same back-off, so the
+    /// answers do not tell which accounts exist.
+    pub(crate) fn sign_in(&self, form: &SignIn, address: IpAddr) -> Result<SignedIn> {
+        let refused = || Error::Unauthorized(SIGN_IN_REFUSED.into());
+        let tenant = form.tenant.trim();
         let email = normalize_email(&form.email);
-        let now = self.clock.now();
-        let password = Password::new(&form.password)
-            .map_err(|_| Error::Unauthorized(SIGN_IN_REFUSED.into()))?;
-        let hasher = PasswordHasher::shared_default();
+        let now = u64::try_from(self.clock.now()).unwrap_or(0);
+        let password = Password::new(&form.password).map_err(|_| refused())?;
         let row = self.db.query_one(
-            "SELECT id, tenant, password_hash, totp_secret, login_failures, login_blocked_until \
-             FROM users WHERE tenant = $1 AND email = $2",
-            &[form.tenant.trim().into(), email.clone().into()],
+            "SELECT id, password_hash, totp_secret FROM users WHERE tenant = $1 AND email = $2",
+            &[tenant.into(), email.clone().into()],
         )?;
-        let Some(row) = row else {
-            let key = token_hash(&email);
-            self.check_unknown_throttle(&key, now)?;
-            let _ = hasher.verify_dummy(&password).map_err(internal)?;
-            self.note_unknown_failure(&key, now);
-            self.record_denied("_system", "anonymous", "auth.sign_in", "users/unknown");
-            tracing::info!("sign-in refused");
-            return Err(Error::Unauthorized(SIGN_IN_REFUSED.into()));
+        let stored = row.as_ref().map(|r| r.text("password_hash")).transpose()?;
+        let account = format!("{tenant}/{email}");
+        let verdict = self
+            .login_limiter
+            .verify(
+                PasswordHasher::shared_default(),
+                &account,
+                address,
+                &password,
+                stored.as_deref(),
+                now,
+            )
+            .map_err(|e| match e {
+                palisade_password::Error::IdentifierTooLong { .. } => refused(),
+                other => internal(other),
+            })?;
+        let (log, actor) = match &row {
+            Some(r) => (tenant.to_owned(), r.text("id")?),
+            None => ("_system".to_owned(), "anonymous".to_owned()),
         };
-        let (id, tenant, stored) = (
-            row.text("id")?,
-            row.text("tenant")?,
-            row.text("password_hash")?,
-        );
-        let failures = u32::try_from(row.int("login_failures")?).unwrap_or(u32::MAX);
-        let blocked_until = row.int("login_blocked_until")?;
-        if blocked_until > now {
-            return Err(Error::Throttled(
-                u64::try_from(blocked_until - now).unwrap_or(1),
-            ));
-        }
-        let verified = hasher
-            .verify_and_upgrade(&password, &stored)
-            .map_err(internal)?;
-        if !verified.verdict.is_valid() {
-            let failures = failures.saturating_add(1);
-            let delay = password_throttle().delay_after(failures).unwrap_or(0);
-            self.db.exec(
-                "UPDATE users SET login_failures = $1, login_blocked_until = $2 WHERE id = $3",
-                &[
-                    i64::from(failures).into(),
-                    (now + i64::try_from(delay).unwrap_or(i64::MAX / 2)).into(),
-                    id.clone().into(),
-                ],
-            )?;
-            self.record_denied(&tenant, &id, "auth.sign_in", &format!("users/{id}"));
-            tracing::info!(user = %id, failures, "sign-in refused");
-            return Err(Error::Unauthorized(SIGN_IN_REFUSED.into()));
-        }
+        let verified = match verdict {
+            LoginVerdict::Accepted(verified) => verified,
+            LoginVerdict::Rejected => {
+                self.record_denied(&log, &actor, "auth.sign_in", &format!("users/{actor}"));
+                tracing::info!("sign-in refused");
+                return Err(refused());
+            }
+            LoginVerdict::Throttled { retry_after } => {
+                self.record_denied(&log, &actor, "auth.sign_in_throttled", "users");
+                return Err(Error::Throttled(retry_after.max(1)));
+            }
+            LoginVerdict::Locked => return Err(Error::Throttled(15 * 60)),
+        };
+        let Some(row) = row else {
+            // Unreachable: an unknown account is never accepted.
+            return Err(refused());
+        };
+        let id = row.text("id")?;
         if let Some(new_hash) = verified.new_hash {
             // Upgrade on login: a legacy or weaker hash is replaced now.
             self.db.exec(
@@ -265,51 +262,22 @@ impl Backoffice {
             )?;
             tracing::info!(user = %id, "password hash upgraded");
         }
-        self.db.exec(
-            "UPDATE users SET login_failures = 0, login_blocked_until = 0 WHERE id = $1",
-            &[id.clone().into()],
-        )?;
         // A blocked employee does not get even a partial session.
-        if self.tenant_policy(&tenant)?.is_blocked(&id) {
-            self.record_denied(&tenant, &id, "auth.sign_in", &format!("users/{id}"));
-            return Err(Error::Unauthorized(SIGN_IN_REFUSED.into()));
+        if self.tenant_policy(tenant)?.is_blocked(&id) {
+            self.record_denied(tenant, &id, "auth.sign_in", &format!("users/{id}"));
+            return Err(refused());
         }
         let stage = if row.opt_text("totp_secret").is_some() {
             Stage::Totp
         } else {
             Stage::Enroll
         };
-        let token = self.new_session(&id, &tenant, stage)?;
+        let token = self.new_session(&id, tenant, stage)?;
         tracing::info!(user = %id, stage = stage.as_str(), "password accepted");
         Ok(SignedIn {
             body: json!({ "stage": stage.as_str() }),
             token,
         })
-    }
-
-    fn check_unknown_throttle(&self, key: &str, now: i64) -> Result<()> {
-        let map = self
-            .unknown_failures
-            .lock()
-            .map_err(|_| internal("throttle poisoned"))?;
-        match map.get(key) {
-            Some(&(_, until)) if until > now => {
-                Err(Error::Throttled(u64::try_from(until - now).unwrap_or(1)))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn note_unknown_failure(&self, key: &str, now: i64) {
-        if let Ok(mut map) = self.unknown_failures.lock() {
-            if map.len() > 100_000 {
-                map.retain(|_, (_, until)| *until > now);
-            }
-            let entry = map.entry(key.to_owned()).or_insert((0, 0));
-            entry.0 = entry.0.saturating_add(1);
-            let delay = password_throttle().delay_after(entry.0).unwrap_or(0);
-            entry.1 = now + i64::try_from(delay).unwrap_or(0);
-        }
     }
 
     fn user_secret(&self, session: &Session, column: &str, token: &str) -> Result<Secret> {
@@ -613,8 +581,8 @@ pub(crate) fn store_account(
 ) -> Result<()> {
     let state = serde_json::to_string(&FactorState::new()).map_err(internal)?;
     let n = tx.exec(
-        "INSERT INTO users (id, tenant, email, name, password_hash, role, totp_state, \
-         login_failures, login_blocked_until, created) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, $8) \
+        "INSERT INTO users (id, tenant, email, name, password_hash, role, totp_state, created) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (tenant, email) DO NOTHING",
         &[
             account.id.clone().into(),
@@ -660,9 +628,13 @@ pub(crate) async fn sign_up_route(
 /// `POST /api/login`: the password step.
 pub(crate) async fn sign_in_route(
     State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
     ApiJson(form): ApiJson<SignIn>,
 ) -> Result<Response> {
-    let signed = state.app.blocking(move |app| app.sign_in(&form)).await?;
+    let signed = state
+        .app
+        .blocking(move |app| app.sign_in(&form, address))
+        .await?;
     Ok(with_cookie(&state, signed.body, Some(&signed.token)))
 }
 

@@ -111,8 +111,7 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
      email TEXT NOT NULL, name TEXT NOT NULL, password_hash TEXT NOT NULL, \
      role TEXT NOT NULL, totp_secret TEXT, totp_pending TEXT, totp_state TEXT NOT NULL, \
-     recovery TEXT, login_failures BIGINT NOT NULL, login_blocked_until BIGINT NOT NULL, \
-     created BIGINT NOT NULL, UNIQUE (tenant, email))",
+     recovery TEXT, created BIGINT NOT NULL, UNIQUE (tenant, email))",
     "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
      tenant TEXT NOT NULL, stage TEXT NOT NULL, expires BIGINT NOT NULL, stepped_up BIGINT)",
     "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id)",
@@ -127,6 +126,9 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS invoices (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
      client_id TEXT NOT NULL, amount_cents BIGINT NOT NULL, created BIGINT NOT NULL, \
      legal_hold TEXT)",
+    "CREATE TABLE IF NOT EXISTS login_attempts (key TEXT PRIMARY KEY, attempts BIGINT NOT NULL, \
+     retry_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS login_attempts_expires ON login_attempts (expires_at)",
     "CREATE TABLE IF NOT EXISTS audit_keys (tenant TEXT PRIMARY KEY, origin TEXT NOT NULL, \
      signer TEXT NOT NULL)",
 ];

@@ -4,6 +4,7 @@
 mod api_session;
 mod app;
 mod attachments;
+mod attempts;
 mod auth;
 mod clients;
 mod db;
@@ -45,7 +46,8 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    axum::serve(listener, router(app))
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(Error::from)

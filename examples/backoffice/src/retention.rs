@@ -181,6 +181,11 @@ impl Backoffice {
         for t in tenants {
             done += self.sweep_tenant(&t.text("id")?)?.executed.len();
         }
+        // Sign-in counters past their forgetting time.
+        self.db.exec(
+            "DELETE FROM login_attempts WHERE expires_at <= $1",
+            &[self.clock.now().into()],
+        )?;
         Ok(done)
     }
 }

@@ -96,7 +96,8 @@ fn scenario(server: &Server) {
     assert_eq!(
         a.json()["stage"],
         "enroll",
-        "staff must enroll a second factor"
+        "staff must enroll a second factor: {}",
+        a.text
     );
     let cookie = founder.last_set_cookie.clone().unwrap();
     assert!(
