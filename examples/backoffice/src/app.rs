@@ -582,6 +582,12 @@ impl Backoffice {
         &self.config.data_dir
     }
 
+    /// The current compiled policy of `tenant` (for tools and tests that
+    /// compare the app's answers with the policy's decisions).
+    pub fn policy(&self, tenant: &str) -> Result<Arc<Policy>> {
+        self.tenant_policy(tenant)
+    }
+
     /// How many accounts `tenant` has.
     pub fn user_count(&self, tenant: &str) -> Result<usize> {
         Ok(self
