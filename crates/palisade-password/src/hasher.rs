@@ -128,7 +128,9 @@ impl Default for Ceilings {
 /// next one (one buffer of its parameters' size: 19 MiB at the defaults), so
 /// that repeated logins do not allocate and fault in fresh memory each time;
 /// a call made while another holds it allocates its own, freed after use.
-/// Memory for a stored hash with larger parameters is never kept.
+/// Memory for a stored hash with larger parameters is never kept, and a
+/// [`HashingPool`](crate::HashingPool) started over the hasher hands the kept
+/// buffer to its first worker rather than holding it beside its budget.
 pub struct PasswordHasher {
     params: Params,
     /// The pepper new hashes use.
@@ -331,6 +333,12 @@ impl PasswordHasher {
     /// [`Error::RandomUnavailable`] if the dummy hash cannot be made.
     pub fn verify_dummy(&self, password: &Password) -> Result<Verdict> {
         self.with_memory(|memory| self.verify_dummy_in(password, memory))
+    }
+
+    /// The wiped memory kept from the last direct call (empty if none), for
+    /// a pool worker to take over.
+    pub(crate) fn take_kept_memory(&self) -> Memory {
+        self.spare.take()
     }
 
     /// Runs `f` with the hasher's spare working memory (or a new one when a
@@ -733,6 +741,18 @@ mod tests {
         // The next call allocates what its own parameters need, and keeps it.
         hasher.hash(&password).unwrap();
         assert_eq!(spare(&hasher), Some((64, true)));
+    }
+
+    #[test]
+    fn a_pool_takes_over_the_kept_memory() {
+        let hasher = hasher(64);
+        let password = Password::new("correct horse battery staple").unwrap();
+        let stored = hasher.hash(&password).unwrap();
+        assert_eq!(spare(&hasher), Some((64, true)));
+        let hasher = std::sync::Arc::new(hasher);
+        let pool = crate::HashingPool::new(std::sync::Arc::clone(&hasher), 64 * 1024).unwrap();
+        assert_eq!(spare(&hasher), None, "kept beside the pool's budget");
+        assert!(pool.verify(password, &stored).unwrap().is_valid());
     }
 
     #[test]
