@@ -182,39 +182,65 @@ fn min_median(values: &mut [f64]) -> (f64, f64) {
     (values[0], values[values.len() / 2])
 }
 
+/// Minor page faults of the calling thread so far (/proc/thread-self/stat).
+fn thread_minor_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    stat.rsplit_once(')')
+        .and_then(|(_, fields)| fields.split_whitespace().nth(7))
+        .and_then(|minflt| minflt.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Interleaved rounds: each round hashes once with each side, so a change
 /// in the machine's speed hits all sides alike; the ratio is taken round by
 /// round.
 fn paired_rounds(rounds: usize) {
     let hasher = PasswordHasher::default();
     let password = Password::new("correct horse battery staple").unwrap();
-    let time = |f: &mut dyn FnMut()| {
+    // Thread CPU milliseconds of one call; its page faults are added to `faults`.
+    let time = |f: &mut dyn FnMut(), faults: &mut u64| {
+        let faulted = thread_minor_faults();
         let started = ThreadTime::now();
         f();
-        started.elapsed().as_secs_f64() * 1e3
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        *faults += thread_minor_faults() - faulted;
+        ms
     };
     // Warm up each side once (the hasher's memory is then kept).
     hasher.hash(&password).unwrap();
     sodium_hash();
     let (mut ours, mut fresh, mut sodium) = (Vec::new(), Vec::new(), Vec::new());
+    let mut faults = [0u64; 3];
     for _ in 0..rounds {
-        ours.push(time(&mut || {
-            black_box(hasher.hash(&password).unwrap());
-        }));
-        sodium.push(time(&mut || {
-            black_box(sodium_hash());
-        }));
-        fresh.push(time(&mut || {
-            black_box(PasswordHasher::default().hash(&password).unwrap());
-        }));
+        let [ours_faults, fresh_faults, sodium_faults] = &mut faults;
+        ours.push(time(
+            &mut || {
+                black_box(hasher.hash(&password).unwrap());
+            },
+            ours_faults,
+        ));
+        fresh.push(time(
+            &mut || {
+                black_box(PasswordHasher::default().hash(&password).unwrap());
+            },
+            fresh_faults,
+        ));
+        sodium.push(time(
+            &mut || {
+                black_box(sodium_hash());
+            },
+            sodium_faults,
+        ));
     }
     let ratio = |side: &[f64]| {
         let mut r: Vec<f64> = side.iter().zip(&sodium).map(|(a, b)| a / b).collect();
         min_median(&mut r).1
     };
     let (r_ours, r_fresh) = (ratio(&ours), ratio(&fresh));
-    println!("paired: {rounds} interleaved rounds, thread CPU ms per hash (min / median)");
-    for (name, side, r) in [
+    println!(
+        "paired: {rounds} interleaved rounds, thread CPU ms per hash (min / median), minor page faults per hash"
+    );
+    let sides = [
         ("palisade PasswordHasher::hash", &mut ours, Some(r_ours)),
         (
             "palisade, fresh memory (new hasher)",
@@ -222,12 +248,14 @@ fn paired_rounds(rounds: usize) {
             Some(r_fresh),
         ),
         ("libsodium crypto_pwhash_str", &mut sodium, None),
-    ] {
+    ];
+    for ((name, side, r), faults) in sides.into_iter().zip(faults) {
         let (min, median) = min_median(side);
+        let per_hash = faults as f64 / rounds as f64;
         let r = r.map_or_else(String::new, |r| {
             format!(", median ratio to libsodium {r:.3}")
         });
-        println!("paired: {name:40} {min:6.2} / {median:6.2}{r}");
+        println!("paired: {name:40} {min:6.2} / {median:6.2}, {per_hash:7.1} faults{r}");
     }
 }
 
