@@ -274,59 +274,65 @@ impl Walker<'_> {
         fields: &'static [Field],
         at: &str,
     ) -> Result<(), Refusal> {
-        let keys: Vec<String> = map.keys().cloned().collect();
-        for key in keys {
-            let Some(field) = fields.iter().find(|f| f.name == key) else {
-                tracing::error!(
-                    type_name,
-                    field = %key,
-                    "palisade-axum: a response field is not declared; answer refused"
-                );
-                return Err(Refusal::Internal);
-            };
-            let path = if at.is_empty() {
-                key.clone()
-            } else {
-                format!("{at}.{key}")
+        if let Some(key) = map.keys().find(|k| !fields.iter().any(|f| f.name == *k)) {
+            tracing::error!(
+                type_name,
+                field = %key,
+                "palisade-axum: a response field is not declared; answer refused"
+            );
+            return Err(Refusal::Internal);
+        }
+        for field in fields {
+            let Some(value) = map.get_mut(field.name) else {
+                continue;
             };
             match field.carries {
                 Carries::Nested(nested_type, nested_fields) => {
-                    if self.readable(nested_type) {
-                        if let Some(v) = map.get_mut(&key) {
-                            self.walk(v, nested_type, nested_fields, &path)?;
-                        }
+                    let path = if at.is_empty() {
+                        field.name.to_owned()
                     } else {
-                        map.remove(&key);
+                        format!("{at}.{}", field.name)
+                    };
+                    if self.readable(nested_type) {
+                        self.walk(value, nested_type, nested_fields, &path)?;
+                    } else {
+                        map.remove(field.name);
                         Self::note(&mut self.mark.withheld, path);
                     }
                 }
                 Carries::Plain | Carries::Personal(_) => {
                     let visibility = self
                         .rights(type_name)
-                        .get(&key)
+                        .get(field.name)
                         .copied()
                         .unwrap_or(Visibility::Visible);
                     match visibility {
                         Visibility::Visible => {}
                         Visibility::Hidden => {
-                            map.remove(&key);
-                            Self::note(&mut self.mark.hidden, key);
+                            map.remove(field.name);
+                            note_name(&mut self.mark.hidden, field.name);
                         }
                         Visibility::Masked => {
                             let kind = match field.carries {
                                 Carries::Personal(kind) => kind,
                                 _ => Kind::Custom("REDACTED"),
                             };
-                            if let Some(v) = map.get_mut(&key) {
+                            if let Some(v) = map.get_mut(field.name) {
                                 mask(self.guard, v, kind)?;
                             }
-                            Self::note(&mut self.mark.masked, key);
+                            note_name(&mut self.mark.masked, field.name);
                         }
                     }
                 }
             }
         }
         Ok(())
+    }
+}
+
+fn note_name(list: &mut Vec<String>, name: &str) {
+    if !list.iter().any(|n| n == name) {
+        list.push(name.to_owned());
     }
 }
 

@@ -304,7 +304,9 @@ impl Masker {
     /// When the operator fails (see [`Masker::mask`]).
     pub fn mask_value(&self, kind: Kind, value: &str) -> Result<String> {
         let masked = self.mask_whole(kind, value.as_bytes())?;
-        Ok(String::from_utf8_lossy(&masked).into_owned())
+        // The operators write UTF-8 for UTF-8 input; a lossy copy only if not.
+        Ok(String::from_utf8(masked)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
     /// Masks a whole value (a JSON field selected by path) as `kind`.
