@@ -572,6 +572,43 @@ impl Backoffice {
         Ok(text)
     }
 
+    /// `value` encrypted for `table.column` of row `row` in `tenant` (the
+    /// ciphertext opens only there: a value copied to another row, column
+    /// or tenant does not decrypt), as a text token.
+    pub(crate) fn seal_text(
+        &self,
+        tenant: &str,
+        table: &str,
+        column: &str,
+        row: &str,
+        value: &str,
+    ) -> Result<String> {
+        let context = Self::field_context(tenant, table, column, row);
+        Ok(self
+            .keyring
+            .encrypt(value.as_bytes(), &context)
+            .map_err(internal)?
+            .to_token())
+    }
+
+    /// The text [`Self::seal_text`] sealed.
+    pub(crate) fn open_text(
+        &self,
+        tenant: &str,
+        table: &str,
+        column: &str,
+        row: &str,
+        token: &str,
+    ) -> Result<String> {
+        let context = Self::field_context(tenant, table, column, row);
+        let ciphertext = token.parse().map_err(internal)?;
+        let plain = self
+            .keyring
+            .decrypt(&ciphertext, &context)
+            .map_err(internal)?;
+        String::from_utf8(plain.to_vec()).map_err(internal)
+    }
+
     /// Encryption context of a client field.
     pub(crate) fn field_context(tenant: &str, table: &str, column: &str, row: &str) -> Context {
         Context::field(table, column, row).with("tenant", tenant)

@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use crate::app::{Backoffice, random_id};
 use crate::clients::client_id;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, internal};
 use crate::gate::{Attachment, Client, Close, Create, Hold, Read};
 use crate::http::ApiJson;
-use crate::views::{Changed, Created, subject};
+use crate::views::{AttachmentFile, AttachmentView, Changed, Created, subject};
 
 /// The longest legal-hold reason accepted, in bytes.
 const MAX_HOLD_LEN: usize = 200;
@@ -55,12 +55,88 @@ impl Backoffice {
                 id.clone().into(),
                 tenant.into(),
                 client.into(),
-                form.file_name.clone().into(),
-                form.body.clone().into(),
+                self.seal_text(tenant, "attachments", "file_name", &id, &form.file_name)?
+                    .into(),
+                self.seal_body(tenant, &id, form.body.as_bytes())?.into(),
                 self.clock.now().into(),
             ],
         )?;
         Ok(id)
+    }
+
+    /// An attachment's body sealed as a palisade-crypt stream (chunked,
+    /// constant memory for any size), bound to its row, as base64 text.
+    pub(crate) fn seal_body(&self, tenant: &str, id: &str, body: &[u8]) -> Result<String> {
+        let context = Self::field_context(tenant, "attachments", "body", id);
+        let mut sealed = Vec::with_capacity(body.len() + 128);
+        self.keyring
+            .seal_stream(&context, body, &mut sealed)
+            .map_err(internal)?;
+        Ok(data_encoding::BASE64.encode(&sealed))
+    }
+
+    /// The body [`Self::seal_body`] sealed.
+    pub(crate) fn open_body(&self, tenant: &str, id: &str, sealed: &str) -> Result<Vec<u8>> {
+        let context = Self::field_context(tenant, "attachments", "body", id);
+        let bytes = data_encoding::BASE64
+            .decode(sealed.as_bytes())
+            .map_err(internal)?;
+        let mut body = Vec::with_capacity(bytes.len());
+        self.keyring
+            .open_stream(&context, bytes.as_slice(), &mut body)
+            .map_err(internal)?;
+        Ok(body)
+    }
+
+    /// A client's attachments, their names and holds decrypted.
+    pub(crate) fn attachments_of(&self, tenant: &str, client: &str) -> Result<Vec<AttachmentView>> {
+        let rows = self.db.query(
+            "SELECT id, file_name, ticket_closed, legal_hold FROM attachments WHERE client_id = $1 AND tenant = $2 ORDER BY created, id",
+            &[client.into(), tenant.into()],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let id = r.text("id")?;
+                Ok(AttachmentView {
+                    file_name: self.open_text(
+                        tenant,
+                        "attachments",
+                        "file_name",
+                        &id,
+                        &r.text("file_name")?,
+                    )?,
+                    ticket_closed: r.opt_int("ticket_closed"),
+                    legal_hold: r
+                        .opt_text("legal_hold")
+                        .map(|h| self.open_text(tenant, "attachments", "legal_hold", &id, &h))
+                        .transpose()?,
+                    id,
+                })
+            })
+            .collect()
+    }
+
+    /// An attachment's name and body, decrypted.
+    pub(crate) fn attachment_file(&self, tenant: &str, id: &str) -> Result<AttachmentFile> {
+        let row = self
+            .db
+            .query_one(
+                "SELECT file_name, body FROM attachments WHERE id = $1 AND tenant = $2",
+                &[id.into(), tenant.into()],
+            )?
+            .ok_or(Error::NotFound)?;
+        let body = self.open_body(tenant, id, &row.text("body")?)?;
+        Ok(AttachmentFile {
+            id: id.to_owned(),
+            file_name: self.open_text(
+                tenant,
+                "attachments",
+                "file_name",
+                id,
+                &row.text("file_name")?,
+            )?,
+            body: String::from_utf8(body).map_err(internal)?,
+        })
     }
 
     /// Closes the support ticket of an attachment: its retention clock starts.
@@ -77,12 +153,16 @@ impl Backoffice {
 
     /// Places (or with `None` lifts) a legal hold on an attachment.
     pub(crate) fn hold_attachment(&self, tenant: &str, id: &str, hold: Option<&str>) -> Result<()> {
-        if let Some(reason) = hold {
-            validate_hold(reason)?;
-        }
+        let sealed = match hold {
+            Some(reason) => {
+                validate_hold(reason)?;
+                Some(self.seal_text(tenant, "attachments", "legal_hold", id, reason)?)
+            }
+            None => None,
+        };
         let n = self.db.exec(
             "UPDATE attachments SET legal_hold = $1 WHERE id = $2 AND tenant = $3",
-            &[hold.map(str::to_owned).into(), id.into(), tenant.into()],
+            &[sealed.into(), id.into(), tenant.into()],
         )?;
         if n == 0 {
             return Err(Error::NotFound);
@@ -123,6 +203,18 @@ pub(crate) async fn add(
     Ok(auth
         .respond(Created { id })
         .with_status(StatusCode::CREATED))
+}
+
+/// `GET /api/attachments/{attachment}`: the file, decrypted.
+pub(crate) async fn get(
+    State(app): State<Arc<Backoffice>>,
+    auth: Authorized<Read, Attachment>,
+) -> Result<Guarded<AttachmentFile>> {
+    let (tenant, id) = (auth.tenant().to_owned(), attachment_id(&auth)?);
+    let file = app
+        .blocking(move |app| app.attachment_file(&tenant, &id))
+        .await?;
+    Ok(auth.respond(file))
 }
 
 /// `POST /api/attachments/{attachment}/close`

@@ -1,6 +1,7 @@
 //! Sign-up, sign-in (password, then TOTP or a recovery code), enrollment and
 //! replacement of the second factor, step-up, sign-out, and accounts.
 
+use palisade_crypt::Normalizer;
 use palisade_otp::{FactorState, KeyUri, RecoveryCodes, Secret, Totp};
 use palisade_password::{
     Context as PasswordContext, LoginVerdict, Password, PasswordHasher, Policy as PasswordPolicy,
@@ -148,7 +149,7 @@ impl Backoffice {
         let account = self.new_account(email, name, role, password)?;
         let now = self.clock.now();
         self.db
-            .transaction(|tx| store_account(tx, tenant, &account, now))?;
+            .transaction(|tx| self.store_account(tx, tenant, &account, now))?;
         Ok(account.id)
     }
 
@@ -185,7 +186,7 @@ impl Backoffice {
             if created == 0 {
                 return Err(Error::Conflict(format!("tenant `{tenant}` already exists")));
             }
-            store_account(tx, tenant, &owner, now)
+            self.store_account(tx, tenant, &owner, now)
         })?;
         self.record(
             tenant,
@@ -213,8 +214,8 @@ impl Backoffice {
         let now = u64::try_from(self.clock.now()).unwrap_or(0);
         let password = Password::new(&form.password).map_err(|_| refused())?;
         let row = self.db.query_one(
-            "SELECT id, password_hash, totp_secret FROM users WHERE tenant = $1 AND email = $2",
-            &[tenant.into(), email.clone().into()],
+            "SELECT id, password_hash, totp_secret FROM users WHERE tenant = $1 AND email_index = $2",
+            &[tenant.into(), self.email_index(tenant, &email)?.into()],
         )?;
         let stored = row.as_ref().map(|r| r.text("password_hash")).transpose()?;
         let account = format!("{tenant}/{email}");
@@ -452,14 +453,14 @@ impl Backoffice {
         let row = self
             .db
             .query_one(
-                "SELECT email, totp_secret FROM users WHERE id = $1",
+                "SELECT id, email, name, totp_secret FROM users WHERE id = $1",
                 &[session.user_id.clone().into()],
             )?
             .ok_or(Error::NotFound)?;
         if row.opt_text("totp_secret").is_some() {
             self.step_up(session, proof)?;
         }
-        let email = row.text("email")?;
+        let (email, _) = self.employee_identity(&session.tenant, &row)?;
         let secret = Secret::generate().map_err(internal)?;
         let context =
             Self::field_context(&session.tenant, "users", "totp_pending", &session.user_id);
@@ -547,10 +548,11 @@ impl Backoffice {
         let row = self
             .db
             .query_one(
-                "SELECT email, name, role FROM users WHERE id = $1",
+                "SELECT id, email, name, role FROM users WHERE id = $1",
                 &[session.user_id.clone().into()],
             )?
             .ok_or(Error::NotFound)?;
+        let identity = self.employee_identity(&session.tenant, &row)?;
         let permissions: Vec<String> = self
             .tenant_policy(&session.tenant)?
             .permissions(&session.user_id, Some(&session.tenant))
@@ -562,8 +564,8 @@ impl Backoffice {
         Ok(Me {
             user: session.user_id.clone(),
             tenant: session.tenant.clone(),
-            email: row.text("email")?,
-            name: row.text("name")?,
+            email: identity.0,
+            name: identity.1,
             role: row.text("role")?,
             stage: session.stage.as_str(),
             permissions,
@@ -571,36 +573,70 @@ impl Backoffice {
     }
 }
 
-/// Stores `account` in `tenant`; an address already used in this tenant is
-/// a conflict (other tenants' accounts are neither seen nor revealed).
-pub(crate) fn store_account(
-    tx: &mut Tx<'_, '_>,
-    tenant: &str,
-    account: &NewAccount,
-    now: i64,
-) -> Result<()> {
-    let state = serde_json::to_string(&FactorState::new()).map_err(internal)?;
-    let n = tx.exec(
-        "INSERT INTO users (id, tenant, email, name, password_hash, role, totp_state, created) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (tenant, email) DO NOTHING",
-        &[
-            account.id.clone().into(),
-            tenant.into(),
-            account.email.clone().into(),
-            account.name.clone().into(),
-            account.hash.clone().into(),
-            account.role.clone().into(),
-            state.into(),
-            now.into(),
-        ],
-    )?;
-    if n == 0 {
-        return Err(Error::Conflict(
-            "that e-mail address already has an account in this tenant".into(),
-        ));
+impl Backoffice {
+    /// The blind index of `tenant`'s employee e-mails: sign-in finds an
+    /// account by it without the address in clear (256 bits: one account
+    /// per address and tenant, no collisions to resolve).
+    pub(crate) fn email_index(&self, tenant: &str, email: &str) -> Result<String> {
+        Ok(self
+            .keyring
+            .blind_index(
+                &format!("{tenant}/users.email"),
+                256,
+                Normalizer::CaseInsensitive,
+            )
+            .map_err(internal)?
+            .compute(email)
+            .to_hex())
     }
-    Ok(())
+
+    /// Stores `account` in `tenant`, its e-mail and name encrypted; an
+    /// address already used in this tenant is a conflict (other tenants'
+    /// accounts are neither seen nor revealed).
+    pub(crate) fn store_account(
+        &self,
+        tx: &mut Tx<'_, '_>,
+        tenant: &str,
+        account: &NewAccount,
+        now: i64,
+    ) -> Result<()> {
+        let state = serde_json::to_string(&FactorState::new()).map_err(internal)?;
+        let id = &account.id;
+        let n = tx.exec(
+            "INSERT INTO users (id, tenant, email, email_index, name, password_hash, role, totp_state, created) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant, email_index) DO NOTHING",
+            &[
+                id.clone().into(),
+                tenant.into(),
+                self.seal_text(tenant, "users", "email", id, &account.email)?.into(),
+                self.email_index(tenant, &account.email)?.into(),
+                self.seal_text(tenant, "users", "name", id, &account.name)?.into(),
+                account.hash.clone().into(),
+                account.role.clone().into(),
+                state.into(),
+                now.into(),
+            ],
+        )?;
+        if n == 0 {
+            return Err(Error::Conflict(
+                "that e-mail address already has an account in this tenant".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// An employee's e-mail and name, decrypted.
+    pub(crate) fn employee_identity(
+        &self,
+        tenant: &str,
+        row: &crate::db::Row,
+    ) -> Result<(String, String)> {
+        let id = row.text("id")?;
+        Ok((
+            self.open_text(tenant, "users", "email", &id, &row.text("email")?)?,
+            self.open_text(tenant, "users", "name", &id, &row.text("name")?)?,
+        ))
+    }
 }
 
 /// An answer that sets (or clears) the session cookie.

@@ -16,9 +16,7 @@ use crate::db::{FromRow, Row};
 use crate::error::{Error, Result, internal};
 use crate::gate::{Client, Create, Edit, Export, Read, SEARCH_QUOTA, Search};
 use crate::http::ApiJson;
-use crate::views::{
-    AttachmentView, Changed, ClientList, ClientView, Created, InvoiceView, subject,
-};
+use crate::views::{Changed, ClientList, ClientView, Created, subject};
 
 /// Bits of the phone blind index: small on purpose, so that many phones
 /// share each value (CipherSweet's guidance); candidates are confirmed by
@@ -89,30 +87,19 @@ impl Backoffice {
     }
 
     fn seal(&self, tenant: &str, column: &str, row: &str, value: &str) -> Result<String> {
-        let context = Self::field_context(tenant, "clients", column, row);
-        Ok(self
-            .keyring
-            .encrypt(value.as_bytes(), &context)
-            .map_err(internal)?
-            .to_token())
+        self.seal_text(tenant, "clients", column, row, value)
     }
 
     fn unseal(&self, tenant: &str, column: &str, row: &str, token: &str) -> Result<String> {
-        let context = Self::field_context(tenant, "clients", column, row);
-        let ciphertext = token.parse().map_err(internal)?;
-        let plain = self
-            .keyring
-            .decrypt(&ciphertext, &context)
-            .map_err(internal)?;
-        String::from_utf8(plain.to_vec()).map_err(internal)
+        self.open_text(tenant, "clients", column, row, token)
     }
 
     /// A client row decrypted into its view (no nested values).
     fn open_client(&self, tenant: &str, row: ClientRow) -> Result<ClientView> {
         Ok(ClientView {
+            name: self.unseal(tenant, "name", &row.id, &row.name)?,
             phone: self.unseal(tenant, "phone", &row.id, &row.phone)?,
             email: self.unseal(tenant, "email", &row.id, &row.email)?,
-            name: row.name,
             id: row.id,
             attachments: None,
             invoices: None,
@@ -128,7 +115,7 @@ impl Backoffice {
     /// A page of the tenant's clients, by name.
     pub(crate) fn clients_page(&self, tenant: &str, offset: i64) -> Result<Vec<ClientView>> {
         let rows = self.db.query_as(
-            "SELECT id, name, phone, email FROM clients WHERE tenant = $1 ORDER BY name, id LIMIT $2 OFFSET $3",
+            "SELECT id, name, phone, email FROM clients WHERE tenant = $1 ORDER BY created, id LIMIT $2 OFFSET $3",
             &[tenant.into(), PAGE.into(), offset.max(0).into()],
         )?;
         self.open_clients(tenant, rows)
@@ -137,7 +124,7 @@ impl Backoffice {
     /// Every client of the tenant, by name.
     pub(crate) fn all_clients(&self, tenant: &str) -> Result<Vec<ClientView>> {
         let rows = self.db.query_as(
-            "SELECT id, name, phone, email FROM clients WHERE tenant = $1 ORDER BY name, id",
+            "SELECT id, name, phone, email FROM clients WHERE tenant = $1 ORDER BY created, id",
             &[tenant.into()],
         )?;
         self.open_clients(tenant, rows)
@@ -160,16 +147,10 @@ impl Backoffice {
             .ok_or(Error::NotFound)?;
         let mut client = self.open_client(tenant, row)?;
         if attachments {
-            client.attachments = Some(self.db.query_as::<AttachmentView>(
-                "SELECT id, file_name, ticket_closed, legal_hold FROM attachments WHERE client_id = $1 AND tenant = $2 ORDER BY created, id",
-                &[id.into(), tenant.into()],
-            )?);
+            client.attachments = Some(self.attachments_of(tenant, id)?);
         }
         if invoices {
-            client.invoices = Some(self.db.query_as::<InvoiceView>(
-                "SELECT id, amount_cents, created FROM invoices WHERE client_id = $1 AND tenant = $2 ORDER BY created, id",
-                &[id.into(), tenant.into()],
-            )?);
+            client.invoices = Some(self.invoices_of(tenant, id)?);
         }
         Ok(client)
     }
@@ -190,7 +171,7 @@ impl Backoffice {
             &[
                 id.into(),
                 tenant.into(),
-                form.name.trim().into(),
+                self.seal(tenant, "name", id, form.name.trim())?.into(),
                 self.seal(tenant, "phone", id, form.phone.trim())?.into(),
                 self.seal(tenant, "email", id, form.email.trim())?.into(),
                 self.phone_index(tenant)?.compute(&form.phone).to_hex().into(),
@@ -232,7 +213,11 @@ impl Backoffice {
             if let Some(name) = &form.name {
                 tx.exec(
                     "UPDATE clients SET name = $1, last_activity = $2 WHERE id = $3",
-                    &[name.trim().into(), now.into(), id.into()],
+                    &[
+                        self.seal(tenant, "name", id, name.trim())?.into(),
+                        now.into(),
+                        id.into(),
+                    ],
                 )?;
                 changed.push("name".to_owned());
             }
@@ -269,7 +254,7 @@ impl Backoffice {
     pub(crate) fn find_by_phone(&self, tenant: &str, phone: &str) -> Result<Vec<ClientView>> {
         let wanted = Normalizer::LastDigits(PHONE_DIGITS).apply(phone);
         let rows = self.db.query_as::<ClientRow>(
-            "SELECT id, name, phone, email FROM clients WHERE tenant = $1 AND phone_index = $2 ORDER BY name, id",
+            "SELECT id, name, phone, email FROM clients WHERE tenant = $1 AND phone_index = $2 ORDER BY created, id",
             &[tenant.into(), self.phone_index(tenant)?.compute(phone).to_hex().into()],
         )?;
         let mut hits = Vec::new();

@@ -105,13 +105,19 @@ pub(crate) trait FromRow: Sized {
     fn from_row(row: &Row) -> Result<Self>;
 }
 
+/// The schema. Every personal value is a palisade-crypt ciphertext bound
+/// to its tenant, table, column and row (client names, phones and e-mails,
+/// employee names and e-mails, attachment names, bodies and holds, invoice
+/// amounts and holds); equality lookups go through blind indexes
+/// (`phone_index`, `email_index`). Ids, times and policy documents are clear.
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, \
      policy TEXT NOT NULL, policy_version BIGINT NOT NULL, created BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
-     email TEXT NOT NULL, name TEXT NOT NULL, password_hash TEXT NOT NULL, \
-     role TEXT NOT NULL, totp_secret TEXT, totp_pending TEXT, totp_state TEXT NOT NULL, \
-     recovery TEXT, created BIGINT NOT NULL, UNIQUE (tenant, email))",
+     email TEXT NOT NULL, email_index TEXT NOT NULL, name TEXT NOT NULL, \
+     password_hash TEXT NOT NULL, role TEXT NOT NULL, totp_secret TEXT, totp_pending TEXT, \
+     totp_state TEXT NOT NULL, recovery TEXT, created BIGINT NOT NULL, \
+     UNIQUE (tenant, email_index))",
     "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
      tenant TEXT NOT NULL, stage TEXT NOT NULL, expires BIGINT NOT NULL, stepped_up BIGINT)",
     "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id)",
@@ -119,12 +125,12 @@ const SCHEMA: &[&str] = &[
      name TEXT NOT NULL, phone TEXT NOT NULL, email TEXT NOT NULL, phone_index TEXT NOT NULL, \
      created BIGINT NOT NULL, last_activity BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS clients_phone ON clients (tenant, phone_index)",
-    "CREATE INDEX IF NOT EXISTS clients_tenant ON clients (tenant, name)",
+    "CREATE INDEX IF NOT EXISTS clients_tenant ON clients (tenant, created)",
     "CREATE TABLE IF NOT EXISTS attachments (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
      client_id TEXT NOT NULL, file_name TEXT NOT NULL, body TEXT NOT NULL, \
      created BIGINT NOT NULL, ticket_closed BIGINT, legal_hold TEXT)",
     "CREATE TABLE IF NOT EXISTS invoices (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
-     client_id TEXT NOT NULL, amount_cents BIGINT NOT NULL, created BIGINT NOT NULL, \
+     client_id TEXT NOT NULL, amount TEXT NOT NULL, created BIGINT NOT NULL, \
      legal_hold TEXT)",
     "CREATE TABLE IF NOT EXISTS login_attempts (key TEXT PRIMARY KEY, attempts BIGINT NOT NULL, \
      retry_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",

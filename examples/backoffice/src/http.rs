@@ -168,6 +168,7 @@ pub fn router(app: Arc<Backoffice>) -> Router {
         .route("/api/clients/{client}/erasure", post(retention::erase))
         .route("/api/clients/{client}/attachments", post(attachments::add))
         .route("/api/clients/{client}/invoices", post(invoices::add))
+        .route("/api/attachments/{attachment}", get(attachments::get))
         .route(
             "/api/attachments/{attachment}/close",
             post(attachments::close),

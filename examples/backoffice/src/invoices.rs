@@ -9,10 +9,10 @@ use serde::Deserialize;
 
 use crate::app::{Backoffice, random_id};
 use crate::clients::client_id;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, internal};
 use crate::gate::{Client, Create, Invoice, Read};
 use crate::http::ApiJson;
-use crate::views::{Created, subject};
+use crate::views::{Created, InvoiceView, subject};
 
 /// The largest invoice amount accepted, in cents (one billion units).
 const MAX_INVOICE_CENTS: i64 = 100_000_000_000;
@@ -38,16 +38,39 @@ impl Backoffice {
         }
         let id = random_id("i")?;
         self.db.exec(
-            "INSERT INTO invoices (id, tenant, client_id, amount_cents, created) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO invoices (id, tenant, client_id, amount, created) VALUES ($1, $2, $3, $4, $5)",
             &[
                 id.clone().into(),
                 tenant.into(),
                 client.into(),
-                amount_cents.into(),
+                self.seal_text(tenant, "invoices", "amount", &id, &amount_cents.to_string())?
+                    .into(),
                 self.clock.now().into(),
             ],
         )?;
         Ok(id)
+    }
+}
+
+impl Backoffice {
+    /// A client's invoices, their amounts decrypted.
+    pub(crate) fn invoices_of(&self, tenant: &str, client: &str) -> Result<Vec<InvoiceView>> {
+        let rows = self.db.query(
+            "SELECT id, amount, created FROM invoices WHERE client_id = $1 AND tenant = $2 ORDER BY created, id",
+            &[client.into(), tenant.into()],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let id = r.text("id")?;
+                let amount =
+                    self.open_text(tenant, "invoices", "amount", &id, &r.text("amount")?)?;
+                Ok(InvoiceView {
+                    amount_cents: amount.parse().map_err(internal)?,
+                    created: r.int("created")?,
+                    id,
+                })
+            })
+            .collect()
     }
 }
 

@@ -72,7 +72,8 @@ impl Backoffice {
                 rec = rec.with_event("ticket_closed", ts(closed)?);
             }
             if let Some(hold) = r.opt_text("legal_hold") {
-                rec = rec.with_hold(hold);
+                let id = r.text("id")?;
+                rec = rec.with_hold(self.open_text(tenant, "attachments", "legal_hold", &id, &hold)?);
             }
             out.push(rec);
         }
@@ -85,7 +86,9 @@ impl Backoffice {
             let mut rec = RecordBuf::new(r.text("id")?, "invoice", ts(r.int("created")?)?)
                 .with_subject(subject(&r.text("client_id")?));
             if let Some(hold) = r.opt_text("legal_hold") {
-                rec = rec.with_hold(hold);
+                let id = r.text("id")?;
+                rec =
+                    rec.with_hold(self.open_text(tenant, "invoices", "legal_hold", &id, &hold)?);
             }
             out.push(rec);
         }

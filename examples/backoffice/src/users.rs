@@ -12,8 +12,6 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::app::{Backoffice, ROLES};
-use crate::auth::store_account;
-use crate::db::{FromRow, Row};
 use crate::error::{Error, Result, internal};
 use crate::gate::{Account, Block, Create, Read, SetRights, UnlockFactor};
 use crate::http::ApiJson;
@@ -39,7 +37,7 @@ pub(crate) struct Restrictions {
     pub(crate) fields: std::collections::BTreeMap<String, String>,
 }
 
-/// An account row as listed.
+/// An account as listed, its e-mail and name decrypted.
 struct AccountRow {
     id: String,
     email: String,
@@ -48,25 +46,28 @@ struct AccountRow {
     totp: bool,
 }
 
-impl FromRow for AccountRow {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(AccountRow {
-            id: row.text("id")?,
-            email: row.text("email")?,
-            name: row.text("name")?,
-            role: row.text("role")?,
-            totp: row.opt_text("totp_secret").is_some(),
-        })
-    }
-}
-
 impl Backoffice {
     /// The tenant's employees, by e-mail.
     fn accounts(&self, tenant: &str) -> Result<Vec<AccountRow>> {
-        self.db.query_as(
-            "SELECT id, email, name, role, totp_secret FROM users WHERE tenant = $1 ORDER BY email",
+        let rows = self.db.query(
+            "SELECT id, email, name, role, totp_secret FROM users WHERE tenant = $1",
             &[tenant.into()],
-        )
+        )?;
+        let mut accounts = rows
+            .iter()
+            .map(|row| {
+                let (email, name) = self.employee_identity(tenant, row)?;
+                Ok(AccountRow {
+                    id: row.text("id")?,
+                    email,
+                    name,
+                    role: row.text("role")?,
+                    totp: row.opt_text("totp_secret").is_some(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        accounts.sort_by(|a, b| a.email.cmp(&b.email));
+        Ok(accounts)
     }
 
     /// Adds an employee with one of the seed roles: the account row and the
@@ -86,7 +87,7 @@ impl Backoffice {
                 doc.add_user(&id)?;
                 doc.set_roles(&id, Some(&tenant), &[role.as_str()])
             },
-            |tx| store_account(tx, &tenant, &account, now),
+            |tx| self.store_account(tx, &tenant, &account, now),
         )?;
         Ok(id)
     }

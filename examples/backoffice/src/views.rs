@@ -5,9 +5,6 @@
 use palisade_axum::{Field, Kind, Protected};
 use serde::Serialize;
 
-use crate::db::{FromRow, Row};
-use crate::error::Result;
-
 /// A client, its name, phone and e-mail decrypted; with its attachments and
 /// invoices when one client is read.
 #[derive(Clone, Debug, Serialize)]
@@ -81,15 +78,21 @@ impl Protected for AttachmentView {
     ];
 }
 
-impl FromRow for AttachmentView {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(AttachmentView {
-            id: row.text("id")?,
-            file_name: row.text("file_name")?,
-            ticket_closed: row.opt_int("ticket_closed"),
-            legal_hold: row.opt_text("legal_hold"),
-        })
-    }
+/// An attachment's file.
+#[derive(Debug, Serialize)]
+pub(crate) struct AttachmentFile {
+    pub(crate) id: String,
+    pub(crate) file_name: String,
+    pub(crate) body: String,
+}
+
+impl Protected for AttachmentFile {
+    const TYPE: &'static str = "Attachment";
+    const FIELDS: &'static [Field] = &[
+        Field::plain("id"),
+        Field::plain("file_name"),
+        Field::plain("body"),
+    ];
 }
 
 /// An invoice.
@@ -107,16 +110,6 @@ impl Protected for InvoiceView {
         Field::plain("amount_cents"),
         Field::plain("created"),
     ];
-}
-
-impl FromRow for InvoiceView {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(InvoiceView {
-            id: row.text("id")?,
-            amount_cents: row.int("amount_cents")?,
-            created: row.int("created")?,
-        })
-    }
 }
 
 /// An employee account.
