@@ -56,6 +56,20 @@ pub struct Config {
     pub db_pool: usize,
     /// Whether the session cookie carries `Secure` (behind HTTPS).
     pub secure_cookie: bool,
+    /// What happens to a payment card number typed into a free-text field
+    /// (a client's or employee's name, an attachment's name, a hold reason):
+    /// card data is never stored.
+    pub card_numbers: CardNumbers,
+}
+
+/// What the back office does with a payment card number in free text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CardNumbers {
+    /// The request is refused (422) with a message saying why.
+    #[default]
+    Refuse,
+    /// The number is masked (`XXXXXXXXXXXX1111`) before anything is stored.
+    Mask,
 }
 
 impl Config {
@@ -68,6 +82,7 @@ impl Config {
             session_ttl: 8 * 3600,
             db_pool: 4,
             secure_cookie: false,
+            card_numbers: CardNumbers::Refuse,
         }
     }
 }
@@ -222,6 +237,9 @@ pub struct Backoffice {
     /// Sign-in attempts, reserved before each password check (per account
     /// and per client address), in the shared database.
     pub(crate) login_limiter: LoginLimiter<DbAttempts>,
+    /// Finds payment card numbers (brand ranges, lengths, Luhn) in free
+    /// text, and masks them (all but the last four digits).
+    pub(crate) card_masker: Masker,
 }
 
 impl std::fmt::Debug for Backoffice {
@@ -301,6 +319,13 @@ impl Backoffice {
             retention,
             masker,
             login_limiter: LoginLimiter::new(DbAttempts(Arc::clone(&db)), Limits::default()),
+            card_masker: Masker::with_scanner(
+                palisade_pii::Scanner::builder()
+                    .kinds([palisade_pii::Kind::PaymentCard])
+                    .build()
+                    .map_err(internal)?,
+                Operator::Partial(PartialMask::new('X', 4).map_err(internal)?),
+            ),
             db,
         })
     }
@@ -607,6 +632,26 @@ impl Backoffice {
             .decrypt(&ciphertext, &context)
             .map_err(internal)?;
         String::from_utf8(plain.to_vec()).map_err(internal)
+    }
+
+    /// Free text as it may be stored: a payment card number in it is
+    /// refused or masked, per [`Config::card_numbers`] (PCI DSS: card data
+    /// is not stored; it never reaches the database, the logs or the audit
+    /// log, whose records name fields, never values).
+    pub(crate) fn free_text<'t>(
+        &self,
+        field: &str,
+        text: &'t str,
+    ) -> Result<std::borrow::Cow<'t, str>> {
+        if self.card_masker.scanner().scan(text).is_empty() {
+            return Ok(std::borrow::Cow::Borrowed(text));
+        }
+        match self.config.card_numbers {
+            CardNumbers::Refuse => Err(Error::Unprocessable(format!(
+                "{field}: a payment card number may not be stored; remove it"
+            ))),
+            CardNumbers::Mask => self.card_masker.mask(text).map_err(internal),
+        }
     }
 
     /// Encryption context of a client field.

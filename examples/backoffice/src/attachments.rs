@@ -55,8 +55,14 @@ impl Backoffice {
                 id.clone().into(),
                 tenant.into(),
                 client.into(),
-                self.seal_text(tenant, "attachments", "file_name", &id, &form.file_name)?
-                    .into(),
+                self.seal_text(
+                    tenant,
+                    "attachments",
+                    "file_name",
+                    &id,
+                    &self.free_text("file_name", &form.file_name)?,
+                )?
+                .into(),
                 self.seal_body(tenant, &id, form.body.as_bytes())?.into(),
                 self.clock.now().into(),
             ],
@@ -156,7 +162,8 @@ impl Backoffice {
         let sealed = match hold {
             Some(reason) => {
                 validate_hold(reason)?;
-                Some(self.seal_text(tenant, "attachments", "legal_hold", id, reason)?)
+                let reason = self.free_text("hold", reason)?;
+                Some(self.seal_text(tenant, "attachments", "legal_hold", id, &reason)?)
             }
             None => None,
         };

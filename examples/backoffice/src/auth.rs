@@ -123,15 +123,16 @@ impl Backoffice {
                 "a name of 1 to 200 bytes without control characters is required".into(),
             ));
         }
+        let name = self.free_text("name", name)?.into_owned();
         let password = Password::new(password).map_err(|e| Error::BadRequest(e.to_string()))?;
-        self.check_password_policy(&password, &email, name)?;
+        self.check_password_policy(&password, &email, &name)?;
         let hash = PasswordHasher::shared_default()
             .hash(&password)
             .map_err(internal)?;
         Ok(NewAccount {
             id: random_id("u")?,
             email,
-            name: name.to_owned(),
+            name,
             role: role.to_owned(),
             hash,
         })
@@ -174,6 +175,7 @@ impl Backoffice {
                 "a company name of 1 to 200 bytes is required".into(),
             ));
         }
+        let company = self.free_text("company", company)?.into_owned();
         let owner = self.new_account(&form.email, &form.name, OWNER_ROLE, &form.password)?;
         let policy = Self::new_tenant_policy(tenant, &owner.id)?;
         let now = self.clock.now();

@@ -171,7 +171,8 @@ impl Backoffice {
             &[
                 id.into(),
                 tenant.into(),
-                self.seal(tenant, "name", id, form.name.trim())?.into(),
+                self.seal(tenant, "name", id, &self.free_text("name", form.name.trim())?)?
+                    .into(),
                 self.seal(tenant, "phone", id, form.phone.trim())?.into(),
                 self.seal(tenant, "email", id, form.email.trim())?.into(),
                 self.phone_index(tenant)?.compute(&form.phone).to_hex().into(),
@@ -214,7 +215,8 @@ impl Backoffice {
                 tx.exec(
                     "UPDATE clients SET name = $1, last_activity = $2 WHERE id = $3",
                     &[
-                        self.seal(tenant, "name", id, name.trim())?.into(),
+                        self.seal(tenant, "name", id, &self.free_text("name", name.trim())?)?
+                            .into(),
                         now.into(),
                         id.into(),
                     ],

@@ -15,6 +15,9 @@ pub enum Error {
     /// The policy does not allow the action.
     #[error("{0}")]
     Forbidden(String),
+    /// Well-formed but refused by a content rule (a card number in free text).
+    #[error("{0}")]
+    Unprocessable(String),
     /// No such object in the caller's tenant.
     #[error("not found")]
     NotFound,

@@ -53,6 +53,7 @@ impl IntoResponse for Error {
             Error::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             Error::NotFound => (StatusCode::NOT_FOUND, "not found".into()),
             Error::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+            Error::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m.clone()),
             Error::Throttled(s) => {
                 return error_response(StatusCode::TOO_MANY_REQUESTS, &self.to_string(), Some(*s));
             }

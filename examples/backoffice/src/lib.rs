@@ -27,8 +27,8 @@ use std::time::Duration;
 pub use crate::{
     api_session::ApiSession,
     app::{
-        Backoffice, Clock, Config, OWNER_ROLE, PASSWORD_FREE_ATTEMPTS, POLICY_TEMPLATE,
-        RETENTION_POLICY, ROLES, SESSION_COOKIE, audit_schema,
+        Backoffice, CardNumbers, Clock, Config, OWNER_ROLE, PASSWORD_FREE_ATTEMPTS,
+        POLICY_TEMPLATE, RETENTION_POLICY, ROLES, SESSION_COOKIE, audit_schema,
     },
     clients::PAGE,
     error::{Error, Result},

@@ -149,3 +149,102 @@ fn postgres_tables_hold_no_personal_value_in_clear() {
         }
     }
 }
+
+const CARD: &str = "4111 1111 1111 1111";
+
+/// Signs the demo owner in (password, code).
+fn owner_session(server: &Server) -> (Browser, String) {
+    let demo = server.app.seed_demo("acme", 2).unwrap();
+    let owner = demo.user("Administrator").unwrap();
+    let mut c = Browser::new(&server.url);
+    c.post(
+        "/api/login",
+        json!({ "tenant": "acme", "email": owner.email, "password": owner.password.as_str() }),
+    );
+    let code = owner.code_at(server.app.clock().now()).unwrap();
+    assert_eq!(
+        c.post("/api/login/second-factor", json!({ "code": code.as_str() }))
+            .status,
+        200
+    );
+    (c, demo.clients[0].clone())
+}
+
+/// Nothing the app wrote anywhere holds the card number.
+fn assert_card_nowhere(server: &Server) {
+    let digits: String = CARD.chars().filter(char::is_ascii_digit).collect();
+    let mut pending = vec![server.app.data_dir().to_owned()];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for needle in [CARD, digits.as_str()] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "the card number in {}",
+                path.display()
+            );
+        }
+    }
+    let bundle = server.app.export_evidence("acme", None, None).unwrap();
+    let text = bundle.to_json().unwrap();
+    assert!(
+        !text.contains(CARD) && !text.contains(&digits),
+        "the card number in the audit log"
+    );
+    let logs = common::captured_logs();
+    assert!(
+        !logs.contains(CARD) && !logs.contains(&digits),
+        "the card number in the logs"
+    );
+}
+
+#[test]
+fn a_card_number_in_free_text_is_refused() {
+    let server = common::start(None);
+    let (mut c, client) = owner_session(&server);
+    for (path, body) in [
+        (
+            format!("/api/clients/{client}/attachments"),
+            json!({ "file_name": format!("card {CARD}.png"), "body": "x" }),
+        ),
+        (
+            "/api/clients".to_owned(),
+            json!({ "name": format!("Anna {CARD}"), "phone": "+48 601 000 111", "email": "a@b.example" }),
+        ),
+    ] {
+        let a = c.post(&path, body);
+        assert_eq!(a.status, 422, "{path}: {}", a.text);
+        assert!(a.text.contains("payment card"), "{}", a.text);
+    }
+    assert_card_nowhere(&server);
+}
+
+#[test]
+fn a_card_number_in_free_text_is_masked_when_configured() {
+    let server = common::start_with(|config| {
+        config.card_numbers = palisade_backoffice::CardNumbers::Mask;
+    });
+    let (mut c, client) = owner_session(&server);
+    let a = c.post(
+        &format!("/api/clients/{client}/attachments"),
+        json!({ "file_name": format!("card {CARD}.png"), "body": "x" }),
+    );
+    assert_eq!(a.status, 201, "{}", a.text);
+    let shown = c.get(&format!("/api/clients/{client}")).json();
+    let names: Vec<&str> = shown["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["file_name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("card ") && n.ends_with("1111.png") && n.contains('X')),
+        "{names:?}"
+    );
+    assert_card_nowhere(&server);
+}
