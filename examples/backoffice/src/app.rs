@@ -54,8 +54,15 @@ pub struct Config {
     pub session_ttl: i64,
     /// Database connections.
     pub db_pool: usize,
-    /// Whether the session cookie carries `Secure` (behind HTTPS).
+    /// Served behind a proxy that terminates TLS: the session cookie carries
+    /// `Secure`, answers carry HSTS, and the proxy's `X-Forwarded-For` is
+    /// trusted for the client's address.
     pub secure_cookie: bool,
+    /// Served over HTTPS by the back office itself (implies `Secure` and HSTS).
+    pub tls: Option<crate::tls::Tls>,
+    /// Also listen here for plain HTTP, answering every request with a
+    /// redirect to HTTPS (with [`Config::tls`]).
+    pub redirect_http: Option<std::net::SocketAddr>,
     /// What happens to a payment card number typed into a free-text field
     /// (a client's or employee's name, an attachment's name, a hold reason):
     /// card data is never stored.
@@ -73,6 +80,11 @@ pub enum CardNumbers {
 }
 
 impl Config {
+    /// Whether clients reach the server over TLS (its own or a proxy's).
+    pub fn over_tls(&self) -> bool {
+        self.secure_cookie || self.tls.is_some()
+    }
+
     /// Defaults with data in `data_dir` and SQLite.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Config {
@@ -82,6 +94,8 @@ impl Config {
             session_ttl: 8 * 3600,
             db_pool: 4,
             secure_cookie: false,
+            tls: None,
+            redirect_http: None,
             card_numbers: CardNumbers::Refuse,
         }
     }
@@ -237,6 +251,8 @@ pub struct Backoffice {
     /// Sign-in attempts, reserved before each password check (per account
     /// and per client address), in the shared database.
     pub(crate) login_limiter: LoginLimiter<DbAttempts>,
+    /// The HTTPS configuration, when served over TLS.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Finds payment card numbers (brand ranges, lengths, Luhn) in free
     /// text, and masks them (all but the last four digits).
     pub(crate) card_masker: Masker,
@@ -306,11 +322,17 @@ impl Backoffice {
             None => Db::sqlite(&config.data_dir.join("backoffice.sqlite3"), config.db_pool)?,
         };
         private_dir(&config.data_dir.join("audit"))?;
+        // A certificate that cannot be read (or made) stops the start now.
+        let tls = match &config.tls {
+            Some(tls) => Some(crate::tls::server_config(tls, &config.data_dir)?),
+            None => None,
+        };
         let retention = palisade_retention::Policy::parse(RETENTION_POLICY).map_err(internal)?;
         let masker = Arc::new(Masker::new(Operator::Partial(PartialMask::default())));
         tracing::info!(engine = db.engine(), "back office opened");
         let db = Arc::new(db);
         Ok(Backoffice {
+            tls,
             config,
             keyring,
             clock: Arc::new(Clock::default()),

@@ -130,9 +130,9 @@ where
 
 /// The router of the whole application.
 pub fn router(app: Arc<Backoffice>) -> Router {
-    let cookie = SessionCookie::new(SESSION_COOKIE, app.config.secure_cookie);
+    let cookie = SessionCookie::new(SESSION_COOKIE, app.config.over_tls());
     let guard = gate::guard(&app, &cookie);
-    let defences = WebDefences::new().with_hsts(app.config.secure_cookie);
+    let defences = WebDefences::new().with_hsts(app.config.over_tls());
     let state = AppState {
         app,
         guard: guard.clone(),

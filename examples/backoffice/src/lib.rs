@@ -17,6 +17,7 @@ mod retention;
 mod run;
 mod seed;
 mod sessions;
+mod tls;
 mod users;
 mod views;
 
@@ -35,19 +36,69 @@ pub use crate::{
     http::router,
     run::{ServeOptions, Started, run, start},
     seed::{Demo, DemoUser},
+    tls::{Tls, development_certificate},
 };
 
 /// Log levels of [`init_logging`] (re-exported from `tracing`).
 pub use tracing::Level as LogLevel;
 
-/// Serves the back office on `listener` until `shutdown` completes.
+/// Serves the back office on `listener` until `shutdown` completes: over
+/// HTTPS when the configuration has [`Config::tls`], plain HTTP otherwise.
 pub async fn serve(
     app: Arc<Backoffice>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let tls = app.tls.clone();
     let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
+    match tls {
+        None => axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(Error::from),
+        Some(config) => {
+            let handle = axum_server::Handle::new();
+            let stopping = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                stopping.graceful_shutdown(Some(Duration::from_secs(5)));
+            });
+            axum_server::from_tcp_rustls(
+                listener.into_std()?,
+                axum_server::tls_rustls::RustlsConfig::from_config(config),
+            )?
+            .handle(handle)
+            .serve(service)
+            .await
+            .map_err(Error::from)
+        }
+    }
+}
+
+/// Answers every plain-HTTP request on `listener` with a permanent redirect
+/// to the same path on `https://host:https_port`, until `shutdown`.
+pub async fn redirect_to_https(
+    listener: tokio::net::TcpListener,
+    https_port: u16,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let redirect =
+        axum::Router::new().fallback(move |request: axum::extract::Request| async move {
+            let host = request
+                .headers()
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.rsplit_once(':').map_or(Some(h), |(name, _)| Some(name)))
+                .unwrap_or("localhost")
+                .to_owned();
+            let path = request
+                .uri()
+                .path_and_query()
+                .map_or("/", axum::http::uri::PathAndQuery::as_str)
+                .to_owned();
+            axum::response::Redirect::permanent(&format!("https://{host}:{https_port}{path}"))
+        });
+    axum::serve(listener, redirect)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(Error::from)

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use palisade_backoffice::{Backoffice, Config, ServeOptions};
+use palisade_backoffice::{Backoffice, Config, ServeOptions, Tls};
 
 #[derive(Parser)]
 #[command(
@@ -46,8 +46,21 @@ enum Command {
         pool: usize,
         /// Clients reach the server through a proxy that terminates TLS: the
         /// session cookie gets `Secure` and answers carry HSTS
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["tls_cert", "tls_dev"])]
         behind_tls_proxy: bool,
+        /// Serve HTTPS with this certificate chain (PEM; needs --tls-key)
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (PEM)
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Serve HTTPS with a self-signed development certificate made on
+        /// first start (DATA/tls/cert.pem)
+        #[arg(long, conflicts_with = "tls_cert")]
+        tls_dev: bool,
+        /// Also listen here for plain HTTP and redirect every request to HTTPS
+        #[arg(long, value_name = "ADDR")]
+        redirect_http: Option<SocketAddr>,
     },
     /// Export a tenant's audit records as an evidence bundle (server stopped)
     Evidence {
@@ -92,6 +105,10 @@ fn main() -> ExitCode {
             log_level,
             pool,
             behind_tls_proxy,
+            tls_cert,
+            tls_key,
+            tls_dev,
+            redirect_http,
         } => {
             if let Err(e) = palisade_backoffice::init_logging(std::io::stderr, log_level) {
                 eprintln!("error: {e}");
@@ -106,6 +123,16 @@ fn main() -> ExitCode {
             };
             let mut config = config(data, pool);
             config.secure_cookie = behind_tls_proxy;
+            config.tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(Tls::Files { cert, key }),
+                _ if tls_dev => Some(Tls::Development),
+                _ => None,
+            };
+            if redirect_http.is_some() && config.tls.is_none() {
+                eprintln!("error: --redirect-http needs HTTPS (--tls-cert/--tls-key or --tls-dev)");
+                return ExitCode::from(2);
+            }
+            config.redirect_http = redirect_http;
             let options = ServeOptions {
                 config,
                 listen,

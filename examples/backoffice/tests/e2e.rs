@@ -104,6 +104,12 @@ fn scenario(server: &Server) {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
+    let https = server.url.starts_with("https://");
+    assert_eq!(
+        cookie.starts_with("__Host-bo_session=") && cookie.contains("; Secure"),
+        https,
+        "Secure exactly over HTTPS: {cookie}"
+    );
     assert_eq!(
         founder.get("/api/clients").status,
         401,
@@ -550,4 +556,49 @@ fn postgres_end_to_end() {
     let server = common::start(Some(pg.url().to_owned()));
     assert_eq!(server.app.engine(), "postgresql");
     scenario(&server);
+}
+
+/// The same scenario over HTTPS (a development certificate the client
+/// trusts): the session cookie is `Secure` with the `__Host-` prefix and
+/// answers carry HSTS.
+#[test]
+fn https_end_to_end() {
+    let server = common::start_tls();
+    assert!(server.url.starts_with("https://"));
+    let mut c = common::Browser::new(&server.url);
+    let page = c.get("/");
+    assert_eq!(page.status, 200);
+    let hsts = page.headers.get("strict-transport-security").unwrap();
+    assert!(hsts.to_str().unwrap().contains("max-age="), "{hsts:?}");
+    scenario(&server);
+}
+
+/// Plain HTTP beside HTTPS answers every request with a permanent redirect
+/// to the same path over HTTPS.
+#[test]
+fn plain_http_redirects_to_https() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(palisade_backoffice::redirect_to_https(
+        listener,
+        8443,
+        std::future::pending(),
+    ));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let answer = agent
+        .get(format!("http://{address}/api/clients?offset=20"))
+        .call()
+        .unwrap();
+    assert_eq!(answer.status(), 308);
+    assert_eq!(
+        answer.headers()["location"],
+        format!("https://127.0.0.1:8443/api/clients?offset=20")
+    );
 }
