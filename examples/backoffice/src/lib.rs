@@ -36,7 +36,7 @@ pub use crate::{
     http::router,
     run::{ServeOptions, Started, run, start},
     seed::{Demo, DemoUser},
-    tls::{Tls, development_certificate},
+    tls::{Tls, development_certificate, development_certificate_pin},
 };
 
 /// Log levels of [`init_logging`] (re-exported from `tracing`).

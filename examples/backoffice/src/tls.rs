@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::Digest;
 
 use crate::app::private_dir;
 use crate::error::{Error, Result, internal};
@@ -33,6 +34,17 @@ pub fn development_certificate(data_dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join("cert.pem"), dir.join("key.pem"))
 }
 
+/// The pin of the development certificate: base64 of the SHA-256 of its
+/// public key (SubjectPublicKeyInfo), as browsers take it to trust one key
+/// (`chromium --ignore-certificate-errors-spki-list=PIN`).
+pub fn development_certificate_pin(data_dir: &Path) -> Result<String> {
+    Ok(
+        std::fs::read_to_string(data_dir.join("tls").join("cert.spki-sha256"))?
+            .trim()
+            .to_owned(),
+    )
+}
+
 /// Makes the development certificate if it is not there yet.
 fn ensure_development_certificate(data_dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let (cert, key) = development_certificate(data_dir);
@@ -48,6 +60,12 @@ fn ensure_development_certificate(data_dir: &Path) -> Result<(PathBuf, PathBuf)>
     let made = rcgen::generate_simple_self_signed(names).map_err(internal)?;
     write_private(&key, made.signing_key.serialize_pem().as_bytes())?;
     write_private(&cert, made.cert.pem().as_bytes())?;
+    let spki = rcgen::PublicKeyData::subject_public_key_info(&made.signing_key);
+    let pin = data_encoding::BASE64.encode(&sha2::Sha256::digest(&spki));
+    write_private(
+        &data_dir.join("tls").join("cert.spki-sha256"),
+        pin.as_bytes(),
+    )?;
     tracing::info!(cert = %cert.display(), "development certificate made");
     Ok((cert, key))
 }
