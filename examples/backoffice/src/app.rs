@@ -44,8 +44,10 @@ pub const SESSION_COOKIE: &str = "bo_session";
 /// How the back office is set up.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Where the keyring, the SQLite database and the audit logs live.
+    /// Where the SQLite database, the audit logs and the backups' keys live.
     pub data_dir: PathBuf,
+    /// The keyring file (default `DATA/keyring.json`, for development).
+    pub keyring: PathBuf,
     /// A PostgreSQL URL (`postgres://…`); SQLite in `data_dir` when `None`.
     pub database_url: Option<String>,
     /// Issuer shown in authenticator apps.
@@ -87,8 +89,10 @@ impl Config {
 
     /// Defaults with data in `data_dir` and SQLite.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
         Config {
-            data_dir: data_dir.into(),
+            keyring: data_dir.join("keyring.json"),
+            data_dir,
             database_url: None,
             issuer: "Palisade Back Office".into(),
             session_ttl: 8 * 3600,
@@ -309,7 +313,7 @@ impl Backoffice {
     /// (mode 0600), the database schema and the audit log folder.
     pub fn open(config: Config) -> Result<Backoffice> {
         private_dir(&config.data_dir)?;
-        let key_path = config.data_dir.join("keyring.json");
+        let key_path = config.keyring.clone();
         let keyring = if key_path.exists() {
             Keyring::load(&key_path).map_err(internal)?
         } else {
@@ -674,6 +678,23 @@ impl Backoffice {
             ))),
             CardNumbers::Mask => self.card_masker.mask(text).map_err(internal),
         }
+    }
+
+    /// Raises an alert: recorded in the `_system` audit log and logged as an
+    /// error (the alerts page and webhook read these records).
+    pub(crate) fn raise_alert(
+        &self,
+        kind: &str,
+        resource: &str,
+        details: serde_json::Value,
+    ) -> Result<u64> {
+        tracing::error!(alert = kind, resource, "alert");
+        self.record_system(
+            &format!("alert.{kind}"),
+            resource,
+            palisade_audit::Outcome::Failure,
+            details,
+        )
     }
 
     /// Encryption context of a client field.

@@ -291,6 +291,21 @@ impl Db {
         }
     }
 
+    /// A consistent copy of the SQLite database in `file` (SQLite's online
+    /// backup API: writers go on while it copies).
+    pub(crate) fn sqlite_backup(&self, file: &Path) -> Result<()> {
+        match self {
+            Db::Sqlite(pool) => pool.with(|c| {
+                let mut copy = rusqlite::Connection::open(file).map_err(sqlite_error)?;
+                let backup = rusqlite::backup::Backup::new(c, &mut copy).map_err(sqlite_error)?;
+                backup
+                    .run_to_completion(1024, std::time::Duration::ZERO, None)
+                    .map_err(sqlite_error)
+            }),
+            Db::Postgres(_) => Err(Error::Internal("not a SQLite database".into())),
+        }
+    }
+
     /// Which engine this is, for messages.
     pub(crate) fn engine(&self) -> &'static str {
         match self {

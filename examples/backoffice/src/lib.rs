@@ -6,6 +6,7 @@ mod app;
 mod attachments;
 mod attempts;
 mod auth;
+mod backup;
 mod clients;
 mod db;
 mod error;
@@ -27,6 +28,7 @@ use std::time::Duration;
 
 pub use crate::{
     api_session::ApiSession,
+    backup::{BACKUP_FORMAT, BackupReport, Component, DrillReport, Manifest, backup_keys_dir},
     app::{
         Backoffice, CardNumbers, Clock, Config, OWNER_ROLE, PASSWORD_FREE_ATTEMPTS,
         POLICY_TEMPLATE, RETENTION_POLICY, ROLES, SESSION_COOKIE, audit_schema,

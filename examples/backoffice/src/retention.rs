@@ -184,12 +184,60 @@ impl Backoffice {
         for t in tenants {
             done += self.sweep_tenant(&t.text("id")?)?.executed.len();
         }
+        done += self.sweep_backups()?;
         // Sign-in counters past their forgetting time.
         self.db.exec(
             "DELETE FROM login_attempts WHERE expires_at <= $1",
             &[self.clock.now().into()],
         )?;
         Ok(done)
+    }
+}
+
+impl Backoffice {
+    /// Crypto-shreds the backups whose retention ended: their keys are
+    /// destroyed, receipts in the `_system` audit log. Returns how many.
+    pub(crate) fn sweep_backups(&self) -> Result<usize> {
+        let records = self
+            .backup_keys()?
+            .into_iter()
+            .map(|(id, created)| Ok(RecordBuf::new(id, "backup", ts(created)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let now = ts(self.clock.now())?;
+        let items: Vec<_> = self.retention.plan(&records, now).collect();
+        let log = self.audit("_system")?;
+        let execution = execute(items, &mut BackupShredder { app: self }, log.as_ref());
+        for f in &execution.failures {
+            tracing::error!(failure = %f, "backup shredding failed");
+        }
+        Ok(execution.executed.len())
+    }
+}
+
+/// Destroys the keys of backups whose retention ended.
+struct BackupShredder<'a> {
+    app: &'a Backoffice,
+}
+
+impl Executor<RecordBuf> for BackupShredder<'_> {
+    fn delete(&mut self, _: &RecordBuf) -> std::result::Result<(), ActionError> {
+        Err("backups are crypto-shredded, not deleted".into())
+    }
+    fn anonymize(&mut self, _: &RecordBuf) -> std::result::Result<(), ActionError> {
+        Err("backups are crypto-shredded, not anonymized".into())
+    }
+    fn crypto_shred(&mut self, record: &RecordBuf) -> std::result::Result<(), ActionError> {
+        self.app
+            .shred_backup(&record.id)
+            .map(|_| ())
+            .map_err(|e| -> ActionError { e.to_string().into() })
+    }
+    fn archive(&mut self, _: &RecordBuf) -> std::result::Result<(), ActionError> {
+        Err("backups are not archived".into())
+    }
+    fn review(&mut self, record: &RecordBuf) -> std::result::Result<(), ActionError> {
+        tracing::warn!(record = %record.id, "backup sent to review");
+        Ok(())
     }
 }
 

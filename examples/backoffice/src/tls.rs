@@ -70,7 +70,8 @@ fn ensure_development_certificate(data_dir: &Path) -> Result<(PathBuf, PathBuf)>
     Ok((cert, key))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path`, readable by its owner only (0600), synced.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
