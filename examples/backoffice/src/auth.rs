@@ -362,10 +362,19 @@ impl Backoffice {
                 .opt_text(2)
                 .ok_or_else(|| Error::Unauthorized("invalid code".into()))?;
             let mut codes: RecoveryCodes = serde_json::from_str(&text).map_err(internal)?;
-            let remaining = codes.redeem(code).map_err(|_| {
-                self.record_denied(&auth.tenant, &auth.user_id, "auth.recovery", "users");
-                Error::Unauthorized("invalid code".into())
-            })?;
+            // Mechanical update only (issue 15): a throwaway state keeps today's
+            // unthrottled behaviour. To do: redeem with the stored `totp_state`
+            // and `Throttle::default()`, write state and codes in one
+            // conditional UPDATE, and map Throttled/Locked as for codes.
+            let now = u64::try_from(self.clock.now()).unwrap_or(0);
+            let mut unthrottled = FactorState::new();
+            let throttle = Throttle::new(u32::MAX, 0, 0).with_lock_after(None);
+            let remaining = codes
+                .redeem(code, now, &mut unthrottled, &throttle)
+                .map_err(|_| {
+                    self.record_denied(&auth.tenant, &auth.user_id, "auth.recovery", "users");
+                    Error::Unauthorized("invalid code".into())
+                })?;
             let stored = serde_json::to_string(&codes).map_err(internal)?;
             let n = self.db.exec(
                 "UPDATE users SET recovery = $1 WHERE id = $2 AND recovery = $3",
