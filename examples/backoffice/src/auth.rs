@@ -2,7 +2,10 @@
 //! replacement of the second factor, step-up, sign-out, and accounts.
 
 use palisade_crypt::Normalizer;
-use palisade_otp::{FactorState, KeyUri, RecoveryCodes, Secret, Totp};
+use palisade_otp::{
+    Enrollment, FactorState, KeyUri, Proof, RecoveryCodes, Secret, StepUp as OtpStepUp, Throttle,
+    Totp,
+};
 use palisade_password::{
     Context as PasswordContext, LoginVerdict, Password, PasswordHasher, Policy as PasswordPolicy,
 };
@@ -67,6 +70,10 @@ pub(crate) struct NewAccount {
     role: String,
     hash: String,
 }
+
+/// How long a step-up (the password or a code entered again) counts for
+/// sensitive actions, in seconds (palisade-otp's default).
+pub(crate) const STEP_UP_WINDOW: i64 = 300;
 
 /// The one answer to every failed password step, whatever failed (unknown
 /// tenant, unknown address, wrong password, blocked account).
@@ -350,8 +357,64 @@ impl Backoffice {
         if n != 1 {
             return Err(Error::Conflict("concurrent sign-in; try again".into()));
         }
+        self.factor_verdict(session, verdict, now, "auth.totp")
+            .map(|_| ())
+    }
+
+    /// Redeems one of the caller's recovery codes (each works once),
+    /// throttled like codes: a wrong one counts in the factor's state, toward
+    /// the same back-off and lock; both are written in one conditional update.
+    fn redeem_recovery_code(&self, session: &Session, code: &str) -> Result<()> {
+        let row = self
+            .db
+            .query_one(
+                "SELECT recovery, totp_state FROM users WHERE id = $1",
+                &[session.user_id.clone().into()],
+            )?
+            .ok_or(Error::NotFound)?;
+        let codes_text = row
+            .opt_text("recovery")
+            .ok_or_else(|| Error::Unauthorized("invalid code".into()))?;
+        let state_text = row.text("totp_state")?;
+        let mut codes: RecoveryCodes = serde_json::from_str(&codes_text).map_err(internal)?;
+        let mut state: FactorState = serde_json::from_str(&state_text).map_err(internal)?;
+        let now = u64::try_from(self.clock.now()).unwrap_or(0);
+        let verdict = codes.redeem(code.trim(), now, &mut state, &Throttle::default());
+        let n = self.db.exec(
+            "UPDATE users SET recovery = $1, totp_state = $2 WHERE id = $3 AND recovery = $4 AND totp_state = $5",
+            &[
+                serde_json::to_string(&codes).map_err(internal)?.into(),
+                serde_json::to_string(&state).map_err(internal)?.into(),
+                session.user_id.clone().into(),
+                codes_text.into(),
+                state_text.into(),
+            ],
+        )?;
+        if n != 1 {
+            return Err(Error::Conflict("concurrent sign-in; try again".into()));
+        }
+        let remaining = self.factor_verdict(session, verdict, now, "auth.recovery")?;
+        self.record(
+            &session.tenant,
+            &session.user_id,
+            "auth.recovery_code_used",
+            "users",
+            &[],
+            json!({ "remaining": remaining }),
+        )?;
+        Ok(())
+    }
+
+    /// How a factor's refusal is answered (codes and recovery codes alike).
+    fn factor_verdict<T>(
+        &self,
+        session: &Session,
+        verdict: palisade_otp::Result<T>,
+        now: u64,
+        action: &str,
+    ) -> Result<T> {
         match verdict {
-            Ok(_) => Ok(()),
+            Ok(value) => Ok(value),
             Err(palisade_otp::Error::Replayed) => {
                 self.record_denied(
                     &session.tenant,
@@ -370,45 +433,20 @@ impl Backoffice {
             Err(palisade_otp::Error::Locked) => Err(Error::Unauthorized(
                 "second factor locked; ask an administrator".into(),
             )),
+            Err(
+                palisade_otp::Error::StepUpRequired | palisade_otp::Error::StepUpExpired { .. },
+            ) => {
+                self.record_denied(&session.tenant, &session.user_id, "auth.step_up", "users");
+                Err(Error::Forbidden(
+                    "replacing the second factor needs your password, a current code or a recovery code"
+                        .into(),
+                ))
+            }
             Err(_) => {
-                self.record_denied(&session.tenant, &session.user_id, "auth.totp", "users");
+                self.record_denied(&session.tenant, &session.user_id, action, "users");
                 Err(Error::Unauthorized("invalid code".into()))
             }
         }
-    }
-
-    /// Redeems one of the caller's recovery codes (each works once).
-    fn redeem_recovery_code(&self, session: &Session, code: &str) -> Result<()> {
-        let text = self
-            .db
-            .query_one(
-                "SELECT recovery FROM users WHERE id = $1",
-                &[session.user_id.clone().into()],
-            )?
-            .and_then(|r| r.opt_text("recovery"))
-            .ok_or_else(|| Error::Unauthorized("invalid code".into()))?;
-        let mut codes: RecoveryCodes = serde_json::from_str(&text).map_err(internal)?;
-        let remaining = codes.redeem(code).map_err(|_| {
-            self.record_denied(&session.tenant, &session.user_id, "auth.recovery", "users");
-            Error::Unauthorized("invalid code".into())
-        })?;
-        let stored = serde_json::to_string(&codes).map_err(internal)?;
-        let n = self.db.exec(
-            "UPDATE users SET recovery = $1 WHERE id = $2 AND recovery = $3",
-            &[stored.into(), session.user_id.clone().into(), text.into()],
-        )?;
-        if n != 1 {
-            return Err(Error::Conflict("concurrent sign-in; try again".into()));
-        }
-        self.record(
-            &session.tenant,
-            &session.user_id,
-            "auth.recovery_code_used",
-            "users",
-            &[],
-            json!({ "remaining": remaining }),
-        )?;
-        Ok(())
     }
 
     /// Step-up: proof, given with the request, that the person at the
@@ -460,7 +498,19 @@ impl Backoffice {
             )?
             .ok_or(Error::NotFound)?;
         if row.opt_text("totp_secret").is_some() {
-            self.step_up(session, proof)?;
+            // Replacing an active factor: a proof now (or a recent step-up),
+            // checked again by palisade-otp when the new factor is confirmed.
+            let fresh = session
+                .stepped_up
+                .is_some_and(|at| self.clock.now() - at <= STEP_UP_WINDOW);
+            if !fresh
+                || proof.password.is_some()
+                || proof.code.is_some()
+                || proof.recovery_code.is_some()
+            {
+                self.step_up(session, proof)?;
+                self.mark_stepped_up(session)?;
+            }
         }
         let (email, _) = self.employee_identity(&session.tenant, &row)?;
         let secret = Secret::generate().map_err(internal)?;
@@ -506,11 +556,56 @@ impl Backoffice {
             .and_then(|r| r.opt_text("totp_pending"))
             .ok_or_else(|| Error::BadRequest("start enrollment first".into()))?;
         let secret = self.user_secret(session, "totp_pending", &pending)?;
-        let totp = Totp::new(secret);
+        let row = self
+            .db
+            .query_one(
+                "SELECT id, email, name, totp_secret, totp_state FROM users WHERE id = $1",
+                &[session.user_id.clone().into()],
+            )?
+            .ok_or(Error::NotFound)?;
+        let (email, _) = self.employee_identity(&session.tenant, &row)?;
+        let enrollment = Enrollment::with_totp(Totp::new(secret), &self.config.issuer, &email)
+            .map_err(internal)?;
         let mut state = FactorState::new();
         let now = u64::try_from(self.clock.now()).unwrap_or(0);
-        totp.verify(code.trim(), now, &mut state)
-            .map_err(|_| Error::Unauthorized("invalid code".into()))?;
+        let confirmed = match row.opt_text("totp_secret") {
+            None => enrollment.confirm_first(code.trim(), now, &mut state),
+            Some(current_secret) => {
+                // A replacement: palisade-otp asks for the session's recent
+                // step-up, and counts a refusal in the current factor's state.
+                let current =
+                    Totp::new(self.user_secret(session, "totp_secret", &current_secret)?);
+                let state_text = row.text("totp_state")?;
+                let mut current_state: FactorState =
+                    serde_json::from_str(&state_text).map_err(internal)?;
+                let proof = session
+                    .stepped_up
+                    .and_then(|at| u64::try_from(at).ok())
+                    .map(|verified_at| Proof::RecentPasswordCheck { verified_at });
+                let confirmed = enrollment.confirm_replacement(
+                    code.trim(),
+                    now,
+                    &mut state,
+                    OtpStepUp::new(&current, &mut current_state, proof)
+                        .with_window(u64::try_from(STEP_UP_WINDOW).unwrap_or(0)),
+                );
+                let n = self.db.exec(
+                    "UPDATE users SET totp_state = $1 WHERE id = $2 AND totp_state = $3",
+                    &[
+                        serde_json::to_string(&current_state)
+                            .map_err(internal)?
+                            .into(),
+                        session.user_id.clone().into(),
+                        state_text.into(),
+                    ],
+                )?;
+                if n != 1 {
+                    return Err(Error::Conflict("concurrent change; try again".into()));
+                }
+                confirmed
+            }
+        };
+        let totp = self.factor_verdict(session, confirmed, now, "auth.totp_enroll")?;
         let context =
             Self::field_context(&session.tenant, "users", "totp_secret", &session.user_id);
         let sealed = self

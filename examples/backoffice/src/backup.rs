@@ -102,7 +102,9 @@ fn sha256_file(path: &Path) -> Result<(u64, String)> {
 /// The context a backup is sealed for: its id (a sealed file renamed to
 /// another backup's name does not open).
 fn backup_context(id: &str) -> Context {
-    Context::new().with("palisade-backoffice", "backup").with("id", id)
+    Context::new()
+        .with("palisade-backoffice", "backup")
+        .with("id", id)
 }
 
 /// The folder of a data folder's backup keys.
@@ -385,7 +387,11 @@ impl Backoffice {
         self.record_system(
             "backup.drill",
             &format!("backups/{}", report.id),
-            if ok { Outcome::Success } else { Outcome::Failure },
+            if ok {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
             serde_json::json!({ "findings": report.findings }),
         )?;
         if !ok {
@@ -408,9 +414,12 @@ impl Backoffice {
         let database = match &self.config.database_url {
             Some(url) => {
                 let name = format!("drill_{}", backup.manifest.id.replace('-', "_"));
-                let mut admin = postgres::Client::connect(url, postgres::NoTls).map_err(internal)?;
+                let mut admin =
+                    postgres::Client::connect(url, postgres::NoTls).map_err(internal)?;
                 admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"))
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
+                    ))
                     .map_err(internal)?;
                 config.database_url = Some(database_url_named(url, &name)?);
                 Some((admin, name))
@@ -441,9 +450,13 @@ impl Backoffice {
             for tenant in &tenants {
                 let tenant = tenant.text("id")?;
                 match restored.verify_audit(&tenant)? {
-                    Ok(records) => findings.push(format!("audit log of `{tenant}`: {records} records verified")),
+                    Ok(records) => findings.push(format!(
+                        "audit log of `{tenant}`: {records} records verified"
+                    )),
                     Err(finding) => {
-                        return Err(Error::Internal(format!("audit log of `{tenant}`: {finding}")));
+                        return Err(Error::Internal(format!(
+                            "audit log of `{tenant}`: {finding}"
+                        )));
                     }
                 }
             }
@@ -472,7 +485,9 @@ fn database_url_named(url: &str, name: &str) -> Result<String> {
         .get_password()
         .map(|p| format!(" password={}", String::from_utf8_lossy(p)))
         .unwrap_or_default();
-    Ok(format!("host={host} port={port} user={user} dbname={name}{password}"))
+    Ok(format!(
+        "host={host} port={port} user={user} dbname={name}{password}"
+    ))
 }
 
 /// Packs `manifest.json` and `files` as a tar stream and seals it into
@@ -510,7 +525,9 @@ fn seal_archive(
         let sealed = key
             .seal_stream_parallel(&backup_context(id), reader, &mut hashing, threads)
             .map_err(internal);
-        let packed = packer.join().map_err(|_| internal("the packing thread failed"))?;
+        let packed = packer
+            .join()
+            .map_err(|_| internal("the packing thread failed"))?;
         packed?;
         sealed?;
         hashing.inner.flush()?;
@@ -558,7 +575,9 @@ fn restore_archive(key: &Keyring, id: &str, file: &Path, into: &Config) -> Resul
                     return Err(Error::BadRequest("the backup has no manifest first".into()));
                 };
                 let Some(component) = m.components.iter().find(|c| c.path == name) else {
-                    return Err(Error::BadRequest(format!("`{name}` is not in the manifest")));
+                    return Err(Error::BadRequest(format!(
+                        "`{name}` is not in the manifest"
+                    )));
                 };
                 if name.contains("..") || name.starts_with('/') {
                     return Err(Error::BadRequest(format!("`{name}` escapes the folder")));
@@ -589,11 +608,16 @@ fn restore_archive(key: &Keyring, id: &str, file: &Path, into: &Config) -> Resul
         let mut rest = archive.into_inner();
         let _ = std::io::copy(&mut rest, &mut std::io::sink());
         drop(rest);
-        opener.join().map_err(|_| internal("the opening thread failed"))??;
+        opener
+            .join()
+            .map_err(|_| internal("the opening thread failed"))??;
         unpacked?;
-        let manifest = manifest.ok_or_else(|| Error::BadRequest("the backup has no manifest".into()))?;
+        let manifest =
+            manifest.ok_or_else(|| Error::BadRequest("the backup has no manifest".into()))?;
         if manifest.format != BACKUP_FORMAT || manifest.id != id {
-            return Err(Error::BadRequest("the backup's manifest is for another backup".into()));
+            return Err(Error::BadRequest(
+                "the backup's manifest is for another backup".into(),
+            ));
         }
         if seen.len() != manifest.components.len() {
             return Err(Error::BadRequest(format!(
@@ -613,7 +637,9 @@ fn restore_archive(key: &Keyring, id: &str, file: &Path, into: &Config) -> Resul
             }
             "db.pgdump" => {
                 let url = into.database_url.as_ref().ok_or_else(|| {
-                    Error::BadRequest("a PostgreSQL backup restores into a PostgreSQL database".into())
+                    Error::BadRequest(
+                        "a PostgreSQL backup restores into a PostgreSQL database".into(),
+                    )
                 })?;
                 run(
                     Command::new(pg_tool("pg_restore"))

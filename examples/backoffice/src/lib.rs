@@ -28,11 +28,11 @@ use std::time::Duration;
 
 pub use crate::{
     api_session::ApiSession,
-    backup::{BACKUP_FORMAT, BackupReport, Component, DrillReport, Manifest, backup_keys_dir},
     app::{
         Backoffice, CardNumbers, Clock, Config, OWNER_ROLE, PASSWORD_FREE_ATTEMPTS,
         POLICY_TEMPLATE, RETENTION_POLICY, ROLES, SESSION_COOKIE, audit_schema,
     },
+    backup::{BACKUP_FORMAT, BackupReport, Component, DrillReport, Manifest, backup_keys_dir},
     clients::PAGE,
     error::{Error, Result},
     http::router,

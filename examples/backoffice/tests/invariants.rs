@@ -405,7 +405,21 @@ fn a_stolen_session_cannot_replace_the_second_factor() {
     let server = common::start(None);
     let acme = demo(&server, "acme");
     let operator = role(&acme, "Operator");
-    let mut thief = sign_in(&server, "acme", operator);
+    // The thief holds a session cookie, not the password: a session whose
+    // sign-in was not followed by a step-up.
+    let mut thief = Browser::new(&server.url);
+    thief.post(
+        "/api/login",
+        json!({ "tenant": "acme", "email": operator.email, "password": operator.password.as_str() }),
+    );
+    let code = operator.code_at(server.app.clock().now()).unwrap();
+    assert_eq!(
+        thief
+            .post("/api/login/second-factor", json!({ "code": code.as_str() }))
+            .status,
+        200
+    );
+    server.app.clock().advance(30);
     for proof in [
         json!({}),
         json!({ "password": "not-the-password" }),

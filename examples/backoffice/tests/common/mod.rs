@@ -183,6 +183,12 @@ impl Browser {
             self.cookie = Some(pair);
         }
         let status = response.status().as_u16();
+        if status == 500 {
+            // The cause is only in the server's log: show its errors.
+            for line in captured_logs().lines().filter(|l| l.contains("ERROR")) {
+                eprintln!("server: {line}");
+            }
+        }
         let headers = response.headers().clone();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         Answer {
