@@ -88,6 +88,22 @@ pub struct DrillReport {
     pub findings: Vec<String>,
 }
 
+/// A PostgreSQL error with the server's message.
+fn pg_error(e: postgres::Error) -> Error {
+    match e.as_db_error() {
+        Some(db) => Error::Internal(format!("{} ({})", db.message(), db.code().code())),
+        None => Error::Internal(e.to_string()),
+    }
+}
+
+/// A scratch folder in `parent`, readable by its owner only.
+fn scratch_dir(parent: &Path, prefix: &str) -> Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(parent)?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    Ok(dir)
+}
+
 fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
 }
@@ -151,9 +167,7 @@ impl Backoffice {
         let keys = backup_keys_dir(&self.config.data_dir);
         private_dir(&keys)?;
         let id = random_id("b")?;
-        let staging = tempfile::Builder::new()
-            .prefix(".backup-")
-            .tempdir_in(&self.config.data_dir)?;
+        let staging = scratch_dir(&self.config.data_dir, ".backup-")?;
         let snapshot_dir = staging.path();
         let (db_file, rows) = self.snapshot_database(snapshot_dir)?;
         let mut files: Vec<(String, PathBuf)> = vec![(db_file.0, db_file.1)];
@@ -248,22 +262,22 @@ impl Backoffice {
                 // One exported snapshot: the counts and the dump see the
                 // same database state.
                 let mut client =
-                    postgres::Client::connect(url, postgres::NoTls).map_err(internal)?;
+                    postgres::Client::connect(url, postgres::NoTls).map_err(pg_error)?;
                 let mut tx = client
                     .build_transaction()
                     .isolation_level(postgres::IsolationLevel::RepeatableRead)
                     .read_only(true)
                     .start()
-                    .map_err(internal)?;
+                    .map_err(pg_error)?;
                 let snapshot: String = tx
                     .query_one("SELECT pg_export_snapshot()", &[])
-                    .map_err(internal)?
+                    .map_err(pg_error)?
                     .get(0);
                 let mut rows = BTreeMap::new();
                 for table in TABLES {
                     let n: i64 = tx
                         .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
-                        .map_err(internal)?
+                        .map_err(pg_error)?
                         .get(0);
                     rows.insert((*table).to_owned(), u64::try_from(n).unwrap_or(0));
                 }
@@ -278,7 +292,7 @@ impl Backoffice {
                         .arg(format!("--dbname={url}")),
                     "pg_dump",
                 )?;
-                tx.commit().map_err(internal)?;
+                tx.commit().map_err(pg_error)?;
                 Ok((("db.pgdump".into(), file), rows))
             }
         }
@@ -406,33 +420,36 @@ impl Backoffice {
     }
 
     fn drill_into(&self, backup: &BackupReport) -> Result<Vec<String>> {
-        let scratch = tempfile::Builder::new()
-            .prefix(".drill-")
-            .tempdir_in(&self.config.data_dir)?;
+        let scratch = scratch_dir(&self.config.data_dir, ".drill-")?;
         let mut config = Config::new(scratch.path().join("data"));
         config.keyring = self.config.keyring.clone();
         let database = match &self.config.database_url {
             Some(url) => {
                 let name = format!("drill_{}", backup.manifest.id.replace('-', "_"));
                 let mut admin =
-                    postgres::Client::connect(url, postgres::NoTls).map_err(internal)?;
+                    postgres::Client::connect(url, postgres::NoTls).map_err(pg_error)?;
+                // Two statements: CREATE DATABASE runs outside a transaction.
                 admin
-                    .batch_execute(&format!(
-                        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-                    ))
-                    .map_err(internal)?;
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .map_err(pg_error)?;
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .map_err(pg_error)?;
                 config.database_url = Some(database_url_named(url, &name)?);
                 Some((admin, name))
             }
             None => None,
         };
         let result = (|| {
-            let manifest = self.restore(&backup.path, &config)?;
+            let manifest = self
+                .restore(&backup.path, &config)
+                .map_err(|e| Error::Internal(format!("restore: {e}")))?;
             let mut findings = vec![format!(
                 "{} components match their digests",
                 manifest.components.len()
             )];
-            let restored = Backoffice::open(config.clone())?;
+            let restored = Backoffice::open(config.clone())
+                .map_err(|e| Error::Internal(format!("opening the restored copy: {e}")))?;
             for (table, expected) in &manifest.rows {
                 let n = restored
                     .db
@@ -544,9 +561,7 @@ fn seal_archive(
 /// component against the manifest.
 fn restore_archive(key: &Keyring, id: &str, file: &Path, into: &Config) -> Result<Manifest> {
     private_dir(&into.data_dir)?;
-    let staging = tempfile::Builder::new()
-        .prefix(".restore-")
-        .tempdir_in(&into.data_dir)?;
+    let staging = scratch_dir(&into.data_dir, ".restore-")?;
     let (reader, writer) = std::io::pipe()?;
     let manifest = std::thread::scope(|scope| -> Result<Manifest> {
         let opener = scope.spawn(move || -> Result<()> {

@@ -185,7 +185,10 @@ fn sqlite_error(e: rusqlite::Error) -> Error {
 }
 
 fn pg_error(e: postgres::Error) -> Error {
-    Error::Storage(e.to_string())
+    match e.as_db_error() {
+        Some(db) => Error::Storage(format!("{} ({})", db.message(), db.code().code())),
+        None => Error::Storage(e.to_string()),
+    }
 }
 
 impl Db {
