@@ -65,6 +65,8 @@ pub struct Config {
     /// Also listen here for plain HTTP, answering every request with a
     /// redirect to HTTPS (with [`Config::tls`]).
     pub redirect_http: Option<std::net::SocketAddr>,
+    /// A backup (and its restore drill) every day, if set.
+    pub backups: Option<crate::backup::BackupSchedule>,
     /// What happens to a payment card number typed into a free-text field
     /// (a client's or employee's name, an attachment's name, a hold reason):
     /// card data is never stored.
@@ -101,6 +103,7 @@ impl Config {
             tls: None,
             redirect_http: None,
             card_numbers: CardNumbers::Refuse,
+            backups: None,
         }
     }
 }

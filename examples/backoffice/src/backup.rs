@@ -64,6 +64,46 @@ pub struct Component {
     pub sha256: String,
 }
 
+/// When the daily backup runs, and where it goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupSchedule {
+    /// Seconds after midnight, UTC.
+    pub at: u32,
+    /// The folder of the backups.
+    pub dir: PathBuf,
+}
+
+impl BackupSchedule {
+    /// A backup every day at `at` (`HH:MM`, UTC) into `dir`.
+    ///
+    /// # Errors
+    /// [`Error::BadRequest`] for a time that is not `HH:MM`.
+    pub fn daily(at: &str, dir: impl Into<PathBuf>) -> Result<Self> {
+        let bad = || Error::BadRequest(format!("`{at}` is not a time of day (HH:MM)"));
+        let (h, m) = at.split_once(':').ok_or_else(bad)?;
+        let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if h > 23 || m > 59 {
+            return Err(bad());
+        }
+        Ok(BackupSchedule {
+            at: h * 3600 + m * 60,
+            dir: dir.into(),
+        })
+    }
+
+    /// Seconds from `now` (Unix) to the next run.
+    pub fn wait_from(&self, now: i64) -> u64 {
+        let today = now.rem_euclid(86_400);
+        let at = i64::from(self.at);
+        let wait = if at > today {
+            at - today
+        } else {
+            at + 86_400 - today
+        };
+        u64::try_from(wait).unwrap_or(86_400)
+    }
+}
+
 /// A backup made: where it is and what it holds.
 #[derive(Clone, Debug)]
 pub struct BackupReport {

@@ -32,7 +32,10 @@ pub use crate::{
         Backoffice, CardNumbers, Clock, Config, OWNER_ROLE, PASSWORD_FREE_ATTEMPTS,
         POLICY_TEMPLATE, RETENTION_POLICY, ROLES, SESSION_COOKIE, audit_schema,
     },
-    backup::{BACKUP_FORMAT, BackupReport, Component, DrillReport, Manifest, backup_keys_dir},
+    backup::{
+        BACKUP_FORMAT, BackupReport, BackupSchedule, Component, DrillReport, Manifest,
+        backup_keys_dir,
+    },
     clients::PAGE,
     error::{Error, Result},
     http::router,
@@ -122,6 +125,43 @@ pub fn spawn_sweeper(app: Arc<Backoffice>, every: Duration) -> tokio::task::Join
             }
         }
     })
+}
+
+/// Runs the daily backup and its restore drill, if the configuration has a
+/// schedule, on Tokio's blocking pool, until the runtime stops. A failed
+/// backup or drill raises an alert.
+pub fn spawn_backups(app: Arc<Backoffice>) -> Option<tokio::task::JoinHandle<()>> {
+    let schedule = app.config().backups.clone()?;
+    Some(tokio::spawn(async move {
+        loop {
+            let wait = schedule.wait_from(app.clock().now());
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            let job = Arc::clone(&app);
+            let dir = schedule.dir.clone();
+            let done = tokio::task::spawn_blocking(move || -> Result<()> {
+                match job.backup(&dir) {
+                    Ok(report) => {
+                        job.drill(&report)?;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        job.raise_alert(
+                            "backup-failed",
+                            "backups",
+                            serde_json::json!({ "error": e.to_string() }),
+                        )?;
+                        Err(e)
+                    }
+                }
+            })
+            .await;
+            match done {
+                Ok(Ok(())) => tracing::info!("scheduled backup and drill done"),
+                Ok(Err(e)) => tracing::error!(error = %e, "scheduled backup failed"),
+                Err(_) => tracing::error!("scheduled backup panicked"),
+            }
+        }
+    }))
 }
 
 /// Installs the global `tracing` subscriber, writing every event through

@@ -61,6 +61,36 @@ enum Command {
         /// Also listen here for plain HTTP and redirect every request to HTTPS
         #[arg(long, value_name = "ADDR")]
         redirect_http: Option<SocketAddr>,
+        /// Make a backup (and its restore drill) every day at this time, UTC
+        #[arg(long, value_name = "HH:MM", requires = "backup_dir")]
+        backup_at: Option<String>,
+        /// Where the scheduled backups go
+        #[arg(long, value_name = "DIR")]
+        backup_dir: Option<PathBuf>,
+    },
+    /// Make a backup now, then its restore drill (exit 1 if the drill fails)
+    Backup {
+        #[arg(long, value_name = "DIR", default_value = "backoffice-data")]
+        data: PathBuf,
+        /// Where the sealed backup goes
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Skip the restore drill
+        #[arg(long)]
+        no_drill: bool,
+    },
+    /// Restore a backup into a new data folder (a PostgreSQL backup into the
+    /// database of BACKOFFICE_RESTORE_DATABASE_URL)
+    Restore {
+        /// The installation whose keys open the backup
+        #[arg(long, value_name = "DIR", default_value = "backoffice-data")]
+        data: PathBuf,
+        /// The sealed backup
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The new data folder (must not exist)
+        #[arg(long, value_name = "DIR")]
+        into: PathBuf,
     },
     /// Export a tenant's audit records as an evidence bundle (server stopped)
     Evidence {
@@ -109,6 +139,8 @@ fn main() -> ExitCode {
             tls_key,
             tls_dev,
             redirect_http,
+            backup_at,
+            backup_dir,
         } => {
             if let Err(e) = palisade_backoffice::init_logging(std::io::stderr, log_level) {
                 eprintln!("error: {e}");
@@ -133,6 +165,17 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             config.redirect_http = redirect_http;
+            config.backups = match (backup_at, backup_dir) {
+                (Some(at), Some(dir)) => match palisade_backoffice::BackupSchedule::daily(&at, dir)
+                {
+                    Ok(schedule) => Some(schedule),
+                    Err(e) => {
+                        eprintln!("error: --backup-at: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                _ => None,
+            };
             let options = ServeOptions {
                 config,
                 listen,
@@ -178,6 +221,79 @@ fn main() -> ExitCode {
                             ExitCode::from(2)
                         }
                     }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Backup {
+            data,
+            out,
+            no_drill,
+        } => {
+            let made = Backoffice::open(config(data, 1)).and_then(|app| {
+                let report = app.backup(&out)?;
+                let drill = if no_drill {
+                    None
+                } else {
+                    Some(app.drill(&report)?)
+                };
+                Ok((report, drill))
+            });
+            match made {
+                Ok((report, drill)) => {
+                    println!(
+                        "backup {}: {} ({} bytes, sha256 {})",
+                        report.manifest.id,
+                        report.path.display(),
+                        report.sealed_bytes,
+                        report.sealed_sha256
+                    );
+                    match drill {
+                        Some(d) if d.ok => {
+                            println!("restore drill passed: {}", d.findings.join("; "));
+                            ExitCode::SUCCESS
+                        }
+                        Some(d) => {
+                            println!("RESTORE DRILL FAILED: {}", d.findings.join("; "));
+                            ExitCode::from(1)
+                        }
+                        None => ExitCode::SUCCESS,
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Restore { data, from, into } => {
+            if into.exists() {
+                eprintln!(
+                    "error: `{}` exists; restore into a new folder",
+                    into.display()
+                );
+                return ExitCode::from(2);
+            }
+            let mut target = Config::new(&into);
+            target.database_url = std::env::var("BACKOFFICE_RESTORE_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.is_empty());
+            let restored = Backoffice::open(config(data, 1)).and_then(|app| {
+                target.keyring = app.config().keyring.clone();
+                app.restore(&from, &target)
+            });
+            match restored {
+                Ok(manifest) => {
+                    println!(
+                        "restored backup {} into {} ({} components verified)",
+                        manifest.id,
+                        into.display(),
+                        manifest.components.len()
+                    );
+                    ExitCode::SUCCESS
                 }
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -87,6 +87,7 @@ impl Started {
     /// blocking client cannot be closed from inside the runtime).
     pub async fn serve_until(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let sweeper = crate::spawn_sweeper(Arc::clone(&self.app), self.sweep_every);
+        let backups = crate::spawn_backups(Arc::clone(&self.app));
         let (stopped, _) = tokio::sync::watch::channel(());
         let redirect = match self.app.config().redirect_http {
             Some(address) => {
@@ -110,6 +111,10 @@ impl Started {
         }
         sweeper.abort();
         let _ = sweeper.await;
+        if let Some(backups) = backups {
+            backups.abort();
+            let _ = backups.await;
+        }
         let app = self.app;
         let _ = tokio::task::spawn_blocking(move || drop(app)).await;
         served

@@ -164,3 +164,82 @@ fn postgres_backup_restore_drill_and_shred() {
     into.database_url = Some(url);
     round_trip(&server, into);
 }
+
+/// `palisade-backoffice backup` and `restore`, run as an operator would.
+#[test]
+fn backup_and_restore_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let app = Backoffice::open(Config::new(&data)).unwrap();
+        app.seed_demo("acme", 3).unwrap();
+    }
+    let bin = env!("CARGO_BIN_EXE_palisade-backoffice");
+    let out = std::process::Command::new(bin)
+        .args(["backup", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("backups"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("restore drill passed"), "{stdout}");
+    let file = std::fs::read_dir(dir.path().join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "backup"))
+        .unwrap();
+    let into = dir.path().join("restored");
+    let out = std::process::Command::new(bin)
+        .args(["restore", "--data"])
+        .arg(&data)
+        .arg("--from")
+        .arg(&file)
+        .arg("--into")
+        .arg(&into)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut config = Config::new(&into);
+    config.keyring = data.join("keyring.json");
+    let restored = Backoffice::open(config).unwrap();
+    assert_eq!(restored.user_count("acme").unwrap(), 5);
+    // Restoring over an existing folder is refused.
+    let out = std::process::Command::new(bin)
+        .args(["restore", "--data"])
+        .arg(&data)
+        .arg("--from")
+        .arg(&file)
+        .arg("--into")
+        .arg(&into)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_daily_schedule_waits_for_its_time() {
+    use palisade_backoffice::BackupSchedule;
+    let s = BackupSchedule::daily("02:30", "/tmp/b").unwrap();
+    let midnight = 1_700_006_400; // a UTC midnight
+    assert_eq!(midnight % 86_400, 0);
+    assert_eq!(s.wait_from(midnight), 2 * 3600 + 1800);
+    assert_eq!(
+        s.wait_from(midnight + 9000),
+        86_400,
+        "exactly at the time: the next day"
+    );
+    assert_eq!(s.wait_from(midnight + 9001), 86_399);
+    for bad in ["24:00", "2:61", "noon", "02-30", ""] {
+        assert!(BackupSchedule::daily(bad, "/tmp").is_err(), "{bad}");
+    }
+}
