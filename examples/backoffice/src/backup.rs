@@ -148,13 +148,6 @@ fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
 }
 
-fn sha256_file(path: &Path) -> Result<(u64, String)> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let bytes = std::io::copy(&mut file, &mut hasher)?;
-    Ok((bytes, hex(&hasher.finalize())))
-}
-
 /// The context a backup is sealed for: its id (a sealed file renamed to
 /// another backup's name does not open).
 fn backup_context(id: &str) -> Context {
@@ -229,23 +222,6 @@ impl Backoffice {
             }
         }
         files.sort();
-        let mut components = Vec::new();
-        for (name, path) in &files {
-            let (bytes, sha256) = sha256_file(path)?;
-            components.push(Component {
-                path: name.clone(),
-                bytes,
-                sha256,
-            });
-        }
-        let manifest = Manifest {
-            format: BACKUP_FORMAT.into(),
-            id: id.clone(),
-            created: self.clock.now(),
-            engine: self.engine().into(),
-            components,
-            rows,
-        };
         // The backup's own keyring, kept encrypted under the app's keyring.
         let key = Keyring::generate().map_err(internal)?;
         let wrapped = self
@@ -255,9 +231,15 @@ impl Backoffice {
             .to_token();
         crate::tls::write_private(&key_path(&keys, &id), wrapped.as_bytes())?;
         let path = out_dir.join(format!("{id}.backup"));
-        let manifest_json = serde_json::to_vec_pretty(&manifest).map_err(internal)?;
-        let sealed = seal_archive(&key, &id, &manifest_json, &files, &path)?;
-        let (sealed_bytes, sealed_sha256) = sealed;
+        let header = Manifest {
+            format: BACKUP_FORMAT.into(),
+            id: id.clone(),
+            created: self.clock.now(),
+            engine: self.engine().into(),
+            components: Vec::new(),
+            rows,
+        };
+        let (manifest, sealed_bytes, sealed_sha256) = seal_archive(&key, header, &files, &path)?;
         let report = BackupReport {
             path,
             manifest,
@@ -547,30 +529,43 @@ fn database_url_named(url: &str, name: &str) -> Result<String> {
     ))
 }
 
-/// Packs `manifest.json` and `files` as a tar stream and seals it into
-/// `path` under `key`, in constant memory (a pipe between the packing
-/// thread and the sealing one). Returns the sealed size and SHA-256.
+/// Packs `files` and then `manifest.json` (with every file's size and
+/// SHA-256, computed as it is packed: one read of each file) as a tar
+/// stream, and seals it into `path` under `key`, in constant memory (a pipe
+/// between the packing thread and the sealing threads). Returns the
+/// manifest, the sealed size and the sealed file's SHA-256.
 fn seal_archive(
     key: &Keyring,
-    id: &str,
-    manifest: &[u8],
+    mut manifest: Manifest,
     files: &[(String, PathBuf)],
     path: &Path,
-) -> Result<(u64, String)> {
+) -> Result<(Manifest, u64, String)> {
+    let id = manifest.id.clone();
     let (reader, writer) = std::io::pipe()?;
     let packing = std::thread::scope(|scope| {
-        let packer = scope.spawn(move || -> Result<()> {
-            let mut tar = tar::Builder::new(writer);
+        let packer = scope.spawn(move || -> Result<Manifest> {
+            let mut tar = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, writer));
+            for (name, file) in files {
+                let opened = std::fs::File::open(file)?;
+                let mut header = tar::Header::new_gnu();
+                header.set_metadata(&opened.metadata()?);
+                header.set_mode(0o600);
+                let mut hashing = HashingReader::new(opened);
+                tar.append_data(&mut header, name, &mut hashing)?;
+                manifest.components.push(Component {
+                    path: name.clone(),
+                    bytes: hashing.bytes,
+                    sha256: hex(&hashing.hasher.finalize()),
+                });
+            }
+            let json = serde_json::to_vec_pretty(&manifest).map_err(internal)?;
             let mut header = tar::Header::new_gnu();
-            header.set_size(manifest.len() as u64);
+            header.set_size(json.len() as u64);
             header.set_mode(0o600);
             header.set_cksum();
-            tar.append_data(&mut header, "manifest.json", manifest)?;
-            for (name, file) in files {
-                tar.append_path_with_name(file, name)?;
-            }
+            tar.append_data(&mut header, "manifest.json", json.as_slice())?;
             tar.into_inner()?.flush()?;
-            Ok(())
+            Ok(manifest)
         });
         let out = std::fs::OpenOptions::new()
             .create_new(true)
@@ -580,16 +575,15 @@ fn seal_archive(
         let mut hashing = HashingWriter::new(std::io::BufWriter::new(out));
         let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
         let sealed = key
-            .seal_stream_parallel(&backup_context(id), reader, &mut hashing, threads)
+            .seal_stream_parallel(&backup_context(&id), reader, &mut hashing, threads)
             .map_err(internal);
-        let packed = packer
+        let manifest = packer
             .join()
-            .map_err(|_| internal("the packing thread failed"))?;
-        packed?;
+            .map_err(|_| internal("the packing thread failed"))??;
         sealed?;
         hashing.inner.flush()?;
         hashing.inner.get_ref().sync_all()?;
-        Ok((hashing.bytes, hex(&hashing.hasher.finalize())))
+        Ok((manifest, hashing.bytes, hex(&hashing.hasher.finalize())))
     });
     if packing.is_err() {
         let _ = std::fs::remove_file(path);
@@ -613,11 +607,16 @@ fn restore_archive(key: &Keyring, id: &str, file: &Path, into: &Config) -> Resul
         });
         let mut archive = tar::Archive::new(reader);
         let mut manifest: Option<Manifest> = None;
-        let mut seen = BTreeMap::new();
+        let mut seen: BTreeMap<String, (u64, String)> = BTreeMap::new();
         let unpacked = (|| -> Result<()> {
             for entry in archive.entries()? {
                 let mut entry = entry?;
                 let name = entry.path()?.to_string_lossy().into_owned();
+                if manifest.is_some() {
+                    return Err(Error::BadRequest(
+                        "the backup goes on after its manifest".into(),
+                    ));
+                }
                 if name == "manifest.json" {
                     let mut text = Vec::new();
                     entry.read_to_end(&mut text)?;
@@ -626,16 +625,13 @@ fn restore_archive(key: &Keyring, id: &str, file: &Path, into: &Config) -> Resul
                     })?);
                     continue;
                 }
-                let Some(m) = &manifest else {
-                    return Err(Error::BadRequest("the backup has no manifest first".into()));
-                };
-                let Some(component) = m.components.iter().find(|c| c.path == name) else {
+                let safe = Path::new(&name)
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+                if !safe || seen.contains_key(&name) {
                     return Err(Error::BadRequest(format!(
-                        "`{name}` is not in the manifest"
+                        "`{name}` is not a file of a backup"
                     )));
-                };
-                if name.contains("..") || name.starts_with('/') {
-                    return Err(Error::BadRequest(format!("`{name}` escapes the folder")));
                 }
                 let target = staging.path().join(&name);
                 if let Some(parent) = target.parent() {
@@ -646,15 +642,10 @@ fn restore_archive(key: &Keyring, id: &str, file: &Path, into: &Config) -> Resul
                     .write(true)
                     .mode_private()
                     .open(&target)?;
-                let mut hashing = HashingWriter::new(out);
+                let mut hashing = HashingWriter::new(std::io::BufWriter::new(out));
                 std::io::copy(&mut entry, &mut hashing)?;
-                let digest = hex(&hashing.hasher.finalize());
-                if digest != component.sha256 || hashing.bytes != component.bytes {
-                    return Err(Error::BadRequest(format!(
-                        "`{name}` does not match its digest in the manifest"
-                    )));
-                }
-                seen.insert(name, target);
+                hashing.inner.flush()?;
+                seen.insert(name, (hashing.bytes, hex(&hashing.hasher.finalize())));
             }
             Ok(())
         })();
@@ -674,12 +665,15 @@ fn restore_archive(key: &Keyring, id: &str, file: &Path, into: &Config) -> Resul
                 "the backup's manifest is for another backup".into(),
             ));
         }
-        if seen.len() != manifest.components.len() {
-            return Err(Error::BadRequest(format!(
-                "the backup holds {} of its {} components",
-                seen.len(),
-                manifest.components.len()
-            )));
+        let listed: BTreeMap<String, (u64, String)> = manifest
+            .components
+            .iter()
+            .map(|c| (c.path.clone(), (c.bytes, c.sha256.clone())))
+            .collect();
+        if listed != seen {
+            return Err(Error::BadRequest(
+                "the backup's files do not match their digests in the manifest".into(),
+            ));
         }
         Ok(manifest)
     })?;
@@ -715,6 +709,32 @@ fn restore_archive(key: &Keyring, id: &str, file: &Path, into: &Config) -> Resul
         }
     }
     Ok(manifest)
+}
+
+/// A reader that counts and hashes what passes through.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<R> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(buf.get(..n).unwrap_or_default());
+        self.bytes += n as u64;
+        Ok(n)
+    }
 }
 
 /// A writer that counts and hashes what passes through.
