@@ -30,6 +30,9 @@ const TABLES: &[&str] = &[
     "clients",
     "attachments",
     "invoices",
+    "bookings",
+    "payments",
+    "tariffs",
     "audit_keys",
 ];
 /// The folder of the backups' keys, beside (never inside) the backups.

@@ -156,18 +156,24 @@ impl Backoffice {
     }
 
     /// Adds a client (fields encrypted, phone indexed); returns its id.
-    pub(crate) fn create_client(&self, tenant: &str, form: &NewClient) -> Result<String> {
+    pub(crate) fn create_client(&self, tenant: &str, user: &str, form: &NewClient) -> Result<String> {
         let id = random_id("c")?;
-        self.insert_client(tenant, &id, form)?;
+        self.insert_client(tenant, user, &id, form)?;
         Ok(id)
     }
 
-    pub(crate) fn insert_client(&self, tenant: &str, id: &str, form: &NewClient) -> Result<()> {
+    pub(crate) fn insert_client(
+        &self,
+        tenant: &str,
+        user: &str,
+        id: &str,
+        form: &NewClient,
+    ) -> Result<()> {
         validate_client(&form.name, &form.phone, &form.email)?;
         let now = self.clock.now();
         self.db.exec(
-            "INSERT INTO clients (id, tenant, name, phone, email, phone_index, created, last_activity) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO clients (id, tenant, name, phone, email, phone_index, created_by, created, last_activity) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
                 id.into(),
                 tenant.into(),
@@ -176,6 +182,7 @@ impl Backoffice {
                 self.seal(tenant, "phone", id, form.phone.trim())?.into(),
                 self.seal(tenant, "email", id, form.email.trim())?.into(),
                 self.phone_index(tenant)?.compute(&form.phone).to_hex().into(),
+                user.into(),
                 now.into(),
                 now.into(),
             ],
@@ -310,9 +317,9 @@ pub(crate) async fn create(
     auth: Authorized<Create, Client>,
     ApiJson(form): ApiJson<NewClient>,
 ) -> Result<Guarded<Created>> {
-    let tenant = auth.tenant().to_owned();
+    let (tenant, user) = (auth.tenant().to_owned(), auth.principal().user().to_owned());
     let id = app
-        .blocking(move |app| app.create_client(&tenant, &form))
+        .blocking(move |app| app.create_client(&tenant, &user, &form))
         .await?;
     auth.concerns(subject(&id));
     Ok(auth

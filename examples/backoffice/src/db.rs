@@ -112,7 +112,8 @@ pub(crate) trait FromRow: Sized {
 /// (`phone_index`, `email_index`). Ids, times and policy documents are clear.
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, \
-     policy TEXT NOT NULL, policy_version BIGINT NOT NULL, created BIGINT NOT NULL)",
+     policy TEXT NOT NULL, policy_version BIGINT NOT NULL, settings TEXT NOT NULL DEFAULT '{}', \
+     created BIGINT NOT NULL, closing_at BIGINT)",
     "CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
      email TEXT NOT NULL, email_index TEXT NOT NULL, name TEXT NOT NULL, \
      password_hash TEXT NOT NULL, role TEXT NOT NULL, totp_secret TEXT, totp_pending TEXT, \
@@ -123,7 +124,7 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id)",
     "CREATE TABLE IF NOT EXISTS clients (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
      name TEXT NOT NULL, phone TEXT NOT NULL, email TEXT NOT NULL, phone_index TEXT NOT NULL, \
-     created BIGINT NOT NULL, last_activity BIGINT NOT NULL)",
+     created_by TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL, last_activity BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS clients_phone ON clients (tenant, phone_index)",
     "CREATE INDEX IF NOT EXISTS clients_tenant ON clients (tenant, created)",
     "CREATE TABLE IF NOT EXISTS attachments (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
@@ -132,6 +133,14 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS invoices (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
      client_id TEXT NOT NULL, amount TEXT NOT NULL, created BIGINT NOT NULL, \
      legal_hold TEXT)",
+    "CREATE TABLE IF NOT EXISTS bookings (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+     client_id TEXT NOT NULL, created_by TEXT NOT NULL, starts BIGINT NOT NULL, \
+     minutes BIGINT NOT NULL, note TEXT NOT NULL, created BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS bookings_tenant ON bookings (tenant, starts)",
+    "CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+     invoice_id TEXT NOT NULL, amount TEXT NOT NULL, created BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS tariffs (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+     name TEXT NOT NULL, price_cents BIGINT NOT NULL, created BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS login_attempts (key TEXT PRIMARY KEY, attempts BIGINT NOT NULL, \
      retry_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS login_attempts_expires ON login_attempts (expires_at)",

@@ -29,6 +29,10 @@ action!(
     UnlockFactor = "unlock_factor",
     Run = "run",
     Search = "search",
+    Delete = "delete",
+    ResetFactor = "reset_factor",
+    ViewAs = "view_as",
+    Report = "report",
 );
 
 resource!(
@@ -36,8 +40,18 @@ resource!(
     Attachment["attachment"],
     Invoice["invoice"],
     Account["user"] owned_by_id,
+    Booking["booking"],
+    Payment["payment"],
+    Tariff["tariff"],
+    Statistics["user"] owned_by_id,
+    Download["download"],
+    Alert["alert"],
     Audit,
     Retention,
+    Analytics,
+    Settings,
+    Incident,
+    Tenant,
 );
 
 /// The back office as the guard sees it.
@@ -136,7 +150,10 @@ impl ResourceLocator for Gate {
             "Client" => Some("SELECT tenant FROM clients WHERE id = $1"),
             "Attachment" => Some("SELECT tenant FROM attachments WHERE id = $1"),
             "Invoice" => Some("SELECT tenant FROM invoices WHERE id = $1"),
-            "Account" => Some("SELECT tenant FROM users WHERE id = $1"),
+            "Account" | "Statistics" => Some("SELECT tenant FROM users WHERE id = $1"),
+            "Booking" => Some("SELECT tenant FROM bookings WHERE id = $1"),
+            "Payment" => Some("SELECT tenant FROM payments WHERE id = $1"),
+            "Tariff" => Some("SELECT tenant FROM tariffs WHERE id = $1"),
             _ => None,
         };
         let id = id.to_owned();

@@ -19,7 +19,10 @@ use serde::de::DeserializeOwned;
 
 use crate::app::{Backoffice, SESSION_COOKIE};
 use crate::error::Error;
-use crate::{attachments, auth, clients, evidence, gate, invoices, retention, users};
+use crate::{
+    attachments, auth, bookings, clients, evidence, finance, gate, insights, invoices, retention,
+    settings, users,
+};
 
 const PAGE_HTML: &str = include_str!("../assets/index.html");
 const PAGE_JS: &str = include_str!("../assets/app.js");
@@ -175,6 +178,21 @@ pub fn router(app: Arc<Backoffice>) -> Router {
             post(attachments::close),
         )
         .route("/api/attachments/{attachment}/hold", put(attachments::hold))
+        .route("/api/clients/{client}/bookings", post(bookings::add))
+        .route("/api/bookings", get(bookings::list))
+        .route(
+            "/api/bookings/{booking}",
+            put(bookings::edit).delete(bookings::delete),
+        )
+        .route("/api/invoices", get(finance::invoices))
+        .route("/api/invoices/{invoice}/payments", post(finance::pay))
+        .route("/api/payments", get(finance::payments))
+        .route("/api/tariffs", get(finance::tariffs).post(finance::add_tariff))
+        .route("/api/tariffs/{tariff}", put(finance::edit_tariff))
+        .route("/api/analytics", get(insights::analytics))
+        .route("/api/statistics", get(insights::all))
+        .route("/api/statistics/{user}", get(insights::of))
+        .route("/api/settings", get(settings::get).put(settings::put))
         .route("/api/retention/sweep", post(retention::sweep))
         .route("/api/audit/bundle", get(evidence::bundle))
         .route("/api/audit/verify", get(evidence::verify))

@@ -199,6 +199,7 @@ impl Backoffice {
             let id = random_id("c")?;
             self.insert_client(
                 tenant,
+                &owner_id,
                 &id,
                 &NewClient {
                     name: name.into(),

@@ -266,3 +266,201 @@ impl Protected for Evidence {
         Field::plain("earlier_checkpoints"),
     ];
 }
+
+/// A booking.
+#[derive(Debug, Serialize)]
+pub(crate) struct BookingView {
+    pub(crate) id: String,
+    pub(crate) client: String,
+    pub(crate) created_by: String,
+    pub(crate) starts: i64,
+    pub(crate) minutes: i64,
+    pub(crate) note: String,
+}
+
+impl Protected for BookingView {
+    const TYPE: &'static str = "Booking";
+    const FIELDS: &'static [Field] = &[
+        Field::plain("id"),
+        Field::plain("client"),
+        Field::plain("created_by"),
+        Field::plain("starts"),
+        Field::plain("minutes"),
+        Field::personal("note", Kind::Custom("NOTE")),
+    ];
+
+    fn subjects(&self) -> Vec<String> {
+        vec![subject(&self.client)]
+    }
+}
+
+/// Bookings.
+#[derive(Debug, Serialize)]
+pub(crate) struct BookingList {
+    pub(crate) bookings: Vec<BookingView>,
+}
+
+impl Protected for BookingList {
+    const TYPE: &'static str = "Booking";
+    const FIELDS: &'static [Field] = &[Field::nested("bookings", "Booking", BookingView::FIELDS)];
+
+    fn subjects(&self) -> Vec<String> {
+        self.bookings.iter().flat_map(Protected::subjects).collect()
+    }
+}
+
+/// An invoice in the finance list.
+#[derive(Debug, Serialize)]
+pub(crate) struct InvoiceLine {
+    pub(crate) id: String,
+    pub(crate) client: String,
+    pub(crate) amount_cents: i64,
+    pub(crate) created: i64,
+}
+
+impl Protected for InvoiceLine {
+    const TYPE: &'static str = "Invoice";
+    const FIELDS: &'static [Field] = &[
+        Field::plain("id"),
+        Field::plain("client"),
+        Field::plain("amount_cents"),
+        Field::plain("created"),
+    ];
+}
+
+/// The tenant's invoices.
+#[derive(Debug, Serialize)]
+pub(crate) struct InvoiceList {
+    pub(crate) invoices: Vec<InvoiceLine>,
+}
+
+impl Protected for InvoiceList {
+    const TYPE: &'static str = "Invoice";
+    const FIELDS: &'static [Field] = &[Field::nested("invoices", "Invoice", InvoiceLine::FIELDS)];
+}
+
+/// A payment.
+#[derive(Debug, Serialize)]
+pub(crate) struct PaymentView {
+    pub(crate) id: String,
+    pub(crate) invoice: String,
+    pub(crate) amount_cents: i64,
+    pub(crate) created: i64,
+}
+
+impl Protected for PaymentView {
+    const TYPE: &'static str = "Payment";
+    const FIELDS: &'static [Field] = &[
+        Field::plain("id"),
+        Field::plain("invoice"),
+        Field::plain("amount_cents"),
+        Field::plain("created"),
+    ];
+}
+
+/// The tenant's payments.
+#[derive(Debug, Serialize)]
+pub(crate) struct PaymentList {
+    pub(crate) payments: Vec<PaymentView>,
+}
+
+impl Protected for PaymentList {
+    const TYPE: &'static str = "Payment";
+    const FIELDS: &'static [Field] = &[Field::nested("payments", "Payment", PaymentView::FIELDS)];
+}
+
+/// A tariff.
+#[derive(Debug, Serialize)]
+pub(crate) struct TariffView {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) price_cents: i64,
+}
+
+impl Protected for TariffView {
+    const TYPE: &'static str = "Tariff";
+    const FIELDS: &'static [Field] = &[
+        Field::plain("id"),
+        Field::plain("name"),
+        Field::plain("price_cents"),
+    ];
+}
+
+/// The tenant's tariffs.
+#[derive(Debug, Serialize)]
+pub(crate) struct TariffList {
+    pub(crate) tariffs: Vec<TariffView>,
+}
+
+impl Protected for TariffList {
+    const TYPE: &'static str = "Tariff";
+    const FIELDS: &'static [Field] = &[Field::nested("tariffs", "Tariff", TariffView::FIELDS)];
+}
+
+/// The tenant's activity.
+#[derive(Debug, Serialize)]
+pub(crate) struct AnalyticsView {
+    pub(crate) days: i64,
+    pub(crate) clients: i64,
+    /// (day as Unix seconds at midnight UTC, count)
+    pub(crate) new_clients: Vec<(i64, i64)>,
+    pub(crate) bookings: Vec<(i64, i64)>,
+}
+
+impl Protected for AnalyticsView {
+    const TYPE: &'static str = "Analytics";
+    const FIELDS: &'static [Field] = &[
+        Field::plain("days"),
+        Field::plain("clients"),
+        Field::plain("new_clients"),
+        Field::plain("bookings"),
+    ];
+}
+
+/// One employee's work.
+#[derive(Debug, Serialize)]
+pub(crate) struct StatisticsView {
+    pub(crate) user: String,
+    pub(crate) days: i64,
+    pub(crate) clients_added: u64,
+    pub(crate) bookings_made: u64,
+}
+
+impl Protected for StatisticsView {
+    const TYPE: &'static str = "Statistics";
+    const FIELDS: &'static [Field] = &[
+        Field::plain("user"),
+        Field::plain("days"),
+        Field::plain("clients_added"),
+        Field::plain("bookings_made"),
+    ];
+}
+
+/// Employees' work.
+#[derive(Debug, Serialize)]
+pub(crate) struct StatisticsList {
+    pub(crate) statistics: Vec<StatisticsView>,
+}
+
+impl Protected for StatisticsList {
+    const TYPE: &'static str = "Statistics";
+    const FIELDS: &'static [Field] = &[Field::nested(
+        "statistics",
+        "Statistics",
+        StatisticsView::FIELDS,
+    )];
+}
+
+/// The tenant's settings.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub(crate) struct SettingsView(pub(crate) crate::settings::TenantSettings);
+
+impl Protected for SettingsView {
+    const TYPE: &'static str = "Settings";
+    const FIELDS: &'static [Field] = &[
+        Field::plain("work_starts"),
+        Field::plain("work_ends"),
+        Field::plain("alert_webhook"),
+    ];
+}
