@@ -1,7 +1,7 @@
 //! Streaming encryption for files and backups: STREAM (Hoang, Reyhanitabar,
 //! Rogaway, Vizár) over ChaCha20-Poly1305 in 64 KiB chunks, as in age.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
@@ -58,6 +58,46 @@ fn nonce(counter: u64, last: bool) -> [u8; 12] {
     nonce
 }
 
+/// Reads until every buffer is full or the input ends; returns the bytes
+/// read. One system call for all buffers where the reader supports it.
+fn read_full_vectored(
+    reader: &mut impl Read,
+    mut bufs: &mut [IoSliceMut<'_>],
+) -> io::Result<usize> {
+    let mut filled = 0;
+    IoSliceMut::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        let room: usize = bufs.iter().map(|buf| buf.len()).sum();
+        match reader.read_vectored(bufs) {
+            Ok(0) => break,
+            Ok(n) if n <= room => {
+                filled += n;
+                IoSliceMut::advance_slices(&mut bufs, n);
+            }
+            Ok(_) => return Err(io::Error::other("a reader returned more bytes than asked")),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Writes every buffer; one system call for all where the writer supports it.
+fn write_all_vectored(writer: &mut impl Write, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        let left: usize = bufs.iter().map(|buf| buf.len()).sum();
+        match writer.write_vectored(bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) if n <= left => IoSlice::advance_slices(&mut bufs, n),
+            Ok(_) => return Err(io::Error::other("a writer took more bytes than given")),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Reads until `buf` is full or the input ends; returns the bytes read.
 fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
@@ -90,10 +130,9 @@ fn batch_chunks(threads: NonZeroUsize) -> usize {
     threads.get().min(MAX_THREADS) * CHUNKS_PER_THREAD
 }
 
-/// One chunk's buffer. Sealing: the plaintext chunk, then room for its tag
-/// and one byte more, which tells whether more input follows. Opening: room
-/// for the plaintext, then the sealed chunk and one byte more (decrypting out
-/// of place keeps the sealed chunk for a second try with the other flag).
+/// One chunk's buffer. Sealing: the plaintext chunk, then room for its tag.
+/// Opening: room for the plaintext, then the sealed chunk (decrypting out of
+/// place keeps the sealed chunk for a second try with the other flag).
 type Slot = Zeroizing<Vec<u8>>;
 
 /// Where an opener's slot holds the sealed chunk.
@@ -110,20 +149,18 @@ struct Layout {
     slot_len: usize,
 }
 
-/// Sealing: plaintext chunks at the start, room for the tag and the byte
-/// past the chunk.
+/// Sealing: the plaintext chunk, then room for its tag.
 const SEAL: Layout = Layout {
     offset: 0,
     chunk_len: CHUNK_LEN,
-    slot_len: SEALED_CHUNK_LEN + 1,
+    slot_len: SEALED_CHUNK_LEN,
 };
 
-/// Opening: sealed chunks after room for the plaintext, and the byte past
-/// the chunk.
+/// Opening: room for the plaintext, then the sealed chunk.
 const OPEN: Layout = Layout {
     offset: SEALED_AT,
     chunk_len: SEALED_CHUNK_LEN,
-    slot_len: SEALED_AT + SEALED_CHUNK_LEN + 1,
+    slot_len: SEALED_AT + SEALED_CHUNK_LEN,
 };
 
 /// Slot `index`, of `len` bytes, allocating the slots up to it on first use
@@ -209,7 +246,9 @@ struct Batch {
 impl Batch {
     /// Reads up to `batch` chunks (the last may be shorter) into the slots
     /// as `layout` says; `carry` carries the byte read past the previous
-    /// chunk.
+    /// batch. Once the slots exist, the whole batch is one vectored read;
+    /// until then they are allocated as the input turns out to need them
+    /// (1, 2, 4, … chunks), so a short stream allocates little.
     fn read(
         &mut self,
         reader: &mut impl Read,
@@ -217,28 +256,70 @@ impl Batch {
         batch: usize,
         layout: Layout,
     ) -> Result<()> {
+        self.chunks.clear();
+        let mut have = 0;
+        while have < batch && (have == 0 || self.more()) {
+            let next = if self.slots.len() >= batch {
+                batch
+            } else {
+                (have * 2).clamp(1, batch)
+            };
+            self.fill(reader, carry, have..next, layout)?;
+            have = next;
+        }
+        Ok(())
+    }
+
+    /// Reads chunks `range`, and one byte past them, which tells whether
+    /// more input follows (and goes to `carry`).
+    fn fill(
+        &mut self,
+        reader: &mut impl Read,
+        carry: &mut Option<u8>,
+        range: std::ops::Range<usize>,
+        layout: Layout,
+    ) -> Result<()> {
         let Layout {
             offset,
             chunk_len,
             slot_len,
         } = layout;
-        self.chunks.clear();
-        let mut more = true;
-        while self.chunks.len() < batch && more {
-            let slot = slot(&mut self.slots, self.chunks.len(), slot_len)?;
-            let buf = slice_mut(slot, offset..offset + chunk_len + 1)?;
-            let mut filled = 0;
-            if let (Some(byte), Some(first)) = (carry.take(), buf.first_mut()) {
-                *first = byte;
-                filled = 1;
+        for index in range.clone() {
+            slot(&mut self.slots, index, slot_len)?;
+        }
+        let slots = self
+            .slots
+            .get_mut(range.clone())
+            .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
+        let mut peek = [0u8; 1];
+        let mut carried = 0;
+        let mut bufs = Vec::with_capacity(range.len() + 1);
+        for slot in slots {
+            let mut start = offset;
+            if let Some(byte) = carry.take() {
+                *slice_mut(slot, offset..offset + 1)?
+                    .first_mut()
+                    .ok_or(Error::CiphertextMalformed("chunk bounds"))? = byte;
+                start += 1;
+                carried = 1;
             }
-            // One byte past the chunk tells whether more input follows.
-            filled += read_full(reader, slice_mut(buf, filled..chunk_len + 1)?)?;
-            more = filled > chunk_len;
-            if more {
-                *carry = buf.get(chunk_len).copied();
-            }
-            self.chunks.push((filled.min(chunk_len), more));
+            bufs.push(IoSliceMut::new(slice_mut(slot, start..offset + chunk_len)?));
+        }
+        bufs.push(IoSliceMut::new(&mut peek));
+        let total = carried + read_full_vectored(reader, &mut bufs)?;
+        drop(bufs);
+        let capacity = range.len() * chunk_len;
+        let more = total > capacity;
+        if more {
+            *carry = Some(peek[0]);
+        }
+        // Full chunks, then what is left; at least one chunk (the only,
+        // empty chunk of an empty stream).
+        let in_chunks = total.min(capacity);
+        let count = in_chunks.div_ceil(chunk_len).max(1);
+        for index in 0..count {
+            let len = in_chunks.saturating_sub(index * chunk_len).min(chunk_len);
+            self.chunks.push((len, more || index + 1 < count));
         }
         Ok(())
     }
@@ -356,10 +437,15 @@ impl Keyring {
             if let Some((_, e)) = failure {
                 return Err(e);
             }
-            for (slot, &(len, _)) in slots.iter_mut().zip(chunks.iter()) {
-                writer.write_all(slice_mut(slot, 0..len + TAG_LEN)?)?;
+            let mut sealed = Vec::with_capacity(count);
+            for (slot, &(len, _)) in slots.iter().zip(chunks.iter()) {
+                let chunk = slot
+                    .get(..len + TAG_LEN)
+                    .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
+                sealed.push(IoSlice::new(chunk));
                 total += len as u64;
             }
+            write_all_vectored(&mut writer, &mut sealed)?;
             if !more {
                 break;
             }
@@ -496,11 +582,16 @@ impl Keyring {
             // Every chunk before the first bad one is written, as if the
             // chunks had been opened one by one.
             let good = failure.as_ref().map_or(openable, |&(index, _)| index);
-            for (slot, &(sealed, _)) in slots.iter_mut().zip(chunks.iter()).take(good) {
+            let mut opened = Vec::with_capacity(good);
+            for (slot, &(sealed, _)) in slots.iter().zip(chunks.iter()).take(good) {
                 let len = sealed.saturating_sub(TAG_LEN);
-                writer.write_all(slice_mut(slot, 0..len)?)?;
+                let chunk = slot
+                    .get(..len)
+                    .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
+                opened.push(IoSlice::new(chunk));
                 total += len as u64;
             }
+            write_all_vectored(&mut writer, &mut opened)?;
             if let Some(e) = failure.map(|(_, e)| e).or(shape) {
                 return Err(e);
             }
