@@ -163,6 +163,33 @@ fn context(args: &FieldArgs) -> Result<Context, Failure> {
     Context::parse(&args.context).map_err(Failure::input)
 }
 
+/// Standard input and output of a stream command.
+type StreamStdio = (Box<dyn Read>, Box<dyn Write>);
+
+/// Standard input and output for `seal` and `open`. On Unix, plain files on
+/// duplicates of the two descriptors: no 8 KiB read buffer and no line
+/// buffering (which split each chunk's write in two) between the stream and
+/// the system, and one vectored read and one vectored write per batch of
+/// chunks. The stream reads and writes whole batches, so it needs no buffer.
+fn stream_stdio() -> Result<StreamStdio, Failure> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let duplicate = |fd: std::os::fd::BorrowedFd<'_>, name: &str| {
+            fd.try_clone_to_owned()
+                .map(std::fs::File::from)
+                .map_err(|e| Failure::input(format_args!("cannot use standard {name}: {e}")))
+        };
+        let input = duplicate(io::stdin().as_fd(), "input")?;
+        let output = duplicate(io::stdout().as_fd(), "output")?;
+        Ok((Box::new(input), Box::new(output)))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok((Box::new(io::stdin().lock()), Box::new(io::stdout().lock())))
+    }
+}
+
 fn write_out(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     out.write_all(bytes)
@@ -231,20 +258,27 @@ pub(crate) fn run(command: Command) -> CliResult {
         Command::Seal(args) => {
             let keyring = load(&args.field.keyring)?;
             let context = context(&args.field)?;
-            let reader = Progress::new(io::stdin().lock(), "sealed");
-            // The stream writes whole batches of chunks: no buffer needed.
-            let out = io::stdout().lock();
+            let (input, output) = stream_stdio()?;
             keyring
-                .seal_stream_parallel(&context, reader, out, args.threads())
+                .seal_stream_parallel(
+                    &context,
+                    Progress::new(input, "sealed"),
+                    output,
+                    args.threads(),
+                )
                 .map_err(failure)?;
         }
         Command::Open(args) => {
             let keyring = load(&args.field.keyring)?;
             let context = context(&args.field)?;
-            let reader = Progress::new(io::stdin().lock(), "opened");
-            let out = io::stdout().lock();
+            let (input, output) = stream_stdio()?;
             keyring
-                .open_stream_parallel(&context, reader, out, args.threads())
+                .open_stream_parallel(
+                    &context,
+                    Progress::new(input, "opened"),
+                    output,
+                    args.threads(),
+                )
                 .map_err(failure)?;
         }
         Command::BlindIndex {
@@ -352,6 +386,19 @@ impl<R> Progress<R> {
 impl<R: Read> Read for Progress<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.count(n);
+        Ok(n)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        let n = self.inner.read_vectored(bufs)?;
+        self.count(n);
+        Ok(n)
+    }
+}
+
+impl<R> Progress<R> {
+    fn count(&mut self, n: usize) {
         self.bytes += n as u64;
         if self.terminal {
             if n == 0 {
@@ -362,6 +409,5 @@ impl<R: Read> Read for Progress<R> {
                 self.show(false);
             }
         }
-        Ok(n)
     }
 }
