@@ -389,13 +389,15 @@ fn module(path: &Path) -> Result<Pkcs11> {
 /// Loads the module, finds the token, opens a read-write session and logs in
 /// as the user.
 fn login(config: &Pkcs11Config) -> Result<Session> {
+    // The PIN first: a configuration mistake is reported before any device
+    // is touched.
+    let pin = config.pin.read()?;
+    let pin = RawAuthPin::new(Box::new(pin.to_vec()));
     let module = module(&config.module)?;
     let slot = find_token(&module, &config.token)?;
     let session = module
         .open_rw_session(slot)
         .map_err(|e| token_error(e, &config.token))?;
-    let pin = config.pin.read()?;
-    let pin = RawAuthPin::new(Box::new(pin.to_vec()));
     match session.login_with_raw(UserType::User, &pin) {
         Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
         Err(e) => Err(token_error(e, &config.token)),

@@ -35,14 +35,16 @@ pub struct WrappedKeyring {
     keyring: Ciphertext,
 }
 
-/// What the data key is wrapped for, authenticated by the provider.
+/// What the data key is wrapped for, authenticated by the provider. Its
+/// label is not `palisade-crypt.purpose`, which the local provider sets on
+/// every context it wraps for (and would overwrite).
 fn key_context() -> Context {
-    Context::new().with("palisade-crypt.purpose", "keyring-key")
+    Context::new().with("palisade-crypt.use", "keyring-key")
 }
 
 /// What the keyring's JSON is sealed for.
 fn keyring_context() -> Context {
-    Context::new().with("palisade-crypt.purpose", "keyring")
+    Context::new().with("palisade-crypt.use", "keyring")
 }
 
 impl WrappedKeyring {
