@@ -329,17 +329,27 @@ impl KeyProvider for Pkcs11KeyProvider {
         let aad = associated_data(context);
         let params = GcmParams::new(&mut params_iv, &aad, TAG_BITS.into())
             .map_err(|e| Error::ProviderFailed(e.to_string()))?;
+        let session = self.session();
         let bytes = Zeroizing::new(
-            self.session()
+            session
                 .decrypt(&Mechanism::AesGcm(params), self.key, sealed)
                 .map_err(|e| match e {
                     CkError::Pkcs11(
                         RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange,
                         _,
                     ) => Error::Unauthenticated,
+                    // SoftHSM2 (2.6) answers a GCM tag mismatch with
+                    // CKR_GENERAL_ERROR. If the session still answers, the
+                    // token is fine and the wrapped key did not
+                    // authenticate; otherwise the device failed.
+                    CkError::Pkcs11(RvError::GeneralError, _) => match session.get_session_info() {
+                        Ok(_) => Error::Unauthenticated,
+                        Err(e) => token_error(e, &self.token),
+                    },
                     other => token_error(other, &self.token),
                 })?,
         );
+        drop(session);
         DataKey::from_bytes(&bytes)
     }
 }
