@@ -504,7 +504,7 @@ fn key_encryption_key_never_leaves_the_token() {
             );
             // Nor made extractable or non-sensitive afterwards.
             for change in [Attribute::Extractable(true), Attribute::Sensitive(false)] {
-                let refused = rv(session.update_attributes(kek, &[change.clone()]));
+                let refused = rv(session.update_attributes(kek, std::slice::from_ref(&change)));
                 assert!(
                     matches!(
                         refused,
