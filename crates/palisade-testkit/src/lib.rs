@@ -1,10 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod softhsm;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Why a throwaway server could not be started.
+pub use softhsm::SoftHsm;
+
+/// Why a throwaway server or token could not be made.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -28,6 +32,9 @@ pub enum Error {
         /// What it wrote on standard error.
         stderr: String,
     },
+    /// No SoftHSM2 module (`libsofthsm2.so`) or no `softhsm2-util`.
+    #[error("SoftHSM2 is not installed (apt-get install softhsm2)")]
+    SoftHsmNotInstalled,
     /// The temporary directory's path is not UTF-8.
     #[error("the temporary directory's path is not UTF-8")]
     NonUtf8Path,
@@ -169,7 +176,7 @@ fn run_as(as_user: Option<&str>, program: &Path, args: &[&str]) -> Result<Output
         .map_err(io("running a PostgreSQL program"))
 }
 
-fn check(program: &'static str, out: &Output) -> Result<(), Error> {
+pub(crate) fn check(program: &'static str, out: &Output) -> Result<(), Error> {
     if out.status.success() {
         Ok(())
     } else {
@@ -180,6 +187,6 @@ fn check(program: &'static str, out: &Output) -> Result<(), Error> {
     }
 }
 
-fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+pub(crate) fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Io { what, source }
 }
