@@ -4,6 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod clamd;
+
+pub use crate::clamd::Clamd;
+
 /// Why a throwaway server could not be started.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -11,6 +15,9 @@ pub enum Error {
     /// No `initdb` and `pg_ctl` under `/usr/lib/postgresql/*/bin`.
     #[error("no PostgreSQL binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql)")]
     NotInstalled,
+    /// No `/usr/sbin/clamd`, or no `sigtool` on the `PATH`.
+    #[error("no /usr/sbin/clamd or no sigtool (apt-get install clamav clamav-daemon)")]
+    ClamdNotInstalled,
     /// A file-system or process-spawning operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -20,7 +27,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// `initdb`, `pg_ctl` or `chown` exited with a failure.
+    /// `initdb`, `pg_ctl`, `chown`, `sigtool` or `clamd` exited with a
+    /// failure (for `clamd`: the end of its log).
     #[error("{program} failed: {stderr}")]
     Command {
         /// The program that failed.
