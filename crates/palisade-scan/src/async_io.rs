@@ -201,8 +201,9 @@ impl Scanner {
         }
     }
 
-    /// Reads until clamd closes the connection, within `limit` in total and
-    /// [`MAX_REPLY_LEN`] bytes.
+    /// Reads until clamd closes the connection (or resets it after a
+    /// NUL-terminated reply), within `limit` in total and [`MAX_REPLY_LEN`]
+    /// bytes.
     async fn read_reply_async<S: AsyncRead + Unpin>(
         &self,
         stream: &mut S,
@@ -214,6 +215,8 @@ impl Scanner {
             .saturating_add(1);
         match timeout(limit, stream.take(cap).read_to_end(&mut reply)).await {
             Err(_) => Err(self.io_failure(io::ErrorKind::TimedOut.into())),
+            // A reset after a complete reply (see `Scanner::read_reply`).
+            Ok(Err(_)) if reply.last() == Some(&0) && reply.len() <= MAX_REPLY_LEN => Ok(reply),
             Ok(Err(e)) => Err(self.io_failure(e)),
             Ok(Ok(_)) if reply.len() > MAX_REPLY_LEN => Err(malformed(&reply)),
             Ok(Ok(_)) => Ok(reply),

@@ -200,9 +200,9 @@ impl Scanner {
         }
     }
 
-    /// Reads until clamd closes the connection, within `deadline` in total
-    /// (not per read: a trickling server cannot stretch it) and
-    /// [`MAX_REPLY_LEN`] bytes.
+    /// Reads until clamd closes the connection (or resets it after a
+    /// NUL-terminated reply), within `deadline` in total (not per read: a
+    /// trickling server cannot stretch it) and [`MAX_REPLY_LEN`] bytes.
     fn read_reply(&self, connection: &mut Connection, deadline: Instant) -> Result<Vec<u8>> {
         let mut reply = Vec::new();
         let mut buf = [0; 512];
@@ -218,6 +218,10 @@ impl Scanner {
                 Ok(0) => return Ok(reply),
                 Ok(n) => reply.extend_from_slice(buf.get(..n).unwrap_or_default()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // clamd closes right after its reply; when it had not read
+                // everything sent (it refused the stream), the close comes
+                // as a reset after the complete reply.
+                Err(_) if reply.last() == Some(&0) => return Ok(reply),
                 Err(e) => return Err(self.io_failure(e)),
             }
             if reply.len() > MAX_REPLY_LEN {
