@@ -90,6 +90,16 @@ impl Scanner {
         &self.address
     }
 
+    /// The configured connect timeout.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// The configured timeout for each write and for the whole reply.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The configured limit in bytes.
     pub fn stream_max_length(&self) -> u64 {
         self.stream_max_length
@@ -256,14 +266,6 @@ impl Scanner {
             _ => Error::ScannerDisconnected { address, source },
         }
     }
-
-    pub(crate) fn connect_timeout(&self) -> Duration {
-        self.connect_timeout
-    }
-
-    pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
-    }
 }
 
 /// Why sending the stream stopped.
@@ -324,7 +326,8 @@ fn connect_unix(path: &std::path::Path, timeout: Duration) -> io::Result<Connect
     // most the send timeout (Linux): that bounds it when clamd hangs.
     socket.set_write_timeout(Some(timeout))?;
     socket.connect(&SockAddr::unix(path)?)?;
-    Ok(Connection::Unix(socket.into()))
+    let fd = std::os::fd::OwnedFd::from(socket);
+    Ok(Connection::Unix(fd.into()))
 }
 
 #[cfg(not(unix))]

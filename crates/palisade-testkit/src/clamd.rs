@@ -208,12 +208,19 @@ fn launch(dir: &Path, db: &Path, tmp: &Path) -> Result<(Child, PathBuf, SocketAd
         .spawn()
         .map_err(io("starting clamd"))?;
     let started = Instant::now();
+    let mut unix_since = None;
     loop {
-        if pong_unix(&socket) && pong_tcp(tcp) {
-            return Ok((child, socket, tcp));
+        if pong_unix(&socket) {
+            if pong_tcp(tcp) {
+                return Ok((child, socket, tcp));
+            }
+            // clamd logs a TCP bind failure and carries on with its Unix
+            // socket alone: give up on this port soon.
+            unix_since.get_or_insert_with(Instant::now);
         }
         let exited = child.try_wait().ok().flatten();
-        if exited.is_some() || started.elapsed() > START_DEADLINE {
+        let tcp_failed = unix_since.is_some_and(|t| t.elapsed() > Duration::from_secs(2));
+        if exited.is_some() || tcp_failed || started.elapsed() > START_DEADLINE {
             let _ = child.kill();
             let _ = child.wait();
             let log = std::fs::read_to_string(&log).unwrap_or_default();
@@ -223,6 +230,7 @@ fn launch(dir: &Path, db: &Path, tmp: &Path) -> Result<(Child, PathBuf, SocketAd
                 program: "clamd",
                 stderr: match exited {
                     Some(status) => format!("exited ({status}): {}", tail.join(" / ")),
+                    None if tcp_failed => format!("no TCP socket: {}", tail.join(" / ")),
                     None => format!("not answering after 30 s: {}", tail.join(" / ")),
                 },
             });
