@@ -1,12 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod clamd;
 mod softhsm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub use softhsm::SoftHsm;
+pub use crate::clamd::Clamd;
+pub use crate::softhsm::SoftHsm;
 
 /// Why a throwaway server or token could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +17,9 @@ pub enum Error {
     /// No `initdb` and `pg_ctl` under `/usr/lib/postgresql/*/bin`.
     #[error("no PostgreSQL binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql)")]
     NotInstalled,
+    /// No `/usr/sbin/clamd`, or no `sigtool` on the `PATH`.
+    #[error("no /usr/sbin/clamd or no sigtool (apt-get install clamav clamav-daemon)")]
+    ClamdNotInstalled,
     /// A file-system or process-spawning operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -24,7 +29,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// `initdb`, `pg_ctl` or `chown` exited with a failure.
+    /// `initdb`, `pg_ctl`, `chown`, `sigtool` or `clamd` exited with a
+    /// failure (for `clamd`: the end of its log).
     #[error("{program} failed: {stderr}")]
     Command {
         /// The program that failed.
