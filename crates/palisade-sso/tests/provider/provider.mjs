@@ -64,6 +64,8 @@ const users = config.users;
 const tampers = new Map();
 const stats = { jwks_fetches: 0 };
 let keys = [];
+// A key the provider never publishes (RSA generation takes a second: made once, in the background).
+const strangerKey = newKey();
 let provider;
 let issuer;
 
@@ -118,6 +120,12 @@ function makeProvider() {
     },
     acrValues,
     conformIdTokenClaims: false,
+    // The back-channel logout receiver is on loopback, which oidc-provider's
+    // SSRF guard refuses: this test provider lets its own requests through.
+    fetch: (url, options) => {
+      const { dispatcher, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
     cookies: { keys: ['palisade-sso-test-cookie-key'] },
     features: {
       devInteractions: { enabled: false },
@@ -136,6 +144,9 @@ function makeProvider() {
       Session: 3600,
     },
   });
+  for (const event of ['backchannel.error', 'server_error', 'end_session.error']) {
+    p.on(event, (...args) => process.stderr.write(`${event}: ${args.map((a) => a?.stack ?? a?.message ?? String(a)).join(' ')}\n`));
+  }
   p.use(async (ctx, next) => {
     if (ctx.path === '/jwks') stats.jwks_fetches += 1;
     await next();
@@ -164,11 +175,11 @@ async function sign(payload, mode) {
       return `${input}.${createHmac('sha256', pem).update(input).digest('base64url')}`;
     }
     case 'unknown-key': {
-      const stranger = await newKey();
-      return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: stranger.kid }).sign(stranger.privateKey);
+      const stranger = await strangerKey;
+      return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: randomUUID() }).sign(stranger.privateKey);
     }
     case 'wrong-signature': {
-      const stranger = await newKey();
+      const stranger = await strangerKey;
       return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: key.kid }).sign(stranger.privateKey);
     }
     default:

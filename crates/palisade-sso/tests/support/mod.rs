@@ -110,8 +110,17 @@ fn install() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Starts `node provider.mjs` with `config` and waits for its ready line.
-pub fn start_provider(dir: &Path, name: &str, config: &Value) -> Op {
+/// A provider process that was started and has not said it is ready yet.
+pub struct Starting {
+    name: String,
+    dir: PathBuf,
+    child: Child,
+    stdin: ChildStdin,
+    ready: mpsc::Receiver<String>,
+}
+
+/// Starts `node provider.mjs` with `config`; [`Starting::ready`] waits for it.
+pub fn start_provider(dir: &Path, name: &str, config: &Value) -> Starting {
     let config_path = dir.join(format!("{name}-{}.json", std::process::id()));
     std::fs::write(&config_path, config.to_string()).unwrap();
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
@@ -133,24 +142,30 @@ pub fn start_provider(dir: &Path, name: &str, config: &Value) -> Op {
         let _ = BufReader::new(stdout).read_line(&mut line);
         let _ = tx.send(line);
     });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| {
-            panic!(
-                "provider `{name}` did not start (see {}/{name}.log)",
-                dir.display()
-            )
-        });
-    let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-        panic!(
-            "provider `{name}` said {line:?} (see {}/{name}.log)",
-            dir.display()
-        )
-    });
-    Op {
-        issuer: ready["issuer"].as_str().unwrap().to_owned(),
-        child: Mutex::new(child),
-        _stdin: stdin,
+    Starting {
+        name: name.to_owned(),
+        dir: dir.to_owned(),
+        child,
+        stdin,
+        ready: rx,
+    }
+}
+
+impl Starting {
+    /// Waits (30 s at most) for the provider's ready line.
+    pub fn ready(self) -> Op {
+        let (name, dir) = (&self.name, self.dir.display());
+        let line = self
+            .ready
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("provider `{name}` did not start (see {dir}/{name}.log)"));
+        let ready: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("provider `{name}` said {line:?} (see {dir}/{name}.log)"));
+        Op {
+            issuer: ready["issuer"].as_str().unwrap().to_owned(),
+            child: Mutex::new(self.child),
+            _stdin: self.stdin,
+        }
     }
 }
 
@@ -301,6 +316,7 @@ fn start() -> Option<Harness> {
             "users": { "alice": user("alice@acme.test", &["support"], &["pwd", "otp"]) },
         }),
     );
+    let (acme, globex, rotating) = (acme.ready(), globex.ready(), rotating.ready());
     let secrets = tempfile::tempdir().unwrap();
     std::fs::write(secrets.path().join("acme.secret"), "secret-acme\n").unwrap();
     std::fs::write(secrets.path().join("globex.secret"), "secret-globex").unwrap();
