@@ -1,5 +1,10 @@
 //! The configuration file: what it accepts, and each refusal with its line.
-#![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly"
+)]
 
 use palisade_sso::{Config, Error, Problem};
 

@@ -21,12 +21,12 @@ use sha2::{Digest, Sha256};
 
 const PROVIDER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/provider");
 /// Redirect URIs point at a closed port: the tests stop at the provider's redirect.
-pub const APP: &str = "http://127.0.0.1:9";
+pub(crate) const APP: &str = "http://127.0.0.1:9";
 
 /// One running provider process; it exits when the test process does (its
 /// standard input closes).
-pub struct Op {
-    pub issuer: String,
+pub(crate) struct Op {
+    pub(crate) issuer: String,
     child: Mutex<Child>,
     _stdin: ChildStdin,
 }
@@ -41,20 +41,20 @@ impl Drop for Op {
 }
 
 /// Everything the tests share.
-pub struct Harness {
-    pub acme: Op,
-    pub globex: Op,
-    pub rotating: Op,
+pub(crate) struct Harness {
+    pub(crate) acme: Op,
+    pub(crate) globex: Op,
+    pub(crate) rotating: Op,
     /// Logout tokens the providers POSTed to the back-channel URI.
-    pub logout_tokens: Arc<Mutex<Vec<String>>>,
-    pub secrets: tempfile::TempDir,
+    pub(crate) logout_tokens: Arc<Mutex<Vec<String>>>,
+    pub(crate) secrets: tempfile::TempDir,
 }
 
 static HARNESS: OnceLock<Option<Harness>> = OnceLock::new();
 
 /// The harness, or `None` (after printing why) when Node.js is missing and
 /// `PALISADE_CI` is unset. Under `PALISADE_CI` a missing Node.js fails the test.
-pub fn harness() -> Option<&'static Harness> {
+pub(crate) fn harness() -> Option<&'static Harness> {
     HARNESS.get_or_init(start).as_ref()
 }
 
@@ -111,7 +111,7 @@ fn install() -> Result<PathBuf, String> {
 }
 
 /// A provider process that was started and has not said it is ready yet.
-pub struct Starting {
+pub(crate) struct Starting {
     name: String,
     dir: PathBuf,
     child: Child,
@@ -120,7 +120,7 @@ pub struct Starting {
 }
 
 /// Starts `node provider.mjs` with `config`; [`Starting::ready`] waits for it.
-pub fn start_provider(dir: &Path, name: &str, config: &Value) -> Starting {
+pub(crate) fn start_provider(dir: &Path, name: &str, config: &Value) -> Starting {
     let config_path = dir.join(format!("{name}-{}.json", std::process::id()));
     std::fs::write(&config_path, config.to_string()).unwrap();
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
@@ -153,7 +153,7 @@ pub fn start_provider(dir: &Path, name: &str, config: &Value) -> Starting {
 
 impl Starting {
     /// Waits (30 s at most) for the provider's ready line.
-    pub fn ready(self) -> Op {
+    pub(crate) fn ready(self) -> Op {
         let (name, dir) = (&self.name, self.dir.display());
         let line = self
             .ready
@@ -182,8 +182,7 @@ fn logout_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
             let mut data = Vec::new();
             let mut buf = [0u8; 4096];
             // Headers, then as many body bytes as Content-Length says.
-            loop {
-                let Ok(n) = stream.read(&mut buf) else { break };
+            while let Ok(n) = stream.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
@@ -217,7 +216,7 @@ fn logout_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
 }
 
 /// Decodes an `application/x-www-form-urlencoded` body.
-pub fn url_form(body: &str) -> Vec<(String, String)> {
+pub(crate) fn url_form(body: &str) -> Vec<(String, String)> {
     let url = Url::parse(&format!("http://x/?{body}")).unwrap();
     url.query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -332,7 +331,7 @@ fn start() -> Option<Harness> {
 
 impl Harness {
     /// The configuration of the four tenants.
-    pub fn config_text(&self) -> String {
+    pub(crate) fn config_text(&self) -> String {
         let secrets = self.secrets.path().display();
         format!(
             r#"
@@ -396,7 +395,7 @@ second_factor = {{ amr = ["otp"] }}
     }
 
     /// A fresh `Sso` over the four tenants with its own audit log.
-    pub fn sso(&self) -> (Sso, Arc<MemoryLog>) {
+    pub(crate) fn sso(&self) -> (Sso, Arc<MemoryLog>) {
         let log = Arc::new(MemoryLog::new());
         let config = Config::from_toml(&self.config_text()).unwrap();
         let sso = Sso::new(config, log.clone())
@@ -409,7 +408,7 @@ second_factor = {{ amr = ["otp"] }}
 }
 
 /// An HTTP client with a cookie jar that follows no redirects: a browser.
-pub fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -419,7 +418,11 @@ pub fn browser() -> reqwest::Client {
 
 /// Follows the sign-in through the provider's login page as `user` until the
 /// provider redirects to the application; returns that callback's query.
-pub async fn sign_in_at_provider(browser: &reqwest::Client, start: &Url, user: &str) -> Callback {
+pub(crate) async fn sign_in_at_provider(
+    browser: &reqwest::Client,
+    start: &Url,
+    user: &str,
+) -> Callback {
     let mut url = start.clone();
     let mut logged_in = false;
     for _ in 0..10 {
@@ -461,7 +464,7 @@ pub async fn sign_in_at_provider(browser: &reqwest::Client, start: &Url, user: &
 }
 
 /// POSTs a JSON admin request to a provider.
-pub async fn admin(op: &Op, path: &str, body: Value) -> Value {
+pub(crate) async fn admin(op: &Op, path: &str, body: Value) -> Value {
     reqwest::Client::new()
         .post(format!("{}{path}", op.issuer))
         .json(&body)
@@ -474,7 +477,7 @@ pub async fn admin(op: &Op, path: &str, body: Value) -> Value {
 }
 
 /// How often the provider's key set was fetched.
-pub async fn jwks_fetches(op: &Op) -> u64 {
+pub(crate) async fn jwks_fetches(op: &Op) -> u64 {
     let stats: Value = reqwest::get(format!("{}/admin/stats", op.issuer))
         .await
         .unwrap()
@@ -485,12 +488,12 @@ pub async fn jwks_fetches(op: &Op) -> u64 {
 }
 
 /// Every record of the log.
-pub fn records(log: &MemoryLog) -> Vec<Record> {
+pub(crate) fn records(log: &MemoryLog) -> Vec<Record> {
     log.read(0, log.len().unwrap()).unwrap()
 }
 
 /// The last record, which must be a refusal of `action` with `reason`.
-pub fn assert_refusal_recorded(log: &MemoryLog, action: &str, reason: &str) {
+pub(crate) fn assert_refusal_recorded(log: &MemoryLog, action: &str, reason: &str) {
     let records = records(log);
     let last = records.last().expect("no audit record");
     assert_eq!(last.action(), action);
