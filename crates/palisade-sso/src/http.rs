@@ -2,10 +2,12 @@
 //! response bodies (a provider is configured by a tenant, so it is not trusted
 //! to keep its answers small).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use openidconnect::reqwest;
-use openidconnect::{HttpRequest, HttpResponse, http};
+use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse, http};
 
 use crate::error::{Cause, Error, Result};
 
@@ -41,11 +43,8 @@ impl Http {
         Ok(Http { client })
     }
 
-    /// Performs one request (the shape openidconnect's async client expects).
-    pub(crate) async fn call(
-        &self,
-        request: HttpRequest,
-    ) -> std::result::Result<HttpResponse, HttpError> {
+    /// Performs one request.
+    async fn fetch(&self, request: HttpRequest) -> std::result::Result<HttpResponse, HttpError> {
         let request = reqwest::Request::try_from(request).map_err(HttpError::Request)?;
         let mut response = self
             .client
@@ -72,5 +71,17 @@ impl Http {
             body.extend_from_slice(&chunk);
         }
         builder.body(body).map_err(HttpError::Http)
+    }
+}
+
+/// openidconnect's async client interface, with a `Send` future so that the
+/// crate's futures can run in any multi-threaded executor (axum handlers).
+impl<'c> AsyncHttpClient<'c> for Http {
+    type Error = HttpError;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<HttpResponse, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.fetch(request))
     }
 }

@@ -139,7 +139,7 @@ impl Provider {
             return Ok(d);
         }
         let tenant = &self.config.name;
-        let metadata = Metadata::discover_async(self.config.issuer.clone(), &|r| http.call(r))
+        let metadata = Metadata::discover_async(self.config.issuer.clone(), http)
             .await
             .map_err(|e| discovery_error(tenant, "discovery", e))?;
         let algorithms = self.check(&metadata)?;
@@ -173,11 +173,9 @@ impl Provider {
         if last_keys.is_some_and(|at| at.elapsed() < policy.refetch_interval) {
             return Ok(None);
         }
-        let jwks = JsonWebKeySet::<CoreJsonWebKey>::fetch_async(seen.metadata.jwks_uri(), &|r| {
-            http.call(r)
-        })
-        .await
-        .map_err(|e| discovery_error(&self.config.name, "key set", e))?;
+        let jwks = JsonWebKeySet::<CoreJsonWebKey>::fetch_async(seen.metadata.jwks_uri(), http)
+            .await
+            .map_err(|e| discovery_error(&self.config.name, "key set", e))?;
         *last_keys = Some(Instant::now());
         let discovered = Arc::new(Discovered {
             metadata: seen.metadata.clone().set_jwks(jwks),

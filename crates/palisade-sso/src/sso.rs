@@ -381,7 +381,7 @@ impl Sso {
             })?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.clone()));
         let response = request
-            .request_async(&|r| self.http.call(r))
+            .request_async(&self.http)
             .await
             .map_err(|e| anonymous(token_error(&config.name, e)))?;
 

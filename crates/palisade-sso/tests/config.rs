@@ -297,3 +297,27 @@ fn malformed_files_are_syntax_errors_with_lines() {
         Err(Error::Syntax { line: None, .. })
     ));
 }
+
+/// An axum handler's future must be `Send`: so must the crate's futures.
+#[test]
+fn the_sso_and_its_futures_are_send_and_sync() {
+    fn send<T: Send>(_: &T) {}
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<palisade_sso::Sso>();
+    send_sync::<Error>();
+    let sso = palisade_sso::Sso::new(
+        Config::from_toml("").unwrap(),
+        std::sync::Arc::new(palisade_audit::MemoryLog::new()),
+    )
+    .unwrap();
+    let pending: palisade_sso::PendingSignIn = serde_json::from_value(serde_json::json!({
+        "tenant": "acme", "state": "s", "nonce": "n", "verifier": "v",
+        "redirect_uri": "https://app/cb", "created": 0
+    }))
+    .unwrap();
+    let callback = palisade_sso::Callback::default();
+    send(&sso.begin("acme"));
+    send(&sso.complete(pending, &callback));
+    send(&sso.logout_url("acme", "x"));
+    send(&sso.verify_logout_token("acme", "x"));
+}
