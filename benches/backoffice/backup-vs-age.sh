@@ -19,7 +19,7 @@ trap 'rm -rf "$work"' EXIT
 size="${SIZE_MIB:-1024}"; rounds="${ROUNDS:-3}"
 data="$work/data"
 # The back office's schema and a demo tenant, then filler rows up to the size.
-"$bin" backup --data "$data" --out "$work/warmup" --no-drill > /dev/null
+"$bin" backup --dev --data "$data" --out "$work/warmup" --no-drill > /dev/null
 sqlite3 "$data/backoffice.sqlite3" "CREATE TABLE filler (id INTEGER PRIMARY KEY, body BLOB);
   WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $((size * 16)))
   INSERT INTO filler (body) SELECT randomblob(65536) FROM n;"
@@ -29,7 +29,7 @@ recipient="$(age-keygen -y "$work/age.key")"
 ours=(); theirs=()
 for r in $(seq 1 "$rounds"); do
   rm -rf "$work/out" "$work/ref"; mkdir -p "$work/out" "$work/ref"
-  t="$( { /usr/bin/time -f '%e %M' "$bin" backup --data "$data" --out "$work/out" --no-drill > /dev/null; } 2>&1 | tail -1)"
+  t="$( { /usr/bin/time -f '%e %M' "$bin" backup --dev --data "$data" --out "$work/out" --no-drill > /dev/null; } 2>&1 | tail -1)"
   echo "round $r palisade-backoffice backup: ${t% *} s, peak ${t#* } KiB"
   ours+=("${t% *}")
   t1="$( { /usr/bin/time -f '%e %M' sqlite3 "$data/backoffice.sqlite3" ".backup $work/ref/copy.sqlite3"; } 2>&1 | tail -1)"

@@ -38,6 +38,8 @@ pub const ROLES: [&str; 5] = [
 pub const OWNER_ROLE: &str = "Administrator";
 /// Wrong passwords an account may try before its back-off starts.
 pub const PASSWORD_FREE_ATTEMPTS: u32 = 5;
+/// The largest attachment accepted, in bytes (and the scanner's stream limit).
+pub(crate) const ATTACHMENT_MAX: u64 = 1 << 20;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "bo_session";
 
@@ -46,8 +48,18 @@ pub const SESSION_COOKIE: &str = "bo_session";
 pub struct Config {
     /// Where the SQLite database, the audit logs and the backups' keys live.
     pub data_dir: PathBuf,
-    /// The keyring file (default `DATA/keyring.json`, for development).
-    pub keyring: PathBuf,
+    /// Where the keyring and its key-encryption key come from (default: a
+    /// plain `DATA/keyring.json`, for development).
+    pub keys: crate::keys::KeySource,
+    /// A development configuration: a plain keyring file or a key file in
+    /// the data folder is accepted, and attachments may be stored unscanned
+    /// when no scanner is configured. Never in production.
+    pub dev: bool,
+    /// The ClamAV daemon that scans every attachment before it is stored.
+    pub scanner: Option<palisade_scan::Address>,
+    /// Store an attachment unscanned when the scanner cannot be reached
+    /// (fail open); by default such an upload is refused.
+    pub scan_fail_open: bool,
     /// A PostgreSQL URL (`postgres://…`); SQLite in `data_dir` when `None`.
     pub database_url: Option<String>,
     /// Issuer shown in authenticator apps.
@@ -89,11 +101,17 @@ impl Config {
         self.secure_cookie || self.tls.is_some()
     }
 
-    /// Defaults with data in `data_dir` and SQLite.
+    /// A development configuration with data in `data_dir` and SQLite: a
+    /// plain keyring file in the data folder, no scanner (attachments stored
+    /// unscanned). A production start sets [`Config::keys`] and
+    /// [`Config::scanner`] and turns [`Config::dev`] off.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         let data_dir = data_dir.into();
         Config {
-            keyring: data_dir.join("keyring.json"),
+            keys: crate::keys::KeySource::Plain(data_dir.join("keyring.json")),
+            dev: true,
+            scanner: None,
+            scan_fail_open: false,
             data_dir,
             database_url: None,
             issuer: "Palisade Back Office".into(),
@@ -258,6 +276,8 @@ pub struct Backoffice {
     /// Sign-in attempts, reserved before each password check (per account
     /// and per client address), in the shared database.
     pub(crate) login_limiter: LoginLimiter<DbAttempts>,
+    /// The virus scanner attachments go through, when configured.
+    pub(crate) scanner: Option<palisade_scan::Scanner>,
     /// The HTTPS configuration, when served over TLS.
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Finds payment card numbers (brand ranges, lengths, Luhn) in free
@@ -316,14 +336,7 @@ impl Backoffice {
     /// (mode 0600), the database schema and the audit log folder.
     pub fn open(config: Config) -> Result<Backoffice> {
         private_dir(&config.data_dir)?;
-        let key_path = config.keyring.clone();
-        let keyring = if key_path.exists() {
-            Keyring::load(&key_path).map_err(internal)?
-        } else {
-            let keyring = Keyring::generate().map_err(internal)?;
-            keyring.create_file(&key_path).map_err(internal)?;
-            keyring
-        };
+        let keyring = config.keys.open(&config.data_dir, config.dev)?;
         let db = match &config.database_url {
             Some(url) => Db::postgres(url, config.db_pool)?,
             None => Db::sqlite(&config.data_dir.join("backoffice.sqlite3"), config.db_pool)?,
@@ -338,7 +351,17 @@ impl Backoffice {
         let masker = Arc::new(Masker::new(Operator::Partial(PartialMask::default())));
         tracing::info!(engine = db.engine(), "back office opened");
         let db = Arc::new(db);
+        let scanner = config.scanner.clone().map(|address| {
+            palisade_scan::Scanner::new(address)
+                .with_stream_max_length(ATTACHMENT_MAX)
+                .with_failure_policy(if config.scan_fail_open {
+                    palisade_scan::FailurePolicy::FailOpen
+                } else {
+                    palisade_scan::FailurePolicy::FailClosed
+                })
+        });
         Ok(Backoffice {
+            scanner,
             tls,
             config,
             keyring,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use palisade_axum::{Authorized, Guarded};
+use palisade_scan::Decision;
 use serde::Deserialize;
 
 use crate::app::{Backoffice, random_id};
@@ -195,7 +196,58 @@ fn attachment_id<A: palisade_axum::Action>(auth: &Authorized<A, Attachment>) -> 
     auth.id().map(str::to_owned).ok_or(Error::NotFound)
 }
 
-/// `POST /api/clients/{client}/attachments`
+/// Scans an upload before it is stored: infected → 422 (the signature in
+/// the request's audit record); scanner failing → refused unless the
+/// configuration fails open; no scanner configured → refused outside a
+/// development configuration.
+async fn scan<A: palisade_axum::Action, R: palisade_axum::Resource>(
+    app: &Backoffice,
+    auth: &Authorized<A, R>,
+    body: &[u8],
+) -> Result<()> {
+    let Some(scanner) = &app.scanner else {
+        if app.config.dev {
+            auth.note("scan", "none configured (development)");
+            return Ok(());
+        }
+        return Err(Error::Unavailable(
+            "no virus scanner is configured; uploads are refused".into(),
+        ));
+    };
+    match scanner.decide_async(body).await {
+        Decision::Clean => {
+            auth.note("scan", "clean");
+            Ok(())
+        }
+        Decision::Infected { signature } => {
+            auth.note("scan", "infected");
+            auth.note("signature", signature.clone());
+            tracing::warn!(signature = %signature, "infected upload refused");
+            Err(Error::Unprocessable(format!(
+                "the file is infected ({signature}) and was not stored"
+            )))
+        }
+        Decision::AdmittedUnscanned(e) => {
+            auth.note("scan", format!("not scanned: {e}"));
+            tracing::warn!(error = %e, "upload stored unscanned (fail-open)");
+            Ok(())
+        }
+        Decision::Refused(e) => {
+            auth.note("scan", format!("refused: {e}"));
+            Err(match e {
+                palisade_scan::Error::TooLarge { .. }
+                | palisade_scan::Error::ScannerLimitExceeded => {
+                    Error::BadRequest(format!("the file is too large to scan: {e}"))
+                }
+                other => Error::Unavailable(format!(
+                    "the file could not be scanned ({other}); try again later"
+                )),
+            })
+        }
+    }
+}
+
+/// `POST /api/clients/{client}/attachments`: scanned, then stored sealed.
 pub(crate) async fn add(
     State(app): State<Arc<Backoffice>>,
     auth: Authorized<Create, Attachment>,
@@ -204,6 +256,12 @@ pub(crate) async fn add(
 ) -> Result<Guarded<Created>> {
     let (tenant, client) = (auth.tenant().to_owned(), client_id(&client)?);
     auth.concerns(subject(&client));
+    if form.body.len() as u64 > crate::app::ATTACHMENT_MAX {
+        return Err(Error::BadRequest(
+            "a file name of 1 to 255 bytes and a body up to 1 MiB".into(),
+        ));
+    }
+    scan(&app, &auth, form.body.as_bytes()).await?;
     let id = app
         .blocking(move |app| app.add_attachment(&tenant, &client, &form))
         .await?;

@@ -447,7 +447,7 @@ impl Backoffice {
     fn drill_into(&self, backup: &BackupReport) -> Result<Vec<String>> {
         let scratch = scratch_dir(&self.config.data_dir, ".drill-")?;
         let mut config = Config::new(scratch.path().join("data"));
-        config.keyring = self.config.keyring.clone();
+        config.keys = self.config.keys.clone();
         let database = match &self.config.database_url {
             Some(url) => {
                 let name = format!("drill_{}", backup.manifest.id.replace('-', "_"));

@@ -48,9 +48,7 @@ pub(crate) struct BookingQuery {
 
 fn validate(minutes: i64, note: &str) -> Result<()> {
     if !(5..=480).contains(&minutes) {
-        return Err(Error::BadRequest(
-            "a booking lasts 5 to 480 minutes".into(),
-        ));
+        return Err(Error::BadRequest("a booking lasts 5 to 480 minutes".into()));
     }
     if note.len() > MAX_NOTE_LEN {
         return Err(Error::BadRequest(format!(
@@ -148,7 +146,8 @@ impl Backoffice {
                 tx.exec(
                     "UPDATE bookings SET note = $1 WHERE id = $2",
                     &[
-                        self.seal_text(tenant, "bookings", "note", id, &note)?.into(),
+                        self.seal_text(tenant, "bookings", "note", id, &note)?
+                            .into(),
                         id.into(),
                     ],
                 )?;
@@ -184,9 +183,7 @@ pub(crate) async fn list(
 ) -> Result<Guarded<BookingList>> {
     let tenant = auth.tenant().to_owned();
     let from = query.from.unwrap_or_else(|| app.clock.now() - 86_400);
-    let bookings = app
-        .blocking(move |app| app.bookings(&tenant, from))
-        .await?;
+    let bookings = app.blocking(move |app| app.bookings(&tenant, from)).await?;
     Ok(auth.respond(BookingList { bookings }))
 }
 
@@ -206,7 +203,9 @@ pub(crate) async fn add(
     let id = app
         .blocking(move |app| app.add_booking(&tenant, &user, &client, &form))
         .await?;
-    Ok(auth.respond(Created { id }).with_status(StatusCode::CREATED))
+    Ok(auth
+        .respond(Created { id })
+        .with_status(StatusCode::CREATED))
 }
 
 /// `PUT /api/bookings/{booking}`

@@ -156,7 +156,12 @@ impl Backoffice {
     }
 
     /// Adds a client (fields encrypted, phone indexed); returns its id.
-    pub(crate) fn create_client(&self, tenant: &str, user: &str, form: &NewClient) -> Result<String> {
+    pub(crate) fn create_client(
+        &self,
+        tenant: &str,
+        user: &str,
+        form: &NewClient,
+    ) -> Result<String> {
         let id = random_id("c")?;
         self.insert_client(tenant, user, &id, form)?;
         Ok(id)

@@ -18,6 +18,9 @@ pub enum Error {
     /// Well-formed but refused by a content rule (a card number in free text).
     #[error("{0}")]
     Unprocessable(String),
+    /// A service the request needs is not available (the virus scanner).
+    #[error("{0}")]
+    Unavailable(String),
     /// No such object in the caller's tenant.
     #[error("not found")]
     NotFound,

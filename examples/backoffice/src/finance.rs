@@ -52,7 +52,8 @@ impl Backoffice {
         rows.iter()
             .map(|r| {
                 let id = r.text("id")?;
-                let amount = self.open_text(tenant, "invoices", "amount", &id, &r.text("amount")?)?;
+                let amount =
+                    self.open_text(tenant, "invoices", "amount", &id, &r.text("amount")?)?;
                 Ok(InvoiceLine {
                     client: r.text("client_id")?,
                     amount_cents: amount.parse().map_err(internal)?,
@@ -89,7 +90,8 @@ impl Backoffice {
         rows.iter()
             .map(|r| {
                 let id = r.text("id")?;
-                let amount = self.open_text(tenant, "payments", "amount", &id, &r.text("amount")?)?;
+                let amount =
+                    self.open_text(tenant, "payments", "amount", &id, &r.text("amount")?)?;
                 Ok(PaymentView {
                     invoice: r.text("invoice_id")?,
                     amount_cents: amount.parse().map_err(internal)?,
@@ -173,7 +175,9 @@ pub(crate) async fn pay(
     let id = app
         .blocking(move |app| app.add_payment(&tenant, &invoice, form.amount_cents))
         .await?;
-    Ok(auth.respond(Created { id }).with_status(StatusCode::CREATED))
+    Ok(auth
+        .respond(Created { id })
+        .with_status(StatusCode::CREATED))
 }
 
 /// `GET /api/payments`
@@ -206,7 +210,9 @@ pub(crate) async fn add_tariff(
     let id = app
         .blocking(move |app| app.add_tariff(&tenant, &form))
         .await?;
-    Ok(auth.respond(Created { id }).with_status(StatusCode::CREATED))
+    Ok(auth
+        .respond(Created { id })
+        .with_status(StatusCode::CREATED))
 }
 
 /// `PUT /api/tariffs/{tariff}`

@@ -57,6 +57,7 @@ impl IntoResponse for Error {
             Error::NotFound => (StatusCode::NOT_FOUND, "not found".into()),
             Error::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
             Error::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m.clone()),
+            Error::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
             Error::Throttled(s) => {
                 return error_response(StatusCode::TOO_MANY_REQUESTS, &self.to_string(), Some(*s));
             }
@@ -187,7 +188,10 @@ pub fn router(app: Arc<Backoffice>) -> Router {
         .route("/api/invoices", get(finance::invoices))
         .route("/api/invoices/{invoice}/payments", post(finance::pay))
         .route("/api/payments", get(finance::payments))
-        .route("/api/tariffs", get(finance::tariffs).post(finance::add_tariff))
+        .route(
+            "/api/tariffs",
+            get(finance::tariffs).post(finance::add_tariff),
+        )
         .route("/api/tariffs/{tariff}", put(finance::edit_tariff))
         .route("/api/analytics", get(insights::analytics))
         .route("/api/statistics", get(insights::all))

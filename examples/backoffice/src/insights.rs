@@ -34,7 +34,9 @@ impl Backoffice {
             )?;
             let mut days = BTreeMap::new();
             for r in rows {
-                *days.entry(r.int("t")?.div_euclid(86_400) * 86_400).or_insert(0) += 1;
+                *days
+                    .entry(r.int("t")?.div_euclid(86_400) * 86_400)
+                    .or_insert(0) += 1;
             }
             Ok(days)
         };
@@ -48,7 +50,11 @@ impl Backoffice {
 
     /// The work of `user` (or of every employee) over the last 30 days:
     /// clients added and bookings made.
-    pub(crate) fn statistics(&self, tenant: &str, user: Option<&str>) -> Result<Vec<StatisticsView>> {
+    pub(crate) fn statistics(
+        &self,
+        tenant: &str,
+        user: Option<&str>,
+    ) -> Result<Vec<StatisticsView>> {
         let since = self.clock.now() - WINDOW_DAYS * 86_400;
         let mut by_user: BTreeMap<String, StatisticsView> = BTreeMap::new();
         for (table, bookings) in [("clients", false), ("bookings", true)] {
@@ -63,12 +69,14 @@ impl Backoffice {
                 if user.is_some_and(|u| u != who) {
                     continue;
                 }
-                let entry = by_user.entry(who.clone()).or_insert_with(|| StatisticsView {
-                    user: who,
-                    days: WINDOW_DAYS,
-                    clients_added: 0,
-                    bookings_made: 0,
-                });
+                let entry = by_user
+                    .entry(who.clone())
+                    .or_insert_with(|| StatisticsView {
+                        user: who,
+                        days: WINDOW_DAYS,
+                        clients_added: 0,
+                        bookings_made: 0,
+                    });
                 if bookings {
                     entry.bookings_made += 1;
                 } else {
@@ -77,12 +85,14 @@ impl Backoffice {
             }
         }
         if let Some(user) = user {
-            by_user.entry(user.to_owned()).or_insert_with(|| StatisticsView {
-                user: user.to_owned(),
-                days: WINDOW_DAYS,
-                clients_added: 0,
-                bookings_made: 0,
-            });
+            by_user
+                .entry(user.to_owned())
+                .or_insert_with(|| StatisticsView {
+                    user: user.to_owned(),
+                    days: WINDOW_DAYS,
+                    clients_added: 0,
+                    bookings_made: 0,
+                });
         }
         Ok(by_user.into_values().collect())
     }

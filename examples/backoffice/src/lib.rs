@@ -17,6 +17,7 @@ mod gate;
 mod http;
 mod insights;
 mod invoices;
+mod keys;
 mod retention;
 mod run;
 mod seed;
@@ -43,6 +44,7 @@ pub use crate::{
     clients::PAGE,
     error::{Error, Result},
     http::router,
+    keys::KeySource,
     run::{ServeOptions, Started, run, start},
     seed::{Demo, DemoUser},
     tls::{Tls, development_certificate, development_certificate_pin},

@@ -99,7 +99,7 @@ fn round_trip(server: &Server, restore_into: Config) {
         std::fs::write(&report.path, &damaged).unwrap();
         let scratch = tempfile::tempdir().unwrap();
         let mut into = Config::new(scratch.path().join("data"));
-        into.keyring = server.app.config().keyring.clone();
+        into.keys = server.app.config().keys.clone();
         assert!(
             server.app.restore(&report.path, &into).is_err(),
             "{name} backup restored"
@@ -120,7 +120,7 @@ fn round_trip(server: &Server, restore_into: Config) {
     server.app.sweep_all().unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let mut into = Config::new(scratch.path().join("data"));
-    into.keyring = server.app.config().keyring.clone();
+    into.keys = server.app.config().keys.clone();
     let refused = server.app.restore(&report.path, &into).unwrap_err();
     assert!(refused.to_string().contains("has no key"), "{refused}");
     let actions = system_actions(server);
@@ -135,7 +135,7 @@ fn sqlite_backup_restore_drill_and_shred() {
     let server = common::start(None);
     let scratch = tempfile::tempdir().unwrap();
     let mut into = Config::new(scratch.path().join("restored"));
-    into.keyring = server.app.config().keyring.clone();
+    into.keys = server.app.config().keys.clone();
     round_trip(&server, into);
 }
 
@@ -160,7 +160,7 @@ fn postgres_backup_restore_drill_and_shred() {
     );
     let scratch = tempfile::tempdir().unwrap();
     let mut into = Config::new(scratch.path().join("restored"));
-    into.keyring = server.app.config().keyring.clone();
+    into.keys = server.app.config().keys.clone();
     into.database_url = Some(url);
     round_trip(&server, into);
 }
@@ -176,7 +176,7 @@ fn backup_and_restore_from_the_command_line() {
     }
     let bin = env!("CARGO_BIN_EXE_palisade-backoffice");
     let out = std::process::Command::new(bin)
-        .args(["backup", "--data"])
+        .args(["backup", "--dev", "--data"])
         .arg(&data)
         .arg("--out")
         .arg(dir.path().join("backups"))
@@ -196,7 +196,7 @@ fn backup_and_restore_from_the_command_line() {
         .unwrap();
     let into = dir.path().join("restored");
     let out = std::process::Command::new(bin)
-        .args(["restore", "--data"])
+        .args(["restore", "--dev", "--data"])
         .arg(&data)
         .arg("--from")
         .arg(&file)
@@ -210,12 +210,12 @@ fn backup_and_restore_from_the_command_line() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut config = Config::new(&into);
-    config.keyring = data.join("keyring.json");
+    config.keys = palisade_backoffice::KeySource::Plain(data.join("keyring.json"));
     let restored = Backoffice::open(config).unwrap();
     assert_eq!(restored.user_count("acme").unwrap(), 5);
     // Restoring over an existing folder is refused.
     let out = std::process::Command::new(bin)
-        .args(["restore", "--data"])
+        .args(["restore", "--dev", "--data"])
         .arg(&data)
         .arg("--from")
         .arg(&file)

@@ -815,7 +815,14 @@ fn the_session_cookie_is_secure_behind_a_tls_proxy() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade-backoffice"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--demo", "acme"])
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--demo",
+            "acme",
+        ])
         .arg("--behind-tls-proxy")
         .arg("--data")
         .arg(dir.path().join("data"))

@@ -77,8 +77,29 @@ pub(crate) fn start(database_url: Option<String>) -> Server {
 
 /// A server whose configuration `adjust` changes first.
 pub(crate) fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
-    logs();
+    start_in(tempfile::tempdir().unwrap(), adjust)
+}
+
+/// A production-like server: not a development configuration, its keyring
+/// wrapped under a key-encryption key kept outside the data folder.
+pub(crate) fn start_production(adjust: impl FnOnce(&mut Config)) -> Server {
     let dir = tempfile::tempdir().unwrap();
+    let kek = dir.path().join("secrets").join("kek.json");
+    std::fs::create_dir_all(kek.parent().unwrap()).unwrap();
+    palisade_crypt::Keyring::generate()
+        .unwrap()
+        .create_file(&kek)
+        .unwrap();
+    let keyring = dir.path().join("data").join("keyring.wrapped");
+    start_in(dir, |config| {
+        config.dev = false;
+        config.keys = palisade_backoffice::KeySource::LocalKek { kek, keyring };
+        adjust(config);
+    })
+}
+
+fn start_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Server {
+    logs();
     let mut config = Config::new(dir.path().join("data"));
     adjust(&mut config);
     let app = Arc::new(Backoffice::open(config).unwrap());
