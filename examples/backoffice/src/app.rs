@@ -570,7 +570,13 @@ impl Backoffice {
             Resource::new(type_name, id)
         };
         let request = Request::new(&auth.user_id, action, resource).in_tenant(&auth.tenant);
-        if auth.policy.policy.decide(&request).is_allowed() {
+        // The session's tenant is declared in its own policy; an error is a refusal.
+        if auth
+            .policy
+            .policy
+            .decide(&request)
+            .is_ok_and(|d| d.is_allowed())
+        {
             Ok(())
         } else {
             self.record_denied(
@@ -595,8 +601,8 @@ impl Backoffice {
     ) -> Result<HashMap<String, Visibility>> {
         let request = Request::new(&auth.user_id, action, Resource::new("Client", "*"))
             .in_tenant(&auth.tenant);
-        let decision = auth.policy.policy.decide(&request);
-        if !decision.is_allowed() {
+        let decision = auth.policy.policy.decide(&request).ok();
+        let Some(decision) = decision.filter(|d| d.is_allowed()) else {
             self.record_denied(
                 &auth.tenant,
                 &auth.user_id,
@@ -604,7 +610,7 @@ impl Backoffice {
                 "clients",
             );
             return Err(Error::Forbidden(format!("not allowed to {action} clients")));
-        }
+        };
         Ok(decision
             .fields()
             .into_iter()
