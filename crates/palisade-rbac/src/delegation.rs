@@ -1,9 +1,11 @@
 //! Administrative delegation: who may change whom, and with which rights.
 //!
 //! A change made by an [`Actor`] is checked against the policy before and
-//! after it, in every tenant where it takes effect (the actor's tenant, each
-//! tenant where the changed principal holds roles, every tenant when it holds
-//! roles everywhere), and in requests that name no tenant:
+//! after it, in every tenant it reaches (the actor's tenant, each tenant where
+//! the changed principal holds roles — every tenant for roles held everywhere
+//! — and each tenant where the principal's rights or fields change: its own
+//! grants, denies and field settings hold in every tenant), and in requests
+//! that name no tenant, bounded there by the actor's rights in its tenant:
 //!
 //! 1. the actor exists, is active, and is not the principal it changes;
 //! 2. in each of those tenants the actor owns it, or else: the changed
@@ -39,7 +41,7 @@ pub struct Actor<'a> {
 
 impl<'a> Actor<'a> {
     /// Principal `principal` acting in tenant `tenant`.
-    pub fn new(principal: &'a str, tenant: &'a str) -> Self {
+    pub const fn new(principal: &'a str, tenant: &'a str) -> Self {
         Self { principal, tenant }
     }
 
@@ -89,8 +91,18 @@ fn within(a: Option<&Access>, b: Option<&Access>) -> bool {
     }
 }
 
-/// The tenants where a change to `principal` takes effect.
-fn scope<'f>(file: &'f File, next: &'f File, principal: &str, tenant: &'f str) -> Vec<&'f str> {
+/// The tenants a change to `principal` reaches: the actor's, every tenant
+/// where the principal holds roles before or after (all of them for roles held
+/// everywhere), and every tenant where its rights or fields change (its own
+/// grants, denies and field settings hold in every tenant).
+fn scope<'f>(
+    file: &'f File,
+    next: &'f File,
+    before: &Policy,
+    after: &Policy,
+    principal: &str,
+    tenant: &'f str,
+) -> Vec<&'f str> {
     let mut tenants = vec![tenant];
     for f in [file, next] {
         let Some(user) = f.users.get(principal) else {
@@ -108,7 +120,42 @@ fn scope<'f>(file: &'f File, next: &'f File, principal: &str, tenant: &'f str) -
             }
         }
     }
+    for t in file.tenants.keys() {
+        if !tenants.contains(&t.as_str()) && changes_in(before, after, principal, Some(t)) {
+            tenants.push(t);
+        }
+    }
     tenants
+}
+
+/// The rights and fields of `principal` in `context`, or none when it does not exist.
+fn tables(
+    policy: &Policy,
+    principal: &str,
+    context: Option<&str>,
+) -> (Vec<Option<Access>>, Vec<Visibility>) {
+    let user = policy.user_ix.get(principal).copied();
+    let context = context.and_then(|t| policy.tenant_ix.get(t).copied());
+    match user {
+        Some(user) => (
+            policy.access_table(user, context),
+            policy.visibility_table(user, context),
+        ),
+        None => (
+            vec![None; policy.perm_count as usize],
+            vec![Visibility::Hidden; policy.field_count() as usize],
+        ),
+    }
+}
+
+/// Whether what `principal` may do or see in `context` differs.
+fn changes_in(before: &Policy, after: &Policy, principal: &str, context: Option<&str>) -> bool {
+    let (old_access, old_seen) = tables(before, principal, context);
+    let (new_access, new_seen) = tables(after, principal, context);
+    old_seen != new_seen
+        || old_access.iter().zip(&new_access).any(|(old, new)| {
+            !(within(old.as_ref(), new.as_ref()) && within(new.as_ref(), old.as_ref()))
+        })
 }
 
 fn owns(file: &File, principal: &str, tenant: &str) -> bool {
@@ -143,7 +190,9 @@ pub(crate) fn authorize(
             actor: who.to_owned(),
         });
     }
-    let tenants = scope(file, next, principal, actor.tenant);
+    let before = compile(file);
+    let after = compile(next);
+    let tenants = scope(file, next, &before, &after, principal, actor.tenant);
     for tenant in &tenants {
         if owns(file, who, tenant) {
             continue;
@@ -176,8 +225,6 @@ pub(crate) fn authorize(
             }
         }
     }
-    let before = compile(file);
-    let after = compile(next);
     let check = Rights {
         before: &before,
         after: &after,
@@ -202,19 +249,7 @@ struct Rights<'p> {
 
 impl Rights<'_> {
     fn actor_tables(&self, tenant: &str) -> (Vec<Option<Access>>, Vec<Visibility>) {
-        let policy = self.before;
-        let user = policy.user_ix.get(self.actor).copied();
-        let tenant = policy.tenant_ix.get(tenant).copied();
-        match user {
-            Some(user) => (
-                policy.access_table(user, tenant),
-                policy.visibility_table(user, tenant),
-            ),
-            None => (
-                vec![None; policy.perm_count as usize],
-                vec![Visibility::Hidden; policy.field_count() as usize],
-            ),
-        }
+        tables(self.before, self.actor, Some(tenant))
     }
 
     fn lacks_right(&self, perm: u32, tenant: &str) -> Error {
@@ -264,9 +299,13 @@ impl Rights<'_> {
                     return Err(self.lacks_right(perm, tenant));
                 }
             }
+            // A field is shown only with some action of its type.
             let shows = self.before.role_visibility_table(role_id);
-            for (field, (shown, own)) in (0u32..).zip(shows.iter().zip(&seen)) {
-                if shown < own {
+            let reached = self.before.fields_reached(&gives);
+            for (field, ((shown, own), reached)) in
+                (0u32..).zip(shows.iter().zip(&seen).zip(reached))
+            {
+                if reached && shown < own {
                     return Err(self.lacks_field(field, *own, tenant));
                 }
             }
@@ -279,23 +318,8 @@ impl Rights<'_> {
     /// sees at least as openly.
     fn effect(&self, context: Option<&str>, tenant: &str) -> Result<()> {
         let (access, seen) = self.actor_tables(tenant);
-        let tables = |policy: &Policy| {
-            let user = policy.user_ix.get(self.principal).copied();
-            let context = context.and_then(|t| policy.tenant_ix.get(t).copied());
-            match user {
-                Some(user) => (
-                    policy.access_table(user, context),
-                    policy.visibility_table(user, context),
-                ),
-                // A principal that does not exist has no rights and sees nothing.
-                None => (
-                    vec![None; policy.perm_count as usize],
-                    vec![Visibility::Hidden; policy.field_count() as usize],
-                ),
-            }
-        };
-        let (old_access, old_seen) = tables(self.before);
-        let (new_access, new_seen) = tables(self.after);
+        let (old_access, old_seen) = tables(self.before, self.principal, context);
+        let (new_access, new_seen) = tables(self.after, self.principal, context);
         for (perm, (new, old)) in (0u32..).zip(new_access.iter().zip(&old_access)) {
             let gained = !within(new.as_ref(), old.as_ref());
             if gained
@@ -307,6 +331,7 @@ impl Rights<'_> {
                 return Err(self.lacks_right(perm, tenant));
             }
         }
+        // Fields of a type the principal may do nothing with count as hidden.
         for (field, (new, old)) in (0u32..).zip(new_seen.iter().zip(&old_seen)) {
             let own = seen
                 .get(field as usize)

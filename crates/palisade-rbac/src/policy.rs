@@ -763,13 +763,20 @@ impl Policy {
             .collect()
     }
 
-    /// How a principal sees every field, indexed by global field id (all
-    /// hidden when it is blocked).
+    /// How a principal sees every field, indexed by global field id: hidden
+    /// when it may do nothing with the field's type (nor when blocked).
     pub(crate) fn visibility_table(&self, user_id: u32, tenant: Option<u32>) -> Vec<Visibility> {
-        let blocked = self.users.get(user_id as usize).is_none_or(|u| u.blocked);
+        let reached = self.fields_reached(&self.access_table(user_id, tenant));
         (0..crate::compile::to_u32(self.types.len()))
-            .flat_map(|type_id| self.field_rights(user_id, tenant, type_id, !blocked))
-            .map(|right| right.visibility)
+            .flat_map(|type_id| self.field_rights(user_id, tenant, type_id, true))
+            .zip(reached)
+            .map(|(right, reached)| {
+                if reached {
+                    right.visibility
+                } else {
+                    Visibility::Hidden
+                }
+            })
             .collect()
     }
 
@@ -788,6 +795,27 @@ impl Policy {
                     .and_then(|at| fields.get(at))
                     .map_or(Visibility::Visible, |(_, v)| *v)
             })
+            .collect()
+    }
+
+    /// For each field (by global id), whether `access` allows some action
+    /// of its type, perhaps under conditions: only then is the field shown.
+    pub(crate) fn fields_reached(&self, access: &[Option<Access>]) -> Vec<bool> {
+        let mut types = vec![false; self.types.len()];
+        for (perm, access) in access.iter().enumerate() {
+            if matches!(access, Some(Access::Allowed | Access::Conditional { .. }))
+                && let Some(slot) = self
+                    .perm_type
+                    .get(perm)
+                    .and_then(|ty| types.get_mut(*ty as usize))
+            {
+                *slot = true;
+            }
+        }
+        self.types
+            .iter()
+            .zip(types)
+            .flat_map(|(ty, reached)| std::iter::repeat_n(reached, ty.fields.len()))
             .collect()
     }
 

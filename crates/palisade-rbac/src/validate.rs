@@ -5,9 +5,11 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::compile::compile;
+use crate::compile::{compile, to_u32};
 use crate::error::{Error, Problem, Result};
-use crate::model::{ActionRef, Effect, File, Op, Operand, Rights, Status, parse_action_ref};
+use crate::model::{
+    ActionRef, Effect, File, Op, Operand, Rights, Status, Visibility, parse_action_ref,
+};
 
 /// Parses the TOML text into the file model (shape only, no schema checks).
 pub(crate) fn parse(text: &str) -> Result<File> {
@@ -368,6 +370,8 @@ impl Checker<'_> {
                 .flat_map(|r| r.perms.iter().copied())
                 .collect();
             let role_fields = policy.role_visibility_table(role_id);
+            // Fields of a type the owner role gives no action on are no part of it.
+            let role_reach = policy.fields_reached(&policy.role_access_table(role_id));
             for owner in &tenant.owners {
                 let who = owner.get_ref();
                 let Some(&user_id) = policy.user_ix.get(who.as_str()) else {
@@ -430,10 +434,16 @@ impl Checker<'_> {
                     }
                 }
                 // Field settings: its own, or the most restrictive of its roles.
-                let seen = policy.visibility_table(user_id, Some(tenant_id));
+                // As settings, whatever its permissions (a deny is reported above).
+                let seen: Vec<Visibility> = (0..to_u32(policy.types.len()))
+                    .flat_map(|ty| policy.field_rights(user_id, Some(tenant_id), ty, true))
+                    .map(|right| right.visibility)
+                    .collect();
                 let own_fields = self.file.users.get(who).map(|u| &u.get_ref().fields);
-                for (field, (seen, shown)) in (0u32..).zip(seen.iter().zip(&role_fields)) {
-                    if seen <= shown {
+                for (field, ((seen, shown), reached)) in
+                    (0u32..).zip(seen.iter().zip(&role_fields).zip(&role_reach))
+                {
+                    if !reached || seen <= shown {
                         continue;
                     }
                     let label = policy.field_label(field);
