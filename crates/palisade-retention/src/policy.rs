@@ -810,7 +810,7 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
             problems.push(lines.at(
                 &name.span(),
                 Severity::Warning,
-                format!("category `{value}` has no rule; its records are kept indefinitely"),
+                format!("category `{value}` has no rule: its records are kept until an erasure request, which deletes them at once"),
             ));
         }
     }
