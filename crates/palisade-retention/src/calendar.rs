@@ -52,6 +52,17 @@ impl Parts {
         }
     }
 
+    /// Bounds of the civil days from any start date to the end of the
+    /// calendar part: `k` years span 365 to 366 days each, `r` more months 28
+    /// to 31 days each, and the clamp of the day takes at most 3 away.
+    fn civil_bounds(self) -> (i64, i64) {
+        let (years, months) = (self.months / 12, self.months % 12);
+        (
+            years * 365 + months * 28 - 3 + self.days,
+            years * 366 + months * 31 + self.days,
+        )
+    }
+
     /// Civil days from the start date (year, month, day) to the end of the
     /// calendar part.
     fn civil_days(self, year: i64, month: i64, day: i64) -> i64 {
@@ -128,6 +139,20 @@ pub(crate) fn shorter_somewhere(a: Span, b: Span, swing: i64) -> bool {
     let exact = a.seconds - b.seconds;
     if a.months == b.months && a.days == b.days {
         return exact < 0;
+    }
+    // Most pairs are decided by bounds alone, without the cycle.
+    let ((a_low, a_high), (b_low, b_high)) = (a.civil_bounds(), b.civil_bounds());
+    let (least, most) = (a_low - b_high, a_high - b_low);
+    if most
+        .saturating_mul(86_400)
+        .saturating_add(exact)
+        .saturating_add(swing)
+        < 0
+    {
+        return true;
+    }
+    if least.saturating_mul(86_400).saturating_add(exact) >= swing && (least >= 1 || swing == 0) {
+        return false;
     }
     cycle().any(|(year, month, day)| {
         let civil = a.civil_days(year, month, day) - b.civil_days(year, month, day);
