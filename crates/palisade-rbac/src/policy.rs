@@ -336,6 +336,13 @@ pub struct Grantee<'p> {
     pub tenant: Option<&'p str>,
 }
 
+/// The error of an undeclared tenant, kept off the decision's hot path.
+#[cold]
+#[inline(never)]
+fn tenant_unknown(tenant: &str) -> crate::Error {
+    crate::Error::TenantUnknown(tenant.to_owned())
+}
+
 /// Sets that apply to a user in a tenant: own rights, then roles.
 struct Applicable<'p> {
     own: Option<&'p RuleSet>,
@@ -403,13 +410,14 @@ impl Policy {
             None => None,
             Some(t) => match self.tenant_ix.get(t) {
                 Some(id) => Some(*id),
-                None => return Err(crate::Error::TenantUnknown(t.to_owned())),
+                None => return Err(tenant_unknown(t)),
             },
         };
         Ok(self.decide_in(request, tenant))
     }
 
     /// [`decide`](Self::decide) with the tenant already resolved.
+    #[inline]
     fn decide_in(&self, request: &Request<'_>, tenant: Option<u32>) -> Decision<'_> {
         let mut decision = Decision {
             policy: self,
