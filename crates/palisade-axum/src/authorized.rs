@@ -216,7 +216,7 @@ fn decide(
     }
     let request =
         PolicyRequest::new(principal.user(), action, resource).in_tenant(principal.tenant());
-    policy.decide(&request).is_allowed()
+    policy.decide(&request).is_ok_and(|d| d.is_allowed())
 }
 
 impl<S, A, R> FromRequestParts<S> for Authorized<A, R>

@@ -229,7 +229,7 @@ impl Walker<'_> {
             return *r;
         }
         let request = self.request(type_name);
-        let allowed = self.policy.decide(&request).is_allowed();
+        let allowed = self.policy.decide(&request).is_ok_and(|d| d.is_allowed());
         self.readable.insert(type_name, allowed);
         allowed
     }

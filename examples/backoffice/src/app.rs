@@ -755,6 +755,15 @@ fn policy_refusal(e: palisade_rbac::Error) -> Error {
         | palisade_rbac::Error::OwnerCannotBeDeleted { .. }
         | palisade_rbac::Error::OwnerCannotBeDemoted { .. }
         | palisade_rbac::Error::TenantWithoutOwner(_) => Error::Conflict(e.to_string()),
+        // Delegation: the actor may not make this change.
+        palisade_rbac::Error::ActorBlocked { .. }
+        | palisade_rbac::Error::SelfChange { .. }
+        | palisade_rbac::Error::OwnerProtected { .. }
+        | palisade_rbac::Error::ActorUnranked { .. }
+        | palisade_rbac::Error::RoleNotOutranked { .. }
+        | palisade_rbac::Error::ActorLacksRight { .. }
+        | palisade_rbac::Error::ActorLacksFieldRight { .. } => Error::Forbidden(e.to_string()),
+        palisade_rbac::Error::PrincipalUnknown(_) => Error::NotFound,
         other => Error::BadRequest(other.to_string()),
     }
 }

@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use palisade_axum::{Guard, SessionCookie, WebDefences, error_response};
 use serde::de::DeserializeOwned;
@@ -159,6 +159,18 @@ pub fn router(app: Arc<Backoffice>) -> Router {
         .route("/api/users/{user}/block", post(users::block))
         .route("/api/users/{user}/unblock", post(users::unblock))
         .route("/api/users/{user}/rights", put(users::restrict))
+        .route(
+            "/api/users/{user}/rights/grant/{right}",
+            delete(users::lift_grant),
+        )
+        .route(
+            "/api/users/{user}/rights/deny/{right}",
+            delete(users::lift_deny),
+        )
+        .route(
+            "/api/users/{user}/rights/fields/{field}",
+            delete(users::lift_field),
+        )
         .route(
             "/api/users/{user}/second-factor/unlock",
             post(users::unlock_factor),

@@ -164,8 +164,9 @@ impl Backoffice {
                 let t = tenant.to_owned();
                 let uid = id.clone();
                 self.change_policy(tenant, move |doc| {
-                    doc.add_user(&uid)?;
-                    doc.set_roles(&uid, Some(&t), &[role_name.as_str()])
+                    doc.unchecked().add_user(&uid)?;
+                    doc.unchecked()
+                        .set_roles(&uid, Some(&t), &[role_name.as_str()])
                 })?;
                 (id, password)
             };

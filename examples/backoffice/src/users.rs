@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use palisade_axum::{Authorized, Fresh, Guarded, Principal};
 use palisade_otp::FactorState;
-use palisade_rbac::Visibility;
+use palisade_rbac::{Actor, Visibility};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -83,10 +83,7 @@ impl Backoffice {
         let now = self.clock.now();
         self.change_policy_and(
             &tenant,
-            |doc| {
-                doc.add_user(&id)?;
-                doc.set_roles(&id, Some(&tenant), &[role.as_str()])
-            },
+            |doc| doc.add_user(&Actor::new(who.user(), who.tenant()), &id, &[role.as_str()]),
             |tx| self.store_account(tx, &tenant, &account, now),
         )?;
         Ok(id)
@@ -95,7 +92,7 @@ impl Backoffice {
     /// Dismisses an employee: blocked in the policy (owners cannot be), and
     /// every session ends at once. Returns how many ended.
     pub(crate) fn block_user(&self, who: &Principal, id: &str) -> Result<u64> {
-        self.change_policy(who.tenant(), |doc| doc.block(id))?;
+        self.change_policy(who.tenant(), |doc| doc.block(&actor(who), id))?;
         let ended = self.end_sessions(id)?;
         tracing::info!(user = %id, ended, "employee blocked");
         Ok(ended)
@@ -103,7 +100,7 @@ impl Backoffice {
 
     /// Lifts a block.
     pub(crate) fn unblock_user(&self, who: &Principal, id: &str) -> Result<()> {
-        self.change_policy(who.tenant(), |doc| doc.unblock(id))
+        self.change_policy(who.tenant(), |doc| doc.unblock(&actor(who), id))
     }
 
     /// Per-user restrictions: extra grants, denies and field settings.
@@ -123,17 +120,34 @@ impl Backoffice {
             };
             fields.push((field.clone(), v));
         }
+        let actor = actor(who);
         self.change_policy(who.tenant(), |doc| {
             for a in &form.grant {
-                doc.grant(id, a)?;
+                doc.grant(&actor, id, a)?;
             }
             for a in &form.deny {
-                doc.deny(id, a)?;
+                doc.deny(&actor, id, a)?;
             }
             for (f, v) in &fields {
-                doc.set_field(id, f, *v)?;
+                doc.set_field(&actor, id, f, *v)?;
             }
             Ok(())
+        })
+    }
+
+    /// Removes one of an employee's own grants, denies or field settings.
+    pub(crate) fn lift_restriction(
+        &self,
+        who: &Principal,
+        id: &str,
+        kind: Lift,
+        what: &str,
+    ) -> Result<()> {
+        let actor = actor(who);
+        self.change_policy(who.tenant(), |doc| match kind {
+            Lift::Grant => doc.remove_grant(&actor, id, what),
+            Lift::Deny => doc.remove_deny(&actor, id, what),
+            Lift::Field => doc.remove_field(&actor, id, what),
         })
     }
 
@@ -165,6 +179,23 @@ impl Backoffice {
         }
         Ok(failures)
     }
+}
+
+/// The principal acting on the policy: every change is checked by
+/// palisade-rbac's delegation rules (rank, rights held, owners untouchable).
+fn actor(who: &Principal) -> Actor<'_> {
+    Actor::new(who.user(), who.tenant())
+}
+
+/// Which of an employee's own settings a `DELETE` lifts.
+#[derive(Clone, Copy)]
+pub(crate) enum Lift {
+    /// A grant on top of the roles.
+    Grant,
+    /// A deny.
+    Deny,
+    /// A field setting.
+    Field,
 }
 
 /// The employee id a route names (the guard has checked it is the caller's tenant's).
@@ -279,4 +310,55 @@ pub(crate) async fn unlock_factor(
         done: "second factor unlocked",
         sessions_ended: None,
     }))
+}
+
+/// `DELETE /api/users/{user}/rights/grant/{right}`, `…/deny/{right}` and
+/// `…/fields/{field}`: lifts one setting; like any rights change it needs a
+/// fresh step-up and is checked by delegation.
+async fn lift(
+    app: Arc<Backoffice>,
+    auth: Authorized<SetRights, Account>,
+    kind: Lift,
+    what: String,
+) -> Result<Guarded<AccountChange>> {
+    let (who, id) = (auth.principal().clone(), employee(&auth)?);
+    auth.note("lifted", what.clone());
+    let target = id.clone();
+    app.blocking(move |app| app.lift_restriction(&who, &target, kind, &what))
+        .await?;
+    Ok(auth.respond(AccountChange {
+        id,
+        done: "rights changed",
+        sessions_ended: None,
+    }))
+}
+
+/// `DELETE /api/users/{user}/rights/grant/{right}`
+pub(crate) async fn lift_grant(
+    State(app): State<Arc<Backoffice>>,
+    auth: Authorized<SetRights, Account>,
+    _fresh: Fresh,
+    Path((_, right)): Path<(String, String)>,
+) -> Result<Guarded<AccountChange>> {
+    lift(app, auth, Lift::Grant, right).await
+}
+
+/// `DELETE /api/users/{user}/rights/deny/{right}`
+pub(crate) async fn lift_deny(
+    State(app): State<Arc<Backoffice>>,
+    auth: Authorized<SetRights, Account>,
+    _fresh: Fresh,
+    Path((_, right)): Path<(String, String)>,
+) -> Result<Guarded<AccountChange>> {
+    lift(app, auth, Lift::Deny, right).await
+}
+
+/// `DELETE /api/users/{user}/rights/fields/{field}`
+pub(crate) async fn lift_field(
+    State(app): State<Arc<Backoffice>>,
+    auth: Authorized<SetRights, Account>,
+    _fresh: Fresh,
+    Path((_, field)): Path<(String, String)>,
+) -> Result<Guarded<AccountChange>> {
+    lift(app, auth, Lift::Field, field).await
 }

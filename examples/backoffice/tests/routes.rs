@@ -55,6 +55,7 @@ fn decide(
     }
     policy
         .decide(&Request::new(user, action, resource).in_tenant(tenant))
+        .expect("the caller's tenant is declared in its policy")
         .is_allowed()
 }
 
