@@ -211,6 +211,15 @@ impl TenantLog {
             TenantLog::Postgres(l) => l.append(event),
         }
     }
+    pub(crate) fn query(
+        &self,
+        query: &palisade_audit::Query,
+    ) -> palisade_audit::Result<Vec<palisade_audit::Record>> {
+        match self {
+            TenantLog::File(l) => l.query(query),
+            TenantLog::Postgres(l) => l.query(query),
+        }
+    }
     pub(crate) fn len(&self) -> palisade_audit::Result<u64> {
         match self {
             TenantLog::File(l) => l.len(),
@@ -283,6 +292,8 @@ pub struct Backoffice {
     /// Finds payment card numbers (brand ranges, lengths, Luhn) in free
     /// text, and masks them (all but the last four digits).
     pub(crate) card_masker: Masker,
+    /// What the misuse-detection rules remember (see `alerts`).
+    pub(crate) alert_state: Mutex<crate::alerts::AlertState>,
 }
 
 impl std::fmt::Debug for Backoffice {
@@ -379,6 +390,7 @@ impl Backoffice {
                 Operator::Partial(PartialMask::new('X', 4).map_err(internal)?),
             ),
             db,
+            alert_state: Mutex::new(crate::alerts::AlertState::default()),
         })
     }
 
@@ -489,7 +501,11 @@ impl Backoffice {
 
     /// Appends `event` to `tenant`'s audit log; returns its index.
     pub(crate) fn append(&self, tenant: &str, event: Event) -> Result<u64> {
-        let receipt = self.audit(tenant)?.append(event).map_err(internal)?;
+        let receipt = self
+            .audit(tenant)?
+            .append(event.clone())
+            .map_err(internal)?;
+        self.watch(tenant, &event, receipt.index);
         Ok(receipt.index)
     }
 
@@ -510,8 +526,7 @@ impl Backoffice {
         for s in subjects.iter().take(palisade_audit::MAX_SUBJECTS) {
             event = event.with_subject(s.clone());
         }
-        let receipt = self.audit(tenant)?.append(event).map_err(internal)?;
-        Ok(receipt.index)
+        self.append(tenant, event)
     }
 
     /// Records a refused or failed attempt.
@@ -519,10 +534,7 @@ impl Backoffice {
         let event = Event::new(actor, action, resource)
             .with_tenant(tenant)
             .with_outcome(Outcome::Denied);
-        if let Err(e) = self
-            .audit(tenant)
-            .and_then(|l| l.append(event).map_err(internal))
-        {
+        if let Err(e) = self.append(tenant, event) {
             tracing::error!(error = %e, "audit append failed");
         }
     }
@@ -715,6 +727,9 @@ impl Backoffice {
         details: serde_json::Value,
     ) -> Result<u64> {
         tracing::error!(alert = kind, resource, "alert");
+        if let Err(e) = self.store_alert(SYSTEM_ALERTS, kind, "system", details.clone(), None) {
+            tracing::error!(error = %e, "storing a system alert failed");
+        }
         self.record_system(
             &format!("alert.{kind}"),
             resource,
@@ -747,6 +762,10 @@ impl Backoffice {
             .len())
     }
 }
+
+/// The tenant column of alerts about the whole installation (a failed
+/// restore drill), not one tenant.
+pub(crate) const SYSTEM_ALERTS: &str = "_system";
 
 /// How a refused policy change is answered.
 fn policy_refusal(e: palisade_rbac::Error) -> Error {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod api_session;
 mod app;
 mod attachments;
@@ -10,6 +11,7 @@ mod backup;
 mod bookings;
 mod clients;
 mod db;
+mod downloads;
 mod error;
 mod evidence;
 mod finance;
@@ -18,6 +20,7 @@ mod http;
 mod insights;
 mod invoices;
 mod keys;
+mod oversight;
 mod retention;
 mod run;
 mod seed;
