@@ -20,8 +20,8 @@ use serde::de::DeserializeOwned;
 use crate::app::{Backoffice, SESSION_COOKIE};
 use crate::error::Error;
 use crate::{
-    alerts, attachments, auth, bookings, clients, downloads, evidence, finance, gate, insights,
-    invoices, oversight, retention, settings, users,
+    alerts, attachments, auth, bookings, clients, closure, downloads, evidence, finance, gate,
+    insights, invoices, oversight, retention, settings, users,
 };
 
 const PAGE_HTML: &str = include_str!("../assets/index.html");
@@ -224,6 +224,7 @@ pub fn router(app: Arc<Backoffice>) -> Router {
         .route("/api/audit/access", get(oversight::access))
         .route("/api/incidents/report", get(oversight::report))
         .route("/api/alerts", get(alerts::list))
+        .route("/api/tenant/close", post(closure::close))
         .route("/api/downloads", get(downloads::list))
         .route("/api/downloads/{download}", get(downloads::get))
         .fallback(|| async { Error::NotFound })

@@ -10,6 +10,7 @@ mod auth;
 mod backup;
 mod bookings;
 mod clients;
+mod closure;
 mod db;
 mod downloads;
 mod error;

@@ -614,3 +614,34 @@ impl Protected for DownloadFile {
         Field::plain("content"),
     ];
 }
+
+/// Everything a tenant holds, for the owner at the end of service.
+#[derive(Debug, Serialize)]
+pub(crate) struct TenantExport {
+    pub(crate) tenant: String,
+    /// When the service ended (Unix seconds).
+    pub(crate) service_ended: i64,
+    /// When the end-of-service rules delete the data.
+    pub(crate) deleted_after: i64,
+    pub(crate) clients: Vec<ClientView>,
+    pub(crate) bookings: Vec<BookingView>,
+    pub(crate) payments: Vec<PaymentView>,
+    pub(crate) tariffs: Vec<TariffView>,
+}
+
+impl Protected for TenantExport {
+    const TYPE: &'static str = "Tenant";
+    const FIELDS: &'static [Field] = &[
+        Field::plain("tenant"),
+        Field::plain("service_ended"),
+        Field::plain("deleted_after"),
+        Field::nested("clients", "Client", ClientView::FIELDS),
+        Field::nested("bookings", "Booking", BookingView::FIELDS),
+        Field::nested("payments", "Payment", PaymentView::FIELDS),
+        Field::nested("tariffs", "Tariff", TariffView::FIELDS),
+    ];
+
+    fn subjects(&self) -> Vec<String> {
+        self.clients.iter().flat_map(Protected::subjects).collect()
+    }
+}

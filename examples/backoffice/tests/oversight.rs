@@ -517,7 +517,10 @@ fn the_access_log_answers_who_saw_a_phone_and_downloads_are_kept_for_the_owner()
     );
     assert_eq!(max.get(&format!("/api/downloads/{id}")).status, 403);
     // At rest the copy is ciphertext: no phone of it in the database file.
-    assert!(export.text.contains(&acme.phones[0]), "the Manager saw phones");
+    assert!(
+        export.text.contains(&acme.phones[0]),
+        "the Manager saw phones"
+    );
     for entry in std::fs::read_dir(server.app.data_dir()).unwrap() {
         let path = entry.unwrap().path();
         if !path.to_string_lossy().contains("backoffice.sqlite3") {
@@ -746,5 +749,94 @@ fn an_incident_report_lists_exactly_what_a_leaked_account_read() {
             ))
             .status,
         403
+    );
+}
+
+// ---- end of service -----------------------------------------------------------------
+
+#[test]
+fn closing_the_tenant_exports_everything_then_deletes_it_but_invoices_kept_by_law() {
+    let server = common::start(None);
+    let acme = demo(&server);
+    let owner = role(&acme, "Administrator");
+    let manager = role(&acme, "Manager");
+    let mut olivia = sign_in(&server, "acme", owner);
+    let mut max = sign_in(&server, "acme", manager);
+    let a = max.post("/api/tenant/close", json!({ "confirm": "acme" }));
+    assert_eq!(a.status, 403, "the owner's alone: {}", a.text);
+    let a = olivia.post("/api/tenant/close", json!({ "confirm": "globex" }));
+    assert_eq!(a.status, 400, "{}", a.text);
+    let a = olivia.post("/api/tenant/close", json!({ "confirm": "acme" }));
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert!(
+        a.headers
+            .get("content-disposition")
+            .is_some_and(|v| v.to_str().unwrap().contains("tenant-export.json"))
+    );
+    let export = a.json();
+    let ids: BTreeSet<&str> = export["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let all: BTreeSet<&str> = acme.clients.iter().map(String::as_str).collect();
+    assert_eq!(ids, all, "every client is in the export");
+    assert!(
+        export["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["phone"] == acme.phones[0].as_str()),
+        "in clear for the owner"
+    );
+    let invoices: usize = export["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["invoices"].as_array().unwrap().len())
+        .sum();
+    assert!(invoices > 0, "the demo has invoices: {export}");
+    let deleted_after = export["deleted_after"].as_i64().unwrap();
+    assert_eq!(
+        deleted_after - export["service_ended"].as_i64().unwrap(),
+        30 * 86_400
+    );
+
+    // Within the period nothing is deleted …
+    server.app.clock().advance(29 * 86_400);
+    let mut olivia = sign_in(&server, "acme", owner);
+    let sweep = olivia.post("/api/retention/sweep", json!({})).json();
+    assert!(
+        !sweep["executed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| acme.clients.iter().any(|c| e["record"] == c.as_str())),
+        "{sweep}"
+    );
+    assert_eq!(
+        olivia.get("/api/clients").json()["clients"]
+            .as_array()
+            .unwrap()
+            .len(),
+        acme.clients.len()
+    );
+    // … after it, every client goes; invoices stay, kept by law.
+    server.app.clock().advance(2 * 86_400);
+    let mut olivia = sign_in(&server, "acme", owner);
+    let sweep = olivia.post("/api/retention/sweep", json!({}));
+    assert_eq!(sweep.status, 200, "{}", sweep.text);
+    assert!(
+        olivia.get("/api/clients").json()["clients"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let kept = olivia.get("/api/invoices").json();
+    assert_eq!(
+        kept["invoices"].as_array().unwrap().len(),
+        invoices,
+        "{kept}"
     );
 }
