@@ -294,6 +294,8 @@ pub struct Backoffice {
     pub(crate) card_masker: Masker,
     /// What the misuse-detection rules remember (see `alerts`).
     pub(crate) alert_state: Mutex<crate::alerts::AlertState>,
+    /// This instance's name in job leases (random per start).
+    pub(crate) instance: String,
 }
 
 impl std::fmt::Debug for Backoffice {
@@ -391,6 +393,7 @@ impl Backoffice {
             ),
             db,
             alert_state: Mutex::new(crate::alerts::AlertState::default()),
+            instance: random_id("i")?,
         })
     }
 

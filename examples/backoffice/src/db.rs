@@ -151,6 +151,10 @@ const SCHEMA: &[&str] = &[
      rule TEXT NOT NULL, actor TEXT NOT NULL, raised BIGINT NOT NULL, detail TEXT NOT NULL, \
      record BIGINT)",
     "CREATE INDEX IF NOT EXISTS alerts_tenant ON alerts (tenant, raised)",
+    "CREATE TABLE IF NOT EXISTS job_leases (job TEXT PRIMARY KEY, holder TEXT NOT NULL, \
+     expires BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS job_runs (job TEXT NOT NULL, instance TEXT NOT NULL, \
+     at BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS downloads (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
      user_id TEXT NOT NULL, created BIGINT NOT NULL, file_name TEXT NOT NULL, body TEXT NOT NULL, \
      bytes BIGINT NOT NULL, sha256 TEXT NOT NULL)",
