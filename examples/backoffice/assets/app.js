@@ -1285,6 +1285,16 @@ for (const t of [$("tab-actions"), $("tab-access")]) {
 
 // ---- alerts, incidents, downloads -------------------------------------------
 
+/** What each alert rule watches for (src/alerts.rs). */
+const RULES = {
+  bulk_export: "a client list left as a file",
+  refusal_burst: "many refusals within a minute",
+  mass_reads: "many different clients read within ten minutes",
+  off_hours_read: "client data read outside working hours",
+  view_as: "an administrator viewed the app as an employee",
+  restore_drill_failed: "a backup's restore drill failed",
+};
+
 function detailText(detail) {
   if (detail && typeof detail === "object") {
     return Object.entries(detail).map(([k, v]) => `${k.replace(/_/g, " ")}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("; ");
@@ -1298,7 +1308,7 @@ async function loadAlerts() {
   if (!r.alerts.length) { emptyRow(tbody, 5, "No alerts."); return; }
   tbody.replaceChildren(...r.alerts.map((a) => h("tr", { class: "alert", "data-rule": a.rule },
     h("td", {}, when(a.raised)),
-    h("td", { class: "rule" }, h("span", { class: `badge rule-${a.rule}` }, a.rule)),
+    h("td", { class: "rule" }, h("span", { class: `badge rule-${a.rule}` }, a.rule), h("span", { class: "muted small" }, RULES[a.rule] || "")),
     h("td", {}, who(a.actor)),
     h("td", {}, detailText(a.detail)),
     h("td", { class: "num" }, a.record ?? "—"))));

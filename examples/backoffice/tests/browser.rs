@@ -193,8 +193,43 @@ impl Session<'_> {
             .map(str::to_owned)
     }
 
+    /// A DOM property (an input's current `value`, not its attribute).
+    fn property(&self, css: &str, name: &str) -> Option<String> {
+        let e = self.find(css)?;
+        self.call("GET", &format!("/element/{e}/property/{name}"), None)["value"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
     fn count(&self, css: &str) -> usize {
         self.all(css).len()
+    }
+
+    /// The browser console's messages so far (chromedriver's log endpoint).
+    fn console(&self) -> Vec<String> {
+        let v = self.call("POST", "/se/log", Some(json!({ "type": "browser" })));
+        v["value"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no browser log: {v}"))
+            .iter()
+            .map(|e| format!("{} {}", e["level"], e["message"]))
+            .collect()
+    }
+
+    /// Asserts the page broke no rule of the Content-Security-Policy and
+    /// threw no error.
+    fn assert_clean_console(&self) {
+        let problems: Vec<String> = self
+            .console()
+            .into_iter()
+            .filter(|m| {
+                m.contains("Content Security Policy")
+                    || m.contains("Uncaught")
+                    || m.contains("TypeError")
+                    || m.contains("ReferenceError")
+            })
+            .collect();
+        assert!(problems.is_empty(), "console: {problems:#?}");
     }
 
     /// Saves a PNG of the window as `target/screenshots/<name>.png`.
@@ -327,6 +362,7 @@ fn browser<'d>(
     let downloads = profile.join("downloads");
     let capabilities = json!({ "capabilities": { "alwaysMatch": {
         "browserName": "chrome",
+        "goog:loggingPrefs": { "browser": "ALL" },
         "goog:chromeOptions": {
             "binary": chromium,
             "args": [
@@ -364,6 +400,13 @@ fn operator_signs_in_with_totp_and_sees_masked_list() {
     let profile = tempfile::tempdir().unwrap();
     let session = browser(&driver, chromium, &pin, &server, profile.path());
     let operator = demo.user("Operator").unwrap();
+    // This operator may create bookings but not change them.
+    let mut owner = api_client(&server, &demo.tenant, demo.user("Administrator").unwrap());
+    let a = owner.put(
+        &format!("/api/users/{}/rights", operator.id),
+        json!({ "deny": ["Booking:edit", "Booking:delete"] }),
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
 
     session.wait_for("#signin-form");
     session.type_into("#tenant", &demo.tenant);
@@ -473,6 +516,39 @@ fn operator_signs_in_with_totp_and_sees_masked_list() {
     session.wait_text("#status", "Booked");
     session.wait_text("tr.booking", "first visit");
     session.screenshot("05-bookings");
+
+    // Edit and delete are rights of their own: refused, and the page says so.
+    session.click("tr.booking .booking-delete");
+    session.click("#confirm-yes");
+    session.wait_text("#message", "Refused: not allowed to delete booking");
+    session.wait_text("tr.booking .row-note", "refused");
+    session.click("tr.booking .booking-edit");
+    session.type_into("#edit-note", "moved");
+    session.click("#edit-save");
+    session.wait_text("#message", "Refused: not allowed to edit booking");
+    session.wait_text("tr.booking", "first visit");
+    session.screenshot("05b-booking-refused");
+    session.assert_clean_console();
+}
+
+/// An HTTP client signed in as `user` (password, code, step-up).
+fn api_client(server: &Server, tenant: &str, user: &DemoUser) -> common::Browser {
+    let mut c = common::Browser::new(&server.url);
+    let a = c.post(
+        "/api/login",
+        json!({ "tenant": tenant, "email": user.email, "password": user.password.as_str() }),
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+    let code = user.code_at(server.app.clock().now()).unwrap();
+    let a = c.post("/api/login/second-factor", json!({ "code": code.as_str() }));
+    assert_eq!(a.status, 200, "{}", a.text);
+    let a = c.post(
+        "/api/step-up",
+        json!({ "password": user.password.as_str() }),
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+    server.app.clock().advance(30);
+    c
 }
 
 /// The client ids of the rows shown, in order.
@@ -568,6 +644,7 @@ fn the_owner_denies_a_right_in_the_page_and_the_employee_loses_that_area() {
     session.sign_out();
     session.sign_in(&server, &demo.tenant, operator);
     session.wait_for("#nav-bookings");
+    session.assert_clean_console();
 }
 
 #[test]
@@ -621,6 +698,7 @@ fn viewing_as_an_employee_shows_the_banner_and_refuses_writes() {
     assert!(session.texts("#whoami")[0].contains("Olivia Owner"));
     session.go("alerts");
     session.wait_for("tr.alert[data-rule=view_as]");
+    session.assert_clean_console();
 }
 
 #[test]
@@ -676,6 +754,32 @@ fn an_export_raises_a_bulk_export_alert_on_the_alerts_page() {
         "6 data subject(s) accessed by Olivia Owner",
     );
     session.screenshot("16-incident-report");
+
+    // The data-access log answers for one client; every other area renders.
+    session.go("logs");
+    session.click("#tab-access");
+    session.type_into("#access-client", &demo.clients[0]);
+    session.click("#access-filter button[type=submit]");
+    session.wait_text("#access-log-rows", "client.read");
+    session.go("finance");
+    session.wait_text("#invoice-rows", "49.00");
+    session.screenshot("20-finance");
+    session.go("analytics");
+    session.wait_text("#analytics-body", "clients in total");
+    session.screenshot("21-analytics");
+    session.go("statistics");
+    session.wait_text("#statistics-rows", "Olivia Owner");
+    session.go("settings");
+    session.until("settings loaded", || {
+        session
+            .property("#settings-starts", "value")
+            .is_some_and(|v| !v.is_empty())
+    });
+    session.go("account");
+    session.wait_text("#account-fields", "Administrator");
+    session.click("#area-account summary");
+    session.wait_text("#account-permissions", "Client:export");
+    session.assert_clean_console();
 }
 
 #[test]
@@ -738,5 +842,11 @@ fn a_new_employee_enrolls_an_authenticator_and_gets_recovery_codes() {
     session.click("#totp-button");
     session.wait_text("#whoami", "Nina Newcomer");
     session.go("account");
+    session.type_into("#pw-current", password);
+    session.type_into("#pw-new", "Harbor-Quill-Meadow-57");
+    session.type_into("#pw-again", "Harbor-Quill-Meadow-57");
+    session.click("#pw-submit");
+    session.wait_text("#status", "Password changed");
     session.screenshot("19-account");
+    session.assert_clean_console();
 }
