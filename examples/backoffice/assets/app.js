@@ -513,7 +513,11 @@ async function showArea(name, focus = true) {
     if (a === name) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
   }
-  if (location.hash !== `#/${name}`) history.replaceState(null, "", `#/${name}`);
+  if (location.hash !== `#/${name}`) {
+    // A move the user made is a step the Back button undoes.
+    if (focus) history.pushState(null, "", `#/${name}`);
+    else history.replaceState(null, "", `#/${name}`);
+  }
   if (focus) $(`${name}-title`).focus();
   try {
     await AREAS[name].load();
@@ -526,10 +530,15 @@ for (const b of document.querySelectorAll("#nav button[data-area]")) {
   b.addEventListener("click", () => { clearMessages(); showArea(b.dataset.area); });
 }
 
-window.addEventListener("hashchange", () => {
+function followAddress() {
   const name = location.hash.replace(/^#\//, "");
-  if (state.me && AREAS[name] && name !== state.area) showArea(name);
-});
+  if (state.me && AREAS[name] && name !== state.area) {
+    clearMessages();
+    showArea(name);
+  }
+}
+window.addEventListener("hashchange", followAddress);
+window.addEventListener("popstate", followAddress);
 
 $("viewas-end").addEventListener("click", async () => {
   await attempt(async () => {

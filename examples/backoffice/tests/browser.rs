@@ -792,7 +792,22 @@ fn a_new_employee_enrolls_an_authenticator_and_gets_recovery_codes() {
     let owner = demo.user("Administrator").unwrap();
     let password = "Tide-Lantern-Orbit-93";
 
-    // The owner creates an employee in the page.
+    // A new company signs up; its owner is sent to sign in.
+    session.click("#show-signup");
+    session.type_into("#signup-tenant", "globex");
+    session.type_into("#signup-company", "Globex support");
+    session.type_into("#signup-name", "Gina Globex");
+    session.type_into("#signup-email", "gina@globex.example");
+    session.type_into("#signup-password", "Copper-Violet-Falcon-18");
+    session.click("#signup-form button[type=submit]");
+    session.wait_text("#gate-status", "Company globex created");
+    assert_eq!(
+        session.property("#tenant", "value").as_deref(),
+        Some("globex")
+    );
+    assert_eq!(server.app.user_count("globex").unwrap(), 1);
+
+    // The owner of acme creates an employee in the page.
     session.sign_in(&server, &demo.tenant, owner);
     session.go("users");
     session.click("#user-add-open");
