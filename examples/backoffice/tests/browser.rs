@@ -698,6 +698,26 @@ fn viewing_as_an_employee_shows_the_banner_and_refuses_writes() {
     assert!(session.texts("#whoami")[0].contains("Olivia Owner"));
     session.go("alerts");
     session.wait_for("tr.alert[data-rule=view_as]");
+
+    // Administration from the users table (the step-up of "view as" still counts).
+    let senior = demo.user("Senior operator").unwrap();
+    let row = format!("tr.user[data-user=\"{}\"]", senior.id);
+    session.go("users");
+    session.click(&format!("{row} .user-block"));
+    session.click("#confirm-yes");
+    session.wait_text("#status", "Sergei Demo blocked");
+    session.wait_text(&row, "blocked");
+    session.click(&format!("{row} .user-unblock"));
+    session.wait_text("#status", "Sergei Demo unblocked");
+    session.click(&format!("{row} .user-reset"));
+    session.click("#confirm-yes");
+    session.wait_text("#status", "Second factor of Sergei Demo reset");
+    session.wait_text(&row, "not enrolled");
+    session.click(&format!("{row} .user-delete"));
+    session.click("#confirm-yes");
+    session.wait_text("#status", "Sergei Demo deleted");
+    session.wait_gone(&row);
+    assert_eq!(server.app.user_count(&demo.tenant).unwrap(), 4);
     session.assert_clean_console();
 }
 
