@@ -47,7 +47,7 @@ pub use crate::store::postgres::blocking::PostgresStore;
 #[cfg(feature = "postgres-async")]
 pub use crate::store::postgres::pooled::AsyncPostgresStore;
 #[cfg(feature = "postgres-rustls")]
-pub use crate::store::postgres::tls::postgres_rustls_connector;
+pub use crate::store::postgres_tls::postgres_rustls_connector;
 pub use crate::store::recovery::Recovery;
 #[cfg(feature = "sqlite")]
 pub use crate::store::sqlite::SqliteStore;

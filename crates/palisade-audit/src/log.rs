@@ -319,6 +319,7 @@ impl LogCore {
 
     /// Appends `hashes` as leaves `start..` if the tree still ends at
     /// `start` (another caller may have caught up meanwhile).
+    #[cfg(feature = "tokio")]
     pub(crate) fn extend_tree(&self, start: u64, hashes: Vec<Hash>) -> Result<()> {
         let mut tree = self.tree()?;
         if tree.len() == start {

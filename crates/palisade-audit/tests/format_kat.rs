@@ -12,9 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
+use palisade_audit::format::{MerkleTree, encode_segment, parse_segment};
 use palisade_audit::{
-    Bundle, Checkpoint, CheckpointSigner, CheckpointVerifier, Event, MerkleTree, Outcome, Sealed,
-    encode_segment, parse_segment, to_hex,
+    Bundle, Checkpoint, CheckpointSigner, CheckpointVerifier, Event, Hash, Outcome, Sealed,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -57,22 +57,25 @@ const ROOT: &str = "8db9bfa8dcf64808f73d841e6b5085b6d2da8fe2838cf75234d26a357183
 #[test]
 fn records_and_segment_are_byte_identical_to_version_1() {
     let mut rng = ChaCha20Rng::from_seed([7; 32]);
-    let mut previous = [0u8; 32];
+    let mut previous = Hash::ZERO;
     let mut records = Vec::new();
     for (i, e) in events().into_iter().enumerate() {
         let r = Sealed::seal(e, &mut rng).unwrap().place(i as u64, previous);
-        assert_eq!(to_hex(r.leaf_hash()), LEAVES[i], "leaf {i}");
+        assert_eq!(r.leaf_hash().to_string(), LEAVES[i], "leaf {i}");
         previous = *r.leaf_hash();
         records.push(r);
     }
-    assert_eq!(to_hex(&records[0].encode()), RECORD_0);
+    assert_eq!(
+        data_encoding::HEXLOWER.encode(&records[0].encode()),
+        RECORD_0
+    );
     let golden = std::fs::read(data("segment-v1.bin")).unwrap();
     assert_eq!(encode_segment(0, &records), golden);
     let (first, parsed) = parse_segment(&golden).unwrap();
     assert_eq!(first, 0);
     assert_eq!(parsed, records);
     let tree = MerkleTree::from_leaves(parsed.iter().map(|r| *r.leaf_hash()));
-    assert_eq!(to_hex(&tree.root(3).unwrap()), ROOT);
+    assert_eq!(tree.root(3).unwrap().to_string(), ROOT);
 }
 
 const SIGNER: &str =
@@ -89,7 +92,7 @@ fn checkpoint_note_is_byte_identical_to_version_1() {
     let checkpoint = Checkpoint {
         origin: "example.com/audit".into(),
         size: 3,
-        root: [9; 32],
+        root: Hash::from_bytes([9; 32]),
         time: UNIX_EPOCH + Duration::new(1_767_225_600, 5_000),
     };
     assert_eq!(signer.sign(&checkpoint).unwrap(), NOTE);

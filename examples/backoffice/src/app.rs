@@ -352,14 +352,20 @@ impl Backoffice {
             None => {
                 let dir = self.audit_dir(tenant);
                 private_dir(&dir)?;
-                TenantLog::File(AuditLog::open(&dir, FileOptions::default()).map_err(internal)?)
+                let (store, recovery) =
+                    FileStore::recover(&dir, FileOptions::default()).map_err(internal)?;
+                if !recovery.is_clean() {
+                    tracing::warn!(tenant, ?recovery, "audit log recovered after a crash");
+                }
+                TenantLog::File(AuditLog::from_file_store(store, None).map_err(internal)?)
             }
             Some(url) => {
                 let schema = audit_schema(tenant);
                 self.db
                     .exec(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"), &[])?;
                 let store =
-                    PostgresStore::connect(&with_search_path(url, &schema)).map_err(internal)?;
+                    PostgresStore::connect(&with_search_path(url, &schema), postgres::NoTls)
+                        .map_err(internal)?;
                 let (origin, signer) = self.audit_signer(tenant)?;
                 TenantLog::Postgres(AuditLog::with_store(store).with_signer(origin, signer))
             }
@@ -424,7 +430,7 @@ impl Backoffice {
             .with_tenant(tenant)
             .with_outcome(Outcome::Success)
             .with_payload(payload);
-        for s in subjects.iter().take(palisade_audit::MAX_SUBJECTS) {
+        for s in subjects.iter().take(palisade_audit::format::MAX_SUBJECTS) {
             event = event.with_subject(s.clone());
         }
         let receipt = self.audit(tenant)?.append(event).map_err(internal)?;
@@ -755,7 +761,7 @@ pub(crate) fn first_bad_row(db: &Db, schema: &str) -> Result<Option<String>> {
         ),
         &[],
     )?;
-    let mut previous = [0u8; 32];
+    let mut previous = palisade_audit::Hash::ZERO;
     for (expected, row) in (0_i64..).zip(rows) {
         let idx = row.int(0)?;
         let hex = |i: usize| -> Result<Vec<u8>> {
@@ -765,7 +771,11 @@ pub(crate) fn first_bad_row(db: &Db, schema: &str) -> Result<Option<String>> {
         if idx != expected {
             return Ok(Some(format!("record {expected}: missing from the store")));
         }
-        if palisade_audit::leaf_hash(&bytes).as_slice() != leaf.as_slice() {
+        if palisade_audit::format::leaf_hash(&bytes)
+            .as_bytes()
+            .as_slice()
+            != leaf.as_slice()
+        {
             return Ok(Some(format!(
                 "record {idx}: the record does not match its leaf hash"
             )));
@@ -782,7 +792,7 @@ pub(crate) fn first_bad_row(db: &Db, schema: &str) -> Result<Option<String>> {
             (record.payload_commitment(), sidecar.split_first())
         {
             let ok = rest.split_first_chunk::<32>().is_some_and(|(salt, json)| {
-                palisade_audit::payload_commitment(salt, json) == *commitment
+                palisade_audit::format::payload_commitment(salt, json) == *commitment
             });
             if !ok {
                 return Ok(Some(format!(

@@ -8,12 +8,11 @@ use crate::{Hash, Result};
 
 pub(crate) mod file;
 pub(crate) mod memory;
-#[cfg(any(
-    feature = "postgres",
-    feature = "postgres-async",
-    feature = "postgres-rustls"
-))]
+#[cfg(any(feature = "postgres", feature = "postgres-async"))]
 pub(crate) mod postgres;
+#[cfg(feature = "postgres-rustls")]
+#[path = "postgres/tls.rs"]
+pub(crate) mod postgres_tls;
 pub(crate) mod recovery;
 pub(crate) mod segment;
 #[cfg(feature = "sqlite")]

@@ -57,7 +57,7 @@ impl PostgresStore {
     pub fn connect_rustls(params: &str, ca_pem: &[u8]) -> Result<PostgresStore> {
         let mut config: postgres::Config = params.parse().map_err(db)?;
         config.ssl_mode(postgres::config::SslMode::Require);
-        let tls = super::tls::postgres_rustls_connector(ca_pem)?;
+        let tls = crate::store::postgres_tls::postgres_rustls_connector(ca_pem)?;
         PostgresStore::from_client(config.connect(tls).map_err(db)?)
     }
 

@@ -26,8 +26,6 @@ use crate::{Error, Hash, Result, error::malformed};
 pub(crate) mod blocking;
 #[cfg(feature = "postgres-async")]
 pub(crate) mod pooled;
-#[cfg(feature = "postgres-rustls")]
-pub(crate) mod tls;
 
 /// Serializes schema creation between instances starting together.
 pub(crate) const SCHEMA_LOCK: &str = "SELECT pg_advisory_xact_lock(73062026)";

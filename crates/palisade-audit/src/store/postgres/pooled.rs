@@ -94,7 +94,7 @@ impl AsyncPostgresStore {
     pub async fn connect_rustls(params: &str, ca_pem: &[u8]) -> Result<AsyncPostgresStore> {
         let mut config: tokio_postgres::Config = params.parse().map_err(db)?;
         config.ssl_mode(tokio_postgres::config::SslMode::Require);
-        let tls = super::tls::postgres_rustls_connector(ca_pem)?;
+        let tls = crate::store::postgres_tls::postgres_rustls_connector(ca_pem)?;
         AsyncPostgresStore::with_config(config, tls).await
     }
 
