@@ -63,11 +63,12 @@ pub enum Error {
     #[error("i/o error: {0}")]
     IoFailed(#[from] std::io::Error),
     /// The database reported an error (the driver's error is the source).
-    #[error("database error: {0}")]
+    #[error("database error: {}", chain(&**.0))]
     DatabaseFailed(#[source] DriverError),
     /// The TLS handshake with the database failed: its certificate is not
-    /// signed by the trusted CA, names another host, or has expired.
-    #[error("tls handshake with the database failed: {0}")]
+    /// signed by the trusted CA or names another host, or the server offers
+    /// no TLS where it is required (the driver's error is the source).
+    #[error("tls handshake with the database failed: {}", chain(&**.0))]
     TlsFailed(#[source] DriverError),
     /// The operating system's random generator failed.
     #[error("the operating system's random generator failed")]
@@ -92,6 +93,22 @@ pub enum Error {
 
 /// The result type of the crate.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// An error and its sources, `: `-separated: drivers keep the detail (a
+/// server's message, a certificate problem) in the source chain.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        let part = e.to_string();
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        next = e.source();
+    }
+    text
+}
 
 pub(crate) fn malformed(what: &'static str, why: impl Into<String>) -> Error {
     Error::InputMalformed {

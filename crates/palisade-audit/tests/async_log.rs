@@ -24,8 +24,8 @@ use palisade_audit::format::PUBLIC_KEY_FILE;
 use palisade_audit::{
     AsyncAuditLog, AsyncAuditSink, AsyncPostgresStore, AsyncStore, AuditLog, BlockingStore,
     CheckpointPolicy, CheckpointSigner, CheckpointVerifier, Error, Event, FileOptions, FileStore,
-    GroupCommit, Hash, MemoryStore, PostgresStore, Query, Receipt, Record, Sealed, Store,
-    verify_async_store, verify_dir, verify_store,
+    Hash, MemoryStore, PostgresStore, Query, Receipt, Record, Sealed, Store, verify_async_store,
+    verify_dir, verify_store,
 };
 use palisade_testkit::Postgres;
 use tokio::sync::Semaphore;
@@ -190,7 +190,9 @@ async fn two_hundred_tasks_make_one_valid_file_log() {
     drop(log);
     let report = verify_dir(dir.path(), Some(&verifier)).unwrap();
     assert_eq!(report.records, 240);
-    assert!(report.checkpoints_verified >= 5, "{report:?}");
+    // At least one automatic checkpoint (batches are large, so few are due)
+    // and the final one.
+    assert!(report.checkpoints_verified >= 2, "{report:?}");
     let public = CheckpointVerifier::from_text(
         &std::fs::read_to_string(dir.path().join(PUBLIC_KEY_FILE)).unwrap(),
     )
@@ -443,8 +445,8 @@ async fn tls_is_verified_against_the_given_ca() {
     // A CA that did not sign the server's certificate: a typed refusal.
     let stranger = palisade_testkit::unrelated_ca_pem().unwrap();
     match AsyncPostgresStore::connect_rustls(pg.url(), stranger.as_bytes()).await {
-        Err(Error::TlsFailed(cause)) => {
-            assert!(cause.to_string().contains("certificate"), "{cause}");
+        Err(e @ Error::TlsFailed(_)) => {
+            assert!(e.to_string().contains("certificate"), "{e}");
         }
         other => panic!("expected a TLS failure, got {other:?}"),
     }
