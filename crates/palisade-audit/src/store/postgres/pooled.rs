@@ -138,18 +138,24 @@ impl AsyncStore for AsyncPostgresStore {
 
     async fn append(&self, batch: Vec<Sealed>) -> Result<Vec<Receipt>> {
         let mut client = self.client().await?;
+        // Statements prepared once per pooled connection: a commit is then
+        // one round trip per statement.
+        let lock_head = client.prepare_cached(LOCK_HEAD).await.map_err(db)?;
+        let insert_records = client.prepare_cached(INSERT_RECORDS).await.map_err(db)?;
+        let insert_subjects = client.prepare_cached(INSERT_SUBJECTS).await.map_err(db)?;
+        let move_head = client.prepare_cached(MOVE_HEAD).await.map_err(db)?;
         let tx = client.transaction().await.map_err(db)?;
-        let head = tx.query_one(LOCK_HEAD, &[]).await.map_err(db)?;
+        let head = tx.query_one(&lock_head, &[]).await.map_err(db)?;
         let placed = Placed::new(&head, batch)?;
-        tx.execute(INSERT_RECORDS, &placed.records_params())
+        tx.execute(&insert_records, &placed.records_params())
             .await
             .map_err(db)?;
         if placed.has_subjects() {
-            tx.execute(INSERT_SUBJECTS, &placed.subjects_params())
+            tx.execute(&insert_subjects, &placed.subjects_params())
                 .await
                 .map_err(db)?;
         }
-        tx.execute(MOVE_HEAD, &placed.head_params())
+        tx.execute(&move_head, &placed.head_params())
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
