@@ -215,9 +215,9 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
                     .unwrap_or("?"),
                 record
                     .leaf_hash()
-                    .iter()
-                    .take(6)
-                    .map(|b| format!("{b:02x}"))
+                    .to_string()
+                    .chars()
+                    .take(12)
                     .collect::<String>()
             ),
         );

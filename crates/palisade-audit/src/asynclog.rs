@@ -47,6 +47,11 @@ pub trait AsyncStore: Send + Sync + 'static {
     /// Number of acknowledged (durable) records.
     fn len(&self) -> impl Future<Output = Result<u64>> + Send;
 
+    /// Whether the store holds no acknowledged record.
+    fn is_empty(&self) -> impl Future<Output = Result<bool>> + Send {
+        async { Ok(self.len().await? == 0) }
+    }
+
     /// Appends sealed events as the next records, in order, in one durable
     /// step (one transaction or one `fsync`). Returns once they are durable.
     fn append(&self, batch: Vec<Sealed>) -> impl Future<Output = Result<Vec<Receipt>>> + Send;
