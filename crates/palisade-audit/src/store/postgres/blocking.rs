@@ -40,7 +40,8 @@ impl PostgresStore {
     /// `postgres-rustls`) to verify the server against a CA, any other
     /// `MakeTlsConnect`, or `tokio_postgres::NoTls` to connect in the clear.
     /// Set `sslmode=require` in `params` so that a server (or an attacker in
-    /// between) cannot decline TLS; [`PostgresStore::connect_rustls`] does.
+    /// between) cannot decline TLS; `PostgresStore::connect_rustls` (feature
+    /// `postgres-rustls`) does.
     pub fn connect<T>(params: &str, tls: T) -> Result<PostgresStore>
     where
         T: MakeTlsConnect<postgres::Socket> + 'static + Send,

@@ -72,8 +72,8 @@ impl AsyncPostgresStore {
     /// `postgres-rustls`) to verify the server against a CA, any other
     /// `MakeTlsConnect`, or `tokio_postgres::NoTls` to connect in the clear.
     /// Put `sslmode=require` in `params` so that a server (or an attacker in
-    /// between) cannot decline TLS; [`AsyncPostgresStore::connect_rustls`]
-    /// does.
+    /// between) cannot decline TLS; `AsyncPostgresStore::connect_rustls`
+    /// does (feature `postgres-rustls`).
     pub async fn connect<T>(params: &str, tls: T) -> Result<AsyncPostgresStore>
     where
         T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
