@@ -96,13 +96,18 @@ fn runtime() -> Runtime {
         .unwrap()
 }
 
-fn file(c: &mut Criterion) {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let mut g = c.benchmark_group("audit_async/file store, fsync per commit");
+/// One group: the blocking log one append after another, the async log one
+/// after another, and the async log under 8, 64 and 256 concurrent tasks.
+fn compare<B: palisade_audit::Store, S: AsyncStore>(
+    c: &mut Criterion,
+    name: &str,
+    rt: &Runtime,
+    blocking: &AuditLog<B>,
+    log: &AsyncAuditLog<S>,
+) {
+    let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(1));
     g.sample_size(10);
-    let blocking = AuditLog::open(dir.path().join("blocking"), FileOptions::default()).unwrap();
     g.bench_function("blocking AuditLog::append, one after another", |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();
@@ -112,26 +117,39 @@ fn file(c: &mut Criterion) {
             start.elapsed()
         });
     });
-    let store = FileStore::open(dir.path().join("async"), FileOptions::default()).unwrap();
-    let log = AsyncAuditLog::builder(BlockingStore::new(store)).build();
     g.bench_function("async append, one after another", |b| {
-        b.iter_custom(|iters| sequential(&rt, &log, iters));
+        b.iter_custom(|iters| sequential(rt, log, iters));
     });
     for tasks in TASKS {
         g.bench_with_input(
             BenchmarkId::new("async append, concurrent tasks", tasks),
             &tasks,
-            |b, &tasks| b.iter_custom(|iters| concurrent(&rt, &log, tasks, iters)),
+            |b, &tasks| b.iter_custom(|iters| concurrent(rt, log, tasks, iters)),
         );
     }
     g.finish();
     let stats = log.stats();
     println!(
-        "file store: {} records in {} commits ({:.1} per commit, largest {})",
+        "{name}: {} records in {} commits ({:.1} per commit, largest {})",
         stats.records,
         stats.batches,
         stats.records as f64 / stats.batches.max(1) as f64,
         stats.largest_batch
+    );
+}
+
+fn file(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let blocking = AuditLog::open(dir.path().join("blocking"), FileOptions::default()).unwrap();
+    let store = FileStore::open(dir.path().join("async"), FileOptions::default()).unwrap();
+    let log = AsyncAuditLog::builder(BlockingStore::new(store)).build();
+    compare(
+        c,
+        "audit_async/file store, fsync per commit",
+        &rt,
+        &blocking,
+        &log,
     );
 }
 
@@ -145,46 +163,19 @@ fn postgres(c: &mut Criterion) {
     };
     let rt = runtime();
     let url = server.url().to_owned();
-    let mut g = c.benchmark_group("audit_async/PostgreSQL, one transaction per commit");
-    g.throughput(Throughput::Elements(1));
-    g.sample_size(10);
     let blocking =
         AuditLog::with_store(PostgresStore::connect(&url, tokio_postgres::NoTls).unwrap());
-    g.bench_function("blocking AuditLog::append, one after another", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for i in 0..iters {
-                blocking.append(event(i)).unwrap();
-            }
-            start.elapsed()
-        });
-    });
     let store = rt
         .block_on(AsyncPostgresStore::connect(&url, tokio_postgres::NoTls))
         .unwrap();
     let log = AsyncAuditLog::builder(store).build();
-    g.bench_function("async append, one after another", |b| {
-        b.iter_custom(|iters| sequential(&rt, &log, iters));
-    });
-    for tasks in TASKS {
-        g.bench_with_input(
-            BenchmarkId::new("async append, concurrent tasks", tasks),
-            &tasks,
-            |b, &tasks| b.iter_custom(|iters| concurrent(&rt, &log, tasks, iters)),
-        );
-    }
-    g.finish();
-    let stats = log.stats();
-    println!(
-        "PostgreSQL: {} records in {} transactions ({:.1} per transaction, largest {})",
-        stats.records,
-        stats.batches,
-        stats.records as f64 / stats.batches.max(1) as f64,
-        stats.largest_batch
+    compare(
+        c,
+        "audit_async/PostgreSQL, one transaction per commit",
+        &rt,
+        &blocking,
+        &log,
     );
-    drop(blocking);
-    drop(log);
-    drop(server);
 }
 
 criterion_group!(benches, file, postgres);

@@ -108,6 +108,25 @@ impl ChainChecker {
         Ok(())
     }
 
+    /// Checks every checkpoint against the tree and reports on the log.
+    fn report(
+        &self,
+        notes: &[String],
+        origin: Option<&str>,
+        key: Option<&CheckpointVerifier>,
+    ) -> Result<LogReport> {
+        let (verified, latest) = check_checkpoints(notes, origin, key, &self.tree)?;
+        let size = self.tree.len();
+        Ok(LogReport {
+            records: size,
+            root: self.tree.root(size)?,
+            checkpoints_verified: verified,
+            latest_checkpoint: latest,
+            payloads_present: self.present,
+            payloads_erased: self.erased.len() as u64,
+        })
+    }
+
     /// Checks that every erased payload is covered by a later erasure event.
     pub(crate) fn check_erasures(&self) -> Result<()> {
         for (index, subjects) in &self.erased {
@@ -318,16 +337,7 @@ pub fn verify_dir(dir: impl AsRef<Path>, key: Option<&CheckpointVerifier>) -> Re
             notes.len()
         )));
     }
-    let (verified, latest) = check_checkpoints(&notes, Some(&origin), key, &checker.tree)?;
-    let size = checker.tree.len();
-    Ok(LogReport {
-        records: size,
-        root: checker.tree.root(size)?,
-        checkpoints_verified: verified,
-        latest_checkpoint: latest,
-        payloads_present: checker.present,
-        payloads_erased: checker.erased.len() as u64,
-    })
+    checker.report(&notes, Some(&origin), key)
 }
 
 /// Verifies a log held in any [`Store`](crate::Store) (SQLite, PostgreSQL,
@@ -405,17 +415,7 @@ impl StoreChecker {
         origin: Option<&str>,
         key: Option<&CheckpointVerifier>,
     ) -> Result<LogReport> {
-        let checker = self.chain;
-        checker.check_erasures()?;
-        let (verified, latest) = check_checkpoints(notes, origin, key, &checker.tree)?;
-        let size = checker.tree.len();
-        Ok(LogReport {
-            records: size,
-            root: checker.tree.root(size)?,
-            checkpoints_verified: verified,
-            latest_checkpoint: latest,
-            payloads_present: checker.present,
-            payloads_erased: checker.erased.len() as u64,
-        })
+        self.chain.check_erasures()?;
+        self.chain.report(notes, origin, key)
     }
 }
