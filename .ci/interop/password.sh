@@ -3,7 +3,10 @@
 # argon2-cffi), both ways, through the real `palisade` binary:
 #  1. hashes made by `palisade password hash` verify in argon2-cffi (and a
 #     wrong password is rejected there);
-#  2. hashes made by argon2-cffi verify with `palisade password verify`.
+#  2. hashes made by argon2-cffi verify with `palisade password verify`;
+#  3. the same both ways with libsodium (the system library, through
+#     benches/password/sodium_pwhash.c: crypto_pwhash_str_verify and
+#     crypto_pwhash_str), the reference of the password benches.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -58,3 +61,28 @@ print(ph.hash(os.environ["PW"]))')
     done
 done
 echo "argon2-cffi -> palisade: $reverse hashes verified, wrong passwords rejected"
+
+sodium="${CARGO_TARGET_DIR:-target}/sodium_pwhash"
+# shellcheck disable=SC2046 # pkg-config prints several flags
+cc -O2 -Wall -Wextra -o "$sodium" benches/password/sodium_pwhash.c $(pkg-config --cflags --libs libsodium)
+sodium_checked=0
+for pw in "${passwords[@]}"; do
+    for p in "${params[@]}"; do
+        # shellcheck disable=SC2086 # word splitting of the flags is intended
+        hash=$(printf '%s\n' "$pw" | "$bin" password hash $p)
+        out=$(printf '%s\n' "$pw" | "$sodium" verify "$hash") || true
+        [ "$out" = valid ] || { echo "libsodium said '$out' for palisade's $hash"; exit 1; }
+        if printf '%s\n' "$pw!" | "$sodium" verify "$hash" >/dev/null; then
+            echo "libsodium accepted a wrong password for $hash"; exit 1
+        fi
+        sodium_checked=$((sodium_checked + 1))
+    done
+    hash=$(printf '%s\n' "$pw" | "$sodium" hash)
+    out=$(printf '%s\n' "$pw" | "$bin" password verify "$hash") || true
+    [ "$out" = valid ] || { echo "libsodium hash $hash: palisade said '$out'"; exit 1; }
+    if printf '%s\n' "$pw!" | "$bin" password verify "$hash" >/dev/null; then
+        echo "palisade accepted a wrong password for libsodium's $hash"; exit 1
+    fi
+    sodium_checked=$((sodium_checked + 1))
+done
+echo "palisade <-> libsodium: $sodium_checked hashes verified both ways, wrong passwords rejected"

@@ -13,7 +13,7 @@
 )]
 
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
-use palisade_otp::{FactorState, RecoveryCodes, Secret, Totp};
+use palisade_otp::{FactorState, RecoveryCodes, Secret, Throttle, Totp};
 
 const SEED: &[u8] = b"12345678901234567890";
 const NOW: u64 = 1_700_000_000;
@@ -60,10 +60,14 @@ fn totp_verify(c: &mut Criterion) {
 fn recovery_redeem(c: &mut Criterion) {
     let (stored, codes) = RecoveryCodes::generate(10).unwrap();
     let last = codes.last().unwrap().expose().to_owned();
+    let throttle = Throttle::default();
     c.bench_function("otp_recovery_redeem_10_hashes", |b| {
         b.iter_batched_ref(
-            || stored.clone(),
-            |set| set.redeem(black_box(&last)).unwrap(),
+            || (stored.clone(), FactorState::new()),
+            |(set, state)| {
+                set.redeem(black_box(&last), black_box(NOW), state, &throttle)
+                    .unwrap()
+            },
             BatchSize::SmallInput,
         );
     });

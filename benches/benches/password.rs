@@ -1,31 +1,44 @@
 //! Argon2id at the defaults (m=19456 KiB, t=2, p=1, 32-byte tag) with
-//! Palisade and with libsodium's `crypto_pwhash` in the same run, plus a
+//! Palisade and with libsodium's `crypto_pwhash_str` in the same run, plus a
 //! login flood through the hashing pool.
 //!
 //! `cargo bench -p palisade-benches --bench password` runs the criterion
-//! comparison. Times are the hashing thread's CPU time
-//! (`CLOCK_THREAD_CPUTIME_ID`), not wall time: on a shared 2-core machine the
-//! scheduler's waits would otherwise dominate both sides; all three hashes
-//! are single-threaded (p=1), so CPU time is their cost. `PASSWORD_FLOOD=200 cargo bench -p palisade-benches --bench
-//! password` instead sends that many concurrent verifications through a
-//! pool with a 64 MiB budget and prints the time, the answers and the
-//! process's peak resident memory (VmHWM) before and after.
+//! comparison, then the same hashes in interleaved rounds (Palisade, then
+//! libsodium, then Palisade with fresh memory, ... `PASSWORD_ROUNDS` times,
+//! default 21) and prints min and median per side and the median of the
+//! per-round ratios. Times are the hashing thread's CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`, user and kernel: page faults count), not wall
+//! time: on a shared 2-core machine the scheduler's waits would otherwise
+//! dominate both sides; every hash is single-threaded (p=1), so CPU time is
+//! its cost.
+//!
+//! libsodium is the system library (Debian's `libsodium23`, found through
+//! pkg-config: the workspace enables `libsodium-sys-stable`'s `use-pkg-config`,
+//! so no copy is built from source); the bench prints the shared object it
+//! mapped. `libsodium-rs` is its author's thin wrapper: a bounds check and a
+//! 128-byte output buffer around `crypto_pwhash_str`. The whole-command
+//! comparison with a C program calling the same library is
+//! `benches/password/command.sh` (see `benches/password/README.md`).
+//!
+//! `PASSWORD_FLOOD=200 cargo bench -p palisade-benches --bench password`
+//! instead sends that many concurrent verifications through a pool with a
+//! 64 MiB budget and prints the time, the answers and the process's peak
+//! resident memory (VmHWM) before and after.
 
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
+    clippy::indexing_slicing,
     missing_docs,
     reason = "a benchmark: inputs are generated and known to be valid"
 )]
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use argon2::{Algorithm, Argon2, Block, Version};
-use std::time::Duration;
-
 use cpu_time::ThreadTime;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, criterion_group};
@@ -63,50 +76,95 @@ impl Measurement for ThreadCpu {
     }
 }
 
-fn hashing_at_defaults(c: &mut Criterion<ThreadCpu>) {
-    libsodium_rs::ensure_init().unwrap();
+/// libsodium's opslimit and memlimit (bytes) for Palisade's default parameters.
+fn sodium_limits() -> (u64, usize) {
     let params = Params::default();
-    let memlimit = params.m_cost() as usize * 1024;
-    let opslimit = u64::from(params.t_cost());
-    let hasher = PasswordHasher::default();
-    let password = Password::new("correct horse battery staple").unwrap();
+    (u64::from(params.t_cost()), params.m_cost() as usize * 1024)
+}
 
-    // Same inputs give the same tag: the two sides compute the same function.
-    let sodium =
-        libsodium_rs::crypto_pwhash::argon2id::pwhash(32, PASSWORD, &SALT, opslimit, memlimit)
-            .unwrap();
+fn sodium_hash() -> String {
+    let (opslimit, memlimit) = sodium_limits();
+    libsodium_rs::crypto_pwhash::pwhash_str(black_box(PASSWORD), opslimit, memlimit).unwrap()
+}
+
+/// The libsodium shared object this process mapped, from /proc/self/maps.
+fn linked_libsodium() -> String {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    maps.lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .find(|path| path.contains("libsodium"))
+        .map_or_else(
+            || "none mapped: linked statically".to_owned(),
+            |path| {
+                let real = std::fs::canonicalize(path)
+                    .map_or_else(|_| path.to_owned(), |p| p.display().to_string());
+                format!("{path} ({real})")
+            },
+        )
+}
+
+/// Same function on both sides, both ways: the tags agree, and each side
+/// verifies the other's PHC strings.
+fn check_same_function(hasher: &PasswordHasher, password: &Password) {
+    let params = Params::default();
+    let raw = libsodium_rs::crypto_pwhash::argon2id::pwhash(
+        32,
+        PASSWORD,
+        &SALT,
+        sodium_limits().0,
+        sodium_limits().1,
+    )
+    .unwrap();
     let mut rust = [0u8; 32];
-    let argon2 = Argon2::new(
+    Argon2::new(
         Algorithm::Argon2id,
         Version::V0x13,
         argon2::Params::new(params.m_cost(), params.t_cost(), 1, Some(32)).unwrap(),
+    )
+    .hash_password_into(PASSWORD, &SALT, &mut rust)
+    .unwrap();
+    assert_eq!(raw, rust);
+    let ours = hasher.hash(password).unwrap();
+    assert!(libsodium_rs::crypto_pwhash::pwhash_str_verify(&ours, PASSWORD).unwrap());
+    assert!(!libsodium_rs::crypto_pwhash::pwhash_str_verify(&ours, b"wrong").unwrap());
+    let theirs = sodium_hash();
+    let verdict = hasher.verify(password, &theirs).unwrap();
+    assert!(verdict.is_valid() && !verdict.needs_upgrade(), "{theirs}");
+}
+
+fn hashing_at_defaults(c: &mut Criterion<ThreadCpu>) {
+    libsodium_rs::ensure_init().unwrap();
+    let hasher = PasswordHasher::default();
+    let password = Password::new("correct horse battery staple").unwrap();
+    check_same_function(&hasher, &password);
+    println!(
+        "libsodium {} mapped from {}",
+        libsodium_rs::version::version_string(),
+        linked_libsodium()
     );
-    argon2
-        .hash_password_into(PASSWORD, &SALT, &mut rust)
-        .unwrap();
-    assert_eq!(sodium, rust);
 
     let mut group = c.benchmark_group("argon2id m=19456 t=2 p=1");
     group.sample_size(20);
     group.bench_function("palisade PasswordHasher::hash", |b| {
         b.iter(|| black_box(hasher.hash(black_box(&password)).unwrap()))
     });
-    group.bench_function("libsodium crypto_pwhash", |b| {
+    group.bench_function("palisade PasswordHasher::hash, fresh memory", |b| {
         b.iter(|| {
-            black_box(
-                libsodium_rs::crypto_pwhash::argon2id::pwhash(
-                    32,
-                    black_box(PASSWORD),
-                    &SALT,
-                    opslimit,
-                    memlimit,
-                )
-                .unwrap(),
-            )
+            let hasher = PasswordHasher::default();
+            black_box(hasher.hash(black_box(&password)).unwrap())
         })
     });
+    group.bench_function("libsodium crypto_pwhash_str (system library)", |b| {
+        b.iter(|| black_box(sodium_hash()))
+    });
+    let params = Params::default();
+    let argon2 = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        argon2::Params::new(params.m_cost(), params.t_cost(), 1, Some(32)).unwrap(),
+    );
     let mut blocks = vec![Block::default(); argon2.params().block_count()];
-    group.bench_function("argon2 crate, preallocated blocks", |b| {
+    group.bench_function("argon2 crate alone, reused blocks, no wipe", |b| {
         b.iter(|| {
             let mut out = [0u8; 32];
             argon2
@@ -116,6 +174,89 @@ fn hashing_at_defaults(c: &mut Criterion<ThreadCpu>) {
         })
     });
     group.finish();
+}
+
+/// Min and median of `values`.
+fn min_median(values: &mut [f64]) -> (f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (values[0], values[values.len() / 2])
+}
+
+/// Minor page faults of the calling thread so far (/proc/thread-self/stat).
+fn thread_minor_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    stat.rsplit_once(')')
+        .and_then(|(_, fields)| fields.split_whitespace().nth(7))
+        .and_then(|minflt| minflt.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Interleaved rounds: each round hashes once with each side, so a change
+/// in the machine's speed hits all sides alike; the ratio is taken round by
+/// round.
+fn paired_rounds(rounds: usize) {
+    let hasher = PasswordHasher::default();
+    let password = Password::new("correct horse battery staple").unwrap();
+    // Thread CPU milliseconds of one call; its page faults are added to `faults`.
+    let time = |f: &mut dyn FnMut(), faults: &mut u64| {
+        let faulted = thread_minor_faults();
+        let started = ThreadTime::now();
+        f();
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        *faults += thread_minor_faults() - faulted;
+        ms
+    };
+    // Warm up each side once (the hasher's memory is then kept).
+    hasher.hash(&password).unwrap();
+    sodium_hash();
+    let (mut ours, mut fresh, mut sodium) = (Vec::new(), Vec::new(), Vec::new());
+    let mut faults = [0u64; 3];
+    for _ in 0..rounds {
+        let [ours_faults, fresh_faults, sodium_faults] = &mut faults;
+        ours.push(time(
+            &mut || {
+                black_box(hasher.hash(&password).unwrap());
+            },
+            ours_faults,
+        ));
+        fresh.push(time(
+            &mut || {
+                black_box(PasswordHasher::default().hash(&password).unwrap());
+            },
+            fresh_faults,
+        ));
+        sodium.push(time(
+            &mut || {
+                black_box(sodium_hash());
+            },
+            sodium_faults,
+        ));
+    }
+    let ratio = |side: &[f64]| {
+        let mut r: Vec<f64> = side.iter().zip(&sodium).map(|(a, b)| a / b).collect();
+        min_median(&mut r).1
+    };
+    let (r_ours, r_fresh) = (ratio(&ours), ratio(&fresh));
+    println!(
+        "paired: {rounds} interleaved rounds, thread CPU ms per hash (min / median), minor page faults per hash"
+    );
+    let sides = [
+        ("palisade PasswordHasher::hash", &mut ours, Some(r_ours)),
+        (
+            "palisade, fresh memory (new hasher)",
+            &mut fresh,
+            Some(r_fresh),
+        ),
+        ("libsodium crypto_pwhash_str", &mut sodium, None),
+    ];
+    for ((name, side, r), faults) in sides.into_iter().zip(faults) {
+        let (min, median) = min_median(side);
+        let per_hash = faults as f64 / rounds as f64;
+        let r = r.map_or_else(String::new, |r| {
+            format!(", median ratio to libsodium {r:.3}")
+        });
+        println!("paired: {name:40} {min:6.2} / {median:6.2}, {per_hash:7.1} faults{r}");
+    }
 }
 
 criterion_group! {
@@ -211,4 +352,11 @@ fn main() {
         .with_measurement(ThreadCpu { wall: WallTime })
         .configure_from_args()
         .final_summary();
+    let rounds = std::env::var("PASSWORD_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(21);
+    if rounds > 0 {
+        paired_rounds(rounds);
+    }
 }

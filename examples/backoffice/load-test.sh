@@ -11,7 +11,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="${CARGO_TARGET_DIR:-$root/target}/release"
 work="$(mktemp -d /tmp/backoffice-load.XXXXXX)"
 port="${PORT:-18080}"
-"$bin/palisade-backoffice" serve --data "$work/data" --listen "127.0.0.1:$port" --demo acme \
+"$bin/palisade-backoffice" serve --dev --data "$work/data" --listen "127.0.0.1:$port" --demo acme \
     --log-level warn > "$work/out.txt" 2> "$work/err.txt" &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT

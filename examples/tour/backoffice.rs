@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade_backoffice::{Backoffice, Config, Demo, DemoUser, ServeOptions, Session};
+use palisade_backoffice::{ApiSession, Backoffice, Config, Demo, DemoUser, ServeOptions};
 use palisade_examples::{chapter, show, step};
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -95,9 +95,9 @@ fn walk_in(app: &Backoffice, url: &str, demo: &Demo) -> Result<(), BoxError> {
         return Err("the demo tenant has no owner or operator".into());
     };
     let now = app.clock().now();
-    let sign_in = |user: &DemoUser| -> Result<Session, BoxError> {
+    let sign_in = |user: &DemoUser| -> Result<ApiSession, BoxError> {
         let code = user.code_at(now)?;
-        Ok(Session::sign_in(
+        Ok(ApiSession::sign_in(
             url,
             &demo.tenant,
             &user.email,
@@ -112,7 +112,7 @@ fn walk_in(app: &Backoffice, url: &str, demo: &Demo) -> Result<(), BoxError> {
         owner.email, owner.role, operator.email, operator.role
     ));
 
-    let first_client = |session: &Session| -> Result<serde_json::Value, BoxError> {
+    let first_client = |session: &ApiSession| -> Result<serde_json::Value, BoxError> {
         let (status, list) = session.get_json("/api/clients")?;
         if status != 200 {
             return Err(format!("GET /api/clients answered {status}").into());

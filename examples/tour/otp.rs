@@ -4,7 +4,7 @@ use std::error::Error;
 use std::path::Path;
 
 use palisade_examples::{chapter, show, step};
-use palisade_otp::{Enrollment, FactorState, KeyUri, RecoveryCodes, unix_now};
+use palisade_otp::{Enrollment, FactorState, KeyUri, Proof, RecoveryCodes, StepUp, unix_now};
 
 pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
     chapter(
@@ -39,12 +39,12 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
         "confirm",
         display(
             enrollment
-                .confirm(wrong, now, &mut state)
+                .confirm_first(wrong, now, &mut state)
                 .map(|_| "factor active"),
         ),
     );
     let first = phone.code_at(now);
-    let factor = enrollment.confirm(&first, now, &mut state)?;
+    let factor = enrollment.confirm_first(&first, now, &mut state)?;
     step("she types the code her phone shows: the factor is now active");
     show("state to store", serde_json::to_string(&state)?);
 
@@ -79,28 +79,43 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
     }
     show("state to store", serde_json::to_string(&state)?);
 
-    // Recovery codes: shown once, stored as hashes, each usable once.
+    // Recovery codes: shown once, stored as hashes, each usable once, and
+    // throttled by the factor's state like codes.
     let (mut stored, codes) = RecoveryCodes::generate(10)?;
     step("ten recovery codes are shown to alice once; the server keeps only hashes");
     show("first code", codes.first().map_or("", |c| c.expose()));
     let lost_phone = codes.get(3).map_or("", |c| c.expose());
-    step("phone lost: alice signs in with a recovery code, then tries it again");
-    show(
-        "first use",
+    let throttle = *factor.throttle();
+    step("phone lost: alice signs in with a recovery code while the guessing back-off still runs");
+    let mut redeem = |at: u64, state: &mut FactorState| {
         display(
             stored
-                .redeem(lost_phone)
+                .redeem(lost_phone, at, state, &throttle)
                 .map(|left| format!("{left} codes left")),
-        ),
-    );
-    show(
-        "second use",
-        display(
-            stored
-                .redeem(lost_phone)
-                .map(|left| format!("{left} codes left")),
-        ),
-    );
+        )
+    };
+    show("recovery code", redeem(later + 10, &mut state));
+    let after = state.throttled_until().unwrap_or(later + 10);
+    step("once the back-off has passed, the same code works, then never again");
+    show("first use", redeem(after, &mut state));
+    show("second use", redeem(after, &mut state));
+
+    // Replacing the factor: a session alone is not enough.
+    let replacement = Enrollment::start("Acme Back Office", "alice@acme.example")?;
+    let new_phone = KeyUri::parse(&replacement.uri_exposed())?.to_totp()?;
+    let at = after + 60;
+    let new_code = new_phone.code_at(at);
+    step("someone with alice's stolen session enrolls their own phone in her place");
+    let step_up = StepUp::new(&factor, &mut state, None);
+    let outcome = replacement.confirm_replacement(&new_code, at, &mut FactorState::new(), step_up);
+    show("replace", display(outcome.map(|_| "factor replaced")));
+    step("alice does it after typing her password 2 minutes ago in this session");
+    let recent = Proof::RecentPasswordCheck {
+        verified_at: at - 120,
+    };
+    let step_up = StepUp::new(&factor, &mut state, Some(recent));
+    let outcome = replacement.confirm_replacement(&new_code, at, &mut FactorState::new(), step_up);
+    show("replace", display(outcome.map(|_| "factor replaced")));
     Ok(())
 }
 

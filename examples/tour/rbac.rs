@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use palisade_examples::{chapter, show, step};
 use palisade_rbac::{
-    Access, Decision, DecisionHook, Outcome, Policy, PolicyDocument, PolicyStore, Request, Resource,
+    Access, Actor, Decision, DecisionHook, Outcome, Policy, PolicyDocument, PolicyStore, Request,
+    Resource,
 };
 
 const CHAT: &str = include_str!("../../crates/palisade-rbac/policies/chat-platform.toml");
@@ -55,7 +56,7 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
             .map(|(action, resource)| {
                 let request =
                     Request::new(name, action, Resource::parse(resource)?).in_tenant("chatco");
-                let mark = if store.decide(&request).is_allowed() {
+                let mark = if store.decide(&request)?.is_allowed() {
                     "yes"
                 } else {
                     "no"
@@ -82,7 +83,7 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
     let client = Resource::new("Client", "c-1");
     let read = Request::new("otto", "read", client).in_tenant("chatco");
     let fields: Vec<String> = policy
-        .decide(&read)
+        .decide(&read)?
         .fields()
         .iter()
         .map(|f| format!("{} {}", f.field, f.visibility))
@@ -90,16 +91,16 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
     show("client card", fields.join(", "));
     let ledger =
         Request::new("otto", "read", Resource::new("Finance", "ledger")).in_tenant("chatco");
-    show("why not finance", policy.explain(&ledger));
+    show("why not finance", policy.explain(&ledger)?);
 
     step("the manager is dismissed: block max, swap the snapshot in (no lock, no restart)");
     let finance =
         Request::new("max", "edit", Resource::new("Finance", "ledger")).in_tenant("chatco");
-    show("before", store.decide(&finance));
-    document.block("max")?;
+    show("before", store.decide(&finance)?);
+    document.block(&Actor::new("olivia", "chatco"), "max")?; // the owner acts
     store.replace(document.compile());
-    show("after", store.decide(&finance));
-    show("why", store.snapshot().explain(&finance));
+    show("after", store.decide(&finance)?);
+    show("why", store.snapshot().explain(&finance)?);
     let current = store.snapshot();
     let everything = current.permissions("max", Some("chatco"))?;
     let forbidden = everything
@@ -111,23 +112,33 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
         format!("{forbidden} of {} forbidden", everything.len()),
     );
 
-    step("the owner is protected: nobody can block, delete or demote olivia");
-    show("block olivia", error_text(document.clone().block("olivia")));
+    step("the owner is protected: nobody can block, delete, demote or restrict olivia");
+    let sofia = Actor::new("sofia", "chatco");
     show(
-        "delete olivia",
-        error_text(document.clone().delete_user("olivia")),
+        "sofia blocks olivia",
+        error_text(document.clone().block(&sofia, "olivia")),
     );
     show(
-        "demote olivia",
+        "sofia denies olivia everything",
+        error_text(document.clone().deny(&sofia, "olivia", "*")),
+    );
+    show(
+        "demote olivia (even as the policy's author)",
         error_text(
             document
                 .clone()
+                .unchecked()
                 .set_roles("olivia", Some("chatco"), &["Operator"]),
         ),
     );
     show(
-        "remove the last owner",
-        error_text(document.clone().remove_owner("chatco", "olivia")),
+        "remove the last owner (even as the policy's author)",
+        error_text(
+            document
+                .clone()
+                .unchecked()
+                .remove_owner("chatco", "olivia"),
+        ),
     );
 
     step("a booking SaaS: the owner restricts bella, then checks as bella");
@@ -139,12 +150,12 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
         ("create", "Booking:b-4"),
     ] {
         let request = Request::new("bella", action, Resource::parse(resource)?).in_tenant("salon");
-        let explanation = booking.explain(&request);
+        let explanation = booking.explain(&request)?;
         show(&format!("{resource} {action}"), &explanation);
     }
     let card = Request::new("bella", "read", Resource::new("Client", "c-7")).in_tenant("salon");
     let phone = booking
-        .decide(&card)
+        .decide(&card)?
         .fields()
         .into_iter()
         .find(|f| f.field == "phone")
@@ -157,7 +168,7 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
     let dora = Request::new("dora", "read", Resource::new("Booking", "b-3")).in_tenant("salon");
     show(
         "dora (dismissed, blocked)",
-        booking.decide(&dora).outcome() == Outcome::Forbidden,
+        booking.decide(&dora)?.outcome() == Outcome::Forbidden,
     );
 
     let path = workdir.join("booking-policy.toml");

@@ -2,7 +2,9 @@
 //! seal/open of files and backups, blind indexes.
 //!
 //! Keys live only in the keyring file (mode 0600, refused when group or
-//! others can read it). Plaintexts come from standard input, never from
+//! others can read it), or, with `--hsm-module`, in a wrapped keyring file
+//! whose key-encryption key never leaves a PKCS#11 token (the PIN from a
+//! file or an environment variable). Plaintexts come from standard input, never from
 //! arguments. Exit status: 0 success, 1 a ciphertext that does not
 //! authenticate (wrong key, context, tampered, truncated), 2 malformed input.
 
@@ -13,7 +15,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use palisade_crypt::{Ciphertext, Context, Error, Keyring, Normalizer, safe_index_bits};
+use palisade_crypt::{
+    Ciphertext, Context, Error, Keyring, Normalizer, PinSource, Pkcs11Config, Pkcs11KeyProvider,
+    Pkcs11Token, WrappedKeyring, safe_index_bits,
+};
 use zeroize::Zeroizing;
 
 use crate::{CliResult, Failure, input};
@@ -23,6 +28,17 @@ use crate::{CliResult, Failure, input};
 pub(crate) enum Command {
     /// Create a new keyring file (mode 0600) with one key; refuses to overwrite
     Keygen(KeyringArg),
+    /// Create the key-encryption key on a PKCS#11 token (AES-256, never extractable)
+    KekGenerate(HsmArgs),
+    /// Write a plain keyring file's keys as a wrapped keyring file (--hsm-* required)
+    Wrap {
+        /// The plain keyring file to read
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The wrapped keyring file to create, and the token that wraps it
+        #[command(flatten)]
+        keyring: KeyringArg,
+    },
     /// Add a new primary key; older keys keep decrypting
     Rotate(KeyringArg),
     /// Refuse decryption with keys below a version (reversible)
@@ -79,12 +95,87 @@ pub(crate) enum Command {
     },
 }
 
-/// The keyring file.
+/// The keyring file, and the token that wraps it if any.
 #[derive(Debug, Args)]
 pub(crate) struct KeyringArg {
-    /// Keyring file (JSON, mode 0600)
+    /// Keyring file (JSON, mode 0600); with --hsm-module, a wrapped keyring file
     #[arg(long, value_name = "FILE")]
     keyring: PathBuf,
+    #[command(flatten)]
+    hsm: HsmArgs,
+}
+
+/// The PKCS#11 token holding the key-encryption key.
+#[derive(Debug, Args)]
+pub(crate) struct HsmArgs {
+    /// PKCS#11 module of the token holding the key-encryption key (e.g.
+    /// /usr/lib/softhsm/libsofthsm2.so); the keyring file is then wrapped
+    #[arg(long, value_name = "LIB")]
+    hsm_module: Option<PathBuf>,
+    /// Label of the token
+    #[arg(long, value_name = "LABEL", requires = "hsm_module")]
+    hsm_token: Option<String>,
+    /// Slot id of the token, instead of its label
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "hsm_module",
+        conflicts_with = "hsm_token"
+    )]
+    hsm_slot: Option<u64>,
+    /// Label of the key-encryption key on the token
+    #[arg(long, value_name = "LABEL", default_value = "palisade-kek")]
+    hsm_key: String,
+    /// File holding the token's user PIN (mode 0600)
+    #[arg(long, value_name = "FILE", requires = "hsm_module")]
+    hsm_pin_file: Option<PathBuf>,
+    /// Environment variable holding the token's user PIN
+    #[arg(
+        long,
+        value_name = "VAR",
+        requires = "hsm_module",
+        conflicts_with = "hsm_pin_file"
+    )]
+    hsm_pin_env: Option<String>,
+}
+
+impl HsmArgs {
+    /// The token's configuration, or `None` without `--hsm-module`.
+    fn config(&self) -> Result<Option<Pkcs11Config>, Failure> {
+        let Some(module) = &self.hsm_module else {
+            return Ok(None);
+        };
+        let token = match (&self.hsm_token, self.hsm_slot) {
+            (Some(label), _) => Pkcs11Token::Label(label.clone()),
+            (None, Some(slot)) => Pkcs11Token::Slot(slot),
+            (None, None) => {
+                return Err(Failure::input(
+                    "--hsm-module needs --hsm-token LABEL or --hsm-slot ID",
+                ));
+            }
+        };
+        let pin = match (&self.hsm_pin_file, &self.hsm_pin_env) {
+            (Some(file), _) => PinSource::File(file.clone()),
+            (None, Some(var)) => PinSource::Env(var.clone()),
+            (None, None) => {
+                return Err(Failure::input(
+                    "--hsm-module needs --hsm-pin-file FILE or --hsm-pin-env VAR (never the PIN itself)",
+                ));
+            }
+        };
+        Ok(Some(Pkcs11Config::new(
+            module.clone(),
+            token,
+            self.hsm_key.clone(),
+            pin,
+        )))
+    }
+
+    fn provider(&self) -> Result<Option<Pkcs11KeyProvider>, Failure> {
+        self.config()?
+            .map(|config| Pkcs11KeyProvider::open(&config).map_err(Failure::input))
+            .transpose()
+    }
 }
 
 /// A keyring and the context ciphertexts are bound to.
@@ -146,8 +237,48 @@ fn failure_at(line: usize, error: Error) -> Failure {
     }
 }
 
-fn load(arg: &KeyringArg) -> Result<Keyring, Failure> {
-    Keyring::load(&arg.keyring).map_err(|e| keyring_failure(&arg.keyring, e))
+/// A loaded keyring and the token that wraps it, if any: saving goes
+/// through the same token.
+struct Loaded {
+    keyring: Keyring,
+    provider: Option<Pkcs11KeyProvider>,
+}
+
+impl std::ops::Deref for Loaded {
+    type Target = Keyring;
+    fn deref(&self) -> &Keyring {
+        &self.keyring
+    }
+}
+
+impl Loaded {
+    fn save(&self, arg: &KeyringArg) -> Result<(), Failure> {
+        match &self.provider {
+            Some(provider) => self.keyring.save_wrapped(&arg.keyring, provider),
+            None => self.keyring.save(&arg.keyring),
+        }
+        .map_err(|e| keyring_failure(&arg.keyring, e))
+    }
+}
+
+fn load(arg: &KeyringArg) -> Result<Loaded, Failure> {
+    let provider = arg.hsm.provider()?;
+    let keyring = match &provider {
+        Some(provider) => Keyring::load_wrapped(&arg.keyring, provider),
+        None => Keyring::load(&arg.keyring).map_err(|e| {
+            if matches!(e, Error::KeyFileInvalid(_))
+                && WrappedKeyring::load(&arg.keyring).is_ok()
+            {
+                Error::KeyFileInvalid(
+                    "it is a wrapped keyring: give its token with --hsm-module, --hsm-token and --hsm-pin-file".into(),
+                )
+            } else {
+                e
+            }
+        }),
+    }
+    .map_err(|e| keyring_failure(&arg.keyring, e))?;
+    Ok(Loaded { keyring, provider })
 }
 
 fn keyring_failure(path: &Path, error: Error) -> Failure {
@@ -163,6 +294,33 @@ fn context(args: &FieldArgs) -> Result<Context, Failure> {
     Context::parse(&args.context).map_err(Failure::input)
 }
 
+/// Standard input and output of a stream command.
+type StreamStdio = (Box<dyn Read>, Box<dyn Write>);
+
+/// Standard input and output for `seal` and `open`. On Unix, plain files on
+/// duplicates of the two descriptors: no 8 KiB read buffer and no line
+/// buffering (which split each chunk's write in two) between the stream and
+/// the system, and one vectored read and one vectored write per batch of
+/// chunks. The stream reads and writes whole batches, so it needs no buffer.
+fn stream_stdio() -> Result<StreamStdio, Failure> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let duplicate = |fd: std::os::fd::BorrowedFd<'_>, name: &str| {
+            fd.try_clone_to_owned()
+                .map(std::fs::File::from)
+                .map_err(|e| Failure::input(format_args!("cannot use standard {name}: {e}")))
+        };
+        let input = duplicate(io::stdin().as_fd(), "input")?;
+        let output = duplicate(io::stdout().as_fd(), "output")?;
+        Ok((Box::new(input), Box::new(output)))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok((Box::new(io::stdin().lock()), Box::new(io::stdout().lock())))
+    }
+}
+
 fn write_out(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     out.write_all(bytes)
@@ -174,39 +332,52 @@ pub(crate) fn run(command: Command) -> CliResult {
     match command {
         Command::Keygen(arg) => {
             let keyring = Keyring::generate().map_err(failure)?;
-            keyring
-                .create_file(&arg.keyring)
-                .map_err(|e| keyring_failure(&arg.keyring, e))?;
+            match arg.hsm.provider()? {
+                Some(provider) => keyring.create_wrapped_file(&arg.keyring, &provider),
+                None => keyring.create_file(&arg.keyring),
+            }
+            .map_err(|e| keyring_failure(&arg.keyring, e))?;
             println!("primary key {}", keyring.primary_id());
         }
-        Command::Rotate(arg) => {
-            let mut keyring = load(&arg)?;
-            let id = keyring.rotate().map_err(failure)?;
+        Command::KekGenerate(hsm) => {
+            let config = hsm.config()?.ok_or_else(|| {
+                Failure::input("kek-generate needs --hsm-module, --hsm-token and --hsm-pin-file")
+            })?;
+            let provider = Pkcs11KeyProvider::generate_kek(&config).map_err(Failure::input)?;
+            println!("created {}", provider.kek_id());
+        }
+        Command::Wrap { from, keyring: arg } => {
+            let provider = arg.hsm.provider()?.ok_or_else(|| {
+                Failure::input("wrap needs --hsm-module, --hsm-token and --hsm-pin-file")
+            })?;
+            let keyring = Keyring::load(&from).map_err(|e| keyring_failure(&from, e))?;
             keyring
-                .save(&arg.keyring)
+                .create_wrapped_file(&arg.keyring, &provider)
                 .map_err(|e| keyring_failure(&arg.keyring, e))?;
+            println!("wrapped under {}", provider.kek_id());
+        }
+        Command::Rotate(arg) => {
+            let mut loaded = load(&arg)?;
+            let id = loaded.keyring.rotate().map_err(failure)?;
+            loaded.save(&arg)?;
             println!("primary key {id}");
         }
         Command::Retire {
             keyring: arg,
             below,
         } => {
-            let mut keyring = load(&arg)?;
-            keyring.retire_below(below).map_err(failure)?;
-            keyring
-                .save(&arg.keyring)
-                .map_err(|e| keyring_failure(&arg.keyring, e))?;
+            let mut loaded = load(&arg)?;
+            loaded.keyring.retire_below(below).map_err(failure)?;
+            loaded.save(&arg)?;
             println!("minimum decryption version {below}");
         }
         Command::Trim {
             keyring: arg,
             below,
         } => {
-            let mut keyring = load(&arg)?;
-            let removed = keyring.trim_below(below).map_err(failure)?;
-            keyring
-                .save(&arg.keyring)
-                .map_err(|e| keyring_failure(&arg.keyring, e))?;
+            let mut loaded = load(&arg)?;
+            let removed = loaded.keyring.trim_below(below).map_err(failure)?;
+            loaded.save(&arg)?;
             println!("deleted {removed} keys");
         }
         Command::Encrypt(args) => {
@@ -231,20 +402,27 @@ pub(crate) fn run(command: Command) -> CliResult {
         Command::Seal(args) => {
             let keyring = load(&args.field.keyring)?;
             let context = context(&args.field)?;
-            let reader = Progress::new(io::stdin().lock(), "sealed");
-            // The stream writes whole batches of chunks: no buffer needed.
-            let out = io::stdout().lock();
+            let (input, output) = stream_stdio()?;
             keyring
-                .seal_stream_parallel(&context, reader, out, args.threads())
+                .seal_stream_parallel(
+                    &context,
+                    Progress::new(input, "sealed"),
+                    output,
+                    args.threads(),
+                )
                 .map_err(failure)?;
         }
         Command::Open(args) => {
             let keyring = load(&args.field.keyring)?;
             let context = context(&args.field)?;
-            let reader = Progress::new(io::stdin().lock(), "opened");
-            let out = io::stdout().lock();
+            let (input, output) = stream_stdio()?;
             keyring
-                .open_stream_parallel(&context, reader, out, args.threads())
+                .open_stream_parallel(
+                    &context,
+                    Progress::new(input, "opened"),
+                    output,
+                    args.threads(),
+                )
                 .map_err(failure)?;
         }
         Command::BlindIndex {
@@ -352,6 +530,19 @@ impl<R> Progress<R> {
 impl<R: Read> Read for Progress<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.count(n);
+        Ok(n)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        let n = self.inner.read_vectored(bufs)?;
+        self.count(n);
+        Ok(n)
+    }
+}
+
+impl<R> Progress<R> {
+    fn count(&mut self, n: usize) {
         self.bytes += n as u64;
         if self.terminal {
             if n == 0 {
@@ -362,6 +553,5 @@ impl<R: Read> Read for Progress<R> {
                 self.show(false);
             }
         }
-        Ok(n)
     }
 }

@@ -169,7 +169,8 @@ fn check(target: &Target, principal: &str, explain: bool) -> CliResult {
     if let Some(context) = &context {
         request = request.with_context(context);
     }
-    let decision = policy.decide(&request);
+    // An undeclared tenant is malformed input (exit 2), not a refusal.
+    let decision = policy.decide(&request).map_err(Failure::input)?;
     println!(
         "{}",
         if decision.is_allowed() {
@@ -179,7 +180,7 @@ fn check(target: &Target, principal: &str, explain: bool) -> CliResult {
         }
     );
     if explain {
-        let explanation = policy.explain(&request);
+        let explanation = policy.explain(&request).map_err(Failure::input)?;
         println!(
             "outcome: {}",
             match explanation.outcome {

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use palisade_otp::{KeyUri, OtpKind, RecoveryCodes, Secret, Totp};
+use palisade_otp::{FactorState, KeyUri, OtpKind, RecoveryCodes, Secret, Throttle, Totp};
 
 /// RFC 6238's SHA-1 seed, "12345678901234567890", in base32.
 const SEED_SHA1: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -272,8 +272,10 @@ fn recovery_codes_print_codes_and_write_hashes_that_redeem_once() {
         assert!(!json.contains(&code.replace('-', "")));
     }
     let mut stored: RecoveryCodes = serde_json::from_str(&json).unwrap();
-    assert_eq!(stored.redeem(codes[2]), Ok(3));
-    assert!(stored.redeem(codes[2]).is_err());
+    let (throttle, mut state) = (Throttle::default(), FactorState::new());
+    let now = palisade_otp::unix_now().unwrap();
+    assert_eq!(stored.redeem(codes[2], now, &mut state, &throttle), Ok(3));
+    assert!(stored.redeem(codes[2], now, &mut state, &throttle).is_err());
     std::fs::remove_dir_all(dir).unwrap();
 
     let default = palisade(&["otp", "recovery-codes"], None);

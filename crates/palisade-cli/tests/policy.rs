@@ -296,3 +296,25 @@ fn who_can_lists_principals() {
     ]);
     assert_eq!(stdout(&out), "anna (tenant salon)\ncarl (tenant salon)\n");
 }
+
+/// Regression (issue 15): a mistyped tenant was answered (from global roles)
+/// instead of refused; now it is malformed input, exit 2, one line.
+#[test]
+fn check_refuses_an_undeclared_tenant_with_exit_2() {
+    let out = palisade(&[
+        "check",
+        "--policy",
+        &policy("chat-platform.toml"),
+        "--principal",
+        "otto",
+        "--action",
+        "read",
+        "--resource",
+        "Conversation:1",
+        "--tenant",
+        "nosuch",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), "palisade: unknown tenant `nosuch`\n");
+}

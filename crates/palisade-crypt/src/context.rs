@@ -112,6 +112,20 @@ impl Context {
             .sum::<usize>()
     }
 
+    /// Writes the encoding into `out`; returns its length, or `None` (and
+    /// garbage in `out`) when it does not fit.
+    pub(crate) fn encode_to(&self, out: &mut [u8]) -> Option<usize> {
+        let mut writer = SliceWriter { out, at: 0 };
+        writer.put(&len32(self.entries.len()))?;
+        for (label, value) in &self.entries {
+            writer.put(&len32(label.len()))?;
+            writer.put(label.as_bytes())?;
+            writer.put(&len32(value.len()))?;
+            writer.put(value)?;
+        }
+        Some(writer.at)
+    }
+
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&len32(self.entries.len()));
         for (label, value) in &self.entries {
@@ -120,6 +134,20 @@ impl Context {
             out.extend_from_slice(&len32(value.len()));
             out.extend_from_slice(value);
         }
+    }
+}
+
+struct SliceWriter<'a> {
+    out: &'a mut [u8],
+    at: usize,
+}
+
+impl SliceWriter<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Option<()> {
+        let end = self.at.checked_add(bytes.len())?;
+        self.out.get_mut(self.at..end)?.copy_from_slice(bytes);
+        self.at = end;
+        Some(())
     }
 }
 
@@ -154,6 +182,12 @@ mod tests {
             Context::new().with("y", "2").with("x", "1").encode()
         );
         assert_eq!(Context::new().encode(), vec![0, 0, 0, 0]);
+        for context in [&a, &b, &c, &d] {
+            let mut buf = [0u8; 64];
+            let n = context.encode_to(&mut buf).unwrap();
+            assert_eq!(&buf[..n], &context.encode()[..]);
+            assert_eq!(context.encode_to(&mut buf[..n - 1]), None);
+        }
         assert_eq!(
             Context::new().with("t", "u").encode(),
             vec![0, 0, 0, 1, 0, 0, 0, 1, b't', 0, 0, 0, 1, b'u']

@@ -10,14 +10,14 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::aead::{self, Algorithm, TAG_LEN};
+use crate::aead::{self, Backend, TAG_LEN, Tag, XNONCE_LEN};
 use crate::key::{KEY_LEN, SecretKey, fill_random};
 use crate::{Context, Error, Result};
 
 /// Format version of the field envelope.
 pub(crate) const VERSION: u8 = 2;
 /// Length of the XChaCha20 nonce.
-pub(crate) const NONCE_LEN: usize = 24;
+pub(crate) const NONCE_LEN: usize = XNONCE_LEN;
 /// Length of the key commitment.
 pub(crate) const COMMITMENT_LEN: usize = 32;
 /// Length of the header: version, key id, nonce, commitment.
@@ -177,11 +177,26 @@ impl fmt::Debug for FieldKey {
     }
 }
 
-fn aad(header: &[u8], context: &Context) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(header.len() + context.encoded_len());
-    aad.extend_from_slice(header);
-    context.encode_into(&mut aad);
-    aad
+/// Room on the stack for the associated data: the header and a context of
+/// up to 451 encoded bytes (a few labels and ids). Larger ones go to the heap.
+const AAD_ON_STACK: usize = 512;
+
+/// Calls `f` with the associated data: `header` ‖ the context's encoding.
+fn with_aad<T>(header: &[u8], context: &Context, f: impl FnOnce(&[u8]) -> T) -> T {
+    let mut stack = [0u8; AAD_ON_STACK];
+    if let Some((head, rest)) = stack.split_at_mut_checked(header.len()) {
+        head.copy_from_slice(header);
+        if let Some(aad) = context
+            .encode_to(rest)
+            .and_then(|len| stack.get(..header.len() + len))
+        {
+            return f(aad);
+        }
+    }
+    let mut heap = Vec::with_capacity(header.len() + context.encoded_len());
+    heap.extend_from_slice(header);
+    context.encode_into(&mut heap);
+    f(&heap)
 }
 
 /// Encrypts under `key` with a fresh random nonce.
@@ -193,11 +208,12 @@ pub(crate) fn seal(
 ) -> Result<Ciphertext> {
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce)?;
-    seal_with_nonce(key_id, key, &nonce, context, plaintext)
+    seal_with_nonce::<aead::Active>(key_id, key, &nonce, context, plaintext)
 }
 
-/// Encrypts with a given nonce: only for known-answer tests and `seal`.
-pub(crate) fn seal_with_nonce(
+/// Encrypts with a given nonce and backend: only for known-answer and
+/// differential tests, and `seal`.
+pub(crate) fn seal_with_nonce<B: Backend>(
     key_id: u32,
     key: &FieldKey,
     nonce: &[u8; NONCE_LEN],
@@ -209,24 +225,28 @@ pub(crate) fn seal_with_nonce(
     out.extend_from_slice(&key_id.to_be_bytes());
     out.extend_from_slice(nonce);
     out.extend_from_slice(key.commitment.as_ref());
-    let aad = aad(&out, context);
     out.extend_from_slice(plaintext);
-    let body = out
-        .get_mut(HEADER_LEN..)
+    let (header, body) = out
+        .split_at_mut_checked(HEADER_LEN)
         .ok_or(Error::CiphertextMalformed("header"))?;
-    let tag = aead::seal_in_place(
-        Algorithm::XChaCha20Poly1305,
-        key.encryption.as_bytes(),
-        nonce,
-        &aad,
-        body,
-    )?;
+    let tag = with_aad(header, context, |aad| {
+        B::xseal(key.encryption.as_bytes(), nonce, aad, body)
+    })?;
     out.extend_from_slice(&tag);
     Ok(Ciphertext { bytes: out })
 }
 
 /// Checks the commitment in constant time, then decrypts.
 pub(crate) fn open(
+    key: &FieldKey,
+    ciphertext: &Ciphertext,
+    context: &Context,
+) -> Result<Zeroizing<Vec<u8>>> {
+    open_with::<aead::Active>(key, ciphertext, context)
+}
+
+/// `open` with a given backend.
+pub(crate) fn open_with<B: Backend>(
     key: &FieldKey,
     ciphertext: &Ciphertext,
     context: &Context,
@@ -244,7 +264,10 @@ pub(crate) fn open(
             "shorter than the header and tag",
         ))?;
     let (body, tag) = rest.split_at(body_len);
-    let nonce: [u8; NONCE_LEN] = header
+    let tag: &Tag = tag
+        .try_into()
+        .map_err(|_| Error::CiphertextMalformed("tag"))?;
+    let nonce: &[u8; NONCE_LEN] = header
         .get(5..5 + NONCE_LEN)
         .and_then(|n| n.try_into().ok())
         .ok_or(Error::CiphertextMalformed("header"))?;
@@ -254,16 +277,10 @@ pub(crate) fn open(
     if !bool::from(key.commitment.as_ref().ct_eq(stored_commitment)) {
         return Err(Error::Unauthenticated);
     }
-    let aad = aad(header, context);
     let mut plaintext = Zeroizing::new(body.to_vec());
-    aead::open_in_place(
-        Algorithm::XChaCha20Poly1305,
-        key.encryption.as_bytes(),
-        &nonce,
-        &aad,
-        &mut plaintext,
-        tag,
-    )?;
+    with_aad(header, context, |aad| {
+        B::xopen(key.encryption.as_bytes(), nonce, aad, &mut plaintext, tag)
+    })?;
     Ok(plaintext)
 }
 
@@ -297,7 +314,9 @@ mod tests {
             let key_id = u32::try_from(field["key_id"].as_u64().unwrap()).unwrap();
             let plaintext = hex(field["plaintext"].as_str().unwrap());
             let expected = hex(field["envelope"].as_str().unwrap());
-            let sealed = seal_with_nonce(key_id, &key, &nonce, &context, &plaintext).unwrap();
+            let sealed =
+                seal_with_nonce::<aead::Active>(key_id, &key, &nonce, &context, &plaintext)
+                    .unwrap();
             assert_eq!(sealed.as_bytes(), &expected[..], "key id {key_id}");
             assert_eq!(&open(&key, &sealed, &context).unwrap()[..], &plaintext[..]);
         }
@@ -307,7 +326,9 @@ mod tests {
     fn layout_matches_the_readme() {
         let key = FieldKey::derive(&SecretKey::from_bytes([9; 32])).unwrap();
         let nonce = [5u8; NONCE_LEN];
-        let sealed = seal_with_nonce(0x0102_0304, &key, &nonce, &Context::new(), b"abc").unwrap();
+        let sealed =
+            seal_with_nonce::<aead::Active>(0x0102_0304, &key, &nonce, &Context::new(), b"abc")
+                .unwrap();
         let bytes = sealed.as_bytes();
         assert_eq!(bytes.len(), OVERHEAD + 3);
         assert_eq!(bytes[0], 2);
@@ -316,5 +337,45 @@ mod tests {
         assert_eq!(&bytes[29..61], key.commitment());
         assert_eq!(sealed.key_id(), 0x0102_0304);
         assert_eq!(sealed.plaintext_len(), 3);
+    }
+
+    /// The ring backend's envelopes are byte for byte the pure-Rust
+    /// backend's, and each opens the other's.
+    #[cfg(feature = "ring")]
+    mod differential {
+        use super::*;
+        use crate::aead::RustCrypto;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn backends_seal_the_same_envelope_and_open_each_other(
+                key in any::<[u8; 32]>(),
+                key_id in any::<u32>(),
+                nonce in any::<[u8; NONCE_LEN]>(),
+                pairs in proptest::collection::vec(("[a-z]{1,8}", proptest::collection::vec(any::<u8>(), 0..40)), 0..6),
+                long_value in proptest::option::of(proptest::collection::vec(any::<u8>(), 400..700)),
+                plaintext in proptest::collection::vec(any::<u8>(), 0..1100),
+            ) {
+                let key = FieldKey::derive(&SecretKey::from_bytes(key)).unwrap();
+                let mut context = Context::new();
+                for (label, value) in &pairs {
+                    context = context.with(label, value);
+                }
+                // Associated data past the stack buffer goes to the heap.
+                if let Some(value) = long_value {
+                    context = context.with("long", value);
+                }
+                let by_active = seal_with_nonce::<aead::Active>(key_id, &key, &nonce, &context, &plaintext).unwrap();
+                let by_rust = seal_with_nonce::<RustCrypto>(key_id, &key, &nonce, &context, &plaintext).unwrap();
+                prop_assert_eq!(by_active.as_bytes(), by_rust.as_bytes());
+                prop_assert_eq!(&open_with::<aead::Active>(&key, &by_rust, &context).unwrap()[..], &plaintext[..]);
+                prop_assert_eq!(&open_with::<RustCrypto>(&key, &by_active, &context).unwrap()[..], &plaintext[..]);
+                let other = context.clone().with("row", "other");
+                prop_assert!(open_with::<aead::Active>(&key, &by_rust, &other).is_err());
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@
 /// says the same thing for a wrong key, a wrong context and a tampered
 /// ciphertext, so that it cannot serve as an oracle.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The ciphertext does not authenticate: wrong key, wrong context, or
     /// modified bytes.
@@ -79,6 +80,57 @@ pub enum Error {
     /// A key provider (KMS, HSM, file) failed to wrap or unwrap a key.
     #[error("key provider failed: {0}")]
     ProviderFailed(String),
+    /// The PKCS#11 module (the token vendor's library) cannot be loaded or
+    /// initialised.
+    #[error("cannot load the PKCS#11 module `{module}`: {source}")]
+    ModuleUnavailable {
+        /// The module's path.
+        module: String,
+        /// Why it could not be loaded.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// No token with this label (or in this slot) is present: the device is
+    /// removed, the token not initialised, or the label is another.
+    #[error(
+        "no PKCS#11 token `{0}` is present: is the device connected and the token initialised?"
+    )]
+    TokenAbsent(String),
+    /// The token refused the PIN.
+    #[error("the PKCS#11 token refused the PIN")]
+    PinIncorrect,
+    /// The token's user PIN is locked after too many wrong attempts.
+    #[error("the PKCS#11 token's user PIN is locked: the security officer must reset it")]
+    PinLocked,
+    /// The PIN could not be read: its file is missing, empty or readable by
+    /// others, or its environment variable is unset or empty.
+    #[error("cannot read the PIN: {0}")]
+    PinUnavailable(String),
+    /// No key-encryption key with this label is on the token.
+    #[error("no key-encryption key labelled `{0}` on the token")]
+    KekUnknown(String),
+    /// A key with this label is already on the token (when creating one).
+    #[error("a key labelled `{0}` is already on the token")]
+    KekExists(String),
+    /// The key-encryption key could leave the token (it is extractable or not
+    /// sensitive), or several keys carry its label.
+    #[error("the key labelled `{label}` is refused as a key-encryption key: {reason}")]
+    KekUnsafe {
+        /// The key's label.
+        label: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A key file lies inside the folder of the data it protects.
+    #[error(
+        "key file `{file}` lies inside the data folder `{dir}`: keep it elsewhere, or use a hardware token"
+    )]
+    KeyFileInsideData {
+        /// The key file.
+        file: String,
+        /// The data folder.
+        dir: String,
+    },
 }
 
 /// The result type of the crate.

@@ -2,7 +2,6 @@
 
 use std::fmt;
 
-use rand_core::{OsRng, RngCore};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::{Error, Result};
@@ -47,9 +46,16 @@ impl fmt::Debug for SecretKey {
     }
 }
 
-/// Fills `buf` from the operating system's random number generator.
+/// Fills `buf` from the operating system's random number generator, on
+/// every call: keys, salts and every field nonce.
+///
+/// There is deliberately no user-space generator in between: a process that
+/// forks (or a VM restored twice from one snapshot) would copy its state, and
+/// parent and child would then draw the same nonces under the same key. On
+/// Linux this is the C library's `getrandom`, which glibc 2.41 and later
+/// serve from the vDSO (Linux 6.11 and later) without a system call, with
+/// the kernel's own fork and VM-fork protection; older systems make the
+/// system call.
 pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
-    OsRng
-        .try_fill_bytes(buf)
-        .map_err(|_| Error::RandomUnavailable)
+    getrandom::fill(buf).map_err(|_| Error::RandomUnavailable)
 }

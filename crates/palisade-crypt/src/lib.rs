@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod aead;
+mod async_provider;
 mod blind;
 mod context;
 mod encrypted;
@@ -9,12 +10,16 @@ mod envelope;
 mod error;
 mod key;
 mod keyring;
+#[cfg(feature = "pkcs11")]
+mod pkcs11;
 mod provider;
 mod secret_file;
 mod shred;
 mod stream;
+mod wrapped;
 
 pub use crate::{
+    async_provider::AsyncKeyProvider,
     blind::{BlindIndex, BlindIndexValue, Normalizer, safe_index_bits},
     context::Context,
     encrypted::Encrypted,
@@ -24,4 +29,8 @@ pub use crate::{
     provider::{DataKey, KeyProvider, LocalKeyProvider, WrappedKey},
     shred::SubjectKeyStore,
     stream::{CHUNK_LEN, STREAM_HEADER_LEN},
+    wrapped::{WrappedKeyring, ensure_outside},
 };
+
+#[cfg(feature = "pkcs11")]
+pub use crate::pkcs11::{PinSource, Pkcs11Config, Pkcs11KeyProvider, Pkcs11Token};

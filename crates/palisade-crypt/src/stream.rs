@@ -1,7 +1,7 @@
 //! Streaming encryption for files and backups: STREAM (Hoang, Reyhanitabar,
 //! Rogaway, Vizár) over ChaCha20-Poly1305 in 64 KiB chunks, as in age.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
@@ -10,7 +10,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::aead::{self, Algorithm, TAG_LEN};
+use crate::aead::{self, Backend, ChunkKey, TAG_LEN, Tag};
 use crate::key::{KEY_LEN, SecretKey, fill_random};
 use crate::{Context, Error, Keyring, Result};
 
@@ -58,6 +58,46 @@ fn nonce(counter: u64, last: bool) -> [u8; 12] {
     nonce
 }
 
+/// Reads until every buffer is full or the input ends; returns the bytes
+/// read. One system call for all buffers where the reader supports it.
+fn read_full_vectored(
+    reader: &mut impl Read,
+    mut bufs: &mut [IoSliceMut<'_>],
+) -> io::Result<usize> {
+    let mut filled = 0;
+    IoSliceMut::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        let room: usize = bufs.iter().map(|buf| buf.len()).sum();
+        match reader.read_vectored(bufs) {
+            Ok(0) => break,
+            Ok(n) if n <= room => {
+                filled += n;
+                IoSliceMut::advance_slices(&mut bufs, n);
+            }
+            Ok(_) => return Err(io::Error::other("a reader returned more bytes than asked")),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Writes every buffer; one system call for all where the writer supports it.
+fn write_all_vectored(writer: &mut impl Write, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        let left: usize = bufs.iter().map(|buf| buf.len()).sum();
+        match writer.write_vectored(bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) if n <= left => IoSlice::advance_slices(&mut bufs, n),
+            Ok(_) => return Err(io::Error::other("a writer took more bytes than given")),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Reads until `buf` is full or the input ends; returns the bytes read.
 fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
@@ -90,15 +130,44 @@ fn batch_chunks(threads: NonZeroUsize) -> usize {
     threads.get().min(MAX_THREADS) * CHUNKS_PER_THREAD
 }
 
-/// One chunk's buffer: room for a sealed chunk and one byte more, which
-/// tells whether more input follows.
+/// One chunk's buffer. Sealing: the plaintext chunk, then room for its tag.
+/// Opening: room for the plaintext, then the sealed chunk (decrypting out of
+/// place keeps the sealed chunk for a second try with the other flag).
 type Slot = Zeroizing<Vec<u8>>;
 
-/// Slot `index`, allocating the slots up to it on first use (so a short stream
-/// never allocates a whole batch).
-fn slot(slots: &mut Vec<Slot>, index: usize) -> Result<&mut Slot> {
+/// Where an opener's slot holds the sealed chunk.
+const SEALED_AT: usize = CHUNK_LEN;
+
+/// Where a batch reads its chunks into its slots.
+#[derive(Clone, Copy)]
+struct Layout {
+    /// Where the chunk starts in the slot.
+    offset: usize,
+    /// Bytes per chunk (the stream's last chunk may be shorter).
+    chunk_len: usize,
+    /// Bytes per slot.
+    slot_len: usize,
+}
+
+/// Sealing: the plaintext chunk, then room for its tag.
+const SEAL: Layout = Layout {
+    offset: 0,
+    chunk_len: CHUNK_LEN,
+    slot_len: SEALED_CHUNK_LEN,
+};
+
+/// Opening: room for the plaintext, then the sealed chunk.
+const OPEN: Layout = Layout {
+    offset: SEALED_AT,
+    chunk_len: SEALED_CHUNK_LEN,
+    slot_len: SEALED_AT + SEALED_CHUNK_LEN,
+};
+
+/// Slot `index`, of `len` bytes, allocating the slots up to it on first use
+/// (so a short stream never allocates a whole batch).
+fn slot(slots: &mut Vec<Slot>, index: usize, len: usize) -> Result<&mut Slot> {
     while slots.len() <= index {
-        slots.push(Zeroizing::new(vec![0u8; SEALED_CHUNK_LEN + 1]));
+        slots.push(Zeroizing::new(vec![0u8; len]));
     }
     slots
         .get_mut(index)
@@ -175,31 +244,82 @@ struct Batch {
 }
 
 impl Batch {
-    /// Reads up to `batch` chunks of `chunk_len` bytes (the last may be
-    /// shorter); `carry` carries the byte read past the previous chunk.
+    /// Reads up to `batch` chunks (the last may be shorter) into the slots
+    /// as `layout` says; `carry` carries the byte read past the previous
+    /// batch. Once the slots exist, the whole batch is one vectored read;
+    /// until then they are allocated as the input turns out to need them
+    /// (1, 2, 4, … chunks), so a short stream allocates little.
     fn read(
         &mut self,
         reader: &mut impl Read,
         carry: &mut Option<u8>,
         batch: usize,
-        chunk_len: usize,
+        layout: Layout,
     ) -> Result<()> {
         self.chunks.clear();
-        let mut more = true;
-        while self.chunks.len() < batch && more {
-            let slot = slot(&mut self.slots, self.chunks.len())?;
-            let mut filled = 0;
-            if let (Some(byte), Some(first)) = (carry.take(), slot.first_mut()) {
-                *first = byte;
-                filled = 1;
+        let mut have = 0;
+        while have < batch && (have == 0 || self.more()) {
+            let next = if self.slots.len() >= batch {
+                batch
+            } else {
+                (have * 2).clamp(1, batch)
+            };
+            self.fill(reader, carry, have..next, layout)?;
+            have = next;
+        }
+        Ok(())
+    }
+
+    /// Reads chunks `range`, and one byte past them, which tells whether
+    /// more input follows (and goes to `carry`).
+    fn fill(
+        &mut self,
+        reader: &mut impl Read,
+        carry: &mut Option<u8>,
+        range: std::ops::Range<usize>,
+        layout: Layout,
+    ) -> Result<()> {
+        let Layout {
+            offset,
+            chunk_len,
+            slot_len,
+        } = layout;
+        for index in range.clone() {
+            slot(&mut self.slots, index, slot_len)?;
+        }
+        let slots = self
+            .slots
+            .get_mut(range.clone())
+            .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
+        let mut peek = [0u8; 1];
+        let mut carried = 0;
+        let mut bufs = Vec::with_capacity(range.len() + 1);
+        for slot in slots {
+            let mut start = offset;
+            if let Some(byte) = carry.take() {
+                *slice_mut(slot, offset..offset + 1)?
+                    .first_mut()
+                    .ok_or(Error::CiphertextMalformed("chunk bounds"))? = byte;
+                start += 1;
+                carried = 1;
             }
-            // One byte past the chunk tells whether more input follows.
-            filled += read_full(reader, slice_mut(slot, filled..chunk_len + 1)?)?;
-            more = filled > chunk_len;
-            if more {
-                *carry = slot.get(chunk_len).copied();
-            }
-            self.chunks.push((filled.min(chunk_len), more));
+            bufs.push(IoSliceMut::new(slice_mut(slot, start..offset + chunk_len)?));
+        }
+        bufs.push(IoSliceMut::new(&mut peek));
+        let total = carried + read_full_vectored(reader, &mut bufs)?;
+        drop(bufs);
+        let capacity = range.len() * chunk_len;
+        let more = total > capacity;
+        if more {
+            *carry = Some(peek[0]);
+        }
+        // Full chunks, then what is left; at least one chunk (the only,
+        // empty chunk of an empty stream).
+        let in_chunks = total.min(capacity);
+        let count = in_chunks.div_ceil(chunk_len).max(1);
+        for index in 0..count {
+            let len = in_chunks.saturating_sub(index * chunk_len).min(chunk_len);
+            self.chunks.push((len, more || index + 1 < count));
         }
         Ok(())
     }
@@ -251,6 +371,18 @@ impl Keyring {
         &self,
         salt: &[u8; SALT_LEN],
         context: &Context,
+        reader: impl Read,
+        writer: impl Write,
+        threads: NonZeroUsize,
+    ) -> Result<u64> {
+        self.seal_stream_with::<aead::Active>(salt, context, reader, writer, threads)
+    }
+
+    /// `seal_stream_with_salt` with a given backend: for differential tests.
+    pub(crate) fn seal_stream_with<B: Backend>(
+        &self,
+        salt: &[u8; SALT_LEN],
+        context: &Context,
         mut reader: impl Read,
         mut writer: impl Write,
         threads: NonZeroUsize,
@@ -264,6 +396,7 @@ impl Keyring {
         prefix[5..9].copy_from_slice(&id.to_be_bytes());
         prefix[9..].copy_from_slice(salt);
         let (payload_key, commitment) = derive(key, &prefix, context)?;
+        let payload_key = B::chunk_key(&payload_key)?;
         header[..PREFIX_LEN].copy_from_slice(&prefix);
         header[PREFIX_LEN..].copy_from_slice(&commitment);
         writer.write_all(&header)?;
@@ -272,7 +405,7 @@ impl Keyring {
         let mut carry = None;
         let mut current = Batch::default();
         let mut next = Batch::default();
-        current.read(&mut reader, &mut carry, batch, CHUNK_LEN)?;
+        current.read(&mut reader, &mut carry, batch, SEAL)?;
         let mut counter = 0u64;
         let mut total = 0u64;
         loop {
@@ -282,9 +415,7 @@ impl Keyring {
             let first_counter = counter;
             let seal = |index: usize, slot: &mut [u8]| -> Result<()> {
                 let (len, more) = chunks.get(index).copied().unwrap_or((0, false));
-                let tag = aead::seal_in_place(
-                    Algorithm::ChaCha20Poly1305,
-                    payload_key.as_ref(),
+                let tag = payload_key.seal(
                     &nonce(first_counter + index as u64, !more),
                     &[],
                     slice_mut(slot, 0..len)?,
@@ -298,7 +429,7 @@ impl Keyring {
             // The next batch is read while this one is sealed.
             let (failure, read) = each_chunk(threads.get(), batch_slots, &seal, || {
                 if more {
-                    next.read(&mut reader, &mut carry, batch, CHUNK_LEN)
+                    next.read(&mut reader, &mut carry, batch, SEAL)
                 } else {
                     Ok(())
                 }
@@ -306,10 +437,15 @@ impl Keyring {
             if let Some((_, e)) = failure {
                 return Err(e);
             }
-            for (slot, &(len, _)) in slots.iter_mut().zip(chunks.iter()) {
-                writer.write_all(slice_mut(slot, 0..len + TAG_LEN)?)?;
+            let mut sealed = Vec::with_capacity(count);
+            for (slot, &(len, _)) in slots.iter().zip(chunks.iter()) {
+                let chunk = slot
+                    .get(..len + TAG_LEN)
+                    .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
+                sealed.push(IoSlice::new(chunk));
                 total += len as u64;
             }
+            write_all_vectored(&mut writer, &mut sealed)?;
             if !more {
                 break;
             }
@@ -345,8 +481,19 @@ impl Keyring {
     /// (8 per thread) opened on up to `threads` threads (at most 64) while
     /// the next batch is read: the same output and the same errors, every
     /// chunk before a bad one written, in constant memory of two batches
-    /// (1 MiB per thread).
+    /// (2 MiB per thread: each chunk is decrypted out of place).
     pub fn open_stream_parallel(
+        &self,
+        context: &Context,
+        reader: impl Read,
+        writer: impl Write,
+        threads: NonZeroUsize,
+    ) -> Result<u64> {
+        self.open_stream_with::<aead::Active>(context, reader, writer, threads)
+    }
+
+    /// `open_stream_parallel` with a given backend: for differential tests.
+    pub(crate) fn open_stream_with<B: Backend>(
         &self,
         context: &Context,
         mut reader: impl Read,
@@ -361,12 +508,13 @@ impl Keyring {
         if !bool::from(commitment.ct_eq(&parsed.commitment)) {
             return Err(Error::Unauthenticated);
         }
+        let payload_key = B::chunk_key(&payload_key)?;
 
         let batch = batch_chunks(threads);
         let mut carry = None;
         let mut current = Batch::default();
         let mut next = Batch::default();
-        current.read(&mut reader, &mut carry, batch, SEALED_CHUNK_LEN)?;
+        current.read(&mut reader, &mut carry, batch, OPEN)?;
         let mut counter = 0u64;
         let mut total = 0u64;
         loop {
@@ -392,25 +540,26 @@ impl Keyring {
             let open = |index: usize, slot: &mut [u8]| -> Result<()> {
                 let (sealed, more) = chunks.get(index).copied().unwrap_or((0, false));
                 let len = sealed.saturating_sub(TAG_LEN);
-                let (body, rest) = slot.split_at_mut(len);
-                let tag = rest
-                    .get(..TAG_LEN)
+                let tag: Tag = slot
+                    .get(SEALED_AT + len..SEALED_AT + len + TAG_LEN)
+                    .and_then(|tag| tag.try_into().ok())
                     .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
-                let attempt = |last: bool, body: &mut [u8]| {
-                    aead::open_in_place(
-                        Algorithm::ChaCha20Poly1305,
-                        payload_key.as_ref(),
+                // The plaintext goes to the slot's start, before the sealed
+                // chunk: a failed open leaves the sealed chunk untouched.
+                let buf = slice_mut(slot, 0..SEALED_AT + len)?;
+                let mut attempt = |last: bool| {
+                    payload_key.open_within(
                         &nonce(first_counter + index as u64, last),
                         &[],
-                        body,
-                        tag,
+                        buf,
+                        SEALED_AT,
+                        &tag,
                     )
                 };
-                if attempt(!more, body).is_err() {
-                    // Tell truncation and extension apart from tampering: a
-                    // failed open leaves the chunk untouched, so try the
-                    // other flag. Only a full chunk can be either.
-                    let other = len == CHUNK_LEN && attempt(more, body).is_ok();
+                if attempt(!more).is_err() {
+                    // Tell truncation and extension apart from tampering:
+                    // try the other flag. Only a full chunk can be either.
+                    let other = len == CHUNK_LEN && attempt(more).is_ok();
                     return Err(match (other, more) {
                         (true, false) => Error::StreamTruncated,
                         (true, true) => Error::StreamTrailingData,
@@ -425,7 +574,7 @@ impl Keyring {
             // The next batch is read while this one is opened.
             let (failure, read) = each_chunk(threads.get(), batch_slots, &open, || {
                 if more {
-                    next.read(&mut reader, &mut carry, batch, SEALED_CHUNK_LEN)
+                    next.read(&mut reader, &mut carry, batch, OPEN)
                 } else {
                     Ok(())
                 }
@@ -433,11 +582,16 @@ impl Keyring {
             // Every chunk before the first bad one is written, as if the
             // chunks had been opened one by one.
             let good = failure.as_ref().map_or(openable, |&(index, _)| index);
-            for (slot, &(sealed, _)) in slots.iter_mut().zip(chunks.iter()).take(good) {
+            let mut opened = Vec::with_capacity(good);
+            for (slot, &(sealed, _)) in slots.iter().zip(chunks.iter()).take(good) {
                 let len = sealed.saturating_sub(TAG_LEN);
-                writer.write_all(slice_mut(slot, 0..len)?)?;
+                let chunk = slot
+                    .get(..len)
+                    .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
+                opened.push(IoSlice::new(chunk));
                 total += len as u64;
             }
+            write_all_vectored(&mut writer, &mut opened)?;
             if let Some(e) = failure.map(|(_, e)| e).or(shape) {
                 return Err(e);
             }
@@ -587,6 +741,86 @@ mod tests {
                 .open_stream(&context, &sealed[..], &mut opened)
                 .unwrap();
             assert_eq!(opened, plaintext);
+        }
+    }
+
+    /// The ring backend seals the pure-Rust backend's bytes, each opens the
+    /// other's, and damaged streams give both the same output and error.
+    #[cfg(feature = "ring")]
+    #[test]
+    fn backends_agree_on_bytes_and_on_damaged_streams() {
+        use crate::aead::RustCrypto;
+        let keyring = Keyring::from_key_bytes(&[(3, [8; 32])], [0; 32]).unwrap();
+        let context = Context::new().with("backup", "d");
+        let open = |backend_is_ring: bool, sealed: &[u8], threads: usize| {
+            let mut out = Vec::new();
+            let threads = NonZeroUsize::new(threads).unwrap();
+            let result = if backend_is_ring {
+                keyring.open_stream_with::<aead::Active>(&context, sealed, &mut out, threads)
+            } else {
+                keyring.open_stream_with::<RustCrypto>(&context, sealed, &mut out, threads)
+            };
+            (out, result.map_err(|e| format!("{e:?}")))
+        };
+        for len in [
+            0,
+            1,
+            CHUNK_LEN,
+            CHUNK_LEN + 1,
+            2 * CHUNK_LEN,
+            9 * CHUNK_LEN + 5,
+        ] {
+            let plaintext = pattern(len);
+            let mut by_ring = Vec::new();
+            let mut by_rust = Vec::new();
+            keyring
+                .seal_stream_with::<aead::Active>(
+                    &[2; SALT_LEN],
+                    &context,
+                    &plaintext[..],
+                    &mut by_ring,
+                    NonZeroUsize::MIN,
+                )
+                .unwrap();
+            keyring
+                .seal_stream_with::<RustCrypto>(
+                    &[2; SALT_LEN],
+                    &context,
+                    &plaintext[..],
+                    &mut by_rust,
+                    NonZeroUsize::MIN,
+                )
+                .unwrap();
+            assert!(by_ring == by_rust, "{len}");
+            assert_eq!(open(true, &by_rust, 1), (plaintext.clone(), Ok(len as u64)));
+            assert_eq!(
+                open(false, &by_ring, 2),
+                (plaintext.clone(), Ok(len as u64))
+            );
+
+            let chunks = len.div_ceil(CHUNK_LEN).max(1);
+            let mut damaged = vec![
+                // Cut mid-chunk; bytes after the final chunk.
+                by_ring[..by_ring.len() - 1].to_vec(),
+                [&by_ring[..], &[0u8; 17][..]].concat(),
+                [&by_ring[..], &by_ring[STREAM_HEADER_LEN..]].concat(),
+            ];
+            if chunks > 1 {
+                // Cut after the first chunk.
+                damaged.push(by_ring[..STREAM_HEADER_LEN + SEALED_CHUNK_LEN].to_vec());
+            }
+            for chunk in 0..chunks {
+                let mut flipped = by_ring.clone();
+                flipped[STREAM_HEADER_LEN + chunk * SEALED_CHUNK_LEN] ^= 4;
+                damaged.push(flipped);
+            }
+            for sealed in &damaged {
+                for threads in [1, 2] {
+                    let ring = open(true, sealed, threads);
+                    assert!(ring.1.is_err(), "{len}: damaged stream opened");
+                    assert!(ring == open(false, sealed, threads), "{len}: {:?}", ring.1);
+                }
+            }
         }
     }
 }

@@ -5,8 +5,10 @@
 /// Verification outcomes come first: [`Error::Invalid`] is deliberately
 /// opaque (it does not say whether the code was malformed, outside the
 /// window or simply wrong), while [`Error::Replayed`], [`Error::Throttled`]
-/// and [`Error::Locked`] tell the application what to show the user.
+/// and [`Error::Locked`] tell the application what to show the user. The
+/// step-up errors say what a change to an active factor still needs.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The code is not valid for this factor (wrong, malformed or outside the
     /// accepted window).
@@ -27,6 +29,41 @@ pub enum Error {
     /// stays locked until [`FactorState::unlock`](crate::FactorState::unlock).
     #[error("too many failed attempts; the factor is locked")]
     Locked,
+
+    /// A change to an active factor was asked for without proof: it needs a
+    /// code or a recovery code of the factor, or a recent password check
+    /// (see [`StepUp`](crate::StepUp)).
+    #[error(
+        "this change needs a code from the current factor, a recovery code or a recent password check"
+    )]
+    StepUpRequired,
+    /// The password check offered as proof is older than the step-up window.
+    #[error(
+        "the password was checked {age} s ago; this change needs a check within the last {window} s"
+    )]
+    StepUpExpired {
+        /// Seconds between the password check and now.
+        age: u64,
+        /// The step-up window in seconds.
+        window: u64,
+    },
+    /// The password check offered as proof is dated more than a minute after
+    /// the current time: a clock mix-up, or milliseconds passed as seconds.
+    #[error(
+        "the password check time {verified_at} is after the current time {now}; pass unix seconds from the server clock"
+    )]
+    StepUpInFuture {
+        /// The time passed as the password check, in Unix seconds.
+        verified_at: u64,
+        /// The current time passed, in Unix seconds.
+        now: u64,
+    },
+    /// The code or recovery code offered as proof of the active factor was
+    /// not accepted (wrong, malformed or already used; deliberately opaque,
+    /// like [`Error::Invalid`]). The failure was counted in the factor's
+    /// state.
+    #[error("the code or recovery code given as proof of the current factor is not valid")]
+    ProofInvalid,
 
     /// A secret shorter than RFC 4226's minimum of 128 bits.
     #[error("secret has {bits} bits; at least 128 are required")]

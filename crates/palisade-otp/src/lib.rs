@@ -9,6 +9,7 @@ mod qr;
 mod recovery;
 mod secret;
 mod state;
+mod stepup;
 mod uri;
 
 pub use crate::{
@@ -19,5 +20,6 @@ pub use crate::{
     recovery::{DEFAULT_RECOVERY_CODES, MAX_RECOVERY_CODES, RecoveryCode, RecoveryCodes},
     secret::{DEFAULT_SECRET_LEN, MAX_SECRET_LEN, MIN_SECRET_LEN, Secret},
     state::{FactorState, Throttle},
+    stepup::{DEFAULT_STEP_UP_WINDOW, Proof, StepUp},
     uri::{KeyUri, MAX_NAME_LEN, MAX_URI_LEN, OtpKind},
 };

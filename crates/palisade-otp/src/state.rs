@@ -7,19 +7,61 @@ use crate::error::{Error, Result};
 /// What an application stores per factor between verifications.
 ///
 /// A small serde value: the last accepted time step (or HOTP counter), the
-/// number of consecutive failures and the end of the current back-off. Every
-/// verification reads it and updates it, so replay protection and throttling
-/// hold across as many application instances as share the store.
+/// number of consecutive failures, the end of the current back-off and, once
+/// the factor is locked, when it was locked. Every attempt to prove the
+/// factor reads it and updates it — a code ([`Totp::verify`]), a recovery
+/// code ([`RecoveryCodes::redeem`]) or a proof for a step-up ([`StepUp`]) —
+/// so replay protection and throttling hold across every kind of attempt and
+/// across as many application instances as share the store. Failures of
+/// codes and of recovery codes add up to the same back-off and the same lock.
 ///
-/// Store it with a conditional write (compare-and-swap on the previous value,
-/// or `SELECT … FOR UPDATE`): two instances that verify the same code at
-/// the same moment must not both succeed.
+/// # The caller's part: a conditional write, then the verdict
+///
+/// 1. Read the stored state (and, for a recovery code, the stored
+///    [`RecoveryCodes`]).
+/// 2. Call the verification with it; it refuses throttled or locked attempts
+///    before looking at the input, and otherwise records the success or the
+///    failure in the state.
+/// 3. Write the new state back **conditionally**: compare-and-swap on the
+///    value read in step 1 (`UPDATE … SET state = $new WHERE id = $id AND
+///    state = $old`), or hold the row with `SELECT … FOR UPDATE` from step 1
+///    to here. A redeemed recovery code changes the stored codes too: write
+///    both in the same statement, conditional on both.
+/// 4. Act on the verdict **only if the write succeeded**. If another
+///    request changed the state first, discard the verdict without revealing
+///    it (answer "try again") — or start again from step 1.
+///
+/// Then each stored version of the state judges at most one attempt, so
+/// parallel guesses are counted one by one and cannot outrun the back-off,
+/// and two requests carrying the same code cannot both succeed.
+///
+/// # Serialized form
+///
+/// `{"last_step":…,"failures":…,"throttled_until":…}`, plus
+/// `"locked_at":…` only while the factor is locked. Every field is optional
+/// when reading (a missing field is a fresh value), so states written by
+/// earlier versions read unchanged, and a state without a lock serializes
+/// exactly as before.
+///
+/// # Unlocking
+///
+/// A factor locked by [`Throttle::lock_after`] consecutive failures refuses
+/// every attempt, the right code included, until an administrator calls
+/// [`FactorState::unlock`] (see there for what the application should do
+/// around it).
+///
+/// [`Totp::verify`]: crate::Totp::verify
+/// [`RecoveryCodes::redeem`]: crate::RecoveryCodes::redeem
+/// [`RecoveryCodes`]: crate::RecoveryCodes
+/// [`StepUp`]: crate::StepUp
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FactorState {
     last_step: Option<u64>,
     failures: u32,
     throttled_until: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    locked_at: Option<u64>,
 }
 
 impl FactorState {
@@ -48,23 +90,62 @@ impl FactorState {
         self.throttled_until
     }
 
-    /// Clears the failure count and back-off (an administrator's unlock).
-    /// The last accepted step is kept, so old codes stay refused.
+    /// Unix time (seconds) of the failure that locked the factor, while it is
+    /// locked.
+    ///
+    /// Recorded when the failure count reaches the [`Throttle::lock_after`]
+    /// in force at that failure; cleared by [`FactorState::unlock`] and by a
+    /// success. Informational (for the administrator who unlocks and for the
+    /// audit log): whether an attempt is refused is decided by
+    /// [`Throttle::is_locked`], from the failure count.
+    #[must_use]
+    pub fn locked_at(&self) -> Option<u64> {
+        self.locked_at
+    }
+
+    /// Clears the failure count, the back-off and the lock: an
+    /// administrator's unlock. The last accepted step is kept, so codes used
+    /// before stay refused.
+    ///
+    /// This is the only way out of a lock (a success cannot happen while
+    /// locked, and [`StepUp`](crate::StepUp) refuses to replace a locked
+    /// factor). What the application does around it:
+    ///
+    /// - only an administrator may call it, never the account's own session
+    ///   (anyone who can lock a factor by guessing could otherwise unlock it
+    ///   and guess on);
+    /// - record [`failures`](FactorState::failures) and
+    ///   [`locked_at`](FactorState::locked_at) in the audit log before
+    ///   unlocking, with who unlocked it;
+    /// - write the state back with the same conditional write as any
+    ///   verification.
     pub fn unlock(&mut self) {
         self.failures = 0;
         self.throttled_until = None;
+        self.locked_at = None;
     }
 
+    /// A code of time step (or counter) `step` was accepted.
     pub(crate) fn record_success(&mut self, step: u64) {
         self.last_step = Some(step);
+        self.clear_failures();
+    }
+
+    /// A proof that carries no time step (a recovery code) was accepted: the
+    /// failures are cleared, the last accepted step is kept.
+    pub(crate) fn clear_failures(&mut self) {
         self.failures = 0;
         self.throttled_until = None;
+        self.locked_at = None;
     }
 
     pub(crate) fn record_failure(&mut self, now: u64, throttle: &Throttle) {
         self.failures = self.failures.saturating_add(1);
         if let Some(delay) = throttle.delay_after(self.failures) {
             self.throttled_until = Some(now.saturating_add(delay));
+        }
+        if self.locked_at.is_none() && throttle.is_locked(self) {
+            self.locked_at = Some(now);
         }
     }
 }
@@ -157,9 +238,17 @@ impl Throttle {
         Some(self.base_delay.saturating_mul(factor).min(self.max_delay))
     }
 
+    /// Whether `state` is locked under this throttle: its consecutive
+    /// failures have reached [`Throttle::lock_after`]. A locked factor
+    /// refuses every attempt until [`FactorState::unlock`].
+    #[must_use]
+    pub fn is_locked(&self, state: &FactorState) -> bool {
+        self.lock_after.is_some_and(|n| state.failures >= n)
+    }
+
     /// Refuses to go on if the state is locked or backing off at `now`.
     pub(crate) fn check(&self, state: &FactorState, now: u64) -> Result<()> {
-        if self.lock_after.is_some_and(|n| state.failures >= n) {
+        if self.is_locked(state) {
             return Err(Error::Locked);
         }
         match state.throttled_until {
@@ -207,6 +296,33 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<FactorState>("{}").unwrap(),
             FactorState::new()
+        );
+    }
+
+    #[test]
+    fn a_lock_is_dated_serialized_and_cleared_by_unlock() {
+        let throttle = Throttle::new(0, 1, 10).with_lock_after(Some(2));
+        let mut s = FactorState::new();
+        s.record_success(42);
+        s.record_failure(1000, &throttle);
+        assert_eq!((throttle.is_locked(&s), s.locked_at()), (false, None));
+        s.record_failure(1005, &throttle);
+        s.record_failure(1010, &throttle);
+        assert!(throttle.is_locked(&s));
+        assert_eq!(s.locked_at(), Some(1005), "the failure that locked it");
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            json,
+            r#"{"last_step":42,"failures":3,"throttled_until":1014,"locked_at":1005}"#
+        );
+        assert_eq!(serde_json::from_str::<FactorState>(&json).unwrap(), s);
+        s.unlock();
+        assert_eq!(s.locked_at(), None);
+        assert!(!throttle.is_locked(&s));
+        assert_eq!(s.last_step(), Some(42), "old codes stay refused");
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"last_step":42,"failures":0,"throttled_until":null}"#
         );
     }
 }

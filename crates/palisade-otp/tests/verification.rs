@@ -217,10 +217,10 @@ fn enrollment_activates_only_after_a_valid_first_code() {
     let code = authenticator.code_at(T);
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
     assert_eq!(
-        enrollment.confirm(&wrong, T, &mut state).err(),
+        enrollment.confirm_first(&wrong, T, &mut state).err(),
         Some(Error::Invalid)
     );
-    let factor = enrollment.confirm(&code, T, &mut state).unwrap();
+    let factor = enrollment.confirm_first(&code, T, &mut state).unwrap();
     assert_eq!(factor.secret(), enrollment.secret());
     // The confirming code cannot be used again to sign in.
     assert_eq!(factor.verify(&code, T, &mut state), Err(Error::Replayed));
@@ -249,6 +249,11 @@ fn qr_codes_are_written_as_svg_and_png() {
 #[test]
 fn a_recovery_code_works_once() {
     let (mut stored, codes) = RecoveryCodes::generate(10).unwrap();
+    // No back-off here: this test is about the codes, not the throttle.
+    let throttle = Throttle::new(u32::MAX, 0, 0).with_lock_after(None);
+    let mut state = FactorState::new();
+    let mut redeem =
+        |stored: &mut RecoveryCodes, code: &str| stored.redeem(code, T, &mut state, &throttle);
     assert_eq!(codes.len(), 10);
     assert_eq!(stored.remaining(), 10);
     for code in &codes {
@@ -260,8 +265,8 @@ fn a_recovery_code_works_once() {
             "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(c)
         }));
     }
-    assert_eq!(stored.redeem(codes[3].expose()), Ok(9));
-    assert_eq!(stored.redeem(codes[3].expose()), Err(Error::Invalid));
+    assert_eq!(redeem(&mut stored, codes[3].expose()), Ok(9));
+    assert_eq!(redeem(&mut stored, codes[3].expose()), Err(Error::Invalid));
     // Lower case, no hyphens, and O/I read as 0/1 are accepted.
     let typed = codes[4]
         .expose()
@@ -269,17 +274,25 @@ fn a_recovery_code_works_once() {
         .replace('-', "")
         .replace('0', "o")
         .replace('1', "i");
-    assert_eq!(stored.redeem(&typed), Ok(8));
-    assert_eq!(stored.redeem("0000-0000-0000-0000"), Err(Error::Invalid));
+    assert_eq!(redeem(&mut stored, &typed), Ok(8));
+    assert_eq!(
+        redeem(&mut stored, "0000-0000-0000-0000"),
+        Err(Error::Invalid)
+    );
     // The stored form holds hashes only, and survives serialization.
     let json = serde_json::to_string(&stored).unwrap();
     for code in &codes {
         assert!(!json.contains(&code.expose().replace('-', "")));
     }
     let mut loaded: RecoveryCodes = serde_json::from_str(&json).unwrap();
-    assert_eq!(loaded.redeem(codes[4].expose()), Err(Error::Invalid));
-    assert_eq!(loaded.redeem(codes[5].expose()), Ok(7));
+    assert_eq!(redeem(&mut loaded, codes[4].expose()), Err(Error::Invalid));
+    assert_eq!(redeem(&mut loaded, codes[5].expose()), Ok(7));
     assert_eq!(format!("{:?}", codes[0]), "RecoveryCode { .. }");
+    // Debug shows counts, never the per-set key or a hash.
+    assert_eq!(
+        format!("{loaded:?}"),
+        "RecoveryCodes { len: 10, remaining: 7, .. }"
+    );
     // Two sets never share hashes (per-set key).
     let (other, _) = RecoveryCodes::generate(10).unwrap();
     assert_ne!(serde_json::to_string(&other).unwrap()[..80], json[..80]);

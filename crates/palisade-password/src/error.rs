@@ -62,6 +62,26 @@ pub enum Error {
     /// The hashing pool has shut down.
     #[error("hashing pool has shut down")]
     PoolClosed,
+    /// The login limiter's store could not be read or written (the cause
+    /// as the database reported it; it never contains an identifier, only
+    /// the limiter's hashed keys).
+    #[error("login attempt store failed: {0}")]
+    AttemptStoreFailed(String),
+    /// The login limiter's compare-and-swap kept losing to other writers of
+    /// the same key: the store is under more contention than a login can
+    /// wait for, or its compare-and-swap never succeeds.
+    #[error("login attempt store kept changing under {tries} tries")]
+    AttemptStoreContended {
+        /// How many times the limiter tried.
+        tries: u32,
+    },
+    /// An account identifier given to the login limiter is longer than
+    /// [`LoginLimiter::MAX_IDENTIFIER_BYTES`](crate::LoginLimiter::MAX_IDENTIFIER_BYTES).
+    #[error("account identifier is longer than {max} bytes")]
+    IdentifierTooLong {
+        /// The limit in bytes.
+        max: usize,
+    },
     /// The pluggable breached-password check could not answer.
     #[error("breached-password check failed: {0}")]
     BreachCheckFailed(String),

@@ -5,6 +5,7 @@
 mod calibrate;
 mod error;
 mod hasher;
+mod limiter;
 mod params;
 mod pepper;
 mod policy;
@@ -17,6 +18,10 @@ pub use crate::{
     calibrate::{Calibration, calibrate},
     error::{Error, Result},
     hasher::{PasswordHasher, PasswordHasherBuilder, SALT_LEN},
+    limiter::{
+        Admission, AttemptCounter, AttemptStore, Backoff, Limits, LoginLimiter, LoginVerdict,
+        MemoryAttemptStore, Reservation,
+    },
     params::{Params, ParamsBuilder},
     pepper::Pepper,
     policy::{BreachedPasswords, Context, Policy, PolicyVerdict, Refusal, blocklist_len},
@@ -25,6 +30,11 @@ pub use crate::{
     stored::{Scheme, StoredHash},
     verdict::{UpgradeReason, Verdict, Verified},
 };
+
+#[cfg(feature = "postgres")]
+pub use crate::limiter::PostgresAttemptStore;
+#[cfg(feature = "sqlite")]
+pub use crate::limiter::SqliteAttemptStore;
 
 /// Hashes `password` with Argon2id at the default parameters into a PHC string.
 ///

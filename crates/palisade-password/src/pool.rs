@@ -112,13 +112,17 @@ impl HashingPool {
         let worker_kib = budget_kib / count as u64;
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
+        // The first worker takes over the memory the hasher kept from direct
+        // calls, so that it is not held twice.
+        let mut kept = Some(hasher.take_kept_memory());
         let workers = (0..count)
             .map(|i| {
                 let receiver = Arc::clone(&receiver);
                 let hasher = Arc::clone(&hasher);
+                let memory = kept.take().unwrap_or_default();
                 std::thread::Builder::new()
                     .name(format!("palisade-hash-{i}"))
-                    .spawn(move || work(&hasher, &receiver, worker_kib))
+                    .spawn(move || work(&hasher, &receiver, worker_kib, memory))
                     .map_err(|_| Error::PoolClosed)
             })
             .collect::<Result<Vec<_>>>()?;
@@ -294,8 +298,12 @@ impl Drop for HashingPool {
     }
 }
 
-fn work(hasher: &PasswordHasher, receiver: &Mutex<mpsc::Receiver<Job>>, worker_kib: u64) {
-    let mut memory = Memory::default();
+fn work(
+    hasher: &PasswordHasher,
+    receiver: &Mutex<mpsc::Receiver<Job>>,
+    worker_kib: u64,
+    mut memory: Memory,
+) {
     loop {
         let job = match receiver.lock() {
             Ok(queue) => queue.recv(),

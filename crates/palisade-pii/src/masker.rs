@@ -289,6 +289,26 @@ impl Masker {
         Ok((spans, text_none, none))
     }
 
+    /// Masks `value` whole as a value of `kind`, without scanning it: for a
+    /// field whose kind is known (a `phone` column is a [`Kind::Phone`]).
+    ///
+    /// ```
+    /// use palisade_pii::{Kind, Masker, Operator, PartialMask};
+    ///
+    /// let masker = Masker::new(Operator::Partial(PartialMask::default()));
+    /// assert_eq!(masker.mask_value(Kind::Phone, "+48 601 234 211")?, "+48 XXX XXX 211");
+    /// # Ok::<(), palisade_pii::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When the operator fails (see [`Masker::mask`]).
+    pub fn mask_value(&self, kind: Kind, value: &str) -> Result<String> {
+        let masked = self.mask_whole(kind, value.as_bytes())?;
+        // The operators write UTF-8 for UTF-8 input; a lossy copy only if not.
+        Ok(String::from_utf8(masked)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
+
     /// Masks a whole value (a JSON field selected by path) as `kind`.
     pub(crate) fn mask_whole(&self, kind: Kind, value: &[u8]) -> Result<Vec<u8>> {
         let mut out = Vec::new();

@@ -157,11 +157,26 @@ impl PartialMask {
     }
 }
 
-/// Digits of the country calling code of an international number (`+48` → 2).
+/// Digits of the country calling code of an international number (`+48` →
+/// 2), 0 when it has none. Calling codes are a prefix code (ITU-T E.164):
+/// the one assigned code that prefixes the digits after `+` is the number's,
+/// found by looking up its one-, two- and three-digit prefixes in
+/// libphonenumber's metadata, without parsing the whole number.
 fn country_code_len(text: &str) -> usize {
-    phonenumber::parse(None, text)
-        .map(|p| p.code().value().to_string().len())
-        .unwrap_or(0)
+    let Some(rest) = text.trim_start().strip_prefix('+') else {
+        return 0;
+    };
+    let mut code: u16 = 0;
+    for (len, c) in (1..=3).zip(rest.chars()) {
+        let Some(digit) = c.to_digit(10) else {
+            return 0;
+        };
+        code = code * 10 + u16::try_from(digit).unwrap_or(0);
+        if phonenumber::metadata::DATABASE.region(&code).is_some() {
+            return len;
+        }
+    }
+    0
 }
 
 /// The key of the [`Operator::Hash`] tokens: at least 16 bytes, wiped from
@@ -258,6 +273,39 @@ impl Operator {
             Operator::Encrypt(enc) => enc.apply(kind, value, out)?,
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod country_code_tests {
+    use super::country_code_len;
+
+    /// The prefix lookup agrees with a full libphonenumber parse on every
+    /// valid international number of every region's example numbers.
+    #[test]
+    fn calling_codes_agree_with_a_full_parse() {
+        let mut checked = 0;
+        for meta in phonenumber::metadata::DATABASE.iter() {
+            let code = meta.country_code();
+            for example in [meta.descriptors().fixed_line(), meta.descriptors().mobile()]
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.example())
+            {
+                let text = format!("+{code} {example}");
+                if let Ok(parsed) = phonenumber::parse(None, &text) {
+                    assert_eq!(
+                        country_code_len(&text),
+                        parsed.code().value().to_string().len(),
+                        "{text}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 400, "{checked} numbers checked");
+        assert_eq!(country_code_len("601 234 567"), 0);
+        assert_eq!(country_code_len("+"), 0);
     }
 }
 

@@ -23,7 +23,7 @@ fn key(name: &str) -> String {
     }
 }
 
-fn to_u32(n: usize) -> u32 {
+pub(crate) fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
@@ -79,6 +79,7 @@ impl Builder {
                 perms.dedup();
                 ids.push(to_u32(self.rules.len()));
                 self.rules.push(Rule {
+                    at: to_u32(action.span().start),
                     path: format!("{prefix}.{effect}[{index}]").into(),
                     effect,
                     perms: perms.into(),
@@ -120,6 +121,7 @@ impl Builder {
                 .join(", ");
             ids.push(to_u32(self.rules.len()));
             self.rules.push(Rule {
+                at: to_u32(rule.span().start),
                 path: path.into(),
                 effect: def.effect,
                 perms: perms.into(),

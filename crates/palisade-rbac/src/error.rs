@@ -23,9 +23,11 @@ impl fmt::Display for Problem {
 
 /// Everything that can go wrong when loading, changing or querying a policy.
 ///
-/// Decisions themselves never fail: an unknown principal, action or resource
-/// type is simply not permitted (default deny).
+/// A decision fails only for a tenant the policy does not declare
+/// ([`Error::TenantUnknown`]); an unknown principal, action or resource type
+/// is simply not permitted (default deny).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The policy file is not well-formed TOML or does not have the expected shape.
     #[error("{}", syntax_message(*.line, .message))]
@@ -43,27 +45,34 @@ pub enum Error {
     },
     /// No principal has this name.
     #[error("unknown principal `{0}`")]
-    UnknownPrincipal(String),
-    /// No tenant has this name.
+    PrincipalUnknown(String),
+    /// A principal of this name already exists.
+    #[error("principal `{0}` already exists")]
+    PrincipalExists(String),
+    /// No tenant has this name. A decision in an undeclared tenant is
+    /// refused with this error rather than answered (a mistyped tenant).
     #[error("unknown tenant `{0}`")]
-    UnknownTenant(String),
+    TenantUnknown(String),
     /// No role has this name.
     #[error("unknown role `{0}`")]
-    UnknownRole(String),
+    RoleUnknown(String),
     /// The resource type or the action is not declared in the schema.
     #[error("unknown action `{action}` on resource type `{resource_type}`")]
-    UnknownAction {
+    ActionUnknown {
         /// The resource type asked for.
         resource_type: String,
         /// The action asked for.
         action: String,
     },
+    /// The field is not declared in the schema (`Type.field`).
+    #[error("unknown field `{0}` (expected `Type.field` of a declared type)")]
+    FieldUnknown(String),
     /// A resource name is not of the form `Type:id`.
     #[error("malformed resource `{0}`: expected `Type:id` or `Type`")]
-    MalformedResource(String),
+    ResourceMalformed(String),
     /// A request context is not a JSON object of strings, integers and booleans.
     #[error("invalid context: {0}")]
-    InvalidContext(String),
+    ContextInvalid(String),
     /// The principal owns a tenant, so it cannot be blocked.
     #[error("principal `{principal}` owns tenant `{tenant}` and cannot be blocked")]
     OwnerCannotBeBlocked {
@@ -93,6 +102,83 @@ pub enum Error {
     /// The change would leave a tenant without any owner.
     #[error("tenant `{0}` would be left without an owner")]
     TenantWithoutOwner(String),
+    /// The acting principal is blocked, so it can change nothing.
+    #[error("principal `{actor}` is blocked and cannot change the policy")]
+    ActorBlocked {
+        /// The acting principal.
+        actor: String,
+    },
+    /// Nobody changes their own roles, rights or status.
+    #[error("principal `{actor}` cannot change its own roles or rights")]
+    SelfChange {
+        /// The acting principal, also the one it tried to change.
+        actor: String,
+    },
+    /// The principal owns a tenant in which the change would apply, and only
+    /// an owner of that tenant may change it.
+    #[error("principal `{actor}` cannot change `{principal}`, an owner of tenant `{tenant}`")]
+    OwnerProtected {
+        /// The acting principal.
+        actor: String,
+        /// The owner it tried to change.
+        principal: String,
+        /// The tenant `principal` owns.
+        tenant: String,
+    },
+    /// The acting principal holds no role of the delegation order in the
+    /// tenant, so it outranks nobody there.
+    #[error("principal `{actor}` holds no ranked role in tenant `{tenant}` and outranks nobody")]
+    ActorUnranked {
+        /// The acting principal.
+        actor: String,
+        /// The tenant.
+        tenant: String,
+    },
+    /// The acting principal does not outrank a role: one the changed
+    /// principal holds, or one it would be given.
+    #[error("principal `{actor}` does not outrank role `{role}` in tenant `{tenant}`")]
+    RoleNotOutranked {
+        /// The acting principal.
+        actor: String,
+        /// The role it does not outrank.
+        role: String,
+        /// The tenant.
+        tenant: String,
+    },
+    /// The change would give a right the acting principal does not hold
+    /// itself (unconditionally, or under the same conditions).
+    #[error("principal `{actor}` cannot give `{right}` in tenant `{tenant}`: it does not hold it")]
+    ActorLacksRight {
+        /// The acting principal.
+        actor: String,
+        /// The right, `Type:action`.
+        right: String,
+        /// The tenant in which the actor lacks it.
+        tenant: String,
+    },
+    /// The change would show a field more openly than the acting principal
+    /// sees it itself.
+    #[error(
+        "principal `{actor}` sees `{field}` {visibility} in tenant `{tenant}` and cannot show it more openly"
+    )]
+    ActorLacksFieldRight {
+        /// The acting principal.
+        actor: String,
+        /// The field, `Type.field`.
+        field: String,
+        /// How the actor sees it.
+        visibility: crate::Visibility,
+        /// The tenant.
+        tenant: String,
+    },
+    /// There is no such grant, deny or field setting of the principal to remove.
+    #[error("principal `{principal}` has no own {setting}")]
+    RightNotSet {
+        /// The principal.
+        principal: String,
+        /// What was to be removed, e.g. ``deny of `Client:export` ``.
+        setting: String,
+    },
     /// The policy could not be written out as TOML.
     #[error("cannot write policy: {0}")]
     Write(String),

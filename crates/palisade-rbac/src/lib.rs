@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod compile;
+mod delegation;
 mod document;
 mod error;
 mod model;
@@ -12,7 +13,8 @@ mod store;
 mod validate;
 
 pub use crate::{
-    document::PolicyDocument,
+    delegation::Actor,
+    document::{PolicyDocument, Unchecked},
     error::{Error, Problem, Result},
     model::{Effect, Status, Visibility},
     policy::{

@@ -15,6 +15,9 @@ pub(crate) struct File {
     pub(crate) types: BTreeMap<String, Spanned<TypeDef>>,
     #[serde(default)]
     pub(crate) roles: BTreeMap<String, Spanned<RoleDef>>,
+    /// Who may administer whom: the order of roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) delegation: Option<Spanned<DelegationDef>>,
     #[serde(default)]
     pub(crate) tenants: BTreeMap<String, Spanned<TenantDef>>,
     #[serde(default)]
@@ -22,6 +25,64 @@ pub(crate) struct File {
     /// Known resources and their attributes, keyed `Type:id`.
     #[serde(default)]
     pub(crate) resources: BTreeMap<String, Spanned<ResourceDef>>,
+}
+
+/// `[delegation]`: the order of roles for administrative delegation.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DelegationDef {
+    /// Most senior first; each entry outranks every entry after it. An
+    /// entry is a role name, or a list of peer roles (none outranks another).
+    #[serde(default)]
+    pub(crate) order: Vec<Spanned<Rank>>,
+}
+
+/// One step of the delegation order: a role, or several peer roles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Rank {
+    One(String),
+    Peers(Vec<String>),
+}
+
+impl Rank {
+    pub(crate) fn roles(&self) -> &[String] {
+        match self {
+            Self::One(role) => std::slice::from_ref(role),
+            Self::Peers(roles) => roles,
+        }
+    }
+}
+
+impl Serialize for Rank {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::One(role) => serializer.serialize_str(role),
+            Self::Peers(roles) => roles.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rank {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Rank;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a role name or a list of peer role names")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Rank, E> {
+                Ok(Rank::One(value.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Rank, A::Error> {
+                let mut roles = Vec::new();
+                while let Some(role) = seq.next_element::<String>()? {
+                    roles.push(role);
+                }
+                Ok(Rank::Peers(roles))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

@@ -84,6 +84,8 @@ pub(crate) struct RuleSet {
 
 #[derive(Debug)]
 pub(crate) struct Rule {
+    /// Byte offset of the rule in the policy file (0 when not from a file).
+    pub(crate) at: u32,
     /// Path into the policy file, e.g. `roles.Operator.rules[0]`.
     pub(crate) path: Box<str>,
     pub(crate) effect: Effect,
@@ -334,6 +336,13 @@ pub struct Grantee<'p> {
     pub tenant: Option<&'p str>,
 }
 
+/// The error of an undeclared tenant, kept off the decision's hot path.
+#[cold]
+#[inline(never)]
+fn tenant_unknown(tenant: &str) -> crate::Error {
+    crate::Error::TenantUnknown(tenant.to_owned())
+}
+
 /// Sets that apply to a user in a tenant: own rights, then roles.
 struct Applicable<'p> {
     own: Option<&'p RuleSet>,
@@ -387,14 +396,34 @@ impl Policy {
         }
     }
 
-    /// Decides a request. Total and allocation-free: unknown names are
-    /// simply not permitted; a deny beats any allow; default deny.
-    pub fn decide(&self, request: &Request<'_>) -> Decision<'_> {
+    /// Decides a request: a deny beats any allow; default deny. Unknown
+    /// principals, resource types and actions are simply not permitted.
+    ///
+    /// A tenant the policy does not declare is refused with
+    /// [`Error::TenantUnknown`](crate::Error::TenantUnknown), as by
+    /// [`permissions`](Self::permissions) and [`who_can`](Self::who_can): a
+    /// mistyped tenant is an error in the caller, not a question to answer
+    /// from the principal's global roles. A decision allocates nothing
+    /// (only the error does).
+    pub fn decide(&self, request: &Request<'_>) -> crate::Result<Decision<'_>> {
+        let tenant = match request.tenant {
+            None => None,
+            Some(t) => match self.tenant_ix.get(t) {
+                Some(id) => Some(*id),
+                None => return Err(tenant_unknown(t)),
+            },
+        };
+        Ok(self.decide_in(request, tenant))
+    }
+
+    /// [`decide`](Self::decide) with the tenant already resolved.
+    #[inline]
+    fn decide_in(&self, request: &Request<'_>, tenant: Option<u32>) -> Decision<'_> {
         let mut decision = Decision {
             policy: self,
             outcome: Outcome::NotPermitted,
             user: None,
-            tenant: None,
+            tenant,
             type_id: None,
         };
         decision.type_id = self.type_ix.get(request.resource.type_name).copied();
@@ -405,7 +434,6 @@ impl Policy {
             return decision;
         };
         decision.user = Some(user_id);
-        decision.tenant = request.tenant.and_then(|t| self.tenant_ix.get(t).copied());
         if user.blocked {
             decision.outcome = Outcome::Forbidden;
             return decision;
@@ -456,8 +484,13 @@ impl Policy {
 
     /// Decides a request and says why: the rules that matched, by their
     /// place in the policy file. Slower than [`decide`](Self::decide); its
-    /// outcome is always the same.
-    pub fn explain(&self, request: &Request<'_>) -> Explanation {
+    /// outcome is always the same, and it refuses an undeclared tenant alike.
+    pub fn explain(&self, request: &Request<'_>) -> crate::Result<Explanation> {
+        let tenant = self.tenant_id(request.tenant)?;
+        Ok(self.explain_in(request, tenant))
+    }
+
+    fn explain_in(&self, request: &Request<'_>, tenant: Option<u32>) -> Explanation {
         let not_permitted = |summary: String| Explanation {
             outcome: Outcome::NotPermitted,
             rules: Vec::new(),
@@ -487,7 +520,6 @@ impl Policy {
                 request.action, resource.type_name
             ));
         };
-        let tenant = request.tenant.and_then(|t| self.tenant_ix.get(t).copied());
         let owner = self.owner_is_principal(request, type_id, user_id);
         let mut rule_ids = BTreeSet::new();
         for set in self.applicable(user, tenant).sets(self) {
@@ -572,7 +604,7 @@ impl Policy {
 
     /// Field rights: the user's own setting wins; otherwise the most
     /// restrictive setting among its roles; otherwise visible.
-    fn field_rights(
+    pub(crate) fn field_rights(
         &self,
         user_id: u32,
         tenant: Option<u32>,
@@ -629,12 +661,12 @@ impl Policy {
         let user = *self
             .user_ix
             .get(principal)
-            .ok_or_else(|| crate::Error::UnknownPrincipal(principal.to_owned()))?;
+            .ok_or_else(|| crate::Error::PrincipalUnknown(principal.to_owned()))?;
         let type_id =
             *self
                 .type_ix
                 .get(resource_type)
-                .ok_or_else(|| crate::Error::UnknownAction {
+                .ok_or_else(|| crate::Error::ActionUnknown {
                     resource_type: resource_type.to_owned(),
                     action: "*".to_owned(),
                 })?;
@@ -649,7 +681,7 @@ impl Policy {
                 self.tenant_ix
                     .get(t)
                     .copied()
-                    .ok_or_else(|| crate::Error::UnknownTenant(t.to_owned()))
+                    .ok_or_else(|| crate::Error::TenantUnknown(t.to_owned()))
             })
             .transpose()
     }
@@ -667,7 +699,7 @@ impl Policy {
             .user_ix
             .get(principal)
             .and_then(|id| self.users.get(*id as usize))
-            .ok_or_else(|| crate::Error::UnknownPrincipal(principal.to_owned()))?;
+            .ok_or_else(|| crate::Error::PrincipalUnknown(principal.to_owned()))?;
         let tenant = self.tenant_id(tenant)?;
         let applicable = self.applicable(user, tenant);
         let mut rule_ids = BTreeSet::new();
@@ -699,6 +731,160 @@ impl Policy {
         Ok(out)
     }
 
+    /// How a principal may use every permission, indexed by permission id
+    /// (`None`: not permitted), as [`permissions`](Self::permissions) lists it.
+    pub(crate) fn access_table(&self, user_id: u32, tenant: Option<u32>) -> Vec<Option<Access>> {
+        let Some(user) = self.users.get(user_id as usize) else {
+            return vec![None; self.perm_count as usize];
+        };
+        if user.blocked {
+            return vec![Some(Access::Forbidden); self.perm_count as usize];
+        }
+        let mut rule_ids = BTreeSet::new();
+        for set in self.applicable(user, tenant).sets(self) {
+            rule_ids.extend(set.rules.iter().copied());
+        }
+        let rules: Vec<&Rule> = rule_ids
+            .iter()
+            .filter_map(|r| self.rules.get(*r as usize))
+            .collect();
+        (0..self.perm_count)
+            .map(|perm| Self::access(&rules, perm))
+            .collect()
+    }
+
+    /// What a role alone (with what it inherits) gives, indexed by permission id.
+    pub(crate) fn role_access_table(&self, role_id: u32) -> Vec<Option<Access>> {
+        let rules: Vec<&Rule> = self
+            .roles
+            .get(role_id as usize)
+            .map(|role| {
+                role.set
+                    .rules
+                    .iter()
+                    .filter_map(|r| self.rules.get(*r as usize))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (0..self.perm_count)
+            .map(|perm| Self::access(&rules, perm))
+            .collect()
+    }
+
+    /// How a principal sees every field, indexed by global field id: hidden
+    /// when it may do nothing with the field's type (nor when blocked).
+    pub(crate) fn visibility_table(&self, user_id: u32, tenant: Option<u32>) -> Vec<Visibility> {
+        let reached = self.fields_reached(&self.access_table(user_id, tenant));
+        (0..crate::compile::to_u32(self.types.len()))
+            .flat_map(|type_id| self.field_rights(user_id, tenant, type_id, true))
+            .zip(reached)
+            .map(|(right, reached)| {
+                if reached {
+                    right.visibility
+                } else {
+                    Visibility::Hidden
+                }
+            })
+            .collect()
+    }
+
+    /// How a role alone shows every field (its own or inherited setting,
+    /// else visible), indexed by global field id.
+    pub(crate) fn role_visibility_table(&self, role_id: u32) -> Vec<Visibility> {
+        let fields = self
+            .roles
+            .get(role_id as usize)
+            .map_or(&[][..], |role| &role.set.fields[..]);
+        (0..self.field_count())
+            .map(|field| {
+                fields
+                    .binary_search_by_key(&field, |(f, _)| *f)
+                    .ok()
+                    .and_then(|at| fields.get(at))
+                    .map_or(Visibility::Visible, |(_, v)| *v)
+            })
+            .collect()
+    }
+
+    /// For each field (by global id), whether `access` allows some action
+    /// of its type, perhaps under conditions: only then is the field shown.
+    pub(crate) fn fields_reached(&self, access: &[Option<Access>]) -> Vec<bool> {
+        let mut types = vec![false; self.types.len()];
+        for (perm, access) in access.iter().enumerate() {
+            if matches!(access, Some(Access::Allowed | Access::Conditional { .. }))
+                && let Some(slot) = self
+                    .perm_type
+                    .get(perm)
+                    .and_then(|ty| types.get_mut(*ty as usize))
+            {
+                *slot = true;
+            }
+        }
+        self.types
+            .iter()
+            .zip(types)
+            .flat_map(|(ty, reached)| std::iter::repeat_n(reached, ty.fields.len()))
+            .collect()
+    }
+
+    /// Number of fields over all types.
+    pub(crate) fn field_count(&self) -> u32 {
+        self.types.last().map_or(0, |ty| {
+            ty.first_field + crate::compile::to_u32(ty.fields.len())
+        })
+    }
+
+    /// The field with a global id, as `Type.field`.
+    pub(crate) fn field_label(&self, field: u32) -> String {
+        self.types
+            .iter()
+            .find_map(|ty| {
+                let offset = field.checked_sub(ty.first_field)?;
+                let name = ty.fields.get(offset as usize)?;
+                Some(format!("{}.{name}", ty.name))
+            })
+            .unwrap_or_default()
+    }
+
+    /// The global id of a field written `Type.field`.
+    pub(crate) fn field_id(&self, name: &str) -> Option<u32> {
+        let (ty, field) = name.split_once('.')?;
+        let ty = self.types.get(*self.type_ix.get(ty)? as usize)?;
+        let offset = ty.fields.iter().position(|f| &**f == field)?;
+        Some(ty.first_field + crate::compile::to_u32(offset))
+    }
+
+    /// The permission as `Type:action`.
+    pub(crate) fn perm_label(&self, perm: u32) -> String {
+        self.perm_name(perm)
+            .map(|(ty, action)| format!("{ty}:{action}"))
+            .unwrap_or_default()
+    }
+
+    /// The permissions an action reference (`*`, `Type:*`, `Type:action`) covers.
+    pub(crate) fn perms_of(&self, reference: &str) -> Vec<u32> {
+        let of_type = |ty: &TypeEntry| {
+            let first = ty.first_perm;
+            (0..crate::compile::to_u32(ty.actions.len())).map(move |i| first + i)
+        };
+        match crate::model::parse_action_ref(reference) {
+            Some(crate::model::ActionRef::All) => (0..self.perm_count).collect(),
+            Some(crate::model::ActionRef::AllOf(ty)) => self
+                .type_ix
+                .get(ty)
+                .and_then(|id| self.types.get(*id as usize))
+                .map(|ty| of_type(ty).collect())
+                .unwrap_or_default(),
+            Some(crate::model::ActionRef::One(ty, action)) => self
+                .type_ix
+                .get(ty)
+                .and_then(|id| self.perm_of(*id, action))
+                .into_iter()
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     fn access(rules: &[&Rule], perm: u32) -> Option<Access> {
         let mut allowed = false;
         let mut allow_if = Vec::new();
@@ -728,7 +914,7 @@ impl Policy {
         }
     }
 
-    fn perm_name(&self, perm: u32) -> Option<(&str, &str)> {
+    pub(crate) fn perm_name(&self, perm: u32) -> Option<(&str, &str)> {
         let ty = self
             .types
             .get(*self.perm_type.get(perm as usize)? as usize)?;
@@ -750,12 +936,12 @@ impl Policy {
             *self
                 .type_ix
                 .get(resource.type_name)
-                .ok_or_else(|| crate::Error::UnknownAction {
+                .ok_or_else(|| crate::Error::ActionUnknown {
                     resource_type: resource.type_name.to_owned(),
                     action: action.to_owned(),
                 })?;
         if self.perm_of(type_id, action).is_none() {
-            return Err(crate::Error::UnknownAction {
+            return Err(crate::Error::ActionUnknown {
                 resource_type: resource.type_name.to_owned(),
                 action: action.to_owned(),
             });
@@ -767,7 +953,7 @@ impl Policy {
                 let mut request = Request::new(&user.name, action, resource);
                 request.tenant = tenant;
                 request.context = context;
-                self.decide(&request).is_allowed()
+                self.decide(&request).is_ok_and(|d| d.is_allowed())
             };
             if let Some(t) = tenant {
                 if ask(Some(t)) {

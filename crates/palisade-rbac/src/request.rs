@@ -84,9 +84,9 @@ impl Context {
     /// Parses a JSON object whose values are strings, integers or booleans.
     pub fn from_json(text: &str) -> Result<Self> {
         let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| Error::InvalidContext(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| Error::ContextInvalid(e.to_string()))?;
         let serde_json::Value::Object(map) = value else {
-            return Err(Error::InvalidContext("expected a JSON object".to_owned()));
+            return Err(Error::ContextInvalid("expected a JSON object".to_owned()));
         };
         let mut context = Self::new();
         for (key, value) in map {
@@ -96,13 +96,13 @@ impl Context {
                 serde_json::Value::Number(n) => match n.as_i64() {
                     Some(n) => Value::Long(n),
                     None => {
-                        return Err(Error::InvalidContext(format!(
+                        return Err(Error::ContextInvalid(format!(
                             "`{key}` is not a 64-bit integer"
                         )));
                     }
                 },
                 _ => {
-                    return Err(Error::InvalidContext(format!(
+                    return Err(Error::ContextInvalid(format!(
                         "`{key}` is not a string, integer or boolean"
                     )));
                 }
@@ -154,7 +154,7 @@ impl<'a> Resource<'a> {
     pub fn parse(text: &'a str) -> Result<Self> {
         let (type_name, id) = text.split_once(':').unwrap_or((text, ""));
         if type_name.is_empty() || type_name.contains('*') {
-            return Err(Error::MalformedResource(text.to_owned()));
+            return Err(Error::ResourceMalformed(text.to_owned()));
         }
         Ok(Self::new(type_name, id))
     }

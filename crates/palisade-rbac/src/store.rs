@@ -48,13 +48,17 @@ impl PolicyStore {
     }
 
     /// Decides on the current snapshot and reports the decision to the hook.
-    pub fn decide(&self, request: &Request<'_>) -> Outcome {
+    ///
+    /// A request in a tenant the snapshot does not declare is refused with
+    /// [`Error::TenantUnknown`](crate::Error::TenantUnknown); it is not a
+    /// decision and the hook does not see it.
+    pub fn decide(&self, request: &Request<'_>) -> crate::Result<Outcome> {
         let policy = self.current.load();
-        let decision = policy.decide(request);
+        let decision = policy.decide(request)?;
         if let Some(hook) = &self.hook {
             hook.record(request, &decision);
         }
-        decision.outcome()
+        Ok(decision.outcome())
     }
 
     /// The current snapshot, for several questions against one version.

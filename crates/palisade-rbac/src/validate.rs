@@ -5,8 +5,11 @@ use std::ops::Range;
 
 use toml::Spanned;
 
+use crate::compile::{compile, to_u32};
 use crate::error::{Error, Problem, Result};
-use crate::model::{ActionRef, File, Op, Operand, Rights, Status, parse_action_ref};
+use crate::model::{
+    ActionRef, Effect, File, Op, Operand, Rights, Status, Visibility, parse_action_ref,
+};
 
 /// Parses the TOML text into the file model (shape only, no schema checks).
 pub(crate) fn parse(text: &str) -> Result<File> {
@@ -32,9 +35,14 @@ pub(crate) fn validate(file: &File, text: Option<&str>) -> Vec<Problem> {
     };
     check.types();
     check.roles();
+    check.delegation();
     check.tenants();
     check.users();
     check.resources();
+    // Needs every name resolved, so only on an otherwise valid file.
+    if check.problems.is_empty() {
+        check.owners_keep_their_rights();
+    }
     let mut problems = check.problems;
     problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
     problems
@@ -48,6 +56,31 @@ pub(crate) fn ensure_valid(file: &File, text: Option<&str>) -> Result<()> {
     } else {
         Err(Error::Invalid { problems })
     }
+}
+
+/// The roles `user` holds in `tenant` (every-tenant roles first), with
+/// where each is written.
+pub(crate) fn roles_in<'f>(file: &'f File, user: &str, tenant: &str) -> Vec<&'f Spanned<String>> {
+    file.users
+        .get(user)
+        .map(|u| {
+            let u = u.get_ref();
+            u.roles
+                .iter()
+                .chain(u.tenants.get(tenant).into_iter().flatten())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The place of `role` in the delegation order (0 = most senior), if listed.
+pub(crate) fn rank_of(file: &File, role: &str) -> Option<usize> {
+    file.delegation
+        .as_ref()?
+        .get_ref()
+        .order
+        .iter()
+        .position(|rank| rank.get_ref().roles().iter().any(|r| r == role))
 }
 
 /// Whether `user` is directly assigned `role` in `tenant` (or in every tenant).
@@ -276,6 +309,167 @@ impl Checker<'_> {
                 .collect::<Vec<_>>()
                 .join(" -> ");
             self.report(span, format!("role `{first}` inherits itself: {chain}"));
+        }
+    }
+
+    fn delegation(&mut self) {
+        let Some(def) = &self.file.delegation else {
+            return;
+        };
+        let mut seen = BTreeSet::new();
+        for rank in &def.get_ref().order {
+            let roles = rank.get_ref().roles();
+            if roles.is_empty() {
+                self.report(
+                    rank.span(),
+                    "delegation order has an empty list of peer roles".to_owned(),
+                );
+            }
+            for role in roles {
+                if !self.file.roles.contains_key(role) {
+                    self.report(
+                        rank.span(),
+                        format!("delegation order names unknown role `{role}`"),
+                    );
+                } else if !seen.insert(role.as_str()) {
+                    self.report(
+                        rank.span(),
+                        format!("delegation order lists role `{role}` twice"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Owners are protected in their rights, not only in their status: in a
+    /// tenant it owns, nothing but the owner role itself may take away a
+    /// right the owner role gives or show a field less openly than the owner
+    /// role does (no deny or field setting of the owner's own, no other role
+    /// it holds there).
+    fn owners_keep_their_rights(&mut self) {
+        let policy = compile(self.file);
+        for (tenant_name, tenant) in &self.file.tenants {
+            let tenant = tenant.get_ref();
+            let role_name = tenant.owner_role.get_ref();
+            let (Some(&role_id), Some(&tenant_id)) = (
+                policy.role_ix.get(role_name.as_str()),
+                policy.tenant_ix.get(tenant_name.as_str()),
+            ) else {
+                continue;
+            };
+            let Some(owner_role) = policy.roles.get(role_id as usize) else {
+                continue;
+            };
+            let own_rules: BTreeSet<u32> = owner_role.set.rules.iter().copied().collect();
+            let given: BTreeSet<u32> = owner_role
+                .set
+                .rules
+                .iter()
+                .filter_map(|r| policy.rules.get(*r as usize))
+                .filter(|r| r.effect == Effect::Allow)
+                .flat_map(|r| r.perms.iter().copied())
+                .collect();
+            let role_fields = policy.role_visibility_table(role_id);
+            // Fields of a type the owner role gives no action on are no part of it.
+            let role_reach = policy.fields_reached(&policy.role_access_table(role_id));
+            for owner in &tenant.owners {
+                let who = owner.get_ref();
+                let Some(&user_id) = policy.user_ix.get(who.as_str()) else {
+                    continue;
+                };
+                let Some(user) = policy.users.get(user_id as usize) else {
+                    continue;
+                };
+                let prefix =
+                    format!("tenant `{tenant_name}`: owner `{who}` cannot be restricted in it");
+                // Its own denies.
+                for rule in user
+                    .own
+                    .iter()
+                    .flat_map(|set| set.rules.iter())
+                    .filter_map(|r| policy.rules.get(*r as usize))
+                    .filter(|r| r.effect == Effect::Deny)
+                {
+                    if let Some(perm) = rule.perms.iter().find(|p| given.contains(p)) {
+                        let at = rule.at as usize;
+                        self.report(
+                            at..at,
+                            format!(
+                                "{prefix}: `{}` (deny {}) takes away `{}`, which its owner role `{role_name}` gives",
+                                rule.path,
+                                rule.actions,
+                                policy.perm_label(*perm)
+                            ),
+                        );
+                    }
+                }
+                // Denies of the other roles it holds there.
+                for held in roles_in(self.file, who, tenant_name) {
+                    let Some(role) = policy
+                        .role_ix
+                        .get(held.get_ref().as_str())
+                        .and_then(|id| policy.roles.get(*id as usize))
+                    else {
+                        continue;
+                    };
+                    let taken = role
+                        .set
+                        .rules
+                        .iter()
+                        .filter(|r| !own_rules.contains(r))
+                        .filter_map(|r| policy.rules.get(*r as usize))
+                        .filter(|r| r.effect == Effect::Deny)
+                        .find_map(|r| Some((r, r.perms.iter().find(|p| given.contains(p))?)));
+                    if let Some((rule, perm)) = taken {
+                        self.report(
+                            held.span(),
+                            format!(
+                                "{prefix}: it holds role `{}`, whose `{}` (deny {}) takes away `{}`, which its owner role `{role_name}` gives",
+                                held.get_ref(),
+                                rule.path,
+                                rule.actions,
+                                policy.perm_label(*perm)
+                            ),
+                        );
+                    }
+                }
+                // Field settings: its own, or the most restrictive of its roles.
+                // As settings, whatever its permissions (a deny is reported above).
+                let seen: Vec<Visibility> = (0..to_u32(policy.types.len()))
+                    .flat_map(|ty| policy.field_rights(user_id, Some(tenant_id), ty, true))
+                    .map(|right| right.visibility)
+                    .collect();
+                let own_fields = self.file.users.get(who).map(|u| &u.get_ref().fields);
+                for (field, ((seen, shown), reached)) in
+                    (0u32..).zip(seen.iter().zip(&role_fields).zip(&role_reach))
+                {
+                    if !reached || seen <= shown {
+                        continue;
+                    }
+                    let label = policy.field_label(field);
+                    let span = match own_fields.is_some_and(|f| f.contains_key(&label)) {
+                        true => self.file.users.get(who).map_or(0..0, Spanned::span),
+                        false => roles_in(self.file, who, tenant_name)
+                            .into_iter()
+                            .find(|held| {
+                                policy
+                                    .role_ix
+                                    .get(held.get_ref().as_str())
+                                    .is_some_and(|id| {
+                                        policy.role_visibility_table(*id).get(field as usize)
+                                            == Some(seen)
+                                    })
+                            })
+                            .map_or(0..0, Spanned::span),
+                    };
+                    self.report(
+                        span,
+                        format!(
+                            "{prefix}: it sees `{label}` {seen}, but its owner role `{role_name}` shows it {shown}"
+                        ),
+                    );
+                }
+            }
         }
     }
 

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use palisade_rbac::{
-    Access, Context, Decision, DecisionHook, Error, Outcome, Policy, PolicyDocument, PolicyStore,
-    Request, Resource, Visibility,
+    Access, Actor, Context, Decision, DecisionHook, Error, Outcome, Policy, PolicyDocument,
+    PolicyStore, Request, Resource, Visibility,
 };
 
 const CHAT: &str = include_str!("../policies/chat-platform.toml");
@@ -27,10 +27,10 @@ fn decide(policy: &Policy, who: &str, action: &str, resource: &str, context: &Co
     let request = Request::new(who, action, resource)
         .in_tenant(tenant_of(policy))
         .with_context(context);
-    let outcome = policy.decide(&request).outcome();
+    let outcome = policy.decide(&request).unwrap().outcome();
     // The explanation always agrees with the fast path.
     assert_eq!(
-        policy.explain(&request).outcome,
+        policy.explain(&request).unwrap().outcome,
         outcome,
         "{who} {action} {resource}"
     );
@@ -107,9 +107,12 @@ fn roles_hold_only_in_their_tenant() {
     let policy = Policy::from_toml(CHAT).unwrap();
     let conversation = Resource::new("Conversation", "42");
     let outside = Request::new("otto", "reply", conversation);
-    assert_eq!(policy.decide(&outside).outcome(), NotPermitted);
+    assert_eq!(policy.decide(&outside).unwrap().outcome(), NotPermitted);
     let elsewhere = Request::new("otto", "reply", conversation).in_tenant("other");
-    assert_eq!(policy.decide(&elsewhere).outcome(), NotPermitted);
+    assert_eq!(
+        policy.decide(&elsewhere).unwrap_err(),
+        Error::TenantUnknown("other".to_owned())
+    );
 }
 
 #[test]
@@ -143,10 +146,10 @@ fn ownership_stated_in_the_request_overrides_the_file() {
     let policy = Policy::from_toml(CHAT).unwrap();
     let theirs = Resource::new("Statistics", "otto").owned_by("sergei");
     let request = Request::new("otto", "read", theirs).in_tenant("chatco");
-    assert_eq!(policy.decide(&request).outcome(), NotPermitted);
+    assert_eq!(policy.decide(&request).unwrap().outcome(), NotPermitted);
     let mine = Resource::new("Statistics", "new").owned_by("otto");
     let request = Request::new("otto", "read", mine).in_tenant("chatco");
-    assert_eq!(policy.decide(&request).outcome(), Allow);
+    assert_eq!(policy.decide(&request).unwrap().outcome(), Allow);
 }
 
 #[test]
@@ -212,14 +215,14 @@ fn field_rights() {
     for (policy, tenant, who, field, expected) in table {
         let request = Request::new(who, "read", client).in_tenant(tenant);
         assert_eq!(
-            visibility(&policy.decide(&request), field),
+            visibility(&policy.decide(&request).unwrap(), field),
             *expected,
             "{who} {field}"
         );
     }
     // A denied decision hides every field.
     let export = Request::new("bella", "export", client).in_tenant("salon");
-    let decision = booking.decide(&export);
+    let decision = booking.decide(&export).unwrap();
     assert!(
         decision
             .fields()
@@ -229,7 +232,7 @@ fn field_rights() {
     let booked = Resource::new("Booking", "b1");
     let request = Request::new("bella", "read", booked).in_tenant("salon");
     assert_eq!(
-        visibility(&booking.decide(&request), "client_phone"),
+        visibility(&booking.decide(&request).unwrap(), "client_phone"),
         Visibility::Masked
     );
 }
@@ -237,44 +240,57 @@ fn field_rights() {
 #[test]
 fn per_user_overrides_through_the_document() {
     let mut document = PolicyDocument::from_toml(CHAT).unwrap();
+    let olivia = Actor::new("olivia", "chatco");
     let analytics = Resource::new("Analytics", "q3");
     let request = Request::new("otto", "general", analytics).in_tenant("chatco");
-    assert_eq!(document.compile().decide(&request).outcome(), NotPermitted);
-    document.grant("otto", "Analytics:general").unwrap();
-    assert_eq!(document.compile().decide(&request).outcome(), Allow);
-    document.deny("otto", "Analytics:*").unwrap();
-    assert_eq!(document.compile().decide(&request).outcome(), Forbidden);
+    assert_eq!(
+        document.compile().decide(&request).unwrap().outcome(),
+        NotPermitted
+    );
+    document
+        .grant(&olivia, "otto", "Analytics:general")
+        .unwrap();
+    assert_eq!(
+        document.compile().decide(&request).unwrap().outcome(),
+        Allow
+    );
+    document.deny(&olivia, "otto", "Analytics:*").unwrap();
+    assert_eq!(
+        document.compile().decide(&request).unwrap().outcome(),
+        Forbidden
+    );
     // Field override in both directions.
     let client = Resource::new("Client", "c1");
     let read = Request::new("otto", "read", client).in_tenant("chatco");
     document
-        .set_field("otto", "Client.email", Visibility::Visible)
+        .set_field(&olivia, "otto", "Client.email", Visibility::Visible)
         .unwrap();
     document
-        .set_field("otto", "Client.phone", Visibility::Hidden)
+        .set_field(&olivia, "otto", "Client.phone", Visibility::Hidden)
         .unwrap();
     let policy = document.compile();
-    let decision = policy.decide(&read);
+    let decision = policy.decide(&read).unwrap();
     assert_eq!(visibility(&decision, "email"), Visibility::Visible);
     assert_eq!(visibility(&decision, "phone"), Visibility::Hidden);
     assert!(matches!(
-        document.grant("otto", "Finance:steal"),
-        Err(Error::UnknownAction { .. })
+        document.grant(&olivia, "otto", "Finance:steal"),
+        Err(Error::ActionUnknown { .. })
     ));
     assert!(matches!(
-        document.set_field("otto", "Client.ssn", Visibility::Visible),
-        Err(Error::Invalid { .. })
+        document.set_field(&olivia, "otto", "Client.ssn", Visibility::Visible),
+        Err(Error::FieldUnknown(_))
     ));
     // The document round-trips through TOML.
     let text = document.to_toml().unwrap();
     let again = PolicyDocument::from_toml(&text).unwrap().compile();
-    assert_eq!(again.decide(&read).outcome(), Allow);
-    assert_eq!(again.decide(&request).outcome(), Forbidden);
+    assert_eq!(again.decide(&read).unwrap().outcome(), Allow);
+    assert_eq!(again.decide(&request).unwrap().outcome(), Forbidden);
 }
 
 #[test]
 fn blocked_manager_loses_everything_at_once() {
     let mut document = PolicyDocument::from_toml(CHAT).unwrap();
+    let olivia = Actor::new("olivia", "chatco");
     let before = document.compile();
     assert!(
         !before
@@ -282,19 +298,25 @@ fn blocked_manager_loses_everything_at_once() {
             .unwrap()
             .is_empty()
     );
-    document.block("max").unwrap();
+    document.block(&olivia, "max").unwrap();
     let after = document.compile();
     for permission in after.permissions("max", Some("chatco")).unwrap() {
         assert_eq!(permission.access, Access::Forbidden);
     }
     let ledger = Resource::new("Finance", "ledger");
     let request = Request::new("max", "read", ledger).in_tenant("chatco");
-    assert_eq!(after.decide(&request).outcome(), Forbidden);
-    assert!(after.explain(&request).summary.contains("blocked"));
-    document.unblock("max").unwrap();
-    assert_eq!(document.compile().decide(&request).outcome(), Allow);
-    document.delete_user("max").unwrap();
-    assert_eq!(document.compile().decide(&request).outcome(), NotPermitted);
+    assert_eq!(after.decide(&request).unwrap().outcome(), Forbidden);
+    assert!(after.explain(&request).unwrap().summary.contains("blocked"));
+    document.unblock(&olivia, "max").unwrap();
+    assert_eq!(
+        document.compile().decide(&request).unwrap().outcome(),
+        Allow
+    );
+    document.delete_user(&olivia, "max").unwrap();
+    assert_eq!(
+        document.compile().decide(&request).unwrap().outcome(),
+        NotPermitted
+    );
 }
 
 #[test]
@@ -304,29 +326,36 @@ fn owner_protection() {
     let cases: Vec<(&str, Result<(), Error>, &str)> = vec![
         (
             "block",
-            document.clone().block("olivia"),
+            document.clone().unchecked().block("olivia"),
             "principal `olivia` owns tenant `chatco` and cannot be blocked",
         ),
         (
             "delete",
-            document.clone().delete_user("olivia"),
+            document.clone().unchecked().delete_user("olivia"),
             "principal `olivia` owns tenant `chatco` and cannot be deleted",
         ),
         (
             "demote",
             document
                 .clone()
+                .unchecked()
                 .set_roles("olivia", Some("chatco"), &["Operator"]),
             "principal `olivia` owns tenant `chatco` and must keep role `Administrator`",
         ),
         (
             "remove roles",
-            document.clone().set_roles("olivia", Some("chatco"), &[]),
+            document
+                .clone()
+                .unchecked()
+                .set_roles("olivia", Some("chatco"), &[]),
             "principal `olivia` owns tenant `chatco` and must keep role `Administrator`",
         ),
         (
             "last owner",
-            document.clone().remove_owner("chatco", "olivia"),
+            document
+                .clone()
+                .unchecked()
+                .remove_owner("chatco", "olivia"),
             "tenant `chatco` would be left without an owner",
         ),
     ];
@@ -339,17 +368,21 @@ fn owner_protection() {
     }
     // A second owner must hold the owner role, then the first may step down.
     assert!(matches!(
-        document.add_owner("chatco", "max"),
+        document.unchecked().add_owner("chatco", "max"),
         Err(Error::Invalid { .. })
     ));
     document
+        .unchecked()
         .set_roles("max", Some("chatco"), &["Administrator"])
         .unwrap();
-    document.add_owner("chatco", "max").unwrap();
-    document.remove_owner("chatco", "olivia").unwrap();
-    document.block("olivia").unwrap();
+    document.unchecked().add_owner("chatco", "max").unwrap();
+    document
+        .unchecked()
+        .remove_owner("chatco", "olivia")
+        .unwrap();
+    document.unchecked().block("olivia").unwrap();
     assert!(matches!(
-        document.block("max"),
+        document.unchecked().block("max"),
         Err(Error::OwnerCannotBeBlocked { .. })
     ));
     // Failed changes change nothing.
@@ -373,14 +406,14 @@ fn explanations_name_the_deciding_rules() {
     for (who, action, resource, outcome, rules) in table {
         let resource = Resource::parse(resource).unwrap();
         let request = Request::new(who, action, resource).in_tenant("chatco");
-        let explanation = policy.explain(&request);
+        let explanation = policy.explain(&request).unwrap();
         assert_eq!(explanation.outcome, *outcome);
         let paths: Vec<&str> = explanation.rules.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(&paths, rules, "{who} {action}");
     }
     let request = Request::new("otto", "read", Resource::new("Finance", "l")).in_tenant("chatco");
     assert_eq!(
-        policy.explain(&request).to_string(),
+        policy.explain(&request).unwrap().to_string(),
         "deny (not permitted): no rule allows `Finance:read` to `otto` in tenant `chatco`"
     );
 }
@@ -425,7 +458,7 @@ fn log_in_as_that_user() {
     assert!(otto.iter().all(|p| p.resource_type != "Finance"));
     assert!(matches!(
         chat.permissions("ghost", None),
-        Err(Error::UnknownPrincipal(_))
+        Err(Error::PrincipalUnknown(_))
     ));
 }
 
@@ -462,7 +495,7 @@ fn who_can() {
     );
     assert!(matches!(
         policy.who_can("fly", Resource::new("Conversation", "1"), None, None),
-        Err(Error::UnknownAction { .. })
+        Err(Error::ActionUnknown { .. })
     ));
 }
 
@@ -495,7 +528,7 @@ fn store_hot_reload_and_hook() {
             std::thread::spawn(move || {
                 for _ in 0..1000 {
                     let request = Request::new("max", "read", ledger).in_tenant("chatco");
-                    let outcome = store.decide(&request);
+                    let outcome = store.decide(&request).unwrap();
                     // Either snapshot's answer, never anything else.
                     assert!(outcome == Allow || outcome == Forbidden);
                 }
@@ -503,15 +536,66 @@ fn store_hot_reload_and_hook() {
         })
         .collect();
     let mut document = PolicyDocument::from_toml(CHAT).unwrap();
-    document.block("max").unwrap();
+    document.unchecked().block("max").unwrap();
     let old = store.replace(document.compile());
     assert!(!old.is_blocked("max"));
     for thread in threads {
         thread.join().unwrap();
     }
     let request = Request::new("max", "read", ledger).in_tenant("chatco");
-    assert_eq!(store.decide(&request), Forbidden);
+    assert_eq!(store.decide(&request).unwrap(), Forbidden);
     let total = counter.allowed.load(Ordering::Relaxed) + counter.denied.load(Ordering::Relaxed);
     assert_eq!(total, 4001);
     assert!(counter.denied.load(Ordering::Relaxed) >= 1);
+}
+
+/// Regression (issue 15): a request in an undeclared tenant was answered from
+/// the principal's global roles, while `permissions` and `who_can` refused it.
+#[test]
+fn an_undeclared_tenant_is_refused_not_answered() {
+    let policy = Policy::from_toml(
+        r#"
+        [types.Client]
+        actions = ["read"]
+        [roles.Staff]
+        allow = ["Client:read"]
+        [tenants.salon]
+        owners = ["anna"]
+        owner_role = "Staff"
+        [users.anna]
+        tenants = { salon = ["Staff"] }
+        [users.gus]
+        roles = ["Staff"]
+        "#,
+    )
+    .unwrap();
+    let client = Resource::new("Client", "c1");
+    let unknown = Error::TenantUnknown("slaon".to_owned());
+    let typo = Request::new("gus", "read", client).in_tenant("slaon");
+    assert_eq!(policy.decide(&typo).unwrap_err(), unknown);
+    assert_eq!(policy.explain(&typo).unwrap_err(), unknown);
+    assert_eq!(
+        PolicyStore::new(Policy::from_toml(BOOKING).unwrap())
+            .decide(&typo)
+            .unwrap_err(),
+        unknown
+    );
+    assert_eq!(
+        policy.permissions("gus", Some("slaon")).unwrap_err(),
+        unknown
+    );
+    assert_eq!(
+        policy
+            .who_can("read", client, Some("slaon"), None)
+            .unwrap_err(),
+        unknown
+    );
+    // The same for an unknown principal: the tenant is checked first.
+    let nobody = Request::new("ghost", "read", client).in_tenant("slaon");
+    assert_eq!(policy.decide(&nobody).unwrap_err(), unknown);
+    // Declared tenants and requests without a tenant are decided as before.
+    let salon = Request::new("gus", "read", client).in_tenant("salon");
+    assert_eq!(policy.decide(&salon).unwrap().outcome(), Allow);
+    let anywhere = Request::new("gus", "read", client);
+    assert_eq!(policy.decide(&anywhere).unwrap().outcome(), Allow);
 }

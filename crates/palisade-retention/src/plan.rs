@@ -27,7 +27,9 @@ pub enum Status {
     Held,
     /// Erasure only: an obligation to retain exempts the record until it ends.
     Retained,
-    /// The record's category has no rules; a human should classify it (`review`).
+    /// The record's category is not declared in the policy; a human should
+    /// classify it (`review`). (A declared category without rules is kept:
+    /// nothing is due for its records until an erasure request.)
     Unclassified,
 }
 
@@ -101,7 +103,7 @@ impl<R: Record> fmt::Display for Reason<'_, '_, R> {
         if item.status == Status::Unclassified {
             return write!(
                 f,
-                "category `{}` has no retention rule",
+                "category `{}` is not declared in the retention policy",
                 item.record.category()
             );
         }

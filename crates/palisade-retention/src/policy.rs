@@ -11,6 +11,7 @@ use jiff::{SignedDuration, Span, Timestamp};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::calendar::{offset_swing, shorter_somewhere};
 use crate::error::{Error, Problem, Result, Severity};
 
 /// The named event that an erasure request (GDPR art. 17, 152-FZ art. 21) sets on a record.
@@ -314,6 +315,8 @@ pub struct Policy {
     explicit_rules: usize,
     pub(crate) unclassified: usize,
     warnings: Vec<Problem>,
+    /// The largest difference between two offsets of the time zone, in seconds.
+    offset_swing: i64,
 }
 
 impl Policy {
@@ -364,8 +367,10 @@ impl Policy {
     ///
     /// Compliance mode: every locked rule of `self` must still exist in `new`,
     /// still be locked, govern the same category from the same trigger, still
-    /// oblige to keep if it did, and last at least as long on every calendar
-    /// date. Fails with [`Error::LockedRuleWeakened`] otherwise.
+    /// oblige to keep if it did, and last at least as long from every start
+    /// (every date of a 400-year Gregorian cycle, which covers every date;
+    /// across daylight-saving changes, conservatively). Fails with
+    /// [`Error::LockedRuleWeakened`] otherwise.
     pub fn replace(&self, new: Policy) -> Result<Policy> {
         let problems = self.replacement_problems(&new);
         if problems.is_empty() {
@@ -418,7 +423,7 @@ impl Policy {
                     old.name
                 ));
             }
-            if shorter_somewhere(rule.duration, old.duration) {
+            if shorter_somewhere(rule.duration, old.duration, new.offset_swing) {
                 weakened(format!(
                     "locked rule `{}` cannot be shortened from `{}` to `{}`",
                     old.name, old.duration_text, rule.duration_text
@@ -458,21 +463,6 @@ fn problem(severity: Severity, line: Option<usize>, message: String) -> Problem 
         column: None,
         message,
     }
-}
-
-/// Whether `a` is shorter than `b` from at least one calendar date: the first
-/// and last day of every month of a leap and a common year.
-fn shorter_somewhere(a: Span, b: Span) -> bool {
-    reference_dates().any(|day| matches!(a.compare((b, day)), Ok(Ordering::Less)))
-}
-
-fn reference_dates() -> impl Iterator<Item = Date> {
-    (2023_i16..=2024).flat_map(|year| {
-        (1_i8..=12).flat_map(move |month| {
-            let first = date(year, month, 1);
-            [first, first.last_of_month()]
-        })
-    })
 }
 
 /// Byte offsets to 1-based line and column numbers.
@@ -625,6 +615,8 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
             }
         },
     };
+
+    let offset_swing = offset_swing(&time_zone);
 
     let mut category_names: Vec<&str> = Vec::new();
     for name in &raw.categories {
@@ -799,7 +791,7 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
                 && other.category == rule.category
                 && other.trigger == rule.trigger
                 && other.kind.retains()
-                && shorter_somewhere(rule.duration, other.duration)
+                && shorter_somewhere(rule.duration, other.duration, offset_swing)
         });
         if let Some((_, other)) = longer {
             problems.push(problem(
@@ -818,7 +810,7 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
             problems.push(lines.at(
                 &name.span(),
                 Severity::Warning,
-                format!("category `{value}` has no rule; its records are kept indefinitely"),
+                format!("category `{value}` has no rule: its records are kept until an erasure request, which deletes them at once"),
             ));
         }
     }
@@ -902,6 +894,7 @@ fn check(text: &str) -> (Option<Policy>, Vec<Problem>) {
         explicit_rules,
         unclassified,
         warnings,
+        offset_swing,
     };
     (Some(policy), problems)
 }

@@ -436,7 +436,7 @@ fn unknown_categories_are_shown_for_review() {
     );
     assert_eq!(
         item.reason().to_string(),
-        "category `mystery` has no retention rule"
+        "category `mystery` is not declared in the retention policy"
     );
 }
 
@@ -609,5 +609,156 @@ fn the_plan_streams_in_input_order() {
         ids.iter()
             .enumerate()
             .all(|(n, id)| *id == format!("r{}", n * 2))
+    );
+}
+
+/// The README's silent cases, pinned: what the planner does, as documented.
+#[test]
+fn years_and_months_are_added_together_and_clamped_once() {
+    // From 29 February, `1 year 6 months` is 29 August of the next year: the
+    // day is clamped once, at the end (clamping after the year would give the
+    // 28th). `1 year` alone is clamped to 28 February.
+    for zone in ["UTC", "Europe/Berlin", "Asia/Kolkata"] {
+        for (after, due) in [
+            ("1 year 6 months", "2025-08-29T12:00:00"),
+            ("18 months", "2025-08-29T12:00:00"),
+            ("1 year", "2025-02-28T12:00:00"),
+            ("1 year 1 day", "2025-03-01T12:00:00"),
+            ("4 years", "2028-02-29T12:00:00"),
+        ] {
+            let policy = policy_in(
+                zone,
+                &[&format!(
+                    "from = \"created\"\nafter = \"{after}\"\nthen = \"delete\""
+                )],
+            );
+            let tz = jiff::tz::TimeZone::get(zone).unwrap();
+            let created = "2024-02-29T12:00:00"
+                .parse::<jiff::civil::DateTime>()
+                .unwrap()
+                .to_zoned(tz.clone())
+                .unwrap()
+                .timestamp();
+            let expected = due
+                .parse::<jiff::civil::DateTime>()
+                .unwrap()
+                .to_zoned(tz)
+                .unwrap()
+                .timestamp();
+            let record = RecordBuf::new("rec", "c", created);
+            let item = policy.evaluate(&record, expected).unwrap();
+            assert_eq!(item.due, Some(expected), "{zone} {after}");
+            let just_before = expected
+                .checked_sub(jiff::SignedDuration::from_secs(1))
+                .unwrap();
+            assert!(
+                policy.evaluate(&record, just_before).is_none(),
+                "{zone} {after}"
+            );
+        }
+    }
+}
+
+#[test]
+fn days_are_calendar_days_across_daylight_saving_changes() {
+    // In a zone with daylight-saving time, `30 days` keep the local time of
+    // day (so last 719 or 721 hours across a change); hours are exact.
+    let cases = [
+        // created (UTC), time zone, after, due (UTC)
+        (
+            "2024-10-10T10:00:00Z",
+            "Europe/Berlin",
+            "30 days",
+            "2024-11-09T11:00:00Z",
+        ),
+        (
+            "2024-10-10T10:00:00Z",
+            "Europe/Berlin",
+            "720 hours",
+            "2024-11-09T10:00:00Z",
+        ),
+        (
+            "2024-03-10T11:00:00Z",
+            "Europe/Berlin",
+            "30 days",
+            "2024-04-09T10:00:00Z",
+        ),
+        (
+            "2024-03-30T11:00:00Z",
+            "Europe/Berlin",
+            "1 day",
+            "2024-03-31T10:00:00Z",
+        ),
+        (
+            "2024-03-30T11:00:00Z",
+            "Europe/Berlin",
+            "24 hours",
+            "2024-03-31T11:00:00Z",
+        ),
+        (
+            "2024-10-10T10:00:00Z",
+            "UTC",
+            "30 days",
+            "2024-11-09T10:00:00Z",
+        ),
+    ];
+    for (created, zone, after, due) in cases {
+        let policy = policy_in(
+            zone,
+            &[&format!(
+                "from = \"created\"\nafter = \"{after}\"\nthen = \"delete\""
+            )],
+        );
+        let item = policy.evaluate(record(created), t(due)).unwrap();
+        assert_eq!(item.due, Some(t(due)), "{zone} {after} from {created}");
+    }
+    // A start inside the hour that does not exist (02:30 on 31 March 2024 in
+    // Berlin cannot be a creation instant, but 1 day before it can): the end
+    // is moved forward, as jiff's and Temporal's `compatible` rule does.
+    let policy = policy_in(
+        "Europe/Berlin",
+        &["from = \"created\"\nafter = \"1 day\"\nthen = \"delete\""],
+    );
+    let item = policy
+        .evaluate(record("2024-03-30T01:30:00Z"), t("2024-04-01T00:00:00Z"))
+        .unwrap();
+    assert_eq!(item.due, Some(t("2024-03-31T01:30:00Z")));
+    // A local time that exists twice (02:30 on 27 October 2024) takes the
+    // earlier instant, in summer time.
+    let item = policy
+        .evaluate(record("2024-10-26T00:30:00Z"), t("2024-10-28T00:00:00Z"))
+        .unwrap();
+    assert_eq!(item.due, Some(t("2024-10-27T00:30:00Z")));
+}
+
+#[test]
+fn a_declared_category_without_rules_is_kept_until_an_erasure_request() {
+    let policy = Policy::parse("categories = [\"c\", \"kept\"]\n[[rule]]\nname = \"r\"\ncategory = \"c\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"\n").unwrap();
+    assert_eq!(
+        policy.warnings()[0].message,
+        "category `kept` has no rule: its records are kept until an erasure request, which deletes them at once"
+    );
+    let kept = RecordBuf::new("k", "kept", t("2000-01-01T00:00:00Z")).with_subject("alice");
+    // Nothing is ever due for it: not `unclassified`, which is for undeclared categories.
+    assert!(policy.evaluate(&kept, t("2999-01-01T00:00:00Z")).is_none());
+    let erased: Vec<_> = policy
+        .erase(
+            std::slice::from_ref(&kept),
+            "alice",
+            t("2026-01-01T00:00:00Z"),
+        )
+        .collect();
+    assert_eq!(erased.len(), 1);
+    assert_eq!(
+        (erased[0].status, erased[0].action),
+        (Status::Due, Action::Delete)
+    );
+    assert_eq!(erased[0].due, Some(t("2026-01-01T00:00:00Z")));
+    let stray = RecordBuf::new("s", "undeclared", t("2000-01-01T00:00:00Z"));
+    let item = policy.evaluate(&stray, t("2000-01-01T00:00:00Z")).unwrap();
+    assert_eq!(item.status, Status::Unclassified);
+    assert_eq!(
+        item.reason().to_string(),
+        "category `undeclared` is not declared in the retention policy"
     );
 }

@@ -8,7 +8,7 @@
     reason = "tests fail loudly on unexpected values"
 )]
 
-use palisade_retention::{Error, Policy, RuleKind, Severity};
+use palisade_retention::{Error, Policy, RuleKind, Severity, Timestamp};
 
 const HEADER: &str = "categories = [\"invoice\", \"note\"]\nevents = [\"ticket_closed\"]\n";
 
@@ -295,4 +295,73 @@ fn a_replacement_problem_points_at_the_new_rule() {
     let problems = old.replacement_problems(&new);
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].line, Some(4));
+}
+
+fn replaceable(old: &str, new: &str, time_zone: &str) -> bool {
+    let zone = format!("time_zone = \"{time_zone}\"\n");
+    let old = Policy::parse(&format!("{zone}{}", locked(old))).unwrap();
+    let new = Policy::parse(&format!("{zone}{}", locked(new))).unwrap();
+    old.replace(new).is_ok()
+}
+
+/// Regression (issue 15): the check sampled start dates in 2023 and 2024 only;
+/// 80 years from them reach past 2100, which has no 29 February, so they span
+/// 19 leap days and 29 219 days never looked shorter. From 2001-01-01, 80 years
+/// span 20 leap days: 29 220 days.
+#[test]
+fn a_locked_rule_cannot_lose_the_day_2100_lacks() {
+    for (old, shorter, enough) in [
+        ("80 years", "29219 days", "29220 days"),
+        ("100 years", "36524 days", "36525 days"),
+        ("400 years", "146096 days", "146097 days"),
+        ("1 year", "365 days", "366 days"),
+        ("4 years", "1460 days", "1461 days"),
+    ] {
+        assert!(!replaceable(old, shorter, "UTC"), "{old} -> {shorter}");
+        assert!(replaceable(old, enough, "UTC"), "{old} -> {enough}");
+        assert!(replaceable(shorter, old, "UTC"), "{shorter} -> {old}");
+    }
+    let days = |start: jiff::civil::Date| {
+        let end = start.checked_add(jiff::Span::new().years(80)).unwrap();
+        (end - start).get_days()
+    };
+    assert_eq!(days(jiff::civil::date(2024, 3, 1)), 29_219);
+    assert_eq!(days(jiff::civil::date(2001, 1, 1)), 29_220);
+}
+
+/// Across a daylight-saving change, `30 days` are 30 calendar days (719 or
+/// 721 hours) while `720 hours` are exact: in a zone with such changes the
+/// second is shorter from a start before the autumn change.
+#[test]
+fn a_locked_rule_cannot_lose_the_hour_of_a_daylight_saving_change() {
+    assert!(replaceable("30 days", "720 hours", "UTC"));
+    assert!(!replaceable("30 days", "720 hours", "Europe/Berlin"));
+    assert!(!replaceable("1 day", "24 hours", "America/New_York"));
+    // The planner's own arithmetic shows the hour.
+    let zone = "time_zone = \"Europe/Berlin\"\ncategories = [\"c\"]\n";
+    let rule = |name: &str, after: &str| {
+        format!(
+            "[[rule]]\nname = \"{name}\"\ncategory = \"c\"\nfrom = \"created\"\nafter = \"{after}\"\nthen = \"delete\"\n"
+        )
+    };
+    let policy = Policy::parse(&format!(
+        "{zone}{}{}",
+        rule("days", "30 days"),
+        rule("hours", "720 hours")
+    ))
+    .unwrap();
+    let created: Timestamp = "2024-10-10T12:00:00+02:00".parse().unwrap();
+    let record = palisade_retention::RecordBuf::new("r", "c", created);
+    // Created at 10:00 UTC: 720 hours end at 10:00 UTC on 9 November, 30
+    // calendar days at 12:00 local time then (CET, 11:00 UTC), an hour later.
+    let at: Timestamp = "2024-11-09T10:30:00Z".parse().unwrap();
+    let item = policy.evaluate(&record, at).unwrap();
+    assert_eq!(item.rule.name(), "hours");
+    assert_eq!(item.due, Some("2024-11-09T10:00:00Z".parse().unwrap()));
+    // Equal calendar parts need no margin; longer by a day is enough.
+    assert!(replaceable("30 days", "30 days 1 hour", "Europe/Berlin"));
+    assert!(replaceable("30 days", "31 days", "Europe/Berlin"));
+    assert!(replaceable("1 year", "366 days", "Europe/Berlin"));
+    assert!(replaceable("10 years", "120 months", "Europe/Berlin"));
+    assert!(!replaceable("1 year", "365 days", "Europe/Berlin"));
 }

@@ -1,16 +1,25 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod clamd;
+mod softhsm;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Why a throwaway server could not be started.
+pub use crate::clamd::Clamd;
+pub use crate::softhsm::SoftHsm;
+
+/// Why a throwaway server or token could not be made.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// No `initdb` and `pg_ctl` under `/usr/lib/postgresql/*/bin`.
     #[error("no PostgreSQL binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql)")]
     NotInstalled,
+    /// No `/usr/sbin/clamd`, or no `sigtool` on the `PATH`.
+    #[error("no /usr/sbin/clamd or no sigtool (apt-get install clamav clamav-daemon)")]
+    ClamdNotInstalled,
     /// A file-system or process-spawning operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -20,7 +29,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// `initdb`, `pg_ctl` or `chown` exited with a failure.
+    /// `initdb`, `pg_ctl`, `chown`, `sigtool` or `clamd` exited with a
+    /// failure (for `clamd`: the end of its log).
     #[error("{program} failed: {stderr}")]
     Command {
         /// The program that failed.
@@ -28,6 +38,9 @@ pub enum Error {
         /// What it wrote on standard error.
         stderr: String,
     },
+    /// No SoftHSM2 module (`libsofthsm2.so`) or no `softhsm2-util`.
+    #[error("SoftHSM2 is not installed (apt-get install softhsm2)")]
+    SoftHsmNotInstalled,
     /// The temporary directory's path is not UTF-8.
     #[error("the temporary directory's path is not UTF-8")]
     NonUtf8Path,
@@ -319,7 +332,7 @@ fn run_as(as_user: Option<&str>, program: &Path, args: &[&str]) -> Result<Output
         .map_err(io("running a PostgreSQL program"))
 }
 
-fn check(program: &'static str, out: &Output) -> Result<(), Error> {
+pub(crate) fn check(program: &'static str, out: &Output) -> Result<(), Error> {
     if out.status.success() {
         Ok(())
     } else {
@@ -330,6 +343,6 @@ fn check(program: &'static str, out: &Output) -> Result<(), Error> {
     }
 }
 
-fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+pub(crate) fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Io { what, source }
 }

@@ -12,12 +12,14 @@ use palisade_audit::{
     FileStore, Outcome, PostgresStore, Receipt,
 };
 use palisade_crypt::{Context, Keyring};
+use palisade_password::{Limits, LoginLimiter};
 use palisade_pii::{Masker, Operator, PartialMask};
-use palisade_rbac::{Policy, PolicyDocument, Request, Resource, Visibility};
+use palisade_rbac::{Policy, PolicyDocument};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
-use crate::db::{Db, Tx, Val};
+use crate::attempts::DbAttempts;
+use crate::db::{Db, Tx};
 use crate::error::{Error, Result, internal};
 
 /// The authorization policy template every tenant starts from.
@@ -36,20 +38,28 @@ pub const ROLES: [&str; 5] = [
 pub const OWNER_ROLE: &str = "Administrator";
 /// Wrong passwords an account may try before its back-off starts.
 pub const PASSWORD_FREE_ATTEMPTS: u32 = 5;
-/// Searches by a field per user: 30 at once, then one every two seconds.
-const SEARCH_QUOTA: governor::Quota =
-    governor::Quota::per_minute(match std::num::NonZeroU32::new(30) {
-        Some(n) => n,
-        None => std::num::NonZeroU32::MIN,
-    });
+/// The largest attachment accepted, in bytes (and the scanner's stream limit).
+pub(crate) const ATTACHMENT_MAX: u64 = 1 << 20;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "bo_session";
 
 /// How the back office is set up.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Where the keyring, the SQLite database and the audit logs live.
+    /// Where the SQLite database, the audit logs and the backups' keys live.
     pub data_dir: PathBuf,
+    /// Where the keyring and its key-encryption key come from (default: a
+    /// plain `DATA/keyring.json`, for development).
+    pub keys: crate::keys::KeySource,
+    /// A development configuration: a plain keyring file or a key file in
+    /// the data folder is accepted, and attachments may be stored unscanned
+    /// when no scanner is configured. Never in production.
+    pub dev: bool,
+    /// The ClamAV daemon that scans every attachment before it is stored.
+    pub scanner: Option<palisade_scan::Address>,
+    /// Store an attachment unscanned when the scanner cannot be reached
+    /// (fail open); by default such an upload is refused.
+    pub scan_fail_open: bool,
     /// A PostgreSQL URL (`postgres://…`); SQLite in `data_dir` when `None`.
     pub database_url: Option<String>,
     /// Issuer shown in authenticator apps.
@@ -58,89 +68,134 @@ pub struct Config {
     pub session_ttl: i64,
     /// Database connections.
     pub db_pool: usize,
-    /// Whether the session cookie carries `Secure` (behind HTTPS).
+    /// Served behind a proxy that terminates TLS: the session cookie carries
+    /// `Secure`, answers carry HSTS, and the proxy's `X-Forwarded-For` is
+    /// trusted for the client's address.
     pub secure_cookie: bool,
+    /// Served over HTTPS by the back office itself (implies `Secure` and HSTS).
+    pub tls: Option<crate::tls::Tls>,
+    /// Also listen here for plain HTTP, answering every request with a
+    /// redirect to HTTPS (with [`Config::tls`]).
+    pub redirect_http: Option<std::net::SocketAddr>,
+    /// A backup (and its restore drill) every day, if set.
+    pub backups: Option<crate::backup::BackupSchedule>,
+    /// What happens to a payment card number typed into a free-text field
+    /// (a client's or employee's name, an attachment's name, a hold reason):
+    /// card data is never stored.
+    pub card_numbers: CardNumbers,
+}
+
+/// What the back office does with a payment card number in free text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CardNumbers {
+    /// The request is refused (422) with a message saying why.
+    #[default]
+    Refuse,
+    /// The number is masked (`XXXXXXXXXXXX1111`) before anything is stored.
+    Mask,
 }
 
 impl Config {
-    /// Defaults with data in `data_dir` and SQLite.
+    /// Whether clients reach the server over TLS (its own or a proxy's).
+    pub fn over_tls(&self) -> bool {
+        self.secure_cookie || self.tls.is_some()
+    }
+
+    /// A development configuration with data in `data_dir` and SQLite: a
+    /// plain keyring file in the data folder, no scanner (attachments stored
+    /// unscanned). A production start sets [`Config::keys`] and
+    /// [`Config::scanner`] and turns [`Config::dev`] off.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
         Config {
-            data_dir: data_dir.into(),
+            keys: crate::keys::KeySource::Plain(data_dir.join("keyring.json")),
+            dev: true,
+            scanner: None,
+            scan_fail_open: false,
+            data_dir,
             database_url: None,
             issuer: "Palisade Back Office".into(),
             session_ttl: 8 * 3600,
             db_pool: 4,
             secure_cookie: false,
+            tls: None,
+            redirect_http: None,
+            card_numbers: CardNumbers::Refuse,
+            backups: None,
         }
     }
 }
 
 /// The application clock: the system clock plus an offset that tests and
-/// demos may advance (to see attachments expire, or to get a fresh TOTP step).
-#[derive(Debug, Default)]
+/// demos may advance (to see attachments expire, or to get a fresh TOTP
+/// step), and may freeze (to act within one second, whatever the machine).
+#[derive(Debug)]
 pub struct Clock {
     offset: AtomicI64,
+    /// The frozen time, or `i64::MIN` when the clock runs.
+    frozen: AtomicI64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            offset: AtomicI64::new(0),
+            frozen: AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+fn system_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Clock {
     /// Unix seconds now.
     pub fn now(&self) -> i64 {
-        let system = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        system.saturating_add(self.offset.load(Ordering::Relaxed))
+        match self.frozen.load(Ordering::Relaxed) {
+            i64::MIN => system_seconds().saturating_add(self.offset.load(Ordering::Relaxed)),
+            frozen => frozen,
+        }
     }
 
-    /// Moves the clock forward by `seconds`.
+    /// Moves the clock forward by `seconds` (frozen or not).
     pub fn advance(&self, seconds: i64) {
         self.offset.fetch_add(seconds, Ordering::Relaxed);
+        let _ = self
+            .frozen
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |f| {
+                (f != i64::MIN).then(|| f.saturating_add(seconds))
+            });
+    }
+
+    /// Stops the clock at the current time until [`Clock::resume`].
+    pub fn freeze(&self) {
+        self.frozen.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// Lets a frozen clock run again from where it stood.
+    pub fn resume(&self) {
+        let frozen = self.frozen.swap(i64::MIN, Ordering::Relaxed);
+        if frozen != i64::MIN {
+            self.offset
+                .store(frozen.saturating_sub(system_seconds()), Ordering::Relaxed);
+        }
     }
 }
 
-/// One tenant's compiled policy at a version.
+/// One tenant's compiled policy at a version, and when the version was
+/// last compared with the database's.
 pub(crate) struct TenantPolicy {
     pub(crate) version: i64,
-    pub(crate) policy: Policy,
+    pub(crate) policy: Arc<Policy>,
+    checked: std::time::Instant,
 }
 
-/// An authenticated caller.
-pub(crate) struct Auth {
-    pub(crate) user_id: String,
-    pub(crate) tenant: String,
-    pub(crate) stage: Stage,
-    pub(crate) token_hash: String,
-    pub(crate) policy: Arc<TenantPolicy>,
-}
-
-/// How far a session has come through sign-in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Stage {
-    /// Password accepted; a TOTP or recovery code is due.
-    Totp,
-    /// Password accepted; the user has no second factor yet and must enroll.
-    Enroll,
-    /// Fully signed in.
-    Full,
-}
-
-impl Stage {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Stage::Totp => "totp",
-            Stage::Enroll => "enroll",
-            Stage::Full => "ok",
-        }
-    }
-    fn parse(s: &str) -> Result<Stage> {
-        match s {
-            "totp" => Ok(Stage::Totp),
-            "enroll" => Ok(Stage::Enroll),
-            "ok" => Ok(Stage::Full),
-            _ => Err(Error::Storage("unknown session stage".into())),
-        }
-    }
-}
+/// How stale a cached policy may be before its version is checked again:
+/// a change made by another instance is in force here within this time.
+const POLICY_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One tenant's audit log: segment files next to SQLite, or tables in the
 /// tenant's own PostgreSQL schema (shared by every app instance).
@@ -211,17 +266,23 @@ fn with_search_path(url: &str, schema: &str) -> String {
 /// The running back office: storage, keys, policies, audit logs.
 pub struct Backoffice {
     pub(crate) config: Config,
-    pub(crate) db: Db,
+    pub(crate) db: Arc<Db>,
     pub(crate) keyring: Keyring,
     pub(crate) clock: Arc<Clock>,
-    pub(crate) policies: RwLock<HashMap<String, Arc<TenantPolicy>>>,
+    pub(crate) policies: RwLock<HashMap<String, TenantPolicy>>,
     pub(crate) audit_logs: Mutex<HashMap<String, Arc<TenantLog>>>,
     pub(crate) retention: palisade_retention::Policy,
-    pub(crate) masker: Masker,
-    /// Failed sign-ins for e-mail addresses with no account, hashed.
-    pub(crate) unknown_failures: Mutex<HashMap<String, (u32, i64)>>,
-    /// Searches by a field, per user: a burst of 30, then one every 2 s.
-    pub(crate) search_limiter: governor::DefaultKeyedRateLimiter<String>,
+    pub(crate) masker: Arc<Masker>,
+    /// Sign-in attempts, reserved before each password check (per account
+    /// and per client address), in the shared database.
+    pub(crate) login_limiter: LoginLimiter<DbAttempts>,
+    /// The virus scanner attachments go through, when configured.
+    pub(crate) scanner: Option<palisade_scan::Scanner>,
+    /// The HTTPS configuration, when served over TLS.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    /// Finds payment card numbers (brand ranges, lengths, Luhn) in free
+    /// text, and masks them (all but the last four digits).
+    pub(crate) card_masker: Masker,
 }
 
 impl std::fmt::Debug for Backoffice {
@@ -275,46 +336,62 @@ impl Backoffice {
     /// (mode 0600), the database schema and the audit log folder.
     pub fn open(config: Config) -> Result<Backoffice> {
         private_dir(&config.data_dir)?;
-        let key_path = config.data_dir.join("keyring.json");
-        let keyring = if key_path.exists() {
-            Keyring::load(&key_path).map_err(internal)?
-        } else {
-            let keyring = Keyring::generate().map_err(internal)?;
-            keyring.create_file(&key_path).map_err(internal)?;
-            keyring
-        };
+        let keyring = config.keys.open(&config.data_dir, config.dev)?;
         let db = match &config.database_url {
             Some(url) => Db::postgres(url, config.db_pool)?,
             None => Db::sqlite(&config.data_dir.join("backoffice.sqlite3"), config.db_pool)?,
         };
         private_dir(&config.data_dir.join("audit"))?;
+        // A certificate that cannot be read (or made) stops the start now.
+        let tls = match &config.tls {
+            Some(tls) => Some(crate::tls::server_config(tls, &config.data_dir)?),
+            None => None,
+        };
         let retention = palisade_retention::Policy::parse(RETENTION_POLICY).map_err(internal)?;
-        let masker = Masker::new(Operator::Partial(PartialMask::default()));
+        let masker = Arc::new(Masker::new(Operator::Partial(PartialMask::default())));
         tracing::info!(engine = db.engine(), "back office opened");
+        let db = Arc::new(db);
+        let scanner = config.scanner.clone().map(|address| {
+            palisade_scan::Scanner::new(address)
+                .with_stream_max_length(ATTACHMENT_MAX)
+                .with_failure_policy(if config.scan_fail_open {
+                    palisade_scan::FailurePolicy::FailOpen
+                } else {
+                    palisade_scan::FailurePolicy::FailClosed
+                })
+        });
         Ok(Backoffice {
+            scanner,
+            tls,
             config,
-            db,
             keyring,
             clock: Arc::new(Clock::default()),
             policies: RwLock::new(HashMap::new()),
             audit_logs: Mutex::new(HashMap::new()),
             retention,
             masker,
-            unknown_failures: Mutex::new(HashMap::new()),
-            search_limiter: governor::RateLimiter::keyed(SEARCH_QUOTA),
+            login_limiter: LoginLimiter::new(DbAttempts(Arc::clone(&db)), Limits::default()),
+            card_masker: Masker::with_scanner(
+                palisade_pii::Scanner::builder()
+                    .kinds([palisade_pii::Kind::PaymentCard])
+                    .build()
+                    .map_err(internal)?,
+                Operator::Partial(PartialMask::new('X', 4).map_err(internal)?),
+            ),
+            db,
         })
     }
 
-    /// Takes one search from `user`'s allowance, or says in how many
-    /// seconds the next one is allowed.
-    pub(crate) fn search_limit(&self, user: &str) -> std::result::Result<(), u64> {
-        use governor::clock::Clock as _;
-        self.search_limiter
-            .check_key(&user.to_owned())
-            .map_err(|not_until| {
-                let now = self.search_limiter.clock().now();
-                not_until.wait_time_from(now).as_secs().max(1)
-            })
+    /// Runs `f` on Tokio's blocking pool (the storage engines block).
+    pub(crate) async fn blocking<T, F>(self: &Arc<Self>, f: F) -> Result<T>
+    where
+        F: FnOnce(&Backoffice) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let app = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&app))
+            .await
+            .map_err(|_| internal("a worker failed"))?
     }
 
     /// The application clock.
@@ -406,14 +483,20 @@ impl Backoffice {
                 &[tenant.into()],
             )?
             .ok_or_else(|| internal("audit key missing"))?;
-        let ciphertext = row.text(1)?.parse().map_err(internal)?;
+        let ciphertext = row.text("signer")?.parse().map_err(internal)?;
         let text = self
             .keyring
             .decrypt(&ciphertext, &context)
             .map_err(internal)?;
         let text = std::str::from_utf8(&text).map_err(internal)?;
         let signer = CheckpointSigner::from_text(text).map_err(internal)?;
-        Ok((row.text(0)?, signer))
+        Ok((row.text("origin")?, signer))
+    }
+
+    /// Appends `event` to `tenant`'s audit log; returns its index.
+    pub(crate) fn append(&self, tenant: &str, event: Event) -> Result<u64> {
+        let receipt = self.audit(tenant)?.append(event).map_err(internal)?;
+        Ok(receipt.index)
     }
 
     /// Appends an event to the tenant's audit log; returns its index.
@@ -452,14 +535,44 @@ impl Backoffice {
 
     // ---- policies -------------------------------------------------------------
 
-    /// The compiled policy of `tenant` at `version` (cached).
-    pub(crate) fn tenant_policy(&self, tenant: &str, version: i64) -> Result<Arc<TenantPolicy>> {
+    /// The current compiled policy of `tenant`: cached, its version
+    /// compared with the database's at most every [`POLICY_RECHECK`]; a
+    /// change made through this instance is in force at once.
+    pub(crate) fn tenant_policy(&self, tenant: &str) -> Result<Arc<Policy>> {
         if let Ok(cache) = self.policies.read()
             && let Some(p) = cache.get(tenant)
+            && p.checked.elapsed() < POLICY_RECHECK
+        {
+            return Ok(Arc::clone(&p.policy));
+        }
+        let version = self
+            .db
+            .query_one(
+                "SELECT policy_version FROM tenants WHERE id = $1",
+                &[tenant.into()],
+            )?
+            .ok_or(Error::NotFound)?
+            .int("policy_version")?;
+        if let Ok(mut cache) = self.policies.write()
+            && let Some(p) = cache.get_mut(tenant)
             && p.version == version
         {
-            return Ok(Arc::clone(p));
+            p.checked = std::time::Instant::now();
+            return Ok(Arc::clone(&p.policy));
         }
+        self.load_policy(tenant)
+    }
+
+    /// `tenant`'s policy if the cache holds a recently checked one (no
+    /// database access: callable from async code).
+    pub(crate) fn cached_policy(&self, tenant: &str) -> Option<Arc<Policy>> {
+        let cache = self.policies.read().ok()?;
+        let p = cache.get(tenant)?;
+        (p.checked.elapsed() < POLICY_RECHECK).then(|| Arc::clone(&p.policy))
+    }
+
+    /// Reads, compiles and caches `tenant`'s policy.
+    fn load_policy(&self, tenant: &str) -> Result<Arc<Policy>> {
         let row = self
             .db
             .query_one(
@@ -467,16 +580,17 @@ impl Backoffice {
                 &[tenant.into()],
             )?
             .ok_or(Error::NotFound)?;
-        let document = PolicyDocument::from_toml(&row.text(0)?).map_err(internal)?;
-        let policy = document.compile();
-        let entry = Arc::new(TenantPolicy {
-            version: row.int(1)?,
-            policy,
-        });
+        let document = PolicyDocument::from_toml(&row.text("policy")?).map_err(internal)?;
+        let policy = Arc::new(document.compile());
+        let entry = TenantPolicy {
+            version: row.int("policy_version")?,
+            policy: Arc::clone(&policy),
+            checked: std::time::Instant::now(),
+        };
         if let Ok(mut cache) = self.policies.write() {
-            cache.insert(tenant.to_owned(), Arc::clone(&entry));
+            cache.insert(tenant.to_owned(), entry);
         }
-        Ok(entry)
+        Ok(policy)
     }
 
     /// Applies `change` to the tenant's policy document and stores it with a
@@ -505,8 +619,9 @@ impl Backoffice {
                         &[tenant.into()],
                     )?
                     .ok_or(Error::NotFound)?;
-                let version = row.int(1)?;
-                let mut document = PolicyDocument::from_toml(&row.text(0)?).map_err(internal)?;
+                let version = row.int("policy_version")?;
+                let mut document =
+                    PolicyDocument::from_toml(&row.text("policy")?).map_err(internal)?;
                 change(&mut document).map_err(policy_refusal)?;
                 let text = document.to_toml().map_err(internal)?;
                 let n = tx.exec(
@@ -520,6 +635,7 @@ impl Backoffice {
                 Ok(true)
             })?;
             if stored {
+                self.load_policy(tenant)?;
                 return Ok(());
             }
         }
@@ -539,178 +655,78 @@ impl Backoffice {
         Ok(text)
     }
 
-    // ---- sessions ---------------------------------------------------------------
-
-    /// Opens a session for `user_id` at `stage`; returns the token.
-    pub(crate) fn new_session(&self, user_id: &str, tenant: &str, stage: Stage) -> Result<String> {
-        let token = random_token()?;
-        self.db.exec(
-            "INSERT INTO sessions (token_hash, user_id, tenant, stage, expires) VALUES ($1, $2, $3, $4, $5)",
-            &[
-                token_hash(&token).into(),
-                user_id.into(),
-                tenant.into(),
-                stage.as_str().into(),
-                (self.clock.now() + self.config.session_ttl).into(),
-            ],
-        )?;
-        Ok(token)
-    }
-
-    /// Replaces the caller's session with a new token at `stage` (a new
-    /// token at each step of sign-in: no session fixation).
-    pub(crate) fn promote(&self, auth: &Auth, stage: Stage) -> Result<String> {
-        self.db.exec(
-            "DELETE FROM sessions WHERE token_hash = $1",
-            &[auth.token_hash.clone().into()],
-        )?;
-        self.new_session(&auth.user_id, &auth.tenant, stage)
-    }
-
-    /// Ends every session of `user_id`.
-    pub(crate) fn end_sessions(&self, user_id: &str) -> Result<u64> {
-        self.db
-            .exec("DELETE FROM sessions WHERE user_id = $1", &[user_id.into()])
-    }
-
-    /// The caller behind `token`, which must have reached `Stage::Full`
-    /// unless `allow` says otherwise. A blocked principal loses its sessions.
-    pub(crate) fn authenticate(&self, token: Option<&str>, allow: &[Stage]) -> Result<Auth> {
-        let unauthorized = || Error::Unauthorized("sign in first".into());
-        let token = token.ok_or_else(unauthorized)?;
-        let hash = token_hash(token);
-        let row = self
-            .db
-            .query_one(
-                "SELECT s.user_id, s.tenant, s.stage, s.expires, t.policy_version \
-                 FROM sessions s JOIN tenants t ON t.id = s.tenant WHERE s.token_hash = $1",
-                &[hash.clone().into()],
-            )?
-            .ok_or_else(unauthorized)?;
-        if row.int(3)? <= self.clock.now() {
-            self.db
-                .exec("DELETE FROM sessions WHERE token_hash = $1", &[hash.into()])?;
-            return Err(unauthorized());
-        }
-        let user_id = row.text(0)?;
-        let tenant = row.text(1)?;
-        let stage = Stage::parse(&row.text(2)?)?;
-        let policy = self.tenant_policy(&tenant, row.int(4)?)?;
-        if policy.policy.is_blocked(&user_id) {
-            self.end_sessions(&user_id)?;
-            return Err(Error::Unauthorized("the account is blocked".into()));
-        }
-        if stage != Stage::Full && !allow.contains(&stage) {
-            return Err(Error::Unauthorized(
-                "finish signing in with your second factor".into(),
-            ));
-        }
-        Ok(Auth {
-            user_id,
-            tenant,
-            stage,
-            token_hash: hash,
-            policy,
-        })
-    }
-
-    /// Asks the tenant's policy whether the caller may `action` on
-    /// `type_name:id`; refusals are audited and answered with 403.
-    pub(crate) fn authorize(
+    /// `value` encrypted for `table.column` of row `row` in `tenant` (the
+    /// ciphertext opens only there: a value copied to another row, column
+    /// or tenant does not decrypt), as a text token.
+    pub(crate) fn seal_text(
         &self,
-        auth: &Auth,
-        type_name: &str,
-        action: &str,
-        id: &str,
-    ) -> Result<()> {
-        let resource = if type_name == "Account" {
-            Resource::new(type_name, id).owned_by(id)
-        } else {
-            Resource::new(type_name, id)
-        };
-        let request = Request::new(&auth.user_id, action, resource).in_tenant(&auth.tenant);
-        if auth.policy.policy.decide(&request).is_allowed() {
-            Ok(())
-        } else {
-            self.record_denied(
-                &auth.tenant,
-                &auth.user_id,
-                &format!("{}.{action}", type_name.to_lowercase()),
-                &format!("{type_name}:{id}"),
-            );
-            Err(Error::Forbidden(format!(
-                "not allowed to {action} {}",
-                type_name.to_lowercase()
-            )))
-        }
+        tenant: &str,
+        table: &str,
+        column: &str,
+        row: &str,
+        value: &str,
+    ) -> Result<String> {
+        let context = Self::field_context(tenant, table, column, row);
+        Ok(self
+            .keyring
+            .encrypt(value.as_bytes(), &context)
+            .map_err(internal)?
+            .to_token())
     }
 
-    /// Whether the caller may `action` any `type_name` (asked for nested
-    /// values: an invoice inside a client is decided as an `Invoice`).
-    pub(crate) fn allowed(&self, auth: &Auth, type_name: &str, action: &str) -> bool {
-        let request = Request::new(&auth.user_id, action, Resource::new(type_name, "*"))
-            .in_tenant(&auth.tenant);
-        auth.policy.policy.decide(&request).is_allowed()
-    }
-
-    /// The answer to an id the caller's tenant does not have: 404, with the
-    /// probe recorded in the caller's audit log, and in the log of the
-    /// tenant that does have it (an id guessed or leaked across tenants).
-    pub(crate) fn not_found(&self, auth: &Auth, table: &str, action: &str, id: &str) -> Error {
-        let kind = table.trim_end_matches('s');
-        let resource = format!("{table}/{id}");
-        self.record_denied(
-            &auth.tenant,
-            &auth.user_id,
-            &format!("{kind}.{action}"),
-            &resource,
-        );
-        let owner = match table {
-            "clients" => "SELECT tenant FROM clients WHERE id = $1",
-            "attachments" => "SELECT tenant FROM attachments WHERE id = $1",
-            "invoices" => "SELECT tenant FROM invoices WHERE id = $1",
-            "users" => "SELECT tenant FROM users WHERE id = $1",
-            _ => return Error::NotFound,
-        };
-        if let Ok(Some(row)) = self.db.query_one(owner, &[id.into()])
-            && let Ok(other) = row.text(0)
-            && other != auth.tenant
-        {
-            self.record_denied(
-                &other,
-                &format!("{}/{}", auth.tenant, auth.user_id),
-                &format!("{kind}.cross_tenant"),
-                &resource,
-            );
-            tracing::warn!(tenant = %auth.tenant, user = %auth.user_id, "cross-tenant probe");
-        }
-        Error::NotFound
-    }
-
-    /// How the caller sees each client field (`name`, `phone`, `email`);
-    /// also checks `Client:read`.
-    pub(crate) fn client_fields(
+    /// The text [`Self::seal_text`] sealed.
+    pub(crate) fn open_text(
         &self,
-        auth: &Auth,
-        action: &str,
-    ) -> Result<HashMap<String, Visibility>> {
-        let request = Request::new(&auth.user_id, action, Resource::new("Client", "*"))
-            .in_tenant(&auth.tenant);
-        let decision = auth.policy.policy.decide(&request);
-        if !decision.is_allowed() {
-            self.record_denied(
-                &auth.tenant,
-                &auth.user_id,
-                &format!("client.{action}"),
-                "clients",
-            );
-            return Err(Error::Forbidden(format!("not allowed to {action} clients")));
+        tenant: &str,
+        table: &str,
+        column: &str,
+        row: &str,
+        token: &str,
+    ) -> Result<String> {
+        let context = Self::field_context(tenant, table, column, row);
+        let ciphertext = token.parse().map_err(internal)?;
+        let plain = self
+            .keyring
+            .decrypt(&ciphertext, &context)
+            .map_err(internal)?;
+        String::from_utf8(plain.to_vec()).map_err(internal)
+    }
+
+    /// Free text as it may be stored: a payment card number in it is
+    /// refused or masked, per [`Config::card_numbers`] (PCI DSS: card data
+    /// is not stored; it never reaches the database, the logs or the audit
+    /// log, whose records name fields, never values).
+    pub(crate) fn free_text<'t>(
+        &self,
+        field: &str,
+        text: &'t str,
+    ) -> Result<std::borrow::Cow<'t, str>> {
+        if self.card_masker.scanner().scan(text).is_empty() {
+            return Ok(std::borrow::Cow::Borrowed(text));
         }
-        Ok(decision
-            .fields()
-            .into_iter()
-            .map(|f| (f.field.to_owned(), f.visibility))
-            .collect())
+        match self.config.card_numbers {
+            CardNumbers::Refuse => Err(Error::Unprocessable(format!(
+                "{field}: a payment card number may not be stored; remove it"
+            ))),
+            CardNumbers::Mask => self.card_masker.mask(text).map_err(internal),
+        }
+    }
+
+    /// Raises an alert: recorded in the `_system` audit log and logged as an
+    /// error (the alerts page and webhook read these records).
+    pub(crate) fn raise_alert(
+        &self,
+        kind: &str,
+        resource: &str,
+        details: serde_json::Value,
+    ) -> Result<u64> {
+        tracing::error!(alert = kind, resource, "alert");
+        self.record_system(
+            &format!("alert.{kind}"),
+            resource,
+            palisade_audit::Outcome::Failure,
+            details,
+        )
     }
 
     /// Encryption context of a client field.
@@ -723,16 +739,18 @@ impl Backoffice {
         &self.config.data_dir
     }
 
+    /// The current compiled policy of `tenant` (for tools and tests that
+    /// compare the app's answers with the policy's decisions).
+    pub fn policy(&self, tenant: &str) -> Result<Arc<Policy>> {
+        self.tenant_policy(tenant)
+    }
+
     /// How many accounts `tenant` has.
     pub fn user_count(&self, tenant: &str) -> Result<usize> {
         Ok(self
             .db
             .query("SELECT id FROM users WHERE tenant = $1", &[tenant.into()])?
             .len())
-    }
-
-    pub(crate) fn exists(&self, sql: &str, params: &[Val]) -> Result<bool> {
-        Ok(self.db.query_one(sql, params)?.is_some())
     }
 }
 
@@ -743,6 +761,15 @@ fn policy_refusal(e: palisade_rbac::Error) -> Error {
         | palisade_rbac::Error::OwnerCannotBeDeleted { .. }
         | palisade_rbac::Error::OwnerCannotBeDemoted { .. }
         | palisade_rbac::Error::TenantWithoutOwner(_) => Error::Conflict(e.to_string()),
+        // Delegation: the actor may not make this change.
+        palisade_rbac::Error::ActorBlocked { .. }
+        | palisade_rbac::Error::SelfChange { .. }
+        | palisade_rbac::Error::OwnerProtected { .. }
+        | palisade_rbac::Error::ActorUnranked { .. }
+        | palisade_rbac::Error::RoleNotOutranked { .. }
+        | palisade_rbac::Error::ActorLacksRight { .. }
+        | palisade_rbac::Error::ActorLacksFieldRight { .. } => Error::Forbidden(e.to_string()),
+        palisade_rbac::Error::PrincipalUnknown(_) => Error::NotFound,
         other => Error::BadRequest(other.to_string()),
     }
 }
@@ -756,18 +783,20 @@ fn policy_refusal(e: palisade_rbac::Error) -> Error {
 pub(crate) fn first_bad_row(db: &Db, schema: &str) -> Result<Option<String>> {
     let rows = db.query(
         &format!(
-            "SELECT idx, encode(leaf, 'hex'), encode(record, 'hex'), encode(sidecar, 'hex') \
-             FROM {schema}.audit_records ORDER BY idx"
+            "SELECT idx, encode(leaf, 'hex') AS leaf, encode(record, 'hex') AS record, \
+             encode(sidecar, 'hex') AS sidecar FROM {schema}.audit_records ORDER BY idx"
         ),
         &[],
     )?;
     let mut previous = palisade_audit::Hash::ZERO;
     for (expected, row) in (0_i64..).zip(rows) {
-        let idx = row.int(0)?;
-        let hex = |i: usize| -> Result<Vec<u8>> {
-            HEXLOWER.decode(row.text(i)?.as_bytes()).map_err(internal)
+        let idx = row.int("idx")?;
+        let hex = |column: &str| -> Result<Vec<u8>> {
+            HEXLOWER
+                .decode(row.text(column)?.as_bytes())
+                .map_err(internal)
         };
-        let (leaf, bytes, sidecar) = (hex(1)?, hex(2)?, hex(3)?);
+        let (leaf, bytes, sidecar) = (hex("leaf")?, hex("record")?, hex("sidecar")?);
         if idx != expected {
             return Ok(Some(format!("record {expected}: missing from the store")));
         }

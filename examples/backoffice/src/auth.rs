@@ -1,18 +1,31 @@
-//! Sign-up, sign-in (password, then TOTP or a recovery code), enrollment of
-//! the second factor, and employee accounts (create, block, restrict).
+//! Sign-up, sign-in (password, then TOTP or a recovery code), enrollment and
+//! replacement of the second factor, step-up, sign-out, and accounts.
 
-use palisade_otp::{FactorState, KeyUri, RecoveryCodes, Secret, Throttle, Totp};
-use palisade_password::{
-    Context as PasswordContext, Password, PasswordHasher, Policy as PasswordPolicy,
+use palisade_crypt::Normalizer;
+use palisade_otp::{
+    Enrollment, FactorState, KeyUri, Proof, RecoveryCodes, Secret, StepUp as OtpStepUp, Throttle,
+    Totp,
 };
-use palisade_rbac::Visibility;
+use palisade_password::{
+    Context as PasswordContext, LoginVerdict, Password, PasswordHasher, Policy as PasswordPolicy,
+};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::app::{Auth, Backoffice, OWNER_ROLE, ROLES, Stage, random_id, token_hash};
-use crate::db::{Tx, Val};
+use crate::app::{Backoffice, OWNER_ROLE, random_id};
+use crate::db::Tx;
 use crate::error::{Error, Result, internal};
+use crate::http::{ApiJson, AppState, ClientAddr};
+use crate::sessions::{Caller, Session, Stage};
+use crate::views::Me;
 
 /// A new tenant and its owner.
 #[derive(Deserialize)]
@@ -58,37 +71,18 @@ pub(crate) struct NewAccount {
     hash: String,
 }
 
+/// How long a step-up (the password or a code entered again) counts for
+/// sensitive actions, in seconds (palisade-otp's default).
+pub(crate) const STEP_UP_WINDOW: i64 = 300;
+
 /// The one answer to every failed password step, whatever failed (unknown
 /// tenant, unknown address, wrong password, blocked account).
 const SIGN_IN_REFUSED: &str = "invalid tenant, e-mail or password";
-
-#[derive(Deserialize)]
-pub(crate) struct NewEmployee {
-    pub(crate) email: String,
-    pub(crate) name: String,
-    pub(crate) role: String,
-    pub(crate) password: Zeroizing<String>,
-}
-
-#[derive(Deserialize, Default)]
-pub(crate) struct Restrictions {
-    #[serde(default)]
-    pub(crate) grant: Vec<String>,
-    #[serde(default)]
-    pub(crate) deny: Vec<String>,
-    #[serde(default)]
-    pub(crate) fields: std::collections::BTreeMap<String, String>,
-}
 
 /// What a successful step of sign-in returns: the JSON body and the new token.
 pub(crate) struct SignedIn {
     pub(crate) body: Value,
     pub(crate) token: String,
-}
-
-fn password_throttle() -> Throttle {
-    // Five free failures, then 1 s, 2 s, 4 s, … up to 15 minutes.
-    Throttle::new(5, 1, 15 * 60).with_lock_after(None)
 }
 
 fn valid_email(email: &str) -> bool {
@@ -136,15 +130,16 @@ impl Backoffice {
                 "a name of 1 to 200 bytes without control characters is required".into(),
             ));
         }
+        let name = self.free_text("name", name)?.into_owned();
         let password = Password::new(password).map_err(|e| Error::BadRequest(e.to_string()))?;
-        self.check_password_policy(&password, &email, name)?;
+        self.check_password_policy(&password, &email, &name)?;
         let hash = PasswordHasher::shared_default()
             .hash(&password)
             .map_err(internal)?;
         Ok(NewAccount {
             id: random_id("u")?,
             email,
-            name: name.to_owned(),
+            name,
             role: role.to_owned(),
             hash,
         })
@@ -162,7 +157,7 @@ impl Backoffice {
         let account = self.new_account(email, name, role, password)?;
         let now = self.clock.now();
         self.db
-            .transaction(|tx| store_account(tx, tenant, &account, now))?;
+            .transaction(|tx| self.store_account(tx, tenant, &account, now))?;
         Ok(account.id)
     }
 
@@ -187,6 +182,7 @@ impl Backoffice {
                 "a company name of 1 to 200 bytes is required".into(),
             ));
         }
+        let company = self.free_text("company", company)?.into_owned();
         let owner = self.new_account(&form.email, &form.name, OWNER_ROLE, &form.password)?;
         let policy = Self::new_tenant_policy(tenant, &owner.id)?;
         let now = self.clock.now();
@@ -199,7 +195,7 @@ impl Backoffice {
             if created == 0 {
                 return Err(Error::Conflict(format!("tenant `{tenant}` already exists")));
             }
-            store_account(tx, tenant, &owner, now)
+            self.store_account(tx, tenant, &owner, now)
         })?;
         self.record(
             tenant,
@@ -215,54 +211,59 @@ impl Backoffice {
         )
     }
 
-    /// Sign-in, first step: the password. Unknown users cost one dummy
-    /// verification; repeated failures are throttled per account.
-    pub(crate) fn sign_in(&self, form: &SignIn) -> Result<SignedIn> {
+    /// Sign-in, first step: the password. The attempt is reserved in the
+    /// limiter before Argon2 runs (per account and per client address, in
+    /// the database every instance shares); an unknown tenant or address
+    /// costs a dummy verification and meets the same back-off, so the
+    /// answers do not tell which accounts exist.
+    pub(crate) fn sign_in(&self, form: &SignIn, address: IpAddr) -> Result<SignedIn> {
+        let refused = || Error::Unauthorized(SIGN_IN_REFUSED.into());
+        let tenant = form.tenant.trim();
         let email = normalize_email(&form.email);
-        let now = self.clock.now();
-        let password = Password::new(&form.password)
-            .map_err(|_| Error::Unauthorized(SIGN_IN_REFUSED.into()))?;
-        let hasher = PasswordHasher::shared_default();
+        let now = u64::try_from(self.clock.now()).unwrap_or(0);
+        let password = Password::new(&form.password).map_err(|_| refused())?;
         let row = self.db.query_one(
-            "SELECT id, tenant, password_hash, totp_secret, login_failures, login_blocked_until \
-             FROM users WHERE tenant = $1 AND email = $2",
-            &[form.tenant.trim().into(), email.clone().into()],
+            "SELECT id, password_hash, totp_secret FROM users WHERE tenant = $1 AND email_index = $2",
+            &[tenant.into(), self.email_index(tenant, &email)?.into()],
         )?;
-        let Some(row) = row else {
-            let key = token_hash(&email);
-            self.check_unknown_throttle(&key, now)?;
-            let _ = hasher.verify_dummy(&password).map_err(internal)?;
-            self.note_unknown_failure(&key, now);
-            self.record_denied("_system", "anonymous", "auth.sign_in", "users/unknown");
-            tracing::info!("sign-in refused");
-            return Err(Error::Unauthorized(SIGN_IN_REFUSED.into()));
+        let stored = row.as_ref().map(|r| r.text("password_hash")).transpose()?;
+        let account = format!("{tenant}/{email}");
+        let verdict = self
+            .login_limiter
+            .verify(
+                PasswordHasher::shared_default(),
+                &account,
+                address,
+                &password,
+                stored.as_deref(),
+                now,
+            )
+            .map_err(|e| match e {
+                palisade_password::Error::IdentifierTooLong { .. } => refused(),
+                other => internal(other),
+            })?;
+        let (log, actor) = match &row {
+            Some(r) => (tenant.to_owned(), r.text("id")?),
+            None => ("_system".to_owned(), "anonymous".to_owned()),
         };
-        let (id, tenant, stored) = (row.text(0)?, row.text(1)?, row.text(2)?);
-        let failures = u32::try_from(row.int(4)?).unwrap_or(u32::MAX);
-        let blocked_until = row.int(5)?;
-        if blocked_until > now {
-            return Err(Error::Throttled(
-                u64::try_from(blocked_until - now).unwrap_or(1),
-            ));
-        }
-        let verified = hasher
-            .verify_and_upgrade(&password, &stored)
-            .map_err(internal)?;
-        if !verified.verdict.is_valid() {
-            let failures = failures.saturating_add(1);
-            let delay = password_throttle().delay_after(failures).unwrap_or(0);
-            self.db.exec(
-                "UPDATE users SET login_failures = $1, login_blocked_until = $2 WHERE id = $3",
-                &[
-                    i64::from(failures).into(),
-                    (now + i64::try_from(delay).unwrap_or(i64::MAX / 2)).into(),
-                    id.clone().into(),
-                ],
-            )?;
-            self.record_denied(&tenant, &id, "auth.sign_in", &format!("users/{id}"));
-            tracing::info!(user = %id, failures, "sign-in refused");
-            return Err(Error::Unauthorized(SIGN_IN_REFUSED.into()));
-        }
+        let verified = match verdict {
+            LoginVerdict::Accepted(verified) => verified,
+            LoginVerdict::Rejected => {
+                self.record_denied(&log, &actor, "auth.sign_in", &format!("users/{actor}"));
+                tracing::info!("sign-in refused");
+                return Err(refused());
+            }
+            LoginVerdict::Throttled { retry_after } => {
+                self.record_denied(&log, &actor, "auth.sign_in_throttled", "users");
+                return Err(Error::Throttled(retry_after.max(1)));
+            }
+            LoginVerdict::Locked => return Err(Error::Throttled(15 * 60)),
+        };
+        let Some(row) = row else {
+            // Unreachable: an unknown account is never accepted.
+            return Err(refused());
+        };
+        let id = row.text("id")?;
         if let Some(new_hash) = verified.new_hash {
             // Upgrade on login: a legacy or weaker hash is replaced now.
             self.db.exec(
@@ -271,29 +272,17 @@ impl Backoffice {
             )?;
             tracing::info!(user = %id, "password hash upgraded");
         }
-        self.db.exec(
-            "UPDATE users SET login_failures = 0, login_blocked_until = 0 WHERE id = $1",
-            &[id.clone().into()],
-        )?;
         // A blocked employee does not get even a partial session.
-        let version = self
-            .db
-            .query_one(
-                "SELECT policy_version FROM tenants WHERE id = $1",
-                &[tenant.clone().into()],
-            )?
-            .ok_or(Error::NotFound)?
-            .int(0)?;
-        if self.tenant_policy(&tenant, version)?.policy.is_blocked(&id) {
-            self.record_denied(&tenant, &id, "auth.sign_in", &format!("users/{id}"));
-            return Err(Error::Unauthorized(SIGN_IN_REFUSED.into()));
+        if self.tenant_policy(tenant)?.is_blocked(&id) {
+            self.record_denied(tenant, &id, "auth.sign_in", &format!("users/{id}"));
+            return Err(refused());
         }
-        let stage = if row.opt_text(3).is_some() {
+        let stage = if row.opt_text("totp_secret").is_some() {
             Stage::Totp
         } else {
             Stage::Enroll
         };
-        let token = self.new_session(&id, &tenant, stage)?;
+        let token = self.new_session(&id, tenant, stage)?;
         tracing::info!(user = %id, stage = stage.as_str(), "password accepted");
         Ok(SignedIn {
             body: json!({ "stage": stage.as_str() }),
@@ -301,34 +290,9 @@ impl Backoffice {
         })
     }
 
-    fn check_unknown_throttle(&self, key: &str, now: i64) -> Result<()> {
-        let map = self
-            .unknown_failures
-            .lock()
-            .map_err(|_| internal("throttle poisoned"))?;
-        match map.get(key) {
-            Some(&(_, until)) if until > now => {
-                Err(Error::Throttled(u64::try_from(until - now).unwrap_or(1)))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn note_unknown_failure(&self, key: &str, now: i64) {
-        if let Ok(mut map) = self.unknown_failures.lock() {
-            if map.len() > 100_000 {
-                map.retain(|_, (_, until)| *until > now);
-            }
-            let entry = map.entry(key.to_owned()).or_insert((0, 0));
-            entry.0 = entry.0.saturating_add(1);
-            let delay = password_throttle().delay_after(entry.0).unwrap_or(0);
-            entry.1 = now + i64::try_from(delay).unwrap_or(0);
-        }
-    }
-
-    fn user_secret(&self, auth: &Auth, column: &str, token: &str) -> Result<Secret> {
+    fn user_secret(&self, session: &Session, column: &str, token: &str) -> Result<Secret> {
         let ciphertext = token.parse().map_err(internal)?;
-        let context = Self::field_context(&auth.tenant, "users", column, &auth.user_id);
+        let context = Self::field_context(&session.tenant, "users", column, &session.user_id);
         let bytes = self
             .keyring
             .decrypt(&ciphertext, &context)
@@ -338,24 +302,24 @@ impl Backoffice {
 
     /// Sign-in, second step: a TOTP code (replays refused, failures
     /// throttled) or a single-use recovery code.
-    pub(crate) fn second_factor(&self, auth: &Auth, form: &SecondFactor) -> Result<SignedIn> {
+    pub(crate) fn second_factor(&self, session: &Session, form: &SecondFactor) -> Result<SignedIn> {
         if let Some(code) = &form.code {
-            self.verify_code(auth, code)?;
+            self.verify_code(session, code)?;
         } else if let Some(code) = &form.recovery_code {
-            self.redeem_recovery_code(auth, code)?;
+            self.redeem_recovery_code(session, code)?;
         } else {
             return Err(Error::BadRequest("give `code` or `recovery_code`".into()));
         }
-        let token = self.promote(auth, Stage::Full)?;
+        let token = self.promote(session, Stage::Full)?;
         self.record(
-            &auth.tenant,
-            &auth.user_id,
+            &session.tenant,
+            &session.user_id,
             "auth.sign_in",
-            &format!("users/{}", auth.user_id),
+            &format!("users/{}", session.user_id),
             &[],
             json!({}),
         )?;
-        tracing::info!(user = %auth.user_id, "signed in");
+        tracing::info!(user = %session.user_id, "signed in");
         Ok(SignedIn {
             body: json!({ "stage": Stage::Full.as_str() }),
             token,
@@ -365,20 +329,20 @@ impl Backoffice {
     /// Checks a TOTP code of the caller's active factor: replays refused,
     /// failures throttled then locked, the factor's state stored with a
     /// conditional write (two requests with one code cannot both pass).
-    fn verify_code(&self, auth: &Auth, code: &str) -> Result<()> {
+    fn verify_code(&self, session: &Session, code: &str) -> Result<()> {
         let row = self
             .db
             .query_one(
                 "SELECT totp_secret, totp_state FROM users WHERE id = $1",
-                &[auth.user_id.clone().into()],
+                &[session.user_id.clone().into()],
             )?
             .ok_or(Error::NotFound)?;
         let secret_token = row
-            .opt_text(0)
+            .opt_text("totp_secret")
             .ok_or_else(|| Error::BadRequest("no second factor enrolled".into()))?;
-        let state_text = row.text(1)?;
+        let state_text = row.text("totp_state")?;
         let mut state: FactorState = serde_json::from_str(&state_text).map_err(internal)?;
-        let totp = Totp::new(self.user_secret(auth, "totp_secret", &secret_token)?);
+        let totp = Totp::new(self.user_secret(session, "totp_secret", &secret_token)?);
         let now = u64::try_from(self.clock.now()).unwrap_or(0);
         let verdict = totp.verify(code.trim(), now, &mut state);
         let new_state = serde_json::to_string(&state).map_err(internal)?;
@@ -386,18 +350,79 @@ impl Backoffice {
             "UPDATE users SET totp_state = $1 WHERE id = $2 AND totp_state = $3",
             &[
                 new_state.into(),
-                auth.user_id.clone().into(),
+                session.user_id.clone().into(),
                 state_text.into(),
             ],
         )?;
         if n != 1 {
             return Err(Error::Conflict("concurrent sign-in; try again".into()));
         }
+        self.factor_verdict(session, verdict, now, "auth.totp")
+            .map(|_| ())
+    }
+
+    /// Redeems one of the caller's recovery codes (each works once),
+    /// throttled like codes: a wrong one counts in the factor's state, toward
+    /// the same back-off and lock; both are written in one conditional update.
+    fn redeem_recovery_code(&self, session: &Session, code: &str) -> Result<()> {
+        let row = self
+            .db
+            .query_one(
+                "SELECT recovery, totp_state FROM users WHERE id = $1",
+                &[session.user_id.clone().into()],
+            )?
+            .ok_or(Error::NotFound)?;
+        let codes_text = row
+            .opt_text("recovery")
+            .ok_or_else(|| Error::Unauthorized("invalid code".into()))?;
+        let state_text = row.text("totp_state")?;
+        let mut codes: RecoveryCodes = serde_json::from_str(&codes_text).map_err(internal)?;
+        let mut state: FactorState = serde_json::from_str(&state_text).map_err(internal)?;
+        let now = u64::try_from(self.clock.now()).unwrap_or(0);
+        let verdict = codes.redeem(code.trim(), now, &mut state, &Throttle::default());
+        let n = self.db.exec(
+            "UPDATE users SET recovery = $1, totp_state = $2 WHERE id = $3 AND recovery = $4 AND totp_state = $5",
+            &[
+                serde_json::to_string(&codes).map_err(internal)?.into(),
+                serde_json::to_string(&state).map_err(internal)?.into(),
+                session.user_id.clone().into(),
+                codes_text.into(),
+                state_text.into(),
+            ],
+        )?;
+        if n != 1 {
+            return Err(Error::Conflict("concurrent sign-in; try again".into()));
+        }
+        let remaining = self.factor_verdict(session, verdict, now, "auth.recovery")?;
+        self.record(
+            &session.tenant,
+            &session.user_id,
+            "auth.recovery_code_used",
+            "users",
+            &[],
+            json!({ "remaining": remaining }),
+        )?;
+        Ok(())
+    }
+
+    /// How a factor's refusal is answered (codes and recovery codes alike).
+    fn factor_verdict<T>(
+        &self,
+        session: &Session,
+        verdict: palisade_otp::Result<T>,
+        now: u64,
+        action: &str,
+    ) -> Result<T> {
         match verdict {
-            Ok(_) => Ok(()),
+            Ok(value) => Ok(value),
             Err(palisade_otp::Error::Replayed) => {
-                self.record_denied(&auth.tenant, &auth.user_id, "auth.totp_replayed", "users");
-                tracing::warn!(user = %auth.user_id, "replayed TOTP code refused");
+                self.record_denied(
+                    &session.tenant,
+                    &session.user_id,
+                    "auth.totp_replayed",
+                    "users",
+                );
+                tracing::warn!(user = %session.user_id, "replayed TOTP code refused");
                 Err(Error::Unauthorized(
                     "code already used; wait for the next one".into(),
                 ))
@@ -408,60 +433,35 @@ impl Backoffice {
             Err(palisade_otp::Error::Locked) => Err(Error::Unauthorized(
                 "second factor locked; ask an administrator".into(),
             )),
+            Err(
+                palisade_otp::Error::StepUpRequired | palisade_otp::Error::StepUpExpired { .. },
+            ) => {
+                self.record_denied(&session.tenant, &session.user_id, "auth.step_up", "users");
+                Err(Error::Forbidden(
+                    "replacing the second factor needs your password, a current code or a recovery code"
+                        .into(),
+                ))
+            }
             Err(_) => {
-                self.record_denied(&auth.tenant, &auth.user_id, "auth.totp", "users");
+                self.record_denied(&session.tenant, &session.user_id, action, "users");
                 Err(Error::Unauthorized("invalid code".into()))
             }
         }
     }
 
-    /// Redeems one of the caller's recovery codes (each works once).
-    fn redeem_recovery_code(&self, auth: &Auth, code: &str) -> Result<()> {
-        let text = self
-            .db
-            .query_one(
-                "SELECT recovery FROM users WHERE id = $1",
-                &[auth.user_id.clone().into()],
-            )?
-            .and_then(|r| r.opt_text(0))
-            .ok_or_else(|| Error::Unauthorized("invalid code".into()))?;
-        let mut codes: RecoveryCodes = serde_json::from_str(&text).map_err(internal)?;
-        let remaining = codes.redeem(code).map_err(|_| {
-            self.record_denied(&auth.tenant, &auth.user_id, "auth.recovery", "users");
-            Error::Unauthorized("invalid code".into())
-        })?;
-        let stored = serde_json::to_string(&codes).map_err(internal)?;
-        let n = self.db.exec(
-            "UPDATE users SET recovery = $1 WHERE id = $2 AND recovery = $3",
-            &[stored.into(), auth.user_id.clone().into(), text.into()],
-        )?;
-        if n != 1 {
-            return Err(Error::Conflict("concurrent sign-in; try again".into()));
-        }
-        self.record(
-            &auth.tenant,
-            &auth.user_id,
-            "auth.recovery_code_used",
-            "users",
-            &[],
-            json!({ "remaining": remaining }),
-        )?;
-        Ok(())
-    }
-
     /// Step-up: proof, given with the request, that the person at the
     /// keyboard holds the account (not only its session): the password, a
     /// current code or a recovery code. A stolen session has none of them.
-    fn step_up(&self, auth: &Auth, proof: &StepUp) -> Result<()> {
+    pub(crate) fn step_up(&self, session: &Session, proof: &StepUp) -> Result<()> {
         if let Some(password) = &proof.password {
             let stored = self
                 .db
                 .query_one(
                     "SELECT password_hash FROM users WHERE id = $1",
-                    &[auth.user_id.clone().into()],
+                    &[session.user_id.clone().into()],
                 )?
                 .ok_or(Error::NotFound)?
-                .text(0)?;
+                .text("password_hash")?;
             let password =
                 Password::new(password).map_err(|_| Error::Unauthorized("proof refused".into()))?;
             let verdict = PasswordHasher::shared_default()
@@ -470,16 +470,16 @@ impl Backoffice {
             if verdict.is_valid() {
                 return Ok(());
             }
-            self.record_denied(&auth.tenant, &auth.user_id, "auth.step_up", "users");
+            self.record_denied(&session.tenant, &session.user_id, "auth.step_up", "users");
             return Err(Error::Unauthorized("proof refused".into()));
         }
         if let Some(code) = &proof.code {
-            return self.verify_code(auth, code);
+            return self.verify_code(session, code);
         }
         if let Some(code) = &proof.recovery_code {
-            return self.redeem_recovery_code(auth, code);
+            return self.redeem_recovery_code(session, code);
         }
-        self.record_denied(&auth.tenant, &auth.user_id, "auth.step_up", "users");
+        self.record_denied(&session.tenant, &session.user_id, "auth.step_up", "users");
         Err(Error::Forbidden(
             "replacing the second factor needs your password, a current code or a recovery code"
                 .into(),
@@ -489,20 +489,33 @@ impl Backoffice {
     /// Starts TOTP enrollment: a new secret (kept encrypted until
     /// confirmed) and its QR code. Replacing an active factor needs a
     /// step-up proof first.
-    pub(crate) fn enroll_start(&self, auth: &Auth, proof: &StepUp) -> Result<Value> {
+    pub(crate) fn enroll_start(&self, session: &Session, proof: &StepUp) -> Result<Value> {
         let row = self
             .db
             .query_one(
-                "SELECT email, totp_secret FROM users WHERE id = $1",
-                &[auth.user_id.clone().into()],
+                "SELECT id, email, name, totp_secret FROM users WHERE id = $1",
+                &[session.user_id.clone().into()],
             )?
             .ok_or(Error::NotFound)?;
-        if row.opt_text(1).is_some() {
-            self.step_up(auth, proof)?;
+        if row.opt_text("totp_secret").is_some() {
+            // Replacing an active factor: a proof now (or a recent step-up),
+            // checked again by palisade-otp when the new factor is confirmed.
+            let fresh = session
+                .stepped_up
+                .is_some_and(|at| self.clock.now() - at <= STEP_UP_WINDOW);
+            if !fresh
+                || proof.password.is_some()
+                || proof.code.is_some()
+                || proof.recovery_code.is_some()
+            {
+                self.step_up(session, proof)?;
+                self.mark_stepped_up(session)?;
+            }
         }
-        let email = row.text(0)?;
+        let (email, _) = self.employee_identity(&session.tenant, &row)?;
         let secret = Secret::generate().map_err(internal)?;
-        let context = Self::field_context(&auth.tenant, "users", "totp_pending", &auth.user_id);
+        let context =
+            Self::field_context(&session.tenant, "users", "totp_pending", &session.user_id);
         let sealed = self
             .keyring
             .encrypt(secret.expose_bytes(), &context)
@@ -510,7 +523,7 @@ impl Backoffice {
             .to_token();
         self.db.exec(
             "UPDATE users SET totp_pending = $1 WHERE id = $2",
-            &[sealed.into(), auth.user_id.clone().into()],
+            &[sealed.into(), session.user_id.clone().into()],
         )?;
         let totp = Totp::new(secret);
         let uri = KeyUri::totp(&totp, &self.config.issuer, &email).map_err(internal)?;
@@ -525,7 +538,11 @@ impl Backoffice {
 
     /// Confirms enrollment with a first code; returns the recovery codes
     /// (shown once) and a fully signed-in session.
-    pub(crate) fn enroll_confirm(&self, auth: &Auth, form: &SecondFactor) -> Result<SignedIn> {
+    pub(crate) fn enroll_confirm(
+        &self,
+        session: &Session,
+        form: &SecondFactor,
+    ) -> Result<SignedIn> {
         let code = form
             .code
             .as_ref()
@@ -534,17 +551,63 @@ impl Backoffice {
             .db
             .query_one(
                 "SELECT totp_pending FROM users WHERE id = $1",
-                &[auth.user_id.clone().into()],
+                &[session.user_id.clone().into()],
             )?
-            .and_then(|r| r.opt_text(0))
+            .and_then(|r| r.opt_text("totp_pending"))
             .ok_or_else(|| Error::BadRequest("start enrollment first".into()))?;
-        let secret = self.user_secret(auth, "totp_pending", &pending)?;
-        let totp = Totp::new(secret);
+        let secret = self.user_secret(session, "totp_pending", &pending)?;
+        let row = self
+            .db
+            .query_one(
+                "SELECT id, email, name, totp_secret, totp_state FROM users WHERE id = $1",
+                &[session.user_id.clone().into()],
+            )?
+            .ok_or(Error::NotFound)?;
+        let (email, _) = self.employee_identity(&session.tenant, &row)?;
+        let enrollment = Enrollment::with_totp(Totp::new(secret), &self.config.issuer, &email)
+            .map_err(internal)?;
         let mut state = FactorState::new();
         let now = u64::try_from(self.clock.now()).unwrap_or(0);
-        totp.verify(code.trim(), now, &mut state)
-            .map_err(|_| Error::Unauthorized("invalid code".into()))?;
-        let context = Self::field_context(&auth.tenant, "users", "totp_secret", &auth.user_id);
+        let confirmed = match row.opt_text("totp_secret") {
+            None => enrollment.confirm_first(code.trim(), now, &mut state),
+            Some(current_secret) => {
+                // A replacement: palisade-otp asks for the session's recent
+                // step-up, and counts a refusal in the current factor's state.
+                let current =
+                    Totp::new(self.user_secret(session, "totp_secret", &current_secret)?);
+                let state_text = row.text("totp_state")?;
+                let mut current_state: FactorState =
+                    serde_json::from_str(&state_text).map_err(internal)?;
+                let proof = session
+                    .stepped_up
+                    .and_then(|at| u64::try_from(at).ok())
+                    .map(|verified_at| Proof::RecentPasswordCheck { verified_at });
+                let confirmed = enrollment.confirm_replacement(
+                    code.trim(),
+                    now,
+                    &mut state,
+                    OtpStepUp::new(&current, &mut current_state, proof)
+                        .with_window(u64::try_from(STEP_UP_WINDOW).unwrap_or(0)),
+                );
+                let n = self.db.exec(
+                    "UPDATE users SET totp_state = $1 WHERE id = $2 AND totp_state = $3",
+                    &[
+                        serde_json::to_string(&current_state)
+                            .map_err(internal)?
+                            .into(),
+                        session.user_id.clone().into(),
+                        state_text.into(),
+                    ],
+                )?;
+                if n != 1 {
+                    return Err(Error::Conflict("concurrent change; try again".into()));
+                }
+                confirmed
+            }
+        };
+        let totp = self.factor_verdict(session, confirmed, now, "auth.totp_enroll")?;
+        let context =
+            Self::field_context(&session.tenant, "users", "totp_secret", &session.user_id);
         let sealed = self
             .keyring
             .encrypt(totp.secret().expose_bytes(), &context)
@@ -558,18 +621,18 @@ impl Backoffice {
                 sealed.into(),
                 serde_json::to_string(&state).map_err(internal)?.into(),
                 serde_json::to_string(&stored).map_err(internal)?.into(),
-                auth.user_id.clone().into(),
+                session.user_id.clone().into(),
             ],
         )?;
         self.record(
-            &auth.tenant,
-            &auth.user_id,
+            &session.tenant,
+            &session.user_id,
             "auth.totp_enrolled",
-            &format!("users/{}", auth.user_id),
+            &format!("users/{}", session.user_id),
             &[],
             json!({}),
         )?;
-        let token = self.promote(auth, Stage::Full)?;
+        let token = self.promote(session, Stage::Full)?;
         let shown: Vec<&str> = codes.iter().map(|c| c.expose()).collect();
         Ok(SignedIn {
             body: json!({ "stage": Stage::Full.as_str(), "recovery_codes": shown }),
@@ -577,262 +640,232 @@ impl Backoffice {
         })
     }
 
-    /// Ends the caller's session.
-    pub(crate) fn sign_out(&self, auth: &Auth) -> Result<Value> {
-        self.db.exec(
-            "DELETE FROM sessions WHERE token_hash = $1",
-            &[auth.token_hash.clone().into()],
-        )?;
-        Ok(json!({ "signed_out": true }))
-    }
-
     /// Who the caller is and what it may do.
-    pub(crate) fn me(&self, auth: &Auth) -> Result<Value> {
+    pub(crate) fn me(&self, session: &Session) -> Result<Me> {
         let row = self
             .db
             .query_one(
-                "SELECT email, name, role FROM users WHERE id = $1",
-                &[auth.user_id.clone().into()],
+                "SELECT id, email, name, role FROM users WHERE id = $1",
+                &[session.user_id.clone().into()],
             )?
             .ok_or(Error::NotFound)?;
-        let permissions: Vec<String> = auth
-            .policy
-            .policy
-            .permissions(&auth.user_id, Some(&auth.tenant))
+        let identity = self.employee_identity(&session.tenant, &row)?;
+        let permissions: Vec<String> = self
+            .tenant_policy(&session.tenant)?
+            .permissions(&session.user_id, Some(&session.tenant))
             .map_err(internal)?
             .into_iter()
             .filter(|p| matches!(p.access, palisade_rbac::Access::Allowed))
             .map(|p| format!("{}:{}", p.resource_type, p.action))
             .collect();
-        Ok(json!({
-            "user": auth.user_id,
-            "tenant": auth.tenant,
-            "email": row.text(0)?,
-            "name": row.text(1)?,
-            "role": row.text(2)?,
-            "stage": auth.stage.as_str(),
-            "permissions": permissions,
-        }))
-    }
-
-    // ---- employees ---------------------------------------------------------------
-
-    /// Lists the tenant's employees.
-    pub(crate) fn list_users(&self, auth: &Auth) -> Result<Value> {
-        self.authorize(auth, "Account", "read", "*")?;
-        let rows = self.db.query(
-            "SELECT id, email, name, role, totp_secret FROM users WHERE tenant = $1 ORDER BY email",
-            &[auth.tenant.clone().into()],
-        )?;
-        let mut users = Vec::new();
-        for r in rows {
-            let id = r.text(0)?;
-            users.push(json!({
-                "id": id,
-                "email": r.text(1)?,
-                "name": r.text(2)?,
-                "role": r.text(3)?,
-                "totp": r.opt_text(4).is_some(),
-                "blocked": auth.policy.policy.is_blocked(&id),
-            }));
-        }
-        Ok(json!({ "users": users }))
-    }
-
-    /// Adds an employee with one of the seed roles: the account row and the
-    /// policy change are stored in one transaction.
-    pub(crate) fn create_user(&self, auth: &Auth, form: &NewEmployee) -> Result<Value> {
-        self.authorize(auth, "Account", "create", "*")?;
-        if !ROLES.contains(&form.role.as_str()) {
-            return Err(Error::BadRequest(format!("unknown role `{}`", form.role)));
-        }
-        let account = self.new_account(&form.email, &form.name, &form.role, &form.password)?;
-        let id = account.id.clone();
-        let tenant = auth.tenant.clone();
-        let role = form.role.clone();
-        let now = self.clock.now();
-        self.change_policy_and(
-            &auth.tenant,
-            |doc| {
-                doc.add_user(&id)?;
-                doc.set_roles(&id, Some(&tenant), &[role.as_str()])
-            },
-            |tx| store_account(tx, &tenant, &account, now),
-        )?;
-        self.record(
-            &auth.tenant,
-            &auth.user_id,
-            "account.create",
-            &format!("users/{id}"),
-            &[],
-            json!({ "role": form.role }),
-        )?;
-        Ok(json!({ "id": id }))
-    }
-
-    /// Dismisses an employee: blocked in the policy (owners cannot be), and
-    /// every session ends at once.
-    pub(crate) fn block_user(&self, auth: &Auth, id: &str) -> Result<Value> {
-        self.authorize(auth, "Account", "block", id)?;
-        self.require_employee(auth, id)?;
-        if let Err(e) = self.change_policy(&auth.tenant, |doc| doc.block(id)) {
-            self.record_denied(
-                &auth.tenant,
-                &auth.user_id,
-                "account.block",
-                &format!("users/{id}"),
-            );
-            return Err(e);
-        }
-        let ended = self.end_sessions(id)?;
-        self.record(
-            &auth.tenant,
-            &auth.user_id,
-            "account.block",
-            &format!("users/{id}"),
-            &[],
-            json!({ "sessions_ended": ended }),
-        )?;
-        tracing::info!(user = %id, ended, "employee blocked");
-        Ok(json!({ "blocked": id, "sessions_ended": ended }))
-    }
-
-    /// Lifts a block.
-    pub(crate) fn unblock_user(&self, auth: &Auth, id: &str) -> Result<Value> {
-        self.authorize(auth, "Account", "block", id)?;
-        self.require_employee(auth, id)?;
-        self.change_policy(&auth.tenant, |doc| doc.unblock(id))?;
-        self.record(
-            &auth.tenant,
-            &auth.user_id,
-            "account.unblock",
-            &format!("users/{id}"),
-            &[],
-            json!({}),
-        )?;
-        Ok(json!({ "unblocked": id }))
-    }
-
-    /// Per-user restrictions: extra grants, denies and field settings.
-    pub(crate) fn restrict_user(
-        &self,
-        auth: &Auth,
-        id: &str,
-        form: &Restrictions,
-    ) -> Result<Value> {
-        self.authorize(auth, "Account", "set_rights", id)?;
-        self.require_employee(auth, id)?;
-        let mut fields = Vec::new();
-        for (field, vis) in &form.fields {
-            let v = match vis.as_str() {
-                "visible" => Visibility::Visible,
-                "masked" => Visibility::Masked,
-                "hidden" => Visibility::Hidden,
-                other => return Err(Error::BadRequest(format!("unknown visibility `{other}`"))),
-            };
-            fields.push((field.clone(), v));
-        }
-        self.change_policy(&auth.tenant, |doc| {
-            for a in &form.grant {
-                doc.grant(id, a)?;
-            }
-            for a in &form.deny {
-                doc.deny(id, a)?;
-            }
-            for (f, v) in &fields {
-                doc.set_field(id, f, *v)?;
-            }
-            Ok(())
-        })?;
-        self.record(
-            &auth.tenant,
-            &auth.user_id,
-            "account.set_rights",
-            &format!("users/{id}"),
-            &[],
-            json!({ "grant": form.grant, "deny": form.deny, "fields": form.fields }),
-        )?;
-        Ok(json!({ "updated": id }))
-    }
-
-    fn require_employee(&self, auth: &Auth, id: &str) -> Result<()> {
-        if self.exists(
-            "SELECT id FROM users WHERE id = $1 AND tenant = $2",
-            &[id.into(), Val::from(&auth.tenant)],
-        )? {
-            Ok(())
-        } else {
-            Err(self.not_found(auth, "users", "change", id))
-        }
-    }
-
-    /// An administrator's unlock of an employee's second factor, locked
-    /// after too many wrong codes: the failure count and back-off are
-    /// cleared, the last accepted step kept (old codes stay refused). Audited.
-    pub(crate) fn unlock_factor(&self, auth: &Auth, id: &str) -> Result<Value> {
-        self.authorize(auth, "Account", "unlock_factor", id)?;
-        self.require_employee(auth, id)?;
-        let row = self
-            .db
-            .query_one("SELECT totp_state FROM users WHERE id = $1", &[id.into()])?
-            .ok_or(Error::NotFound)?;
-        let text = row.text(0)?;
-        let mut state: FactorState = serde_json::from_str(&text).map_err(internal)?;
-        let failures = state.failures();
-        state.unlock();
-        let n = self.db.exec(
-            "UPDATE users SET totp_state = $1 WHERE id = $2 AND totp_state = $3",
-            &[
-                serde_json::to_string(&state).map_err(internal)?.into(),
-                id.into(),
-                text.into(),
-            ],
-        )?;
-        if n != 1 {
-            return Err(Error::Conflict(
-                "the factor changed concurrently; try again".into(),
-            ));
-        }
-        self.record(
-            &auth.tenant,
-            &auth.user_id,
-            "account.factor_unlock",
-            &format!("users/{id}"),
-            &[],
-            json!({ "failures_cleared": failures }),
-        )?;
-        Ok(json!({ "unlocked": id }))
+        Ok(Me {
+            user: session.user_id.clone(),
+            tenant: session.tenant.clone(),
+            email: identity.0,
+            name: identity.1,
+            role: row.text("role")?,
+            stage: session.stage.as_str(),
+            permissions,
+        })
     }
 }
 
-/// Stores `account` in `tenant`; an address already used in this tenant is
-/// a conflict (other tenants' accounts are neither seen nor revealed).
-pub(crate) fn store_account(
-    tx: &mut Tx<'_, '_>,
-    tenant: &str,
-    account: &NewAccount,
-    now: i64,
-) -> Result<()> {
-    let state = serde_json::to_string(&FactorState::new()).map_err(internal)?;
-    let n = tx.exec(
-        "INSERT INTO users (id, tenant, email, name, password_hash, role, totp_state, \
-         login_failures, login_blocked_until, created) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, $8) \
-         ON CONFLICT (tenant, email) DO NOTHING",
-        &[
-            account.id.clone().into(),
-            tenant.into(),
-            account.email.clone().into(),
-            account.name.clone().into(),
-            account.hash.clone().into(),
-            account.role.clone().into(),
-            state.into(),
-            now.into(),
-        ],
-    )?;
-    if n == 0 {
-        return Err(Error::Conflict(
-            "that e-mail address already has an account in this tenant".into(),
+impl Backoffice {
+    /// The blind index of `tenant`'s employee e-mails: sign-in finds an
+    /// account by it without the address in clear (256 bits: one account
+    /// per address and tenant, no collisions to resolve).
+    pub(crate) fn email_index(&self, tenant: &str, email: &str) -> Result<String> {
+        Ok(self
+            .keyring
+            .blind_index(
+                &format!("{tenant}/users.email"),
+                256,
+                Normalizer::CaseInsensitive,
+            )
+            .map_err(internal)?
+            .compute(email)
+            .to_hex())
+    }
+
+    /// Stores `account` in `tenant`, its e-mail and name encrypted; an
+    /// address already used in this tenant is a conflict (other tenants'
+    /// accounts are neither seen nor revealed).
+    pub(crate) fn store_account(
+        &self,
+        tx: &mut Tx<'_, '_>,
+        tenant: &str,
+        account: &NewAccount,
+        now: i64,
+    ) -> Result<()> {
+        let state = serde_json::to_string(&FactorState::new()).map_err(internal)?;
+        let id = &account.id;
+        let n = tx.exec(
+            "INSERT INTO users (id, tenant, email, email_index, name, password_hash, role, totp_state, created) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant, email_index) DO NOTHING",
+            &[
+                id.clone().into(),
+                tenant.into(),
+                self.seal_text(tenant, "users", "email", id, &account.email)?.into(),
+                self.email_index(tenant, &account.email)?.into(),
+                self.seal_text(tenant, "users", "name", id, &account.name)?.into(),
+                account.hash.clone().into(),
+                account.role.clone().into(),
+                state.into(),
+                now.into(),
+            ],
+        )?;
+        if n == 0 {
+            return Err(Error::Conflict(
+                "that e-mail address already has an account in this tenant".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// An employee's e-mail and name, decrypted.
+    pub(crate) fn employee_identity(
+        &self,
+        tenant: &str,
+        row: &crate::db::Row,
+    ) -> Result<(String, String)> {
+        let id = row.text("id")?;
+        Ok((
+            self.open_text(tenant, "users", "email", &id, &row.text("email")?)?,
+            self.open_text(tenant, "users", "name", &id, &row.text("name")?)?,
+        ))
+    }
+}
+
+/// An answer that sets (or clears) the session cookie.
+fn with_cookie(state: &AppState, body: Value, token: Option<&str>) -> Response {
+    let cookie = match token {
+        Some(token) => state.cookie.set(token),
+        None => state.cookie.clear(),
+    };
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        headers.insert(header::SET_COOKIE, v);
+    }
+    (headers, Json(body)).into_response()
+}
+
+/// `POST /api/signup`
+pub(crate) async fn sign_up_route(
+    State(app): State<Arc<Backoffice>>,
+    ApiJson(form): ApiJson<SignUp>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let body = app.blocking(move |app| app.sign_up(&form)).await?;
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `POST /api/login`: the password step.
+pub(crate) async fn sign_in_route(
+    State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    ApiJson(form): ApiJson<SignIn>,
+) -> Result<Response> {
+    let signed = state
+        .app
+        .blocking(move |app| app.sign_in(&form, address))
+        .await?;
+    Ok(with_cookie(&state, signed.body, Some(&signed.token)))
+}
+
+/// `POST /api/login/second-factor`: a TOTP or recovery code.
+pub(crate) async fn second_factor_route(
+    State(state): State<AppState>,
+    Caller(session): Caller,
+    ApiJson(form): ApiJson<SecondFactor>,
+) -> Result<Response> {
+    if session.stage != Stage::Totp {
+        return Err(Error::BadRequest("no code is due in this session".into()));
+    }
+    let signed = state
+        .app
+        .blocking(move |app| app.second_factor(&session, &form))
+        .await?;
+    Ok(with_cookie(&state, signed.body, Some(&signed.token)))
+}
+
+/// `POST /api/totp/enroll`: a new secret; replacing an active factor needs
+/// a step-up proof in the request.
+pub(crate) async fn enroll_route(
+    State(app): State<Arc<Backoffice>>,
+    Caller(session): Caller,
+    ApiJson(proof): ApiJson<StepUp>,
+) -> Result<Json<Value>> {
+    if session.stage == Stage::Totp {
+        return Err(Error::Unauthorized(
+            "finish signing in with your second factor".into(),
         ));
     }
-    Ok(())
+    let body = app
+        .blocking(move |app| app.enroll_start(&session, &proof))
+        .await?;
+    Ok(Json(body))
+}
+
+/// `POST /api/totp/confirm`: the first code of the new secret.
+pub(crate) async fn confirm_route(
+    State(state): State<AppState>,
+    Caller(session): Caller,
+    ApiJson(form): ApiJson<SecondFactor>,
+) -> Result<Response> {
+    if session.stage == Stage::Totp {
+        return Err(Error::Unauthorized(
+            "finish signing in with your second factor".into(),
+        ));
+    }
+    let signed = state
+        .app
+        .blocking(move |app| app.enroll_confirm(&session, &form))
+        .await?;
+    Ok(with_cookie(&state, signed.body, Some(&signed.token)))
+}
+
+/// `POST /api/step-up`: the password or a code again; sensitive actions
+/// (rights changes, export) are allowed for a few minutes after.
+pub(crate) async fn step_up_route(
+    State(app): State<Arc<Backoffice>>,
+    Caller(session): Caller,
+    ApiJson(proof): ApiJson<StepUp>,
+) -> Result<Json<Value>> {
+    if session.stage != Stage::Full {
+        return Err(Error::Unauthorized("sign in first".into()));
+    }
+    app.blocking(move |app| {
+        app.step_up(&session, &proof)?;
+        app.mark_stepped_up(&session)?;
+        app.record(
+            &session.tenant,
+            &session.user_id,
+            "auth.step_up",
+            &format!("users/{}", session.user_id),
+            &[],
+            json!({}),
+        )?;
+        Ok(())
+    })
+    .await?;
+    Ok(Json(json!({ "stepped_up": true })))
+}
+
+/// `POST /api/logout`
+pub(crate) async fn sign_out_route(
+    State(state): State<AppState>,
+    Caller(session): Caller,
+) -> Result<Response> {
+    state
+        .app
+        .blocking(move |app| app.end_session(&session))
+        .await?;
+    Ok(with_cookie(&state, json!({ "signed_out": true }), None))
+}
+
+/// `GET /api/me`: who the caller is, at any stage of sign-in.
+pub(crate) async fn me_route(
+    State(app): State<Arc<Backoffice>>,
+    Caller(session): Caller,
+) -> Result<Json<Me>> {
+    Ok(Json(app.blocking(move |app| app.me(&session)).await?))
 }

@@ -6,8 +6,8 @@
 //! are made from Tokio's blocking pool.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
@@ -50,59 +50,100 @@ impl From<Option<i64>> for Val {
     }
 }
 
-/// A result row.
+/// A result row: values by column name.
 #[derive(Debug)]
-pub(crate) struct Row(Vec<Val>);
+pub(crate) struct Row {
+    names: Arc<[String]>,
+    vals: Vec<Val>,
+}
 
 impl Row {
-    pub(crate) fn text(&self, i: usize) -> Result<String> {
-        match self.0.get(i) {
+    fn get(&self, column: &str) -> Option<&Val> {
+        self.names
+            .iter()
+            .position(|n| n == column)
+            .and_then(|i| self.vals.get(i))
+    }
+
+    /// The text in `column`; an error when it is missing or not text.
+    pub(crate) fn text(&self, column: &str) -> Result<String> {
+        match self.get(column) {
             Some(Val::Text(s)) => Ok(s.clone()),
-            _ => Err(Error::Storage(format!("column {i} is not text"))),
+            _ => Err(Error::Storage(format!("column `{column}` is not text"))),
         }
     }
-    pub(crate) fn opt_text(&self, i: usize) -> Option<String> {
-        match self.0.get(i) {
+
+    /// The text in `column`, or `None` when it is NULL.
+    pub(crate) fn opt_text(&self, column: &str) -> Option<String> {
+        match self.get(column) {
             Some(Val::Text(s)) => Some(s.clone()),
             _ => None,
         }
     }
-    pub(crate) fn int(&self, i: usize) -> Result<i64> {
-        match self.0.get(i) {
+
+    /// The integer in `column`; an error when it is missing or not one.
+    pub(crate) fn int(&self, column: &str) -> Result<i64> {
+        match self.get(column) {
             Some(Val::Int(n)) => Ok(*n),
-            _ => Err(Error::Storage(format!("column {i} is not an integer"))),
+            _ => Err(Error::Storage(format!(
+                "column `{column}` is not an integer"
+            ))),
         }
     }
-    pub(crate) fn opt_int(&self, i: usize) -> Option<i64> {
-        match self.0.get(i) {
+
+    /// The integer in `column`, or `None` when it is NULL.
+    pub(crate) fn opt_int(&self, column: &str) -> Option<i64> {
+        match self.get(column) {
             Some(Val::Int(n)) => Some(*n),
             _ => None,
         }
     }
 }
 
+/// A struct read from a row, by column names.
+pub(crate) trait FromRow: Sized {
+    fn from_row(row: &Row) -> Result<Self>;
+}
+
+/// The schema. Every personal value is a palisade-crypt ciphertext bound
+/// to its tenant, table, column and row (client names, phones and e-mails,
+/// employee names and e-mails, attachment names, bodies and holds, invoice
+/// amounts and holds); equality lookups go through blind indexes
+/// (`phone_index`, `email_index`). Ids, times and policy documents are clear.
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, \
-     policy TEXT NOT NULL, policy_version BIGINT NOT NULL, created BIGINT NOT NULL)",
+     policy TEXT NOT NULL, policy_version BIGINT NOT NULL, settings TEXT NOT NULL DEFAULT '{}', \
+     created BIGINT NOT NULL, closing_at BIGINT)",
     "CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
-     email TEXT NOT NULL, name TEXT NOT NULL, password_hash TEXT NOT NULL, \
-     role TEXT NOT NULL, totp_secret TEXT, totp_pending TEXT, totp_state TEXT NOT NULL, \
-     recovery TEXT, login_failures BIGINT NOT NULL, login_blocked_until BIGINT NOT NULL, \
-     created BIGINT NOT NULL, UNIQUE (tenant, email))",
+     email TEXT NOT NULL, email_index TEXT NOT NULL, name TEXT NOT NULL, \
+     password_hash TEXT NOT NULL, role TEXT NOT NULL, totp_secret TEXT, totp_pending TEXT, \
+     totp_state TEXT NOT NULL, recovery TEXT, created BIGINT NOT NULL, \
+     UNIQUE (tenant, email_index))",
     "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
-     tenant TEXT NOT NULL, stage TEXT NOT NULL, expires BIGINT NOT NULL)",
+     tenant TEXT NOT NULL, stage TEXT NOT NULL, expires BIGINT NOT NULL, stepped_up BIGINT)",
     "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id)",
     "CREATE TABLE IF NOT EXISTS clients (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
      name TEXT NOT NULL, phone TEXT NOT NULL, email TEXT NOT NULL, phone_index TEXT NOT NULL, \
-     created BIGINT NOT NULL, last_activity BIGINT NOT NULL)",
+     created_by TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL, last_activity BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS clients_phone ON clients (tenant, phone_index)",
-    "CREATE INDEX IF NOT EXISTS clients_tenant ON clients (tenant, name)",
+    "CREATE INDEX IF NOT EXISTS clients_tenant ON clients (tenant, created)",
     "CREATE TABLE IF NOT EXISTS attachments (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
      client_id TEXT NOT NULL, file_name TEXT NOT NULL, body TEXT NOT NULL, \
      created BIGINT NOT NULL, ticket_closed BIGINT, legal_hold TEXT)",
     "CREATE TABLE IF NOT EXISTS invoices (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
-     client_id TEXT NOT NULL, amount_cents BIGINT NOT NULL, created BIGINT NOT NULL, \
+     client_id TEXT NOT NULL, amount TEXT NOT NULL, created BIGINT NOT NULL, \
      legal_hold TEXT)",
+    "CREATE TABLE IF NOT EXISTS bookings (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+     client_id TEXT NOT NULL, created_by TEXT NOT NULL, starts BIGINT NOT NULL, \
+     minutes BIGINT NOT NULL, note TEXT NOT NULL, created BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS bookings_tenant ON bookings (tenant, starts)",
+    "CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+     invoice_id TEXT NOT NULL, amount TEXT NOT NULL, created BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS tariffs (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+     name TEXT NOT NULL, price_cents BIGINT NOT NULL, created BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS login_attempts (key TEXT PRIMARY KEY, attempts BIGINT NOT NULL, \
+     retry_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS login_attempts_expires ON login_attempts (expires_at)",
     "CREATE TABLE IF NOT EXISTS audit_keys (tenant TEXT PRIMARY KEY, origin TEXT NOT NULL, \
      signer TEXT NOT NULL)",
 ];
@@ -153,7 +194,10 @@ fn sqlite_error(e: rusqlite::Error) -> Error {
 }
 
 fn pg_error(e: postgres::Error) -> Error {
-    Error::Storage(e.to_string())
+    match e.as_db_error() {
+        Some(db) => Error::Storage(format!("{} ({})", db.message(), db.code().code())),
+        None => Error::Storage(e.to_string()),
+    }
 }
 
 impl Db {
@@ -223,6 +267,19 @@ impl Db {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
+    /// Runs a query and reads every row into a `T`.
+    pub(crate) fn query_as<T: FromRow>(&self, sql: &str, params: &[Val]) -> Result<Vec<T>> {
+        self.query(sql, params)?.iter().map(T::from_row).collect()
+    }
+
+    /// Runs a query and reads its first row, if any, into a `T`.
+    pub(crate) fn query_one_as<T: FromRow>(&self, sql: &str, params: &[Val]) -> Result<Option<T>> {
+        self.query_one(sql, params)?
+            .as_ref()
+            .map(T::from_row)
+            .transpose()
+    }
+
     /// Runs `f` in one transaction: every statement it makes is committed
     /// together when it returns `Ok`, and none is when it returns `Err`.
     /// SQLite takes the write lock at `BEGIN` (`IMMEDIATE`), so two
@@ -243,6 +300,21 @@ impl Db {
                 tx.commit().map_err(pg_error)?;
                 Ok(out)
             }),
+        }
+    }
+
+    /// A consistent copy of the SQLite database in `file` (SQLite's online
+    /// backup API: writers go on while it copies).
+    pub(crate) fn sqlite_backup(&self, file: &Path) -> Result<()> {
+        match self {
+            Db::Sqlite(pool) => pool.with(|c| {
+                let mut copy = rusqlite::Connection::open(file).map_err(sqlite_error)?;
+                let backup = rusqlite::backup::Backup::new(c, &mut copy).map_err(sqlite_error)?;
+                backup
+                    .run_to_completion(1024, std::time::Duration::ZERO, None)
+                    .map_err(sqlite_error)
+            }),
+            Db::Postgres(_) => Err(Error::Internal("not a SQLite database".into())),
         }
     }
 
@@ -295,6 +367,7 @@ fn sqlite_exec(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<u6
 fn sqlite_query(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
     let mut stmt = c.prepare_cached(sql).map_err(sqlite_error)?;
     let columns = stmt.column_count();
+    let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let mut rows = stmt
         .query(rusqlite::params_from_iter(params.iter().map(sqlite_value)))
         .map_err(sqlite_error)?;
@@ -310,7 +383,10 @@ fn sqlite_query(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<V
                 _ => Val::Null,
             });
         }
-        out.push(Row(vals));
+        out.push(Row {
+            names: Arc::clone(&names),
+            vals,
+        });
     }
     Ok(out)
 }
@@ -326,6 +402,10 @@ fn pg_query(c: &mut impl postgres::GenericClient, sql: &str, params: &[Val]) -> 
     let refs = pg_refs(&owned);
     let rows = c.query(sql, &refs).map_err(pg_error)?;
     let mut out = Vec::with_capacity(rows.len());
+    let names: Arc<[String]> = rows
+        .first()
+        .map(|r| r.columns().iter().map(|c| c.name().to_owned()).collect())
+        .unwrap_or_else(|| Arc::from(Vec::new()));
     for row in rows {
         let mut vals = Vec::with_capacity(row.len());
         for (i, column) in row.columns().iter().enumerate() {
@@ -345,7 +425,10 @@ fn pg_query(c: &mut impl postgres::GenericClient, sql: &str, params: &[Val]) -> 
             };
             vals.push(v);
         }
-        out.push(Row(vals));
+        out.push(Row {
+            names: Arc::clone(&names),
+            vals,
+        });
     }
     Ok(out)
 }

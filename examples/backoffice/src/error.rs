@@ -15,12 +15,21 @@ pub enum Error {
     /// The policy does not allow the action.
     #[error("{0}")]
     Forbidden(String),
+    /// Well-formed but refused by a content rule (a card number in free text).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// A service the request needs is not available (the virus scanner).
+    #[error("{0}")]
+    Unavailable(String),
     /// No such object in the caller's tenant.
     #[error("not found")]
     NotFound,
     /// The request conflicts with the state (e.g. an e-mail already in use).
     #[error("{0}")]
     Conflict(String),
+    /// The guard refused (from a check a handler made through it).
+    #[error("{0}")]
+    Refused(palisade_axum::Refusal),
     /// Too many attempts; retry after the given number of seconds.
     #[error("too many attempts; retry in {0} s")]
     Throttled(u64),
@@ -42,5 +51,11 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> Error {
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Internal(e.to_string())
+    }
+}
+
+impl From<palisade_axum::Refusal> for Error {
+    fn from(refusal: palisade_axum::Refusal) -> Self {
+        Error::Refused(refusal)
     }
 }

@@ -72,9 +72,14 @@ impl Started {
         &self.app
     }
 
-    /// The base URL, `http://address` (no trailing slash).
+    /// The base URL, `http://address` or `https://address` (no trailing slash).
     pub fn url(&self) -> Result<String> {
-        Ok(format!("http://{}", self.listener.local_addr()?))
+        let scheme = if self.app.config().tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        Ok(format!("{scheme}://{}", self.listener.local_addr()?))
     }
 
     /// Serves, with the retention sweeper running, until `stop` completes;
@@ -82,9 +87,34 @@ impl Started {
     /// blocking client cannot be closed from inside the runtime).
     pub async fn serve_until(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let sweeper = crate::spawn_sweeper(Arc::clone(&self.app), self.sweep_every);
+        let backups = crate::spawn_backups(Arc::clone(&self.app));
+        let (stopped, _) = tokio::sync::watch::channel(());
+        let redirect = match self.app.config().redirect_http {
+            Some(address) => {
+                let listener = tokio::net::TcpListener::bind(address).await?;
+                let port = self.listener.local_addr()?.port();
+                let mut until = stopped.subscribe();
+                Some(tokio::spawn(crate::redirect_to_https(
+                    listener,
+                    port,
+                    async move {
+                        let _ = until.changed().await;
+                    },
+                )))
+            }
+            None => None,
+        };
         let served = crate::serve(Arc::clone(&self.app), self.listener, stop).await;
+        drop(stopped);
+        if let Some(redirect) = redirect {
+            let _ = redirect.await;
+        }
         sweeper.abort();
         let _ = sweeper.await;
+        if let Some(backups) = backups {
+            backups.abort();
+            let _ = backups.await;
+        }
         let app = self.app;
         let _ = tokio::task::spawn_blocking(move || drop(app)).await;
         served

@@ -7,6 +7,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::app::{Backoffice, OWNER_ROLE, ROLES, random_id};
+use crate::attachments::NewAttachment;
 use crate::clients::NewClient;
 use crate::error::{Result, internal};
 
@@ -163,8 +164,9 @@ impl Backoffice {
                 let t = tenant.to_owned();
                 let uid = id.clone();
                 self.change_policy(tenant, move |doc| {
-                    doc.add_user(&uid)?;
-                    doc.set_roles(&uid, Some(&t), &[role_name.as_str()])
+                    doc.unchecked().add_user(&uid)?;
+                    doc.unchecked()
+                        .set_roles(&uid, Some(&t), &[role_name.as_str()])
                 })?;
                 (id, password)
             };
@@ -198,6 +200,7 @@ impl Backoffice {
             let id = random_id("c")?;
             self.insert_client(
                 tenant,
+                &owner_id,
                 &id,
                 &NewClient {
                     name: name.into(),
@@ -220,31 +223,23 @@ impl Backoffice {
         let first = ids.first().cloned().unwrap_or_default();
         let closed = self.clock.now() - 40 * 86_400;
         let attachment = |hold: Option<&str>| -> Result<String> {
-            let id = random_id("a")?;
+            let form = NewAttachment {
+                file_name: "screenshot.png".into(),
+                body: "(image bytes)".into(),
+            };
+            let id = self.add_attachment(tenant, &first, &form)?;
             self.db.exec(
-                "INSERT INTO attachments (id, tenant, client_id, file_name, body, created, ticket_closed, legal_hold) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    id.clone().into(),
-                    tenant.into(),
-                    first.clone().into(),
-                    "screenshot.png".into(),
-                    "(image bytes)".into(),
-                    (closed - 86_400).into(),
-                    closed.into(),
-                    hold.map(str::to_owned).into(),
-                ],
+                "UPDATE attachments SET created = $1, ticket_closed = $2 WHERE id = $3",
+                &[(closed - 86_400).into(), closed.into(), id.clone().into()],
             )?;
+            self.hold_attachment(tenant, &id, hold)?;
             Ok(id)
         };
         let expired_attachment = attachment(None)?;
         let held_attachment = attachment(Some("case-7"))?;
         for (n, client) in ids.iter().take(3).enumerate() {
-            let id = random_id("i")?;
-            self.db.exec(
-                "INSERT INTO invoices (id, tenant, client_id, amount_cents, created) VALUES ($1, $2, $3, $4, $5)",
-                &[id.into(), tenant.into(), client.clone().into(), (i64::try_from(n).unwrap_or(0) * 1000 + 4900).into(), self.clock.now().into()],
-            )?;
+            let amount = i64::try_from(n).unwrap_or(0) * 1000 + 4900;
+            self.add_invoice(tenant, client, amount)?;
         }
         Ok(Demo {
             tenant: tenant.to_owned(),

@@ -141,7 +141,9 @@ fn operator_signs_in_with_totp_and_sees_masked_list() {
     let Some((chromium, chromedriver)) = tools() else {
         return;
     };
-    let server = common::start(None);
+    // Over HTTPS, the browser trusting the development certificate's key.
+    let server = common::start_tls();
+    let pin = palisade_backoffice::development_certificate_pin(server.app.data_dir()).unwrap();
     let demo = server.app.seed_demo("acme", 12).unwrap();
     let operator = demo.user("Operator").unwrap();
 
@@ -184,6 +186,7 @@ fn operator_signs_in_with_totp_and_sees_masked_list() {
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--window-size=1100,900", format!("--user-data-dir={}", profile.path().display()),
+                format!("--ignore-certificate-errors-spki-list={pin}"),
             ]
         }
     }}});

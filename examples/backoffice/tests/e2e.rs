@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{Client, Server};
+use common::{Browser, Server};
 use palisade_audit::Bundle;
 use palisade_backoffice::{Demo, DemoUser};
 use serde_json::{Value, json};
@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 const TENANT: &str = "acme";
 
 /// Signs `user` in with password and the current TOTP code.
-fn sign_in(server: &Server, user: &DemoUser) -> Client {
-    let mut c = Client::new(&server.url);
+fn sign_in(server: &Server, user: &DemoUser) -> Browser {
+    let mut c = Browser::new(&server.url);
     let a = c.post(
         "/api/login",
         json!({ "tenant": TENANT, "email": user.email, "password": user.password.as_str() }),
@@ -33,6 +33,12 @@ fn sign_in(server: &Server, user: &DemoUser) -> Client {
     let code = user.code_at(server.app.clock().now()).unwrap();
     let a = c.post("/api/login/second-factor", json!({ "code": code.as_str() }));
     assert_eq!(a.status, 200, "second factor of {}: {}", user.email, a.text);
+    // Sensitive actions (rights, export) need a recent step-up.
+    let a = c.post(
+        "/api/step-up",
+        json!({ "password": user.password.as_str() }),
+    );
+    assert_eq!(a.status, 200, "step-up of {}: {}", user.email, a.text);
     c
 }
 
@@ -62,10 +68,10 @@ fn scenario(server: &Server) {
         secrets.push(p.clone());
         secrets.push(p.chars().filter(char::is_ascii_digit).collect());
     }
-    let mut clients_made: Vec<Client> = Vec::new();
+    let mut clients_made: Vec<Browser> = Vec::new();
 
     // The page and its headers.
-    let mut anonymous = Client::new(&server.url);
+    let mut anonymous = Browser::new(&server.url);
     let page = anonymous.get("/");
     assert_eq!(page.status, 200);
     assert!(page.text.contains("Palisade Back Office"));
@@ -76,7 +82,7 @@ fn scenario(server: &Server) {
     );
 
     // --- Sign-up of a second tenant, enrollment with QR, recovery codes.
-    let mut founder = Client::new(&server.url);
+    let mut founder = Browser::new(&server.url);
     let weak = founder.post("/api/signup", json!({ "tenant": "globex", "company": "Globex", "name": "Gina", "email": "gina@globex.example", "password": "password123" }));
     assert_eq!(weak.status, 400, "common password refused: {}", weak.text);
     let founder_password = "violet-harbor-quantum-47";
@@ -90,12 +96,19 @@ fn scenario(server: &Server) {
     assert_eq!(
         a.json()["stage"],
         "enroll",
-        "staff must enroll a second factor"
+        "staff must enroll a second factor: {}",
+        a.text
     );
     let cookie = founder.last_set_cookie.clone().unwrap();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
+    );
+    let https = server.url.starts_with("https://");
+    assert_eq!(
+        cookie.starts_with("__Host-bo_session=") && cookie.contains("; Secure"),
+        https,
+        "Secure exactly over HTTPS: {cookie}"
     );
     assert_eq!(
         founder.get("/api/clients").status,
@@ -146,7 +159,7 @@ fn scenario(server: &Server) {
     clients_made.push(founder);
 
     // --- Operator: masked list, 403 on export, lookup by phone.
-    let mut otto = Client::new(&server.url);
+    let mut otto = Browser::new(&server.url);
     assert_eq!(
         otto.post(
             "/api/login",
@@ -198,7 +211,7 @@ fn scenario(server: &Server) {
     );
 
     // --- A replayed TOTP code is refused, even on a fresh password step.
-    let mut replay = Client::new(&server.url);
+    let mut replay = Browser::new(&server.url);
     replay.post(
         "/api/login",
         json!({ "tenant": TENANT, "email": operator.email, "password": operator.password.as_str() }),
@@ -221,7 +234,7 @@ fn scenario(server: &Server) {
     clients_made.push(replay);
 
     // --- Recovery codes work once.
-    let mut sergei = Client::new(&server.url);
+    let mut sergei = Browser::new(&server.url);
     sergei.post(
         "/api/login",
         json!({ "tenant": TENANT, "email": senior.email, "password": senior.password.as_str() }),
@@ -231,7 +244,7 @@ fn scenario(server: &Server) {
         json!({ "recovery_code": senior.recovery_code.as_str() }),
     );
     assert_eq!(a.status, 200, "{}", a.text);
-    let mut twice = Client::new(&server.url);
+    let mut twice = Browser::new(&server.url);
     twice.post(
         "/api/login",
         json!({ "tenant": TENANT, "email": senior.email, "password": senior.password.as_str() }),
@@ -272,7 +285,8 @@ fn scenario(server: &Server) {
     // --- Owner: restrictions per user, the owner cannot be blocked, dismissal.
     let mut olivia = sign_in(server, owner);
     let a = olivia.post(&format!("/api/users/{}/block", owner.id), json!({}));
-    assert_eq!(a.status, 409, "the owner cannot be blocked: {}", a.text);
+    assert_eq!(a.status, 403, "the owner cannot block itself: {}", a.text);
+    assert!(a.text.contains("its own"), "{}", a.text);
     let a = olivia.put(
         &format!("/api/users/{}/rights", senior.id),
         json!({ "fields": { "Client.phone": "hidden" }, "deny": ["Client:edit"] }),
@@ -298,7 +312,12 @@ fn scenario(server: &Server) {
     let mut max = sign_in(server, manager);
     assert_eq!(max.get("/api/clients").status, 200);
     let a = max.post(&format!("/api/users/{}/block", owner.id), json!({}));
-    assert_eq!(a.status, 409, "a manager cannot block the owner either");
+    assert_eq!(
+        a.status, 403,
+        "a manager cannot block the owner either: {}",
+        a.text
+    );
+    assert!(a.text.contains("owner"), "{}", a.text);
     let a = olivia.post(&format!("/api/users/{}/block", manager.id), json!({}));
     assert_eq!(a.status, 200, "{}", a.text);
     assert!(a.json()["sessions_ended"].as_u64().unwrap() >= 1);
@@ -307,7 +326,7 @@ fn scenario(server: &Server) {
         401,
         "the dismissed manager's session ended at once"
     );
-    let mut again = Client::new(&server.url);
+    let mut again = Browser::new(&server.url);
     assert_eq!(
         again
             .post(
@@ -325,7 +344,7 @@ fn scenario(server: &Server) {
     secrets.push(dora_password.into());
     let a = olivia.post("/api/users", json!({ "tenant": TENANT, "email": "dora@acme.example", "name": "Dora", "role": "Operator", "password": dora_password }));
     assert_eq!(a.status, 201, "{}", a.text);
-    let mut guesser = Client::new(&server.url);
+    let mut guesser = Browser::new(&server.url);
     // Five free failures, then 1 s, 2 s, … of back-off: by the eighth
     // attempt a 429 has come, whatever the timing.
     let statuses: Vec<u16> = (0..8)
@@ -363,8 +382,8 @@ fn scenario(server: &Server) {
         .map(|e| e["record"].as_str().unwrap())
         .collect();
     assert_eq!(executed, vec![demo.expired_attachment.as_str()], "{sweep}");
-    assert_eq!(sweep["held"][0]["record"], demo.held_attachment.as_str());
-    assert_eq!(sweep["held"][0]["hold"], "case-7");
+    assert_eq!(sweep["kept"][0]["record"], demo.held_attachment.as_str());
+    assert_eq!(sweep["kept"][0]["hold"], "case-7");
 
     // --- Erasure request: honoured except the invoice kept by law.
     let target = demo.clients[0].clone();
@@ -376,7 +395,7 @@ fn scenario(server: &Server) {
     let erased = olivia.post(&format!("/api/clients/{target}/erasure"), json!({}));
     assert_eq!(erased.status, 200, "{}", erased.text);
     let erased = erased.json();
-    let done: Vec<&str> = erased["erased"]
+    let done: Vec<&str> = erased["executed"]
         .as_array()
         .unwrap()
         .iter()
@@ -412,7 +431,7 @@ fn scenario(server: &Server) {
         .iter()
         .map(|r| (r.actor().to_owned(), r.action().to_owned()))
         .collect();
-    assert!(actions.contains(&(operator.id.clone(), "client.list".into())));
+    assert!(actions.contains(&(operator.id.clone(), "client.read".into())));
     assert!(
         actions.contains(&(operator.id.clone(), "client.export".into())),
         "the refused export is recorded"
@@ -435,10 +454,10 @@ fn scenario(server: &Server) {
     let erasure_index = report
         .records
         .iter()
-        .find(|r| r.action() == "client.erasure_requested")
+        .find(|r| r.action() == "client.erase")
         .unwrap()
         .index();
-    tamper(server, "client.erasure_requested");
+    tamper(server, "client.erase");
     let verify = olivia.get("/api/audit/verify").json();
     assert_eq!(verify["ok"], false, "{verify}");
     let finding = verify["finding"].as_str().unwrap();
@@ -543,4 +562,49 @@ fn postgres_end_to_end() {
     let server = common::start(Some(pg.url().to_owned()));
     assert_eq!(server.app.engine(), "postgresql");
     scenario(&server);
+}
+
+/// The same scenario over HTTPS (a development certificate the client
+/// trusts): the session cookie is `Secure` with the `__Host-` prefix and
+/// answers carry HSTS.
+#[test]
+fn https_end_to_end() {
+    let server = common::start_tls();
+    assert!(server.url.starts_with("https://"));
+    let mut c = common::Browser::new(&server.url);
+    let page = c.get("/");
+    assert_eq!(page.status, 200);
+    let hsts = page.headers.get("strict-transport-security").unwrap();
+    assert!(hsts.to_str().unwrap().contains("max-age="), "{hsts:?}");
+    scenario(&server);
+}
+
+/// Plain HTTP beside HTTPS answers every request with a permanent redirect
+/// to the same path over HTTPS.
+#[test]
+fn plain_http_redirects_to_https() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(palisade_backoffice::redirect_to_https(
+        listener,
+        8443,
+        std::future::pending(),
+    ));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let answer = agent
+        .get(format!("http://{address}/api/clients?offset=20"))
+        .call()
+        .unwrap();
+    assert_eq!(answer.status(), 308);
+    assert_eq!(
+        answer.headers()["location"],
+        format!("https://127.0.0.1:8443/api/clients?offset=20")
+    );
 }

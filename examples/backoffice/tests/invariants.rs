@@ -17,13 +17,14 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};
 
-use common::{Client, Server};
+use common::{Browser, Server};
 use palisade_backoffice::{Demo, DemoUser};
 use serde_json::json;
 
-/// Signs `user` of `tenant` in with password and the current TOTP code.
-fn sign_in(server: &Server, tenant: &str, user: &DemoUser) -> Client {
-    let mut c = Client::new(&server.url);
+/// Signs `user` of `tenant` in with password and the current TOTP code,
+/// and steps up (sensitive actions need a recent proof).
+fn sign_in(server: &Server, tenant: &str, user: &DemoUser) -> Browser {
+    let mut c = Browser::new(&server.url);
     let a = c.post(
         "/api/login",
         json!({ "tenant": tenant, "email": user.email, "password": user.password.as_str() }),
@@ -32,6 +33,12 @@ fn sign_in(server: &Server, tenant: &str, user: &DemoUser) -> Client {
     let code = user.code_at(server.app.clock().now()).unwrap();
     let a = c.post("/api/login/second-factor", json!({ "code": code.as_str() }));
     assert_eq!(a.status, 200, "second factor of {}: {}", user.email, a.text);
+    // Sensitive actions (rights, export) need a recent step-up.
+    let a = c.post(
+        "/api/step-up",
+        json!({ "password": user.password.as_str() }),
+    );
+    assert_eq!(a.status, 200, "step-up of {}: {}", user.email, a.text);
     // The next sign-in of anyone gets a fresh TOTP step.
     server.app.clock().advance(30);
     c
@@ -78,7 +85,7 @@ fn burst(server: &Server, tenant: &str, email: &str, n: usize) -> BTreeMap<u16, 
                 Arc::clone(&start),
             );
             std::thread::spawn(move || {
-                let mut c = Client::new(&url);
+                let mut c = Browser::new(&url);
                 start.wait();
                 c.post(
                     "/api/login",
@@ -101,6 +108,9 @@ fn parallel_password_guesses_meet_one_back_off() {
     let acme = demo(&server, "acme");
     let victim = role(&acme, "Operator");
     let free = usize::try_from(palisade_backoffice::PASSWORD_FREE_ATTEMPTS).unwrap();
+    // One second of back-off must hold during the burst, however long the
+    // machine takes to answer 200 requests.
+    server.app.clock().freeze();
     for round in 0..20 {
         let known = burst(&server, "acme", &victim.email, 200);
         let evaluated = known.get(&401).copied().unwrap_or(0);
@@ -118,7 +128,7 @@ fn parallel_password_guesses_meet_one_back_off() {
             known.keys().all(|s| [401, 429].contains(s)),
             "round {round}: {known:?}"
         );
-        let mut c = Client::new(&server.url);
+        let mut c = Browser::new(&server.url);
         let right = c.post(
             "/api/login",
             json!({ "tenant": "acme", "email": victim.email, "password": victim.password.as_str() }),
@@ -160,7 +170,7 @@ fn password_spraying_from_one_address_is_throttled() {
     let acme = demo(&server, "acme");
     // One wrong guess for each of many accounts: no account reaches its own
     // limit, the address does.
-    let mut c = Client::new(&server.url);
+    let mut c = Browser::new(&server.url);
     let statuses: Vec<u16> = (0..200)
         .map(|i| {
             c.post(
@@ -395,7 +405,21 @@ fn a_stolen_session_cannot_replace_the_second_factor() {
     let server = common::start(None);
     let acme = demo(&server, "acme");
     let operator = role(&acme, "Operator");
-    let mut thief = sign_in(&server, "acme", operator);
+    // The thief holds a session cookie, not the password: a session whose
+    // sign-in was not followed by a step-up.
+    let mut thief = Browser::new(&server.url);
+    thief.post(
+        "/api/login",
+        json!({ "tenant": "acme", "email": operator.email, "password": operator.password.as_str() }),
+    );
+    let code = operator.code_at(server.app.clock().now()).unwrap();
+    assert_eq!(
+        thief
+            .post("/api/login/second-factor", json!({ "code": code.as_str() }))
+            .status,
+        200
+    );
+    server.app.clock().advance(30);
     for proof in [
         json!({}),
         json!({ "password": "not-the-password" }),
@@ -446,11 +470,11 @@ fn accounts_are_per_tenant_and_do_not_reveal_other_tenants() {
     let a = gina.post("/api/users", json!({ "email": acme_operator.email, "name": "Otto Twin", "role": "Operator", "password": "amber-falcon-river-3341" }));
     assert_eq!(a.status, 201, "{}", a.text);
     // Sign-up with an address registered in another tenant.
-    let mut founder = Client::new(&server.url);
+    let mut founder = Browser::new(&server.url);
     let a = founder.post("/api/signup", json!({ "tenant": "initech", "company": "Initech", "name": "Otto", "email": acme_operator.email, "password": "amber-falcon-river-3342" }));
     assert_eq!(a.status, 201, "{}", a.text);
     // Each tenant's account signs in with its own password.
-    let mut c = Client::new(&server.url);
+    let mut c = Browser::new(&server.url);
     let a = c.post(
         "/api/login",
         json!({ "tenant": "acme", "email": acme_operator.email, "password": acme_operator.password.as_str() }),
@@ -474,7 +498,7 @@ fn accounts_are_per_tenant_and_do_not_reveal_other_tenants() {
     ]
     .iter()
     .map(|(t, e, p)| {
-        let a = Client::new(&server.url).post(
+        let a = Browser::new(&server.url).post(
             "/api/login",
             json!({ "tenant": t, "email": e, "password": p }),
         );
@@ -495,7 +519,7 @@ fn concurrent_sign_ups_leave_one_tenant_with_one_owner() {
         .map(|i| {
             let (url, start) = (server.url.clone(), Arc::clone(&start));
             std::thread::spawn(move || {
-                let mut c = Client::new(&url);
+                let mut c = Browser::new(&url);
                 start.wait();
                 let a = c.post("/api/signup", json!({ "tenant": "racer", "company": "Racer", "name": format!("Racer {i}"), "email": format!("racer{i}@racer.example"), "password": format!("amber-falcon-river-{i}-x") }));
                 (i, a.status)
@@ -513,17 +537,23 @@ fn concurrent_sign_ups_leave_one_tenant_with_one_owner() {
         results.iter().all(|(_, s)| [201, 409].contains(s)),
         "{results:?}"
     );
-    // The losers have no account anywhere.
+    // The losers have no account anywhere (their sign-ins fail: 401, or
+    // 429 once this address has failed too often).
     for (i, _) in results.iter().filter(|(i, _)| *i != winners[0]) {
-        let a = Client::new(&server.url).post(
+        let a = Browser::new(&server.url).post(
             "/api/login",
             json!({ "tenant": "racer", "email": format!("racer{i}@racer.example"), "password": format!("amber-falcon-river-{i}-x") }),
         );
-        assert_eq!(a.status, 401, "loser {i} has an account: {}", a.text);
+        assert!(
+            [401, 429].contains(&a.status),
+            "loser {i} has an account: {}",
+            a.text
+        );
     }
+    server.app.clock().advance(3600);
     let w = winners[0];
     assert_eq!(server.app.user_count("racer").unwrap(), 1);
-    let a = Client::new(&server.url).post(
+    let a = Browser::new(&server.url).post(
         "/api/login",
         json!({ "tenant": "racer", "email": format!("racer{w}@racer.example"), "password": format!("amber-falcon-river-{w}-x") }),
     );
@@ -537,8 +567,8 @@ fn an_administrator_unlocks_a_locked_factor() {
     let server = common::start(None);
     let acme = demo(&server, "acme");
     let operator = role(&acme, "Operator");
-    let mut c = Client::new(&server.url);
-    let password_step = |c: &mut Client| {
+    let mut c = Browser::new(&server.url);
+    let password_step = |c: &mut Browser| {
         let a = c.post(
             "/api/login",
             json!({ "tenant": "acme", "email": operator.email, "password": operator.password.as_str() }),
@@ -575,7 +605,7 @@ fn an_administrator_unlocks_a_locked_factor() {
     );
     assert_eq!(a.status, 200, "{}", a.text);
     server.app.clock().advance(30);
-    let mut again = Client::new(&server.url);
+    let mut again = Browser::new(&server.url);
     password_step(&mut again);
     let code = operator.code_at(server.app.clock().now()).unwrap();
     let a = again.post("/api/login/second-factor", json!({ "code": code.as_str() }));
@@ -583,7 +613,7 @@ fn an_administrator_unlocks_a_locked_factor() {
     assert!(
         audit_records(&server, "acme")
             .iter()
-            .any(|(_, action, resource, _)| action == "account.factor_unlock"
+            .any(|(_, action, resource, _)| action == "account.unlock_factor"
                 && resource.contains(&operator.id))
     );
 }
@@ -666,7 +696,7 @@ fn recovery_code_guessing_is_throttled() {
     let server = common::start(None);
     let acme = demo(&server, "acme");
     let senior = role(&acme, "Senior operator");
-    let mut c = Client::new(&server.url);
+    let mut c = Browser::new(&server.url);
     let a = c.post(
         "/api/login",
         json!({ "tenant": "acme", "email": senior.email, "password": senior.password.as_str() }),
@@ -785,7 +815,14 @@ fn the_session_cookie_is_secure_behind_a_tls_proxy() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade-backoffice"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--demo", "acme"])
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--demo",
+            "acme",
+        ])
         .arg("--behind-tls-proxy")
         .arg("--data")
         .arg(dir.path().join("data"))
@@ -811,7 +848,7 @@ fn the_session_cookie_is_secure_behind_a_tls_proxy() {
         }
     }
     let (url, password) = (url.unwrap(), login.unwrap());
-    let mut c = Client::new(&url);
+    let mut c = Browser::new(&url);
     let a = c.post(
         "/api/login",
         json!({ "tenant": "acme", "email": "olivia@acme.example", "password": password }),
@@ -822,4 +859,39 @@ fn the_session_cookie_is_secure_behind_a_tls_proxy() {
     let cookie = c.last_set_cookie.clone().unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+}
+
+/// Rights changes and the export need a step-up younger than five minutes:
+/// a stolen session cookie alone cannot change rights or take the list.
+#[test]
+fn sensitive_actions_need_a_recent_step_up() {
+    let server = common::start(None);
+    let acme = demo(&server, "acme");
+    let owner = role(&acme, "Administrator");
+    let operator = role(&acme, "Operator");
+    let mut c = Browser::new(&server.url);
+    c.post(
+        "/api/login",
+        json!({ "tenant": "acme", "email": owner.email, "password": owner.password.as_str() }),
+    );
+    let code = owner.code_at(server.app.clock().now()).unwrap();
+    let a = c.post("/api/login/second-factor", json!({ "code": code.as_str() }));
+    assert_eq!(a.status, 200, "{}", a.text);
+    let change = json!({ "deny": ["Attachment:create"] });
+    let rights = format!("/api/users/{}/rights", operator.id);
+    let a = c.put(&rights, change.clone());
+    assert_eq!(a.status, 403, "{}", a.text);
+    assert!(a.text.contains("step-up"), "{}", a.text);
+    assert_eq!(c.get("/api/clients/export").status, 403);
+    let a = c.post("/api/step-up", json!({ "password": "not-the-password" }));
+    assert_eq!(a.status, 401, "{}", a.text);
+    let a = c.post(
+        "/api/step-up",
+        json!({ "password": owner.password.as_str() }),
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(c.put(&rights, change.clone()).status, 200);
+    assert_eq!(c.get("/api/clients/export").status, 200);
+    server.app.clock().advance(301);
+    assert_eq!(c.put(&rights, change).status, 403, "the step-up expired");
 }

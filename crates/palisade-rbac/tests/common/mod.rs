@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 
-use palisade_rbac::{Context, Outcome, Policy, Request, Resource};
+use palisade_rbac::{Context, Error, Outcome, Policy, Request, Resource};
 
 /// SplitMix64: tiny, fast, good enough to drive test generation.
 #[derive(Clone, Debug)]
@@ -197,18 +197,15 @@ impl Model {
                 rules: (0..rng.below(3)).map(|_| rule(rng, &types, 60)).collect(),
             })
             .collect();
-        // User 0 owns every tenant: active and holding role 0 there.
+        // User 0 owns every tenant: active, holding role 0 there, and
+        // restricted by nothing else (owners are protected in their rights:
+        // no deny of its own, no other role), though it may have grants.
         if tenants > 0 {
             let owner = &mut users[0];
             owner.blocked = false;
-            for t in 0..tenants {
-                match owner.tenants.iter_mut().find(|(id, _)| *id == t) {
-                    Some((_, roles)) if roles.contains(&0) => {}
-                    Some((_, roles)) => roles.insert(0, 0),
-                    None => owner.tenants.push((t, vec![0])),
-                }
-            }
-            owner.tenants.sort_by_key(|(t, _)| *t);
+            owner.global.clear();
+            owner.tenants = (0..tenants).map(|t| (t, vec![0])).collect();
+            owner.rules.retain(|rule| rule.allow);
         }
         let mut resources = Vec::new();
         for (t, _) in types.iter().enumerate() {
@@ -373,9 +370,10 @@ impl Model {
             _ => (format!("T{t}"), format!("a{}", rng.below(self.types[t]))),
         };
         let id = format!("r{}", rng.below(3));
-        let tenant = match rng.below(4) {
-            0 => None,
-            1 => Some("t9".to_owned()),
+        let tenant = match rng.below(20) {
+            0..=4 => None,
+            // An undeclared tenant: refused with an error, not decided.
+            5 => Some("t9".to_owned()),
             _ if self.tenants == 0 => None,
             _ => Some(format!("t{}", rng.below(self.tenants))),
         };
@@ -436,7 +434,9 @@ impl Ask {
             })
     }
 
-    pub fn decide(&self, policy: &Policy) -> Outcome {
+    /// The outcome, or `None` when the request names an undeclared tenant
+    /// (then both `decide` and `explain` must refuse it as unknown).
+    pub fn decide(&self, policy: &Policy) -> Option<Outcome> {
         let context = self.context();
         let mut request = Request::new(
             &self.principal,
@@ -447,8 +447,26 @@ impl Ask {
         if let Some(t) = &self.tenant {
             request = request.in_tenant(t);
         }
-        let outcome = policy.decide(&request).outcome();
-        assert_eq!(policy.explain(&request).outcome, outcome, "{self:?}");
-        outcome
+        let declared = self
+            .tenant
+            .as_deref()
+            .is_none_or(|t| policy.tenants().any(|(name, _)| name == t));
+        if !declared {
+            let unknown = Error::TenantUnknown(self.tenant.clone().unwrap_or_default());
+            assert_eq!(
+                policy.decide(&request).err(),
+                Some(unknown.clone()),
+                "{self:?}"
+            );
+            assert_eq!(policy.explain(&request).err(), Some(unknown), "{self:?}");
+            return None;
+        }
+        let outcome = policy.decide(&request).unwrap().outcome();
+        assert_eq!(
+            policy.explain(&request).unwrap().outcome,
+            outcome,
+            "{self:?}"
+        );
+        Some(outcome)
     }
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use palisade_backoffice::Session;
+use palisade_backoffice::ApiSession;
 use palisade_otp::{Secret, Totp};
 use zeroize::Zeroizing;
 
@@ -40,10 +40,10 @@ struct Args {
 }
 
 /// Signs in with the password and a TOTP code computed from `secret`.
-fn sign_in(args: &Args, password: &str, secret: &str) -> Result<Session, String> {
+fn sign_in(args: &Args, password: &str, secret: &str) -> Result<ApiSession, String> {
     let totp = Totp::new(Secret::from_base32(secret).map_err(|e| e.to_string())?);
     let code = totp.code_now().map_err(|e| e.to_string())?;
-    Session::sign_in(&args.url, &args.tenant, &args.email, password, &code)
+    ApiSession::sign_in(&args.url, &args.tenant, &args.email, password, &code)
         .map_err(|e| e.to_string())
 }
 

@@ -41,6 +41,25 @@ pub(crate) fn captured_logs() -> String {
     String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
 }
 
+/// The certificate each HTTPS server's browsers trust, by base URL.
+fn trusted_roots() -> &'static Mutex<std::collections::HashMap<String, std::path::PathBuf>> {
+    static ROOTS: OnceLock<Mutex<std::collections::HashMap<String, std::path::PathBuf>>> =
+        OnceLock::new();
+    ROOTS.get_or_init(Default::default)
+}
+
+/// A server over HTTPS with a development certificate, which the browsers
+/// made for it trust.
+pub(crate) fn start_tls() -> Server {
+    let server = start_with(|config| config.tls = Some(palisade_backoffice::Tls::Development));
+    let (cert, _) = palisade_backoffice::development_certificate(server.app.data_dir());
+    trusted_roots()
+        .lock()
+        .unwrap()
+        .insert(server.url.clone(), cert);
+    server
+}
+
 /// A running server.
 /// Fields drop in order: the runtime first, so that the last reference to
 /// the app (whose PostgreSQL clients must not be dropped inside the
@@ -58,8 +77,29 @@ pub(crate) fn start(database_url: Option<String>) -> Server {
 
 /// A server whose configuration `adjust` changes first.
 pub(crate) fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
-    logs();
+    start_in(tempfile::tempdir().unwrap(), adjust)
+}
+
+/// A production-like server: not a development configuration, its keyring
+/// wrapped under a key-encryption key kept outside the data folder.
+pub(crate) fn start_production(adjust: impl FnOnce(&mut Config)) -> Server {
     let dir = tempfile::tempdir().unwrap();
+    let kek = dir.path().join("secrets").join("kek.json");
+    std::fs::create_dir_all(kek.parent().unwrap()).unwrap();
+    palisade_crypt::Keyring::generate()
+        .unwrap()
+        .create_file(&kek)
+        .unwrap();
+    let keyring = dir.path().join("data").join("keyring.wrapped");
+    start_in(dir, |config| {
+        config.dev = false;
+        config.keys = palisade_backoffice::KeySource::LocalKek { kek, keyring };
+        adjust(config);
+    })
+}
+
+fn start_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Server {
+    logs();
     let mut config = Config::new(dir.path().join("data"));
     adjust(&mut config);
     let app = Arc::new(Backoffice::open(config).unwrap());
@@ -71,7 +111,12 @@ pub(crate) fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let scheme = if app.config().tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let url = format!("{scheme}://{}", listener.local_addr().unwrap());
     runtime.spawn(palisade_backoffice::serve(
         Arc::clone(&app),
         listener,
@@ -86,7 +131,7 @@ pub(crate) fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
 }
 
 /// A browser-like client: one cookie jar of one session cookie.
-pub(crate) struct Client {
+pub(crate) struct Browser {
     agent: ureq::Agent,
     base: String,
     pub(crate) cookie: Option<String>,
@@ -99,6 +144,7 @@ pub(crate) struct Client {
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) text: String,
+    pub(crate) headers: ureq::http::HeaderMap,
 }
 
 impl Answer {
@@ -107,13 +153,30 @@ impl Answer {
     }
 }
 
-impl Client {
-    pub(crate) fn new(base: &str) -> Client {
-        Client {
-            agent: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into(),
+/// An agent that trusts `root` (a PEM certificate) for HTTPS.
+pub(crate) fn agent_trusting(root: Option<&std::path::Path>) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder().http_status_as_error(false);
+    if let Some(root) = root {
+        let pem = std::fs::read(root).unwrap();
+        let cert = ureq::tls::Certificate::from_pem(&pem).unwrap().to_owned();
+        #[allow(deprecated, reason = "the back office's TLS provider is ring's")]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        config = config.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .provider(ureq::tls::TlsProvider::Rustls)
+                .unversioned_rustls_crypto_provider(provider)
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
+                .build(),
+        );
+    }
+    config.build().into()
+}
+
+impl Browser {
+    pub(crate) fn new(base: &str) -> Browser {
+        let root = trusted_roots().lock().unwrap().get(base).cloned();
+        Browser {
+            agent: agent_trusting(root.as_deref()),
             base: base.to_owned(),
             cookie: None,
             tokens: Vec::new(),
@@ -141,8 +204,19 @@ impl Client {
             self.cookie = Some(pair);
         }
         let status = response.status().as_u16();
+        if status == 500 {
+            // The cause is only in the server's log: show its errors.
+            for line in captured_logs().lines().filter(|l| l.contains("ERROR")) {
+                eprintln!("server: {line}");
+            }
+        }
+        let headers = response.headers().clone();
         let text = response.body_mut().read_to_string().unwrap_or_default();
-        Answer { status, text }
+        Answer {
+            status,
+            text,
+            headers,
+        }
     }
 
     pub(crate) fn get(&mut self, path: &str) -> Answer {

@@ -6,13 +6,13 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result, internal};
 
 /// A signed-in session: the session cookie over a keep-alive connection.
-pub struct Session {
+pub struct ApiSession {
     url: String,
     cookie: Zeroizing<String>,
     agent: ureq::Agent,
 }
 
-impl Session {
+impl ApiSession {
     /// Signs in to `tenant` at `url` (e.g. `http://127.0.0.1:8080`): the
     /// password, then the current TOTP `code`. A refused step is
     /// [`Error::Unauthorized`].
@@ -22,7 +22,7 @@ impl Session {
         email: &str,
         password: &str,
         code: &str,
-    ) -> Result<Session> {
+    ) -> Result<ApiSession> {
         let agent = agent();
         let response = agent
             .post(format!("{url}/api/login"))
@@ -36,7 +36,7 @@ impl Session {
             .header("Cookie", cookie.as_str())
             .send_json(serde_json::json!({ "code": code }))
             .map_err(internal)?;
-        Ok(Session {
+        Ok(ApiSession {
             url: url.to_owned(),
             cookie: cookie_of(&response)?,
             agent,
@@ -45,8 +45,8 @@ impl Session {
 
     /// The same session on a connection of its own (for concurrent readers).
     #[must_use]
-    pub fn fork(&self) -> Session {
-        Session {
+    pub fn fork(&self) -> ApiSession {
+        ApiSession {
             url: self.url.clone(),
             cookie: self.cookie.clone(),
             agent: agent(),
@@ -76,9 +76,9 @@ impl Session {
     }
 }
 
-impl std::fmt::Debug for Session {
+impl std::fmt::Debug for ApiSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
+        f.debug_struct("ApiSession")
             .field("url", &self.url)
             .finish_non_exhaustive()
     }

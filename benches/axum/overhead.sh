@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The guard's cost (issue 17): the same handler with and without
+# palisade-axum, loaded by wrk (a separate process on loopback) in one run,
+# alternating, ROUNDS times each. Prints requests/s and p99 per round and the
+# ratio guarded / plain of the medians. Needs wrk (Debian: apt install wrk).
+#
+#   bash benches/axum/overhead.sh            # CONNS=64 SECS=10 ROUNDS=3
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+cargo build --release -q -p palisade-axum --example overhead
+bin="${CARGO_TARGET_DIR:-$root/target}/release/examples/overhead"
+port="${PORT:-18181}"
+"$bin" "127.0.0.1:$port" > /dev/null &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+sleep 1
+conns="${CONNS:-64}"; secs="${SECS:-10}"; rounds="${ROUNDS:-3}"
+plain=(); guarded=()
+for r in $(seq 1 "$rounds"); do
+  for route in plain guarded; do
+    out="$(wrk -t2 -c"$conns" -d"${secs}s" --latency -H 'x-user: otto' "http://127.0.0.1:$port/$route")"
+    rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')"
+    p99="$(echo "$out" | awk '$1 == "99%" {print $2}')"
+    echo "round $r $route: $rps req/s, p99 $p99"
+    if [ "$route" = plain ]; then plain+=("$rps"); else guarded+=("$rps"); fi
+  done
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+mp="$(median "${plain[@]}")"; mg="$(median "${guarded[@]}")"
+echo "median plain $mp req/s, guarded $mg req/s, ratio $(echo "$mg / $mp" | bc -l | cut -c1-5)"

@@ -1,0 +1,500 @@
+//! The guard: configuration, authentication of each request, and the layer
+//! that records every decision before the answer leaves.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use palisade_audit::{Event, Outcome};
+use palisade_pii::{Masker, Operator, PartialMask};
+use palisade_rbac::Policy;
+
+use crate::principal::{
+    BoxFuture, DecisionLog, PolicySource, Principal, ResourceLocator, SessionLookup,
+};
+use crate::refusal::Refusal;
+
+/// The clock the guard reads step-up times against (Unix seconds).
+pub(crate) type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// One guard per application: it decides, masks and records every request
+/// that uses its extractors. Cheap to clone (an `Arc`).
+///
+/// Build it with [`Guard::builder`], put it in the router's state (the
+/// extractors find it through `FromRef`), and install [`Guard::layer`] on
+/// the routes it protects: the layer writes the audit record of every
+/// decision and answers only once the record is durable.
+#[derive(Clone)]
+pub struct Guard(Arc<Inner>);
+
+struct Inner {
+    sessions: Arc<dyn SessionLookup>,
+    policies: Arc<dyn PolicySource>,
+    log: Arc<dyn DecisionLog>,
+    locator: Option<Arc<dyn ResourceLocator>>,
+    masker: Arc<Masker>,
+    step_up_window: u64,
+    clock: Clock,
+    per_principal: Option<DefaultKeyedRateLimiter<String>>,
+    quotas: HashMap<&'static str, DefaultKeyedRateLimiter<String>>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("step_up_window", &self.0.step_up_window)
+            .field("locator", &self.0.locator.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Guard`]; see [`Guard::builder`].
+pub struct GuardBuilder {
+    sessions: Arc<dyn SessionLookup>,
+    policies: Arc<dyn PolicySource>,
+    log: Arc<dyn DecisionLog>,
+    locator: Option<Arc<dyn ResourceLocator>>,
+    masker: Option<Arc<Masker>>,
+    step_up_window: u64,
+    clock: Option<Clock>,
+    per_principal: Option<Quota>,
+    quotas: Vec<(&'static str, Quota)>,
+}
+
+impl std::fmt::Debug for GuardBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardBuilder").finish_non_exhaustive()
+    }
+}
+
+impl Guard {
+    /// A guard over the application's sessions, per-tenant policies and
+    /// audit logs. Defaults: a five-minute step-up window, masking with
+    /// `X`s keeping the last three characters (`+48 XXX XXX 211`), no rate
+    /// limits, no resource locator.
+    pub fn builder(
+        sessions: impl SessionLookup,
+        policies: impl PolicySource,
+        log: impl DecisionLog,
+    ) -> GuardBuilder {
+        GuardBuilder {
+            sessions: Arc::new(sessions),
+            policies: Arc::new(policies),
+            log: Arc::new(log),
+            locator: None,
+            masker: None,
+            step_up_window: 300,
+            clock: None,
+            per_principal: None,
+            quotas: Vec::new(),
+        }
+    }
+
+    /// The layer that records every decision made for a request and answers
+    /// only once its record is durable (a failed append answers 500). It also
+    /// refuses a successful answer with a body that did not go through
+    /// [`Guarded`](crate::Guarded): a handler cannot return data the policy
+    /// was not asked about.
+    pub fn layer(&self) -> GuardLayer {
+        GuardLayer {
+            guard: self.clone(),
+        }
+    }
+
+    pub(crate) fn masker(&self) -> &Masker {
+        &self.0.masker
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        (self.0.clock)()
+    }
+
+    pub(crate) fn step_up_window(&self) -> u64 {
+        self.0.step_up_window
+    }
+
+    pub(crate) fn locator(&self) -> Option<&dyn ResourceLocator> {
+        self.0.locator.as_deref()
+    }
+
+    /// Takes one request from `principal`'s allowance of the named quota
+    /// (set with [`GuardBuilder::quota`]), or refuses with 429.
+    ///
+    /// # Errors
+    /// [`Refusal::RateLimited`]; [`Refusal::Internal`] for an unknown quota.
+    pub fn limit(&self, quota: &str, principal: &Principal) -> Result<(), Refusal> {
+        let limiter = self.0.quotas.get(quota).ok_or_else(|| {
+            tracing::error!(quota, "palisade-axum: unknown quota");
+            Refusal::Internal
+        })?;
+        check(limiter, principal)
+    }
+
+    /// The caller of `parts`, authenticated once per request (later
+    /// extractors reuse it): the session looked up, the policy of its tenant
+    /// loaded, a blocked user (or viewer) refused with its sessions ended,
+    /// a viewer refused any change, the per-principal rate limit taken.
+    pub(crate) async fn authenticate(
+        &self,
+        parts: &mut Parts,
+    ) -> Result<(Principal, Arc<Policy>), Refusal> {
+        if let Some(Authenticated(principal, policy)) = parts.extensions.get::<Authenticated>() {
+            return Ok((principal.clone(), Arc::clone(policy)));
+        }
+        let principal = self
+            .0
+            .sessions
+            .principal(parts)
+            .await?
+            .ok_or(Refusal::Unauthenticated)?;
+        let policy = self.0.policies.policy(principal.tenant()).await?;
+        let slot = Slot::of(parts)?;
+        let blocked = policy.is_blocked(principal.user())
+            || principal.viewer().is_some_and(|v| policy.is_blocked(v));
+        let refusal = if blocked {
+            for user in std::iter::once(principal.user()).chain(principal.viewer()) {
+                self.0.sessions.end_sessions(principal.tenant(), user).await;
+            }
+            Some(Refusal::Blocked)
+        } else if principal.viewer().is_some()
+            && !matches!(parts.method.as_str(), "GET" | "HEAD" | "OPTIONS")
+        {
+            Some(Refusal::ReadOnly)
+        } else if let Some(limiter) = &self.0.per_principal {
+            check(limiter, &principal).err()
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            slot.push(Pending::new(principal, "session", "Session", None));
+            return Err(refusal);
+        }
+        parts
+            .extensions
+            .insert(Authenticated(principal.clone(), Arc::clone(&policy)));
+        Ok((principal, policy))
+    }
+}
+
+fn check(limiter: &DefaultKeyedRateLimiter<String>, principal: &Principal) -> Result<(), Refusal> {
+    use governor::clock::Clock as _;
+    let key = format!("{}/{}", principal.tenant(), principal.user());
+    limiter.check_key(&key).map_err(|not_until| {
+        let now = limiter.clock().now();
+        Refusal::RateLimited {
+            retry_after: not_until.wait_time_from(now).as_secs().max(1),
+        }
+    })
+}
+
+impl GuardBuilder {
+    /// Tells the guard which tenant owns a resource, so that a request for
+    /// another tenant's id is answered 404 (its existence not revealed) and
+    /// recorded as a probe in both tenants' logs.
+    #[must_use]
+    pub fn with_locator(mut self, locator: impl ResourceLocator) -> Self {
+        self.locator = Some(Arc::new(locator));
+        self
+    }
+
+    /// Masks fields the policy marks `masked` with `masker`'s operator.
+    #[must_use]
+    pub fn with_masker(mut self, masker: Arc<Masker>) -> Self {
+        self.masker = Some(masker);
+        self
+    }
+
+    /// How long a step-up proof counts for [`Fresh`](crate::Fresh) (seconds).
+    #[must_use]
+    pub fn with_step_up_window(mut self, seconds: u64) -> Self {
+        self.step_up_window = seconds;
+        self
+    }
+
+    /// The clock step-up times are compared with (default: the system clock).
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Every principal's requests are limited to `quota` (429 with
+    /// `Retry-After` beyond it).
+    #[must_use]
+    pub fn with_principal_quota(mut self, quota: Quota) -> Self {
+        self.per_principal = Some(quota);
+        self
+    }
+
+    /// A named quota per principal, taken with [`Guard::limit`] by the
+    /// routes that need one (e.g. `search`).
+    #[must_use]
+    pub fn with_quota(mut self, name: &'static str, quota: Quota) -> Self {
+        self.quotas.push((name, quota));
+        self
+    }
+
+    /// The guard.
+    pub fn build(self) -> Guard {
+        let masker = self
+            .masker
+            .unwrap_or_else(|| Arc::new(Masker::new(Operator::Partial(PartialMask::default()))));
+        let clock = self.clock.unwrap_or_else(|| {
+            Arc::new(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            })
+        });
+        Guard(Arc::new(Inner {
+            sessions: self.sessions,
+            policies: self.policies,
+            log: self.log,
+            locator: self.locator,
+            masker,
+            step_up_window: self.step_up_window,
+            clock,
+            per_principal: self.per_principal.map(DefaultKeyedRateLimiter::keyed),
+            quotas: self
+                .quotas
+                .into_iter()
+                .map(|(name, quota)| (name, DefaultKeyedRateLimiter::keyed(quota)))
+                .collect(),
+        }))
+    }
+}
+
+/// The principal and policy of a request, once authenticated.
+#[derive(Clone)]
+struct Authenticated(Principal, Arc<Policy>);
+
+/// A decision made for the request, recorded when the answer is ready.
+pub(crate) struct Pending {
+    pub(crate) principal: Principal,
+    pub(crate) action: String,
+    pub(crate) type_name: &'static str,
+    pub(crate) id: Option<String>,
+    pub(crate) allowed: bool,
+    /// The other tenant owning the requested id (a cross-tenant probe).
+    pub(crate) probe_of: Option<String>,
+    /// What the handler added to the record: details and data subjects.
+    pub(crate) details: serde_json::Map<String, serde_json::Value>,
+    pub(crate) subjects: Vec<String>,
+}
+
+impl Pending {
+    pub(crate) fn new(
+        principal: Principal,
+        action: &str,
+        type_name: &'static str,
+        id: Option<String>,
+    ) -> Pending {
+        Pending {
+            principal,
+            action: action.to_owned(),
+            type_name,
+            id,
+            allowed: false,
+            probe_of: None,
+            details: serde_json::Map::new(),
+            subjects: Vec::new(),
+        }
+    }
+}
+
+/// The decisions of one request, shared between the extractors and the layer.
+#[derive(Clone, Default)]
+pub(crate) struct Slot(Arc<Mutex<Vec<Pending>>>);
+
+impl Slot {
+    /// The request's slot; missing when [`Guard::layer`] is not installed,
+    /// which fails closed (nothing could be recorded).
+    pub(crate) fn of(parts: &Parts) -> Result<Slot, Refusal> {
+        parts.extensions.get::<Slot>().cloned().ok_or_else(|| {
+            tracing::error!("palisade-axum: Guard::layer is not installed on this route");
+            Refusal::Internal
+        })
+    }
+
+    /// Adds a decision; returns its place, for [`Slot::with`].
+    pub(crate) fn push(&self, pending: Pending) -> usize {
+        match self.0.lock() {
+            Ok(mut v) => {
+                v.push(pending);
+                v.len() - 1
+            }
+            Err(_) => usize::MAX,
+        }
+    }
+
+    /// Changes the decision at `index` (a handler's note or subject).
+    pub(crate) fn with(&self, index: usize, f: impl FnOnce(&mut Pending)) {
+        if let Ok(mut v) = self.0.lock()
+            && let Some(p) = v.get_mut(index)
+        {
+            f(p);
+        }
+    }
+
+    fn take(&self) -> Vec<Pending> {
+        self.0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+}
+
+/// What a [`Guarded`](crate::Guarded) answer tells the layer: the data
+/// subjects it shows, the fields masked, hidden or withheld.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct GuardedMark {
+    pub(crate) subjects: Vec<String>,
+    pub(crate) masked: Vec<String>,
+    pub(crate) hidden: Vec<String>,
+    pub(crate) withheld: Vec<String>,
+}
+
+/// The layer of [`Guard::layer`].
+#[derive(Clone, Debug)]
+pub struct GuardLayer {
+    guard: Guard,
+}
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = GuardService<S>;
+
+    fn layer(&self, inner: S) -> GuardService<S> {
+        GuardService {
+            inner,
+            guard: self.guard.clone(),
+        }
+    }
+}
+
+/// The service of [`GuardLayer`].
+#[derive(Clone, Debug)]
+pub struct GuardService<S> {
+    inner: S,
+    guard: Guard,
+}
+
+impl<S> tower::Service<Request> for GuardService<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        // The clone that was polled ready handles this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let guard = self.guard.clone();
+        Box::pin(async move {
+            let slot = Slot::default();
+            request.extensions_mut().insert(slot.clone());
+            let response = inner.call(request).await?;
+            Ok(record_decisions(&guard, &slot, response).await)
+        })
+    }
+}
+
+async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) -> Response {
+    let pending = slot.take();
+    if pending.is_empty() {
+        return response;
+    }
+    let mark = response.extensions_mut().remove::<GuardedMark>();
+    let status = response.status();
+    let unvouched = status.is_success() && mark.is_none() && has_body(&response);
+    if unvouched {
+        tracing::error!(
+            status = status.as_u16(),
+            "palisade-axum: an authorized request answered with a body that is not Guarded; refused"
+        );
+    }
+    let mark = mark.unwrap_or_default();
+    for p in pending {
+        let outcome = if !p.allowed {
+            Outcome::Denied
+        } else if status.is_success() && !unvouched {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        let resource = format!("{}:{}", p.type_name, p.id.as_deref().unwrap_or("*"));
+        let action = format!("{}.{}", p.type_name.to_lowercase(), p.action);
+        let mut payload = serde_json::Value::Object(p.details);
+        if let Some(o) = payload.as_object_mut() {
+            o.insert("status".into(), status.as_u16().into());
+            if let Some(viewer) = p.principal.viewer() {
+                o.insert("viewer".into(), viewer.into());
+                o.insert("user".into(), p.principal.user().into());
+            }
+            for (key, list) in [
+                ("masked", &mark.masked),
+                ("hidden", &mark.hidden),
+                ("withheld", &mark.withheld),
+            ] {
+                if !list.is_empty() && p.allowed {
+                    o.insert(key.into(), serde_json::json!(list));
+                }
+            }
+        }
+        let mut event = Event::new(p.principal.actor(), action, resource.clone())
+            .with_tenant(p.principal.tenant())
+            .with_outcome(outcome)
+            .with_payload(payload);
+        if p.allowed {
+            let shown = mark.subjects.iter().chain(&p.subjects);
+            for subject in shown.take(palisade_audit::format::MAX_SUBJECTS) {
+                event = event.with_subject(subject.clone());
+            }
+        }
+        if guard
+            .0
+            .log
+            .record(p.principal.tenant(), event)
+            .await
+            .is_err()
+        {
+            tracing::error!("palisade-axum: audit append failed; answer withheld");
+            return Refusal::Internal.into_response();
+        }
+        if let Some(other) = &p.probe_of {
+            let probe = Event::new(
+                format!("{}/{}", p.principal.tenant(), p.principal.actor()),
+                format!("{}.cross_tenant", p.type_name.to_lowercase()),
+                resource,
+            )
+            .with_tenant(other.as_str())
+            .with_outcome(Outcome::Denied);
+            if guard.0.log.record(other, probe).await.is_err() {
+                tracing::error!("palisade-axum: audit append failed; answer withheld");
+                return Refusal::Internal.into_response();
+            }
+            tracing::warn!(tenant = %p.principal.tenant(), "cross-tenant probe");
+        }
+    }
+    if unvouched {
+        return Refusal::Internal.into_response();
+    }
+    response
+}
+
+fn has_body(response: &Response) -> bool {
+    use axum::body::HttpBody;
+    response.body().size_hint().exact() != Some(0)
+}

@@ -1,0 +1,161 @@
+//! Who is asking, and what the application tells the guard: sessions,
+//! policies, resource owners and the audit log.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::http::request::Parts;
+use palisade_audit::Event;
+use palisade_rbac::Policy;
+
+use crate::refusal::Refusal;
+
+/// A boxed future, as the application's lookups return (they are called
+/// through `dyn` references, once per request).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The signed-in caller of one request, as the application's session
+/// lookup found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    user: String,
+    tenant: String,
+    viewer: Option<String>,
+    stepped_up_at: Option<u64>,
+}
+
+impl Principal {
+    /// `user`, signed in to `tenant`.
+    pub fn new(user: impl Into<String>, tenant: impl Into<String>) -> Self {
+        Principal {
+            user: user.into(),
+            tenant: tenant.into(),
+            viewer: None,
+            stepped_up_at: None,
+        }
+    }
+
+    /// The session belongs to `viewer`, an administrator viewing the app as
+    /// this user ("log in as"): decisions are the user's, the audit log names
+    /// both, and nothing may be changed.
+    #[must_use]
+    pub fn viewed_by(mut self, viewer: impl Into<String>) -> Self {
+        self.viewer = Some(viewer.into());
+        self
+    }
+
+    /// The Unix time (seconds) of the session's last step-up proof (a
+    /// password or code entered again, not the sign-in itself).
+    #[must_use]
+    pub fn with_step_up_at(mut self, unix_seconds: u64) -> Self {
+        self.stepped_up_at = Some(unix_seconds);
+        self
+    }
+
+    /// The principal whose rights decide.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The tenant of the session.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The administrator viewing as [`Self::user`], if any.
+    pub fn viewer(&self) -> Option<&str> {
+        self.viewer.as_deref()
+    }
+
+    /// Who acts, for the audit log: the user, or `viewer as user`.
+    pub fn actor(&self) -> String {
+        match &self.viewer {
+            Some(viewer) => format!("{viewer} as {}", self.user),
+            None => self.user.clone(),
+        }
+    }
+
+    /// When the session last stepped up, if ever.
+    pub fn stepped_up_at(&self) -> Option<u64> {
+        self.stepped_up_at
+    }
+}
+
+/// The application's sessions: who is behind a request.
+pub trait SessionLookup: Send + Sync + 'static {
+    /// The principal of the request's session (its cookie or bearer token),
+    /// or `None` without a valid session.
+    fn principal<'a>(
+        &'a self,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<Principal>, Refusal>>;
+
+    /// Ends every session of `user` in `tenant`; the guard calls it when it
+    /// finds the user blocked.
+    fn end_sessions<'a>(&'a self, tenant: &'a str, user: &'a str) -> BoxFuture<'a, ()>;
+}
+
+/// The application's compiled policies, one per tenant.
+///
+/// Keep them in memory (a `palisade_rbac::PolicyStore` per tenant) and swap
+/// in a new snapshot when a policy changes: the next request decides on it.
+pub trait PolicySource: Send + Sync + 'static {
+    /// The current policy of `tenant`.
+    fn policy<'a>(&'a self, tenant: &'a str) -> BoxFuture<'a, Result<Arc<Policy>, Refusal>>;
+}
+
+/// Which tenant owns a resource: how the guard tells "not yours" (a probe
+/// of another tenant, answered 404 and recorded in both tenants' logs) from
+/// "not allowed" (403).
+pub trait ResourceLocator: Send + Sync + 'static {
+    /// The tenant owning `type_name` `id`, or `None` when no tenant has it.
+    fn tenant_of<'a>(
+        &'a self,
+        type_name: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, Refusal>>;
+}
+
+/// Where decisions go: the tenant's audit log. `record` resolves once the
+/// event is durable; the guard answers the request only then.
+pub trait DecisionLog: Send + Sync + 'static {
+    /// Appends `event` to `tenant`'s log.
+    fn record<'a>(&'a self, tenant: &'a str, event: Event) -> BoxFuture<'a, Result<(), Refusal>>;
+}
+
+// An application usually keeps its stores behind `Arc`s it also uses
+// elsewhere: the guard takes those as they are.
+impl<T: SessionLookup> SessionLookup for Arc<T> {
+    fn principal<'a>(
+        &'a self,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<Principal>, Refusal>> {
+        (**self).principal(request)
+    }
+    fn end_sessions<'a>(&'a self, tenant: &'a str, user: &'a str) -> BoxFuture<'a, ()> {
+        (**self).end_sessions(tenant, user)
+    }
+}
+
+impl<T: PolicySource> PolicySource for Arc<T> {
+    fn policy<'a>(&'a self, tenant: &'a str) -> BoxFuture<'a, Result<Arc<Policy>, Refusal>> {
+        (**self).policy(tenant)
+    }
+}
+
+impl<T: ResourceLocator> ResourceLocator for Arc<T> {
+    fn tenant_of<'a>(
+        &'a self,
+        type_name: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, Refusal>> {
+        (**self).tenant_of(type_name, id)
+    }
+}
+
+impl<T: DecisionLog> DecisionLog for Arc<T> {
+    fn record<'a>(&'a self, tenant: &'a str, event: Event) -> BoxFuture<'a, Result<(), Refusal>> {
+        (**self).record(tenant, event)
+    }
+}

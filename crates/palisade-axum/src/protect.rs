@@ -1,0 +1,442 @@
+//! Responses masked by field rights: what a value declares, and how the
+//! guard serializes it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use palisade_pii::Kind;
+use palisade_rbac::{Policy, Request as PolicyRequest, Resource as PolicyResource, Visibility};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::guard::{Guard, GuardedMark};
+use crate::principal::Principal;
+use crate::refusal::Refusal;
+
+/// What one serialized field of a [`Protected`] value carries.
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    name: &'static str,
+    carries: Carries,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Carries {
+    Plain,
+    Personal(Kind),
+    Nested(&'static str, &'static [Field]),
+}
+
+impl Field {
+    /// A field without personal data (an id, a date, a count). It is still
+    /// hidden or masked when the policy declares a field right for it.
+    #[must_use]
+    pub const fn plain(name: &'static str) -> Field {
+        Field {
+            name,
+            carries: Carries::Plain,
+        }
+    }
+
+    /// A field holding personal data of `kind`: masked as that kind (a
+    /// phone keeps its country code and last digits) when the policy says
+    /// `masked`, left out when it says `hidden`.
+    #[must_use]
+    pub const fn personal(name: &'static str, kind: Kind) -> Field {
+        Field {
+            name,
+            carries: Carries::Personal(kind),
+        }
+    }
+
+    /// A value (or list of values) of another resource type, decided by
+    /// that type's policy: left out entirely unless the principal may `read`
+    /// `type_name`, and then masked by its own field rights.
+    #[must_use]
+    pub const fn nested(
+        name: &'static str,
+        type_name: &'static str,
+        fields: &'static [Field],
+    ) -> Field {
+        Field {
+            name,
+            carries: Carries::Nested(type_name, fields),
+        }
+    }
+}
+
+/// A response value whose every field is declared: the guard serializes
+/// it, then decides each field (visible, masked, hidden) and each nested
+/// value by the policy. A serialized field that is not declared fails the
+/// answer (500): nothing reaches a client that the policy was not asked about.
+pub trait Protected: Serialize {
+    /// The resource type whose field rights apply.
+    const TYPE: &'static str;
+    /// Every field the value serializes to.
+    const FIELDS: &'static [Field];
+
+    /// The data subjects this value is about (`client:c-42`), written in
+    /// the audit record of the request.
+    fn subjects(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+impl<T: Protected> Protected for Vec<T> {
+    const TYPE: &'static str = T::TYPE;
+    const FIELDS: &'static [Field] = T::FIELDS;
+
+    fn subjects(&self) -> Vec<String> {
+        self.iter().flat_map(Protected::subjects).collect()
+    }
+}
+
+/// How a [`Guarded`] value is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Json,
+    /// `{ list: [ {…}, … ] }` flattened to CSV rows.
+    Csv(&'static str),
+}
+
+/// An answer the guard vouches for: made by [`Authorized::respond`]
+/// (crate::Authorized::respond), serialized with the field rights of the
+/// request's principal. The only way to answer an authorized request with
+/// a body (the guard's layer refuses other bodies).
+#[must_use = "a Guarded value is the answer: return it"]
+pub struct Guarded<T: Protected> {
+    value: T,
+    principal: Principal,
+    policy: Arc<Policy>,
+    guard: Guard,
+    format: Format,
+    download: Option<&'static str>,
+    status: axum::http::StatusCode,
+}
+
+impl<T: Protected> std::fmt::Debug for Guarded<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded")
+            .field("type", &T::TYPE)
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Protected> Guarded<T> {
+    pub(crate) fn new(value: T, principal: Principal, policy: Arc<Policy>, guard: Guard) -> Self {
+        Guarded {
+            value,
+            principal,
+            policy,
+            guard,
+            format: Format::Json,
+            download: None,
+            status: axum::http::StatusCode::OK,
+        }
+    }
+
+    /// Answers with `status` (e.g. 201 Created) instead of 200.
+    pub fn with_status(mut self, status: axum::http::StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Answers as a CSV download named `file_name`: the rows are the
+    /// objects of the (masked) list field `list`, one column per field of
+    /// the first row; cells a spreadsheet would read as a formula are
+    /// neutralised.
+    pub fn as_csv(mut self, list: &'static str, file_name: &'static str) -> Self {
+        self.format = Format::Csv(list);
+        self.download = Some(file_name);
+        self
+    }
+
+    /// Answers as a download named `file_name` (`Content-Disposition`).
+    pub fn as_download(mut self, file_name: &'static str) -> Self {
+        self.download = Some(file_name);
+        self
+    }
+
+    /// The value serialized and decided: what the client receives, and
+    /// what the audit record says of it.
+    fn protect(&self) -> Result<(Value, GuardedMark), Refusal> {
+        let mut value = serde_json::to_value(&self.value).map_err(|e| {
+            tracing::error!(error = %e, "palisade-axum: a response did not serialize");
+            Refusal::Internal
+        })?;
+        let mut walker = Walker {
+            policy: &self.policy,
+            principal: &self.principal,
+            guard: &self.guard,
+            rights: HashMap::new(),
+            readable: HashMap::new(),
+            mark: GuardedMark::default(),
+        };
+        walker.walk(&mut value, T::TYPE, T::FIELDS, "")?;
+        let mut mark = walker.mark;
+        mark.subjects = self.value.subjects();
+        if let Value::Object(map) = &mut value
+            && !mark.masked.is_empty()
+        {
+            map.insert("masked".into(), serde_json::json!(mark.masked));
+        }
+        Ok((value, mark))
+    }
+}
+
+struct Walker<'a> {
+    policy: &'a Policy,
+    principal: &'a Principal,
+    guard: &'a Guard,
+    rights: HashMap<&'static str, HashMap<String, Visibility>>,
+    readable: HashMap<&'static str, bool>,
+    mark: GuardedMark,
+}
+
+impl Walker<'_> {
+    fn request<'r>(&'r self, type_name: &'r str) -> PolicyRequest<'r> {
+        PolicyRequest::new(
+            self.principal.user(),
+            "read",
+            PolicyResource::new(type_name, "*"),
+        )
+        .in_tenant(self.principal.tenant())
+    }
+
+    fn rights(&mut self, type_name: &'static str) -> &HashMap<String, Visibility> {
+        let (policy, principal) = (self.policy, self.principal);
+        self.rights.entry(type_name).or_insert_with(|| {
+            // Field rights do not depend on the action: the ones an allowed
+            // decision carries (a type without field rights has none).
+            policy
+                .field_rights_of(principal.user(), Some(principal.tenant()), type_name)
+                .map(|fields| {
+                    fields
+                        .into_iter()
+                        .map(|f| (f.field.to_owned(), f.visibility))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    fn readable(&mut self, type_name: &'static str) -> bool {
+        if let Some(r) = self.readable.get(type_name) {
+            return *r;
+        }
+        let request = self.request(type_name);
+        let allowed = self.policy.decide(&request).is_ok_and(|d| d.is_allowed());
+        self.readable.insert(type_name, allowed);
+        allowed
+    }
+
+    fn note(list: &mut Vec<String>, path: String) {
+        if !list.contains(&path) {
+            list.push(path);
+        }
+    }
+
+    fn walk(
+        &mut self,
+        value: &mut Value,
+        type_name: &'static str,
+        fields: &'static [Field],
+        at: &str,
+    ) -> Result<(), Refusal> {
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    self.walk(item, type_name, fields, at)?;
+                }
+                Ok(())
+            }
+            Value::Object(map) => self.walk_object(map, type_name, fields, at),
+            Value::Null => Ok(()),
+            _ if fields.is_empty() => Ok(()),
+            _ => {
+                tracing::error!(
+                    type_name,
+                    "palisade-axum: a bare value where fields were declared"
+                );
+                Err(Refusal::Internal)
+            }
+        }
+    }
+
+    fn walk_object(
+        &mut self,
+        map: &mut Map<String, Value>,
+        type_name: &'static str,
+        fields: &'static [Field],
+        at: &str,
+    ) -> Result<(), Refusal> {
+        if let Some(key) = map.keys().find(|k| !fields.iter().any(|f| f.name == *k)) {
+            tracing::error!(
+                type_name,
+                field = %key,
+                "palisade-axum: a response field is not declared; answer refused"
+            );
+            return Err(Refusal::Internal);
+        }
+        for field in fields {
+            let Some(value) = map.get_mut(field.name) else {
+                continue;
+            };
+            match field.carries {
+                Carries::Nested(nested_type, nested_fields) => {
+                    let path = if at.is_empty() {
+                        field.name.to_owned()
+                    } else {
+                        format!("{at}.{}", field.name)
+                    };
+                    if self.readable(nested_type) {
+                        self.walk(value, nested_type, nested_fields, &path)?;
+                    } else {
+                        map.remove(field.name);
+                        Self::note(&mut self.mark.withheld, path);
+                    }
+                }
+                Carries::Plain | Carries::Personal(_) => {
+                    let visibility = self
+                        .rights(type_name)
+                        .get(field.name)
+                        .copied()
+                        .unwrap_or(Visibility::Visible);
+                    match visibility {
+                        Visibility::Visible => {}
+                        Visibility::Hidden => {
+                            map.remove(field.name);
+                            note_name(&mut self.mark.hidden, field.name);
+                        }
+                        Visibility::Masked => {
+                            let kind = match field.carries {
+                                Carries::Personal(kind) => kind,
+                                _ => Kind::Custom("REDACTED"),
+                            };
+                            if let Some(v) = map.get_mut(field.name) {
+                                mask(self.guard, v, kind)?;
+                            }
+                            note_name(&mut self.mark.masked, field.name);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn note_name(list: &mut Vec<String>, name: &str) {
+    if !list.iter().any(|n| n == name) {
+        list.push(name.to_owned());
+    }
+}
+
+fn mask(guard: &Guard, value: &mut Value, kind: Kind) -> Result<(), Refusal> {
+    let text = match value {
+        Value::Null => return Ok(()),
+        Value::String(s) => std::mem::take(s),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Array(_) | Value::Object(_) => {
+            // A structured value under a masked field: nothing of it shows.
+            *value = Value::String(mask_text(guard, Kind::Custom("REDACTED"), "XXXXXXXX")?);
+            return Ok(());
+        }
+    };
+    *value = Value::String(mask_text(guard, kind, &text)?);
+    Ok(())
+}
+
+fn mask_text(guard: &Guard, kind: Kind, text: &str) -> Result<String, Refusal> {
+    guard.masker().mask_value(kind, text).map_err(|e| {
+        tracing::error!(error = %e, "palisade-axum: masking failed");
+        Refusal::Internal
+    })
+}
+
+impl<T: Protected> IntoResponse for Guarded<T> {
+    fn into_response(self) -> Response {
+        let (value, mark) = match self.protect() {
+            Ok(done) => done,
+            Err(refusal) => return refusal.into_response(),
+        };
+        let mut response = match self.format {
+            Format::Json => (self.status, Json(value)).into_response(),
+            Format::Csv(list) => {
+                let columns = T::FIELDS.iter().find_map(|f| match f.carries {
+                    Carries::Nested(_, fields) if f.name == list => Some(fields),
+                    _ => None,
+                });
+                let csv = match to_csv(&value, list, columns.unwrap_or(&[])) {
+                    Ok(csv) => csv,
+                    Err(refusal) => return refusal.into_response(),
+                };
+                let mut r = (self.status, csv).into_response();
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/csv; charset=utf-8"),
+                );
+                r
+            }
+        };
+        if let Some(name) = self.download
+            && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, v);
+        }
+        response.extensions_mut().insert(mark);
+        response
+    }
+}
+
+/// The rows of `value[list]` as CSV: one column per declared scalar field
+/// still present after the decision (hidden fields have no column), in
+/// declaration order; every cell quoted, formula cells neutralised (OWASP: a
+/// leading `=`, `+`, `-`, `@`, tab or carriage return gets a `'`).
+fn to_csv(value: &Value, list: &str, fields: &[Field]) -> Result<String, Refusal> {
+    let rows = value
+        .get(list)
+        .and_then(Value::as_array)
+        .ok_or(Refusal::Internal)?;
+    let first = rows.first().and_then(Value::as_object);
+    let columns: Vec<String> = fields
+        .iter()
+        .filter(|f| !matches!(f.carries, Carries::Nested(..)))
+        .filter(|f| first.is_none_or(|row| row.contains_key(f.name)))
+        .map(|f| f.name.to_owned())
+        .collect();
+    let mut out = String::new();
+    let line = |cells: &mut dyn Iterator<Item = String>, out: &mut String| {
+        let cells: Vec<String> = cells.collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    };
+    line(&mut columns.iter().map(|c| csv_cell(c)), &mut out);
+    for row in rows {
+        let mut cells = columns.iter().map(|c| match row.get(c) {
+            None | Some(Value::Null) => csv_cell(""),
+            Some(Value::String(s)) => csv_cell(s),
+            Some(other) => csv_cell(&other.to_string()),
+        });
+        line(&mut cells, &mut out);
+    }
+    Ok(out)
+}
+
+/// One CSV cell: quoted, and neutralised when a spreadsheet would read it as
+/// a formula.
+pub fn csv_cell(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    format!("\"{}\"", text.replace('"', "\"\""))
+}

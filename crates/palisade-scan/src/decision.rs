@@ -1,0 +1,141 @@
+//! What an upload does with a scan's outcome.
+
+use crate::error::{Error, Result};
+use crate::reply::Verdict;
+
+/// What to do with a file when the scanner cannot be reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FailurePolicy {
+    /// Refuse the file (the default): no file is stored unscanned.
+    #[default]
+    FailClosed,
+    /// Admit the file unscanned, as [`Decision::AdmittedUnscanned`], so the
+    /// application can record it and scan it later. Applies only to
+    /// [`Error::ScannerUnreachable`].
+    FailOpen,
+}
+
+/// The outcome of [`Scanner::decide`](crate::Scanner::decide): whether an
+/// uploaded file may be stored, and why.
+///
+/// Exhaustive on purpose: a caller handles each case.
+///
+/// | outcome | store? | what the back office does |
+/// |---|---|---|
+/// | `Clean` | yes | store it |
+/// | `Infected` | no | 422, and an audit record naming the signature |
+/// | `Refused` | no | 503 when the scanner is unreachable, timed out or failed; 413 for [`Error::TooLarge`] and [`Error::ScannerLimitExceeded`]; 400 for [`Error::InputUnreadable`] |
+/// | `AdmittedUnscanned` | yes | store it, with an audit record saying it was not scanned (and scan it later) |
+#[must_use = "a decision says whether the file may be stored"]
+#[derive(Debug)]
+pub enum Decision {
+    /// clamd read the whole file and matched no signature.
+    Clean,
+    /// clamd matched a signature: do not store the file.
+    Infected {
+        /// The signature's name (printable ASCII, safe to log).
+        signature: String,
+    },
+    /// The file was not scanned, or not to the end, and must not be stored:
+    /// under [`FailurePolicy::FailClosed`] any error, under
+    /// [`FailurePolicy::FailOpen`] any error but
+    /// [`Error::ScannerUnreachable`].
+    Refused(Error),
+    /// The scanner was unreachable and the policy is
+    /// [`FailurePolicy::FailOpen`]: the file may be stored, unscanned. The
+    /// error says why; nothing was read from the file.
+    AdmittedUnscanned(Error),
+}
+
+impl Decision {
+    /// Applies `policy` to a scan's outcome.
+    pub fn from_scan(scan: Result<Verdict>, policy: FailurePolicy) -> Decision {
+        match scan {
+            Ok(Verdict::Clean) => Decision::Clean,
+            Ok(Verdict::Infected { signature }) => Decision::Infected { signature },
+            Err(error @ Error::ScannerUnreachable { .. }) if policy == FailurePolicy::FailOpen => {
+                Decision::AdmittedUnscanned(error)
+            }
+            Err(error) => Decision::Refused(error),
+        }
+    }
+
+    /// Whether the file may be stored: [`Decision::Clean`] or
+    /// [`Decision::AdmittedUnscanned`].
+    pub fn may_store(&self) -> bool {
+        matches!(self, Decision::Clean | Decision::AdmittedUnscanned(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreachable() -> Error {
+        Error::ScannerUnreachable {
+            address: "unix:/nowhere".into(),
+            source: std::io::ErrorKind::NotFound.into(),
+        }
+    }
+
+    fn other_errors() -> Vec<Error> {
+        vec![
+            Error::ScannerTimedOut {
+                address: "x".into(),
+                source: std::io::ErrorKind::TimedOut.into(),
+            },
+            Error::ScannerDisconnected {
+                address: "x".into(),
+                source: std::io::ErrorKind::ConnectionReset.into(),
+            },
+            Error::ScannerError {
+                message: "oops".into(),
+            },
+            Error::TooLarge { limit: 1 },
+            Error::ScannerLimitExceeded,
+            Error::ReplyMalformed { reply: "x".into() },
+            Error::InputUnreadable {
+                source: std::io::ErrorKind::UnexpectedEof.into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn fail_closed_refuses_every_error() {
+        for error in other_errors().into_iter().chain([unreachable()]) {
+            let decision = Decision::from_scan(Err(error), FailurePolicy::default());
+            assert!(matches!(decision, Decision::Refused(_)), "{decision:?}");
+            assert!(!decision.may_store());
+        }
+    }
+
+    #[test]
+    fn fail_open_admits_only_an_unreachable_scanner() {
+        let decision = Decision::from_scan(Err(unreachable()), FailurePolicy::FailOpen);
+        assert!(matches!(
+            decision,
+            Decision::AdmittedUnscanned(Error::ScannerUnreachable { .. })
+        ));
+        assert!(decision.may_store());
+        for error in other_errors() {
+            let decision = Decision::from_scan(Err(error), FailurePolicy::FailOpen);
+            assert!(matches!(decision, Decision::Refused(_)), "{decision:?}");
+            assert!(!decision.may_store());
+        }
+    }
+
+    #[test]
+    fn verdicts_pass_through_either_policy() {
+        for policy in [FailurePolicy::FailClosed, FailurePolicy::FailOpen] {
+            assert!(Decision::from_scan(Ok(Verdict::Clean), policy).may_store());
+            let infected = Decision::from_scan(
+                Ok(Verdict::Infected {
+                    signature: "Eicar".into(),
+                }),
+                policy,
+            );
+            assert!(matches!(&infected, Decision::Infected { signature } if signature == "Eicar"));
+            assert!(!infected.may_store());
+        }
+    }
+}
