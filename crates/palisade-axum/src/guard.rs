@@ -357,6 +357,8 @@ pub(crate) struct GuardedMark {
     pub(crate) subjects: Vec<String>,
     pub(crate) masked: Vec<String>,
     pub(crate) hidden: Vec<String>,
+    /// Personal fields shown in clear: the data-access log's "who saw it".
+    pub(crate) shown: Vec<String>,
     pub(crate) withheld: Vec<String>,
 }
 
@@ -444,6 +446,7 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
                 o.insert("user".into(), p.principal.user().into());
             }
             for (key, list) in [
+                ("shown", &mark.shown),
                 ("masked", &mark.masked),
                 ("hidden", &mark.hidden),
                 ("withheld", &mark.withheld),

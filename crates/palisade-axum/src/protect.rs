@@ -307,7 +307,13 @@ impl Walker<'_> {
                         .copied()
                         .unwrap_or(Visibility::Visible);
                     match visibility {
-                        Visibility::Visible => {}
+                        Visibility::Visible => {
+                            if matches!(field.carries, Carries::Personal(_))
+                                && map.get(field.name).is_some_and(|v| !v.is_null())
+                            {
+                                note_name(&mut self.mark.shown, field.name);
+                            }
+                        }
                         Visibility::Hidden => {
                             map.remove(field.name);
                             note_name(&mut self.mark.hidden, field.name);

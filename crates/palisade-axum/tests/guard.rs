@@ -237,6 +237,16 @@ impl Logs {
         )
     }
 
+    fn payloads(&self, tenant: &str) -> Vec<Value> {
+        let log = self.of(tenant);
+        let n = log.len().unwrap();
+        log.read(0, n)
+            .unwrap()
+            .iter()
+            .map(|r| r.payload().unwrap_or(Value::Null))
+            .collect()
+    }
+
     fn records(&self, tenant: &str) -> Vec<(String, String, String, Outcome, Vec<String>)> {
         let log = self.of(tenant);
         let n = log.len().unwrap();
@@ -391,6 +401,10 @@ async fn an_operator_sees_masked_phones_and_no_invoices_and_the_read_is_recorded
         ("otto", "client.read", "Client:c-7", Outcome::Success)
     );
     assert_eq!(subjects, &vec!["client:c-7".to_owned()]);
+    // The record says which personal fields left in clear and which masked.
+    let payload = &w.logs.payloads("acme")[0];
+    assert_eq!(payload["masked"], json!(["phone"]), "{payload}");
+    assert_eq!(payload["shown"], json!(["name"]), "{payload}");
     assert!(
         r.headers()
             .get("strict-transport-security")
@@ -412,6 +426,12 @@ async fn the_owner_sees_everything_and_field_rights_apply_in_lists() {
         assert!(c.get("name").is_none(), "hidden for this user: {c}");
         assert_eq!(c["phone"], "+48 XXX XXX 211");
     }
+    let payload = &w.logs.payloads("acme")[0];
+    assert_eq!(
+        payload["shown"],
+        json!(["name", "phone"]),
+        "the owner saw the phone: {payload}"
+    );
     let records = w.logs.records("acme");
     assert_eq!(
         records[1].4,
