@@ -591,3 +591,44 @@ fn pg_refs(params: &[PgParam]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use std::path::Path;
+
+    use super::{pg_is_local, pg_tool_url};
+
+    /// libpq keeps the last value of a repeated setting (in both forms), so
+    /// what is appended overrides a weaker `sslmode` already in the URL.
+    #[test]
+    fn tool_urls_verify_the_server_with_the_ca() {
+        let ca = Path::new("/etc/pg ca/it's.pem");
+        assert_eq!(
+            pg_tool_url("host=db user=app sslmode=require", Some(ca)),
+            r"host=db user=app sslmode=require sslmode=verify-full sslrootcert='/etc/pg ca/it\'s.pem'"
+        );
+        assert_eq!(
+            pg_tool_url("postgres://app@db/app?sslmode=prefer", Some(ca)),
+            "postgres://app@db/app?sslmode=prefer&sslmode=verify-full&sslrootcert=/etc/pg%20ca/it%27s.pem"
+        );
+        assert_eq!(
+            pg_tool_url("postgresql://app@db/app", Some(ca)),
+            "postgresql://app@db/app?sslmode=verify-full&sslrootcert=/etc/pg%20ca/it%27s.pem"
+        );
+        assert_eq!(pg_tool_url("host=db", None), "host=db");
+    }
+
+    #[test]
+    fn local_databases_are_sockets_and_loopback_only() {
+        assert!(pg_is_local("host=/run/postgresql user=app").unwrap());
+        assert!(pg_is_local("host=localhost user=app").unwrap());
+        assert!(pg_is_local("postgres://app@127.0.0.1:5432/app").unwrap());
+        assert!(pg_is_local("postgres://app@[::1]:5432/app").unwrap());
+        assert!(!pg_is_local("host=db.example.org user=app").unwrap());
+        assert!(!pg_is_local("host=localhost,db.example.org user=app").unwrap());
+        assert!(!pg_is_local("host=localhost hostaddr=10.0.0.7 user=app").unwrap());
+        assert!(!pg_is_local("postgres://app@10.1.2.3/app").unwrap());
+    }
+}

@@ -1,7 +1,8 @@
 //! PostgreSQL over TLS verified against a CA (`--database-ca`, libpq's
 //! `sslmode=verify-full`): a throwaway server with a certificate from a CA
 //! made for the run. Trusting that CA, every connection of the back office
-//! (its pool and the audit logs, blocking and async) is encrypted; trusting
+//! (its pool, the audit logs, blocking and async, and the backup tools) is
+//! encrypted; trusting
 //! another CA, or facing a server that offers no TLS, it refuses to start.
 //! And the configurations that would leave the database unverified are
 //! refused before any connection is made.
@@ -123,6 +124,44 @@ fn with_the_servers_ca_every_connection_is_encrypted_and_audits_verify() {
     // The pool, and the audit logs' own connections (blocking and async).
     let pool = i64::try_from(server.app.config().db_pool).unwrap();
     assert!(encrypted > pool + 1, "{encrypted} encrypted connections");
+
+    // The backup tools too: `pg_dump`, then the drill's `pg_restore` and the
+    // restored copy, with `sslmode=verify-full` against the same CA. From
+    // here on the server refuses connections in the clear over TCP.
+    let hba: String = admin.query_one("SHOW hba_file", &[]).unwrap().get(0);
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    let tls_only: String = rules
+        .lines()
+        .map(|line| match line.strip_prefix("host ") {
+            Some(rest) => format!("hostssl {rest}\n"),
+            None => format!("{line}\n"),
+        })
+        .collect();
+    assert!(tls_only.contains("hostssl"), "{rules}");
+    std::fs::write(&hba, tls_only).unwrap();
+    admin.execute("SELECT pg_reload_conf()", &[]).unwrap();
+    // The server reloads on a signal: wait until it refuses the clear.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while postgres::Client::connect(pg.url(), postgres::NoTls).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server still takes plain connections"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let report = server
+        .app
+        .backup(&server.dir.path().join("backups"))
+        .unwrap();
+    let drill = server.app.drill(&report).unwrap();
+    assert!(drill.ok, "{drill:?}");
+    assert!(
+        drill
+            .findings
+            .iter()
+            .any(|f| f.contains("audit log of `acme`")),
+        "{drill:?}"
+    );
 }
 
 #[test]
