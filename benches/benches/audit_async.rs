@@ -1,9 +1,10 @@
 //! palisade-audit's async log: durable appends per second with N concurrent
 //! tasks (group commit: one `fsync` or one transaction per batch) against
-//! the same appends made one after another, each waiting for its own commit
-//! (what a service without group commit does), on the file store (fsync)
-//! and on PostgreSQL (a throwaway local server; skipped when none can be
-//! started).
+//! the blocking log under the same N tasks, each append sent to tokio's
+//! blocking pool (`spawn_blocking`, what an async service without an async
+//! log does), and both logs one append after another, on the file store
+//! (fsync) and on PostgreSQL (a throwaway local server; skipped when none can
+//! be started). The records each async commit carried are printed per N.
 //!
 //! Every side makes each record durable before it is acknowledged: file
 //! store with `fsync` (the default group-commit durability, one caller at a
@@ -22,12 +23,13 @@
     reason = "criterion_group! generates an undocumented public function"
 )]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use palisade_audit::{
     AsyncAuditLog, AsyncPostgresStore, AsyncStore, AuditLog, BlockingStore, Event, FileOptions,
-    FileStore, PostgresStore,
+    FileStore, PostgresStore, Store,
 };
 use tokio::runtime::Runtime;
 
@@ -49,6 +51,12 @@ fn event(i: u64) -> Event {
 
 const TASKS: [u64; 3] = [8, 64, 256];
 
+/// How many of `iters` appends task `t` of `tasks` makes (exactly `iters`
+/// in all).
+fn share(iters: u64, tasks: u64, t: u64) -> u64 {
+    iters / tasks + u64::from(t < iters % tasks)
+}
+
 /// `iters` appends spread over `tasks` concurrent tasks; the time until the
 /// last is durable.
 fn concurrent<S: AsyncStore>(
@@ -58,14 +66,48 @@ fn concurrent<S: AsyncStore>(
     iters: u64,
 ) -> Duration {
     rt.block_on(async {
-        let per_task = iters.div_ceil(tasks);
         let start = Instant::now();
         let handles: Vec<_> = (0..tasks)
             .map(|t| {
                 let log = log.clone();
                 tokio::spawn(async move {
-                    for i in 0..per_task {
+                    for i in 0..share(iters, tasks, t) {
                         log.append(event(t * 1_000_000 + i)).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        start.elapsed()
+    })
+}
+
+/// The same load through the blocking log, each append on tokio's blocking
+/// pool (`spawn_blocking`): what an async service without an async log does
+/// (the back office did, per request). The blocking file store still groups
+/// the `fsync`s of appends that overlap; the blocking PostgreSQL store has
+/// one connection, one transaction per append.
+fn concurrent_blocking<B: Store + 'static>(
+    rt: &Runtime,
+    log: &Arc<AuditLog<B>>,
+    tasks: u64,
+    iters: u64,
+) -> Duration {
+    rt.block_on(async {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| {
+                let log = Arc::clone(log);
+                tokio::spawn(async move {
+                    for i in 0..share(iters, tasks, t) {
+                        let log = Arc::clone(&log);
+                        tokio::task::spawn_blocking(move || {
+                            log.append(event(t * 1_000_000 + i)).unwrap()
+                        })
+                        .await
+                        .unwrap();
                     }
                 })
             })
@@ -96,13 +138,14 @@ fn runtime() -> Runtime {
         .unwrap()
 }
 
-/// One group: the blocking log one append after another, the async log one
-/// after another, and the async log under 8, 64 and 256 concurrent tasks.
-fn compare<B: palisade_audit::Store, S: AsyncStore>(
+/// One group: the blocking log and the async log one append after another,
+/// then under 8, 64 and 256 concurrent tasks each (the blocking log through
+/// `spawn_blocking`). Prints how many records each async commit carried.
+fn compare<B: Store + 'static, S: AsyncStore>(
     c: &mut Criterion,
     name: &str,
     rt: &Runtime,
-    blocking: &AuditLog<B>,
+    blocking: &Arc<AuditLog<B>>,
     log: &AsyncAuditLog<S>,
 ) {
     let mut g = c.benchmark_group(name);
@@ -120,28 +163,45 @@ fn compare<B: palisade_audit::Store, S: AsyncStore>(
     g.bench_function("async append, one after another", |b| {
         b.iter_custom(|iters| sequential(rt, log, iters));
     });
+    let mut shares = Vec::new();
     for tasks in TASKS {
+        g.bench_with_input(
+            BenchmarkId::new(
+                "blocking append via spawn_blocking, concurrent tasks",
+                tasks,
+            ),
+            &tasks,
+            |b, &tasks| b.iter_custom(|iters| concurrent_blocking(rt, blocking, tasks, iters)),
+        );
+        let before = log.stats();
         g.bench_with_input(
             BenchmarkId::new("async append, concurrent tasks", tasks),
             &tasks,
             |b, &tasks| b.iter_custom(|iters| concurrent(rt, log, tasks, iters)),
         );
+        let after = log.stats();
+        let (records, batches) = (
+            after.records - before.records,
+            after.batches - before.batches,
+        );
+        shares.push(format!(
+            "{tasks} tasks: {records} records in {batches} commits ({:.1} per commit)",
+            records as f64 / batches.max(1) as f64
+        ));
     }
     g.finish();
-    let stats = log.stats();
     println!(
-        "{name}: {} records in {} commits ({:.1} per commit, largest {})",
-        stats.records,
-        stats.batches,
-        stats.records as f64 / stats.batches.max(1) as f64,
-        stats.largest_batch
+        "{name}: {}; largest commit {}",
+        shares.join("; "),
+        log.stats().largest_batch
     );
 }
 
 fn file(c: &mut Criterion) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let blocking = AuditLog::open(dir.path().join("blocking"), FileOptions::default()).unwrap();
+    let blocking =
+        Arc::new(AuditLog::open(dir.path().join("blocking"), FileOptions::default()).unwrap());
     let store = FileStore::open(dir.path().join("async"), FileOptions::default()).unwrap();
     let log = AsyncAuditLog::builder(BlockingStore::new(store)).build();
     compare(
@@ -163,8 +223,9 @@ fn postgres(c: &mut Criterion) {
     };
     let rt = runtime();
     let url = server.url().to_owned();
-    let blocking =
-        AuditLog::with_store(PostgresStore::connect(&url, tokio_postgres::NoTls).unwrap());
+    let blocking = Arc::new(AuditLog::with_store(
+        PostgresStore::connect(&url, tokio_postgres::NoTls).unwrap(),
+    ));
     let store = rt
         .block_on(AsyncPostgresStore::connect(&url, tokio_postgres::NoTls))
         .unwrap();
