@@ -307,7 +307,7 @@ fn the_sso_and_its_futures_are_send_and_sync() {
     send_sync::<Error>();
     let sso = palisade_sso::Sso::new(
         Config::from_toml("").unwrap(),
-        std::sync::Arc::new(palisade_audit::MemoryLog::new()),
+        std::sync::Arc::new(palisade_audit::AuditLog::new()),
     )
     .unwrap();
     let pending: palisade_sso::PendingSignIn = serde_json::from_value(serde_json::json!({
