@@ -36,8 +36,9 @@ use palisade_sso::Url;
 use serde_json::{Value, json};
 
 /// The back offices, each with the tenants whose clients the provider knows.
-const SLOTS: [(&str, &[&str]); 5] = [
+const SLOTS: [(&str, &[&str]); 6] = [
     ("map", &["acme"]),
+    ("logout", &["acme"]),
     ("totp", &["acme"]),
     ("refuse", &["acme", "globex"]),
     ("admin", &["acme", "globex"]),
@@ -800,6 +801,108 @@ fn only_administrators_and_managers_configure_it_after_a_step_up_and_it_is_valid
             .filter(|r| r.resource().starts_with("Sso"))
             .count();
         assert!(edits >= 14, "{edits} decisions about Sso recorded");
+    });
+}
+
+/// Confirms a logout on the provider's end-session page; returns where the
+/// provider sends the browser.
+async fn confirm_logout(browser: &reqwest::Client, env: &Env, url: &str) -> Option<String> {
+    let page = browser.get(url).send().await.unwrap().text().await.unwrap();
+    let xsrf = page
+        .split("name=\"xsrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no xsrf in {page}"))
+        .to_owned();
+    let confirm = browser
+        .post(format!("{}/session/end/confirm", env.op.issuer))
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert!(confirm.status().is_redirection(), "{}", confirm.status());
+    confirm
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+}
+
+#[test]
+fn logouts_end_the_provider_session_and_the_provider_ends_ours() {
+    let Some(env) = env() else { return };
+    let server = serve(env, "logout");
+    let demo = server.app.seed_demo("acme", 0).unwrap();
+    let url = server.url.clone();
+    runtime().block_on(async {
+        configure(env, &server, "logout", &demo).await;
+
+        // RP-initiated: the back office's sign-out names the provider's
+        // end-session URL; the provider accepts its hint and sends the
+        // browser back to the back office.
+        let olivia = support::browser();
+        assert_signed_in(&sso_sign_in(&olivia, &url, "acme", "olivia").await);
+        let r = olivia
+            .post(format!("{url}/api/logout"))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap();
+        let end = body["logout_url"].as_str().unwrap().to_owned();
+        let back = confirm_logout(&olivia, env, &end).await.unwrap();
+        assert!(back.starts_with(&format!("{url}/")), "{back}");
+        assert_eq!(get_json(&olivia, &format!("{url}/api/me")).await.0, 401);
+        let log = records(&server, "acme");
+        assert!(
+            log.iter()
+                .any(|r| r.action() == "sso.logout" && r.actor() == demo.users[0].id),
+            "the sign-out is recorded"
+        );
+
+        // Back-channel: mia signs out at the provider itself; the provider
+        // tells the back office, which ends her session there too.
+        let mia = support::browser();
+        assert_signed_in(&sso_sign_in(&mia, &url, "acme", "mia").await);
+        let other = support::browser();
+        assert_signed_in(&sso_sign_in(&other, &url, "acme", "olivia").await);
+        assert_eq!(get_json(&mia, &format!("{url}/api/me")).await.0, 200);
+        confirm_logout(&mia, env, &format!("{}/session/end", env.op.issuer)).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while get_json(&mia, &format!("{url}/api/me")).await.0 != 401 {
+            assert!(
+                Instant::now() < deadline,
+                "the back-channel logout did not end the session"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            get_json(&other, &format!("{url}/api/me")).await.0,
+            200,
+            "another provider session goes on"
+        );
+        let log = records(&server, "acme");
+        let last = sso_records(&log, "oidc:mia").pop().unwrap();
+        assert_eq!(
+            (last.action(), last.outcome()),
+            ("sso.logout", Outcome::Success)
+        );
+
+        // A forged logout token: 400, recorded, and nothing ends.
+        let r = other
+            .post(format!("{url}/api/sso/acme/backchannel-logout"))
+            .form(&[(
+                "logout_token",
+                "eyJhbGciOiJub25lIn0.eyJzdWIiOiJvbGl2aWEifQ.",
+            )])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let last = records(&server, "acme").pop().unwrap();
+        assert_eq!(
+            (last.action(), last.outcome()),
+            ("sso.logout", Outcome::Denied)
+        );
+        assert_eq!(get_json(&other, &format!("{url}/api/me")).await.0, 200);
     });
 }
 
