@@ -91,6 +91,10 @@ pub struct Config {
     /// (a client's or employee's name, an attachment's name, a hold reason):
     /// card data is never stored.
     pub card_numbers: CardNumbers,
+    /// The URL browsers reach the back office at (`https://backoffice.example`):
+    /// single sign-on's redirect URI is made from it. Without it, single
+    /// sign-on cannot be configured.
+    pub public_url: Option<String>,
 }
 
 /// What the back office does with a payment card number in free text.
@@ -131,6 +135,7 @@ impl Config {
             redirect_http: None,
             card_numbers: CardNumbers::Refuse,
             backups: None,
+            public_url: None,
         }
     }
 }
@@ -345,6 +350,8 @@ pub struct Backoffice {
     pub(crate) alert_state: Mutex<crate::alerts::AlertState>,
     /// This instance's name in job leases (random per start).
     pub(crate) instance: String,
+    /// Single sign-on through each tenant's identity provider (see `sso`).
+    pub(crate) sso: crate::sso::SsoState,
 }
 
 impl std::fmt::Debug for Backoffice {
@@ -454,6 +461,7 @@ impl Backoffice {
             db,
             alert_state: Mutex::new(crate::alerts::AlertState::default()),
             instance: random_id("i")?,
+            sso: crate::sso::SsoState::default(),
         })
     }
 

@@ -941,16 +941,23 @@ pub(crate) async fn step_up_route(
     Ok(Json(json!({ "stepped_up": true })))
 }
 
-/// `POST /api/logout`
+/// `POST /api/logout`. A session opened by single sign-on also gets the
+/// provider's end-session URL (`logout_url`), where the page sends the
+/// browser to end the provider's session too.
 pub(crate) async fn sign_out_route(
     State(state): State<AppState>,
     Caller(session): Caller,
 ) -> Result<Response> {
+    let logout_url = crate::sso::logout_url(&state.app, &session).await;
     state
         .app
         .blocking(move |app| app.end_session(&session))
         .await?;
-    Ok(with_cookie(&state, json!({ "signed_out": true }), None))
+    let body = match logout_url {
+        Some(url) => json!({ "signed_out": true, "logout_url": url }),
+        None => json!({ "signed_out": true }),
+    };
+    Ok(with_cookie(&state, body, None))
 }
 
 /// `GET /api/me`: who the caller is, at any stage of sign-in.

@@ -160,6 +160,20 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS downloads (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
      user_id TEXT NOT NULL, created BIGINT NOT NULL, file_name TEXT NOT NULL, body TEXT NOT NULL, \
      bytes BIGINT NOT NULL, sha256 TEXT NOT NULL)",
+    // Single sign-on (see `sso`): each tenant's identity provider (its client
+    // secret sealed; one tenant per issuer and client), the provider's users
+    // linked to accounts by a blind index of their subject, and the sessions
+    // opened through it (the sealed ID token for logout, their hard end).
+    "CREATE TABLE IF NOT EXISTS sso_providers (tenant TEXT PRIMARY KEY, issuer TEXT NOT NULL, \
+     client_id TEXT NOT NULL, settings TEXT NOT NULL, client_secret TEXT NOT NULL, \
+     revision TEXT NOT NULL, updated BIGINT NOT NULL, updated_by TEXT NOT NULL, \
+     UNIQUE (issuer, client_id))",
+    "CREATE TABLE IF NOT EXISTS sso_links (tenant TEXT NOT NULL, subject_index TEXT NOT NULL, \
+     user_id TEXT NOT NULL, created BIGINT NOT NULL, PRIMARY KEY (tenant, subject_index))",
+    "CREATE TABLE IF NOT EXISTS sso_sessions (id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, \
+     tenant TEXT NOT NULL, user_id TEXT NOT NULL, subject_index TEXT NOT NULL, sid_index TEXT, \
+     id_token TEXT NOT NULL, expires BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS sso_sessions_subject ON sso_sessions (tenant, subject_index)",
 ];
 
 /// The database: SQLite or PostgreSQL, each behind a small connection pool.

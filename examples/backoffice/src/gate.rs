@@ -50,6 +50,7 @@ resource!(
     Retention,
     Analytics,
     Settings,
+    Sso,
     Incident,
     Tenant,
 );

@@ -21,7 +21,7 @@ use crate::app::{Backoffice, SESSION_COOKIE};
 use crate::error::Error;
 use crate::{
     alerts, attachments, auth, bookings, clients, closure, downloads, evidence, finance, gate,
-    insights, invoices, oversight, retention, settings, users,
+    insights, invoices, oversight, retention, settings, sso, users,
 };
 
 const PAGE_HTML: &str = include_str!("../assets/index.html");
@@ -217,6 +217,13 @@ pub fn router(app: Arc<Backoffice>) -> Router {
         .route("/api/statistics", get(insights::all))
         .route("/api/statistics/{user}", get(insights::of))
         .route("/api/settings", get(settings::get).put(settings::put))
+        .route("/api/sso", get(sso::get).put(sso::put).delete(sso::delete))
+        .route("/api/sso/callback", get(sso::callback))
+        .route("/api/sso/{tenant}/start", get(sso::start))
+        .route(
+            "/api/sso/{tenant}/backchannel-logout",
+            post(sso::backchannel_logout),
+        )
         .route("/api/retention/sweep", post(retention::sweep))
         .route("/api/audit/bundle", get(evidence::bundle))
         .route("/api/audit/verify", get(evidence::verify))

@@ -28,6 +28,7 @@ mod run;
 mod seed;
 mod sessions;
 mod settings;
+mod sso;
 mod tls;
 mod users;
 mod views;

@@ -66,6 +66,11 @@ enum Command {
         /// Where the scheduled backups go
         #[arg(long, value_name = "DIR")]
         backup_dir: Option<PathBuf>,
+        /// The URL browsers reach the server at (`https://backoffice.example`),
+        /// from which single sign-on's redirect URI is made; by default the
+        /// listening address when it is loopback
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
     },
     /// Create the key-encryption key on the PKCS#11 token (setup, once):
     /// non-extractable, sensitive, for encryption and decryption only
@@ -231,6 +236,7 @@ fn main() -> ExitCode {
             redirect_http,
             backup_at,
             backup_dir,
+            public_url,
         } => {
             if let Err(e) = palisade_backoffice::init_logging(std::io::stderr, log_level) {
                 eprintln!("error: {e}");
@@ -255,6 +261,13 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             config.redirect_http = redirect_http;
+            config.public_url = public_url.or_else(|| {
+                let scheme = if config.over_tls() { "https" } else { "http" };
+                listen
+                    .ip()
+                    .is_loopback()
+                    .then(|| format!("{scheme}://{listen}"))
+            });
             config.backups = match (backup_at, backup_dir) {
                 (Some(at), Some(dir)) => match palisade_backoffice::BackupSchedule::daily(&at, dir)
                 {

@@ -91,7 +91,10 @@ impl Backoffice {
     /// step of sign-in: no session fixation).
     pub(crate) fn promote(&self, session: &Session, stage: Stage) -> Result<String> {
         self.end_session(session)?;
-        self.new_session(&session.user_id, &session.tenant, stage)
+        let token = self.new_session(&session.user_id, &session.tenant, stage)?;
+        // A session opened by single sign-on still ends with its ID token.
+        self.carry_sso_session(&session.token_hash, &token_hash(&token))?;
+        Ok(token)
     }
 
     /// Ends one session.

@@ -19,7 +19,16 @@ use palisade_sso::{Callback, Config, Sso, Url};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const PROVIDER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/provider");
+/// The provider's files, found from this file: other crates' tests include
+/// this harness too (the back office's single sign-on tests).
+const PROVIDER_FILES: [(&str, &str); 3] = [
+    ("package.json", include_str!("../provider/package.json")),
+    (
+        "package-lock.json",
+        include_str!("../provider/package-lock.json"),
+    ),
+    ("provider.mjs", include_str!("../provider/provider.mjs")),
+];
 /// Redirect URIs point at a closed port: the tests stop at the provider's redirect.
 pub(crate) const APP: &str = "http://127.0.0.1:9";
 
@@ -58,7 +67,7 @@ pub(crate) fn harness() -> Option<&'static Harness> {
     HARNESS.get_or_init(start).as_ref()
 }
 
-fn skip_or_fail(why: &str) -> Option<Harness> {
+fn skip_or_fail<T>(why: &str) -> Option<T> {
     assert!(
         std::env::var_os("PALISADE_CI").is_none(),
         "PALISADE_CI is set and the OpenID Provider cannot run: {why}"
@@ -76,20 +85,39 @@ fn tool_works(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The directory of the installed provider (`node provider.mjs` runs
+/// there), or `None` (after printing why) when Node.js is missing and
+/// `PALISADE_CI` is unset; under `PALISADE_CI` a missing Node.js fails.
+pub(crate) fn provider_dir() -> Option<PathBuf> {
+    if !tool_works("node") {
+        return skip_or_fail("Node.js is not installed (apt-get install nodejs npm)");
+    }
+    match install() {
+        Ok(dir) => Some(dir),
+        Err(why) => skip_or_fail(&why),
+    }
+}
+
 /// Installs the provider's packages once per package-lock version.
 fn install() -> Result<PathBuf, String> {
-    let lock = std::fs::read(Path::new(PROVIDER_DIR).join("package-lock.json"))
-        .map_err(|e| format!("cannot read the package lock: {e}"))?;
-    let hash: String = Sha256::digest(&lock)
+    let lock = PROVIDER_FILES
+        .iter()
+        .find(|(name, _)| *name == "package-lock.json")
+        .map(|(_, text)| *text)
+        .unwrap_or_default();
+    let hash: String = Sha256::digest(lock.as_bytes())
         .iter()
         .take(8)
         .map(|b| format!("{b:02x}"))
         .collect();
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("palisade-sso-provider-{hash}"));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for file in ["package.json", "package-lock.json", "provider.mjs"] {
-        std::fs::copy(Path::new(PROVIDER_DIR).join(file), dir.join(file))
-            .map_err(|e| format!("cannot copy {file}: {e}"))?;
+    for (file, text) in PROVIDER_FILES {
+        // Rewritten only when changed: another test process may be starting it.
+        if std::fs::read_to_string(dir.join(file)).ok().as_deref() != Some(text) {
+            std::fs::write(dir.join(file), text)
+                .map_err(|e| format!("cannot write {file}: {e}"))?;
+        }
     }
     if !dir.join("node_modules/oidc-provider/package.json").exists() {
         if !tool_works("npm") {
@@ -228,13 +256,7 @@ fn user(email: &str, groups: &[&str], amr: &[&str]) -> Value {
 }
 
 fn start() -> Option<Harness> {
-    if !tool_works("node") {
-        return skip_or_fail("Node.js is not installed (apt-get install nodejs npm)");
-    }
-    let dir = match install() {
-        Ok(dir) => dir,
-        Err(why) => return skip_or_fail(&why),
-    };
+    let dir = provider_dir()?;
     let (backchannel, logout_tokens) = logout_receiver();
     let mut users = serde_json::Map::new();
     users.insert("alice".into(), {
