@@ -11,14 +11,10 @@
 //! whole words. IBANs and `PL`-prefixed NIPs, which start with letters, are
 //! recognised where the letters meet the digits.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
-use phonenumber::country::Id as Region;
-
 use crate::checks;
 use crate::context::needs_context;
 use crate::kind::{Finding, Kind};
+use crate::phone::{self, Region};
 
 const MAX_GROUPS: usize = 12;
 const MAX_DIGITS: usize = 19;
@@ -728,7 +724,7 @@ fn phone(
     let span = std::str::from_utf8(text.get(start..end)?).ok()?;
     regions
         .iter()
-        .any(|&region| phone_valid(Some(region), span))
+        .any(|&region| phone::is_valid(Some(region), span))
         .then_some((start, 0.6))
 }
 
@@ -749,56 +745,7 @@ pub(crate) fn phone_international(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'-' | b'.' | b'(' | b')'))
-        && phone_valid(None, text)
-}
-
-/// How many libphonenumber answers each thread remembers before it starts
-/// over.
-const PHONE_MEMO: usize = 4096;
-
-/// libphonenumber's answers by region (`None`: international form) and text.
-#[derive(Default)]
-struct PhoneMemo {
-    count: usize,
-    by_region: HashMap<Option<Region>, HashMap<Box<str>, bool>>,
-}
-
-thread_local! {
-    /// Its validation costs microseconds (its own regex cache holds 100 of
-    /// the thousands of patterns, so regexes are compiled again and again),
-    /// log lines repeat numbers, and the answer depends only on the text and
-    /// the region.
-    static PHONE_ANSWERS: RefCell<PhoneMemo> = RefCell::new(PhoneMemo::default());
-}
-
-/// Whether libphonenumber parses `text` (as a number of `region`, or in
-/// international form for `None`) to a valid number; remembered.
-fn phone_valid(region: Option<Region>, text: &str) -> bool {
-    let known = PHONE_ANSWERS
-        .try_with(|memo| {
-            let memo = memo.try_borrow().ok()?;
-            memo.by_region.get(&region)?.get(text).copied()
-        })
-        .ok()
-        .flatten();
-    if let Some(valid) = known {
-        return valid;
-    }
-    let valid = phonenumber::parse(region, text).is_ok_and(|p| phonenumber::is_valid(&p));
-    let _ = PHONE_ANSWERS.try_with(|memo| {
-        if let Ok(mut memo) = memo.try_borrow_mut() {
-            if memo.count >= PHONE_MEMO {
-                memo.by_region.clear();
-                memo.count = 0;
-            }
-            memo.by_region
-                .entry(region)
-                .or_default()
-                .insert(text.into(), valid);
-            memo.count += 1;
-        }
-    });
-    valid
+        && phone::is_valid(None, text)
 }
 
 #[cfg(test)]

@@ -159,9 +159,7 @@ impl PartialMask {
 
 /// Digits of the country calling code of an international number (`+48` → 2).
 fn country_code_len(text: &str) -> usize {
-    phonenumber::parse(None, text)
-        .map(|p| p.code().value().to_string().len())
-        .unwrap_or(0)
+    crate::phone::country_code(text).map_or(0, |code| code.to_string().len())
 }
 
 /// The key of the [`Operator::Hash`] tokens: at least 16 bytes, wiped from

@@ -2,11 +2,10 @@
 
 use std::io::BufRead;
 
-use phonenumber::country::Id as Region;
-
 use crate::error::{Error, Result};
 use crate::kind::{Finding, Kind};
 use crate::numeric::{self, NumericConfig};
+use crate::phone::Region;
 use crate::{context, secrets, text};
 
 /// A detector of a kind of data the built-in ones do not know.
@@ -89,7 +88,7 @@ pub const DEFAULT_REGIONS: [&str; 7] = ["PL", "BR", "RU", "ID", "US", "GB", "DE"
 fn default_regions() -> Vec<Region> {
     DEFAULT_REGIONS
         .iter()
-        .filter_map(|r| r.parse().ok())
+        .filter_map(|r| Region::parse(r))
         .collect()
 }
 
@@ -282,10 +281,8 @@ impl ScannerBuilder {
             Some(list) => list
                 .iter()
                 .map(|r| {
-                    r.trim()
-                        .to_ascii_uppercase()
-                        .parse::<Region>()
-                        .map_err(|_| Error::UnknownRegion(r.clone()))
+                    Region::parse(&r.trim().to_ascii_uppercase())
+                        .ok_or_else(|| Error::UnknownRegion(r.clone()))
                 })
                 .collect::<Result<_>>()?,
         };
