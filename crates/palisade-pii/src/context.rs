@@ -207,15 +207,20 @@ fn matches_word(word: &[u8], list: &[&[u8]]) -> bool {
     for (l, b) in lw.iter_mut().zip(word) {
         *l = b.to_ascii_lowercase();
     }
-    list.iter().any(|w| {
-        lw.windows(w.len()).enumerate().any(|(i, win)| {
-            win == *w
-                && (i == 0
-                    || !lw
-                        .get(i - 1)
-                        .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'<'))
+    // Only where a word starts can a context word match: the list is held
+    // against those few places, not against every window.
+    let lw = &*lw;
+    (0..lw.len())
+        .filter(|&i| {
+            i == 0
+                || !lw
+                    .get(i - 1)
+                    .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'<')
         })
-    })
+        .any(|i| {
+            let rest = lw.get(i..).unwrap_or(&[]);
+            list.iter().any(|w| rest.starts_with(w))
+        })
 }
 
 #[cfg(test)]
@@ -229,6 +234,54 @@ mod tests {
             end,
             confidence,
         }
+    }
+
+    /// The first version: every window of the word held against every
+    /// context word.
+    fn matches_word_reference(word: &[u8], list: &[&[u8]]) -> bool {
+        let lw: Vec<u8> = word
+            .iter()
+            .take(MAX_WORD)
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        list.iter().any(|w| {
+            lw.windows(w.len()).enumerate().any(|(i, win)| {
+                win == *w
+                    && (i == 0
+                        || !lw
+                            .get(i - 1)
+                            .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'<'))
+            })
+        })
+    }
+
+    #[test]
+    fn word_starts_are_where_context_words_match() {
+        let alphabet = b"telTELphonPHON_<>:.-(0123 snilSAciaprd\xd1\x82\xd0\xb5\xd0\xbb";
+        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut matched = 0;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 60) as usize;
+            let word: Vec<u8> = (0..len)
+                .map(|k| alphabet[((x >> (k % 50)) as usize + k * 7) % alphabet.len()])
+                .collect();
+            for kind in Kind::BUILTIN {
+                let list = words(kind);
+                matched += usize::from(matches_word(&word, list));
+                assert_eq!(
+                    matches_word(&word, list),
+                    matches_word_reference(&word, list),
+                    "{:?} {kind}",
+                    String::from_utf8_lossy(&word)
+                );
+            }
+        }
+        assert!(matched > 500, "{matched}");
+        assert!(matches_word(b"(tel.", words(Kind::Phone)));
+        assert!(!matches_word(b"hotel", words(Kind::Phone)));
     }
 
     #[test]
