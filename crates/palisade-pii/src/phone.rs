@@ -41,10 +41,10 @@ pub(crate) struct RegionMeta {
     pub(crate) national_prefix_transform_rule: Option<&'static str>,
     pub(crate) leading_digits: Option<&'static str>,
     pub(crate) general: Desc,
-    /// The descriptors of the number types (premium rate, toll free, shared
-    /// cost, VoIP, personal, pager, UAN, voicemail, fixed line, mobile) the
-    /// region has: a number is valid when the general descriptor and one of
-    /// these match it.
+    /// The descriptors of the number types (mobile, fixed line, premium
+    /// rate, toll free, shared cost, VoIP, personal, pager, UAN, voicemail)
+    /// the region has: a number is valid when the general descriptor and one
+    /// of these match it.
     pub(crate) types: &'static [Desc],
 }
 
@@ -89,15 +89,47 @@ fn regions_of(code: u16) -> Option<&'static [u16]> {
         .map(|(_, r)| *r)
 }
 
-/// A region's patterns, compiled.
+/// A pattern compiled on first use.
+struct Lazy {
+    pattern: &'static str,
+    /// Matching only from the start, which is all the crate asks of
+    /// `leading_digits` and of descriptors.
+    anchored: bool,
+    regex: OnceLock<Option<Regex>>,
+}
+
+impl Lazy {
+    fn new(pattern: &'static str, anchored: bool) -> Self {
+        Self {
+            pattern,
+            anchored,
+            regex: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Option<&Regex> {
+        self.regex
+            .get_or_init(|| {
+                if self.anchored {
+                    // With whitespace ignored a `#` starts a comment, which
+                    // the line break ends.
+                    compile(&format!("^(?:{}\n)", self.pattern))
+                } else {
+                    compile(self.pattern)
+                }
+            })
+            .as_ref()
+    }
+}
+
+/// A region's patterns, each compiled when first needed: most numbers are
+/// settled by their region's general and mobile patterns.
 struct Compiled {
-    international_prefix: Option<Regex>,
-    national_prefix_for_parsing: Option<Regex>,
-    /// Anchored at the start: a match starting at 0 is what the crate asks
-    /// of `leading_digits` and of descriptors.
-    leading_digits: Option<Regex>,
-    general: Option<Regex>,
-    types: Vec<(&'static [u16], Option<Regex>)>,
+    international_prefix: Option<Lazy>,
+    national_prefix_for_parsing: Option<Lazy>,
+    leading_digits: Option<Lazy>,
+    general: Lazy,
+    types: Vec<(&'static [u16], Lazy)>,
 }
 
 /// phonenumber's options (regex-cache's defaults and `ignore_whitespace`).
@@ -115,12 +147,6 @@ fn compile(pattern: &str) -> Option<Regex> {
         .ok()
 }
 
-/// `pattern` matching only at the start. With whitespace ignored a `#`
-/// starts a comment, which the line break ends.
-fn compile_anchored(pattern: &str) -> Option<Regex> {
-    compile(&format!("^(?:{pattern}\n)"))
-}
-
 static COMPILED: [OnceLock<Compiled>; REGION_COUNT] = [const { OnceLock::new() }; REGION_COUNT];
 
 fn meta(i: usize) -> Option<&'static RegionMeta> {
@@ -132,28 +158,28 @@ fn compiled(i: usize) -> Option<&'static Compiled> {
     let m = meta(i)?;
     Some(cell.get_or_init(|| {
         Compiled {
-            international_prefix: m.international_prefix.and_then(compile),
-            national_prefix_for_parsing: m.national_prefix_for_parsing.and_then(compile),
-            leading_digits: m.leading_digits.and_then(compile_anchored),
-            general: compile_anchored(m.general.pattern),
+            international_prefix: m.international_prefix.map(|p| Lazy::new(p, false)),
+            national_prefix_for_parsing: m.national_prefix_for_parsing.map(|p| Lazy::new(p, false)),
+            leading_digits: m.leading_digits.map(|p| Lazy::new(p, true)),
+            general: Lazy::new(m.general.pattern, true),
             types: m
                 .types
                 .iter()
-                .map(|d| (d.lengths, compile_anchored(d.pattern)))
+                .map(|d| (d.lengths, Lazy::new(d.pattern, true)))
                 .collect(),
         }
     }))
 }
 
 /// `Descriptor::is_match`: a possible length and a match from the start.
-fn desc_match(lengths: &[u16], re: Option<&Regex>, value: &str) -> bool {
+fn desc_match(lengths: &[u16], re: &Lazy, value: &str) -> bool {
     (lengths.is_empty() || lengths.contains(&(value.len() as u16)))
-        && re.is_some_and(|re| re.is_match(value))
+        && re.get().is_some_and(|re| re.is_match(value))
 }
 
 fn general_match(i: usize, value: &str) -> bool {
     match (meta(i), compiled(i)) {
-        (Some(m), Some(c)) => desc_match(m.general.lengths, c.general.as_ref(), value),
+        (Some(m), Some(c)) => desc_match(m.general.lengths, &c.general, value),
         _ => false,
     }
 }
@@ -164,7 +190,7 @@ fn has_type(i: usize, value: &str) -> bool {
         && compiled(i).is_some_and(|c| {
             c.types
                 .iter()
-                .any(|(lengths, re)| desc_match(lengths, re.as_ref(), value))
+                .any(|(lengths, re)| desc_match(lengths, re, value))
         })
 }
 
@@ -177,8 +203,8 @@ fn source_for(code: u16, national: &str) -> Option<usize> {
     }
     regions.iter().map(|&r| usize::from(r)).find(|&r| {
         match compiled(r).and_then(|c| c.leading_digits.as_ref()) {
-            Some(ld) => ld.is_match(national),
-            None => meta(r).is_some_and(|m| m.leading_digits.is_none()) && has_type(r, national),
+            Some(ld) => ld.get().is_some_and(|ld| ld.is_match(national)),
+            None => has_type(r, national),
         }
     })
 }
@@ -292,7 +318,7 @@ enum Source {
 /// or applies the region's transform rule.
 fn national_number(i: usize, national: &mut String) {
     let Some(m) = meta(i) else { return };
-    let parsing = compiled(i).and_then(|c| c.national_prefix_for_parsing.as_ref());
+    let parsing = compiled(i).and_then(|c| c.national_prefix_for_parsing.as_ref()?.get());
     let Some(parsing) = parsing else {
         if let Some(p) = m.national_prefix
             && national.starts_with(p)
@@ -338,7 +364,7 @@ fn parse(region: Option<Region>, s: &str) -> Option<(u16, String)> {
         return None;
     }
     let region = region.map(|r| r.0);
-    let idd = region.and_then(|r| compiled(r)?.international_prefix.as_ref());
+    let idd = region.and_then(|r| compiled(r)?.international_prefix.as_ref()?.get());
     let mut national;
     let mut prefix: Option<String>;
     let mut source;
