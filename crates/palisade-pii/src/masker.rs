@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::kind::{Finding, Kind};
 use crate::operator::Operator;
 use crate::scanner::Scanner;
+use crate::secrets::Prefixes;
 
 /// Extra masking passes over a label or hash output (see `mask_into`).
 const MAX_EXTRA_PASSES: usize = 4;
@@ -90,6 +91,10 @@ struct LineMasker<'m> {
     findings: Vec<Finding>,
     out: Vec<u8>,
     again: Vec<u8>,
+    /// A chunk in lower case, and where fragments of secret rule prefixes
+    /// start in it.
+    lower: Vec<u8>,
+    fragments: Vec<usize>,
     /// Inside a private-key block: every line is masked whole until its
     /// `-----END` line.
     in_key: bool,
@@ -103,13 +108,16 @@ impl<'m> LineMasker<'m> {
             findings: Vec::new(),
             out: Vec::new(),
             again: Vec::new(),
+            lower: Vec::new(),
+            fragments: Vec::new(),
             in_key: false,
             summary: StreamSummary::default(),
         }
     }
 
-    /// Masks `line` (its `\n` included) into `writer`.
-    fn line(&mut self, line: &[u8], writer: &mut impl Write) -> Result<()> {
+    /// Masks `line` (its `\n` included) into `writer`; `prefixes`: what is
+    /// known of its fragments of secret rule prefixes.
+    fn line(&mut self, line: &[u8], prefixes: Prefixes<'_>, writer: &mut impl Write) -> Result<()> {
         self.summary.bytes += line.len() as u64;
         self.summary.lines += 1;
         let body_len = line.len() - usize::from(line.ends_with(b"\n"));
@@ -131,6 +139,7 @@ impl<'m> LineMasker<'m> {
             &mut self.out,
             &mut self.again,
             false,
+            prefixes,
         )?;
         self.summary.masked += n as u64;
         if n == 0 {
@@ -146,11 +155,41 @@ impl<'m> LineMasker<'m> {
         Ok(())
     }
 
-    /// Masks the whole lines of `chunk` into `out`, starting inside a
-    /// private-key block if `in_key`.
-    fn chunk(&mut self, chunk: &[u8], in_key: bool, max: usize, out: &mut Vec<u8>) -> Result<()> {
-        self.in_key = in_key;
-        crate::stream::for_each_line(chunk, max, |line| self.line(line, out))
+    /// Masks the whole lines of `chunk` (lines of at most `max` bytes) into
+    /// `out`, the private-key state carried on from the chunk before.
+    ///
+    /// The secret engine's prefilter runs once over the whole chunk, not once
+    /// per line: a line in which no fragment of a rule prefix starts is not
+    /// searched for secrets.
+    fn chunk(&mut self, chunk: &[u8], max: usize, out: &mut Vec<u8>) -> Result<()> {
+        let known = self.masker.scanner.enabled(Kind::Secret) && {
+            self.lower.clear();
+            self.lower.extend_from_slice(chunk);
+            self.lower.make_ascii_lowercase();
+            crate::secrets::fragment_starts(&self.lower, &mut self.fragments)
+        };
+        let mut fragments = std::mem::take(&mut self.fragments);
+        let lower = std::mem::take(&mut self.lower);
+        let mut next = fragments.iter().copied().peekable();
+        let mut at = 0;
+        let result = crate::stream::for_each_line(chunk, max, |line| {
+            let end = at + line.len();
+            while next.next_if(|&f| f < at).is_some() {}
+            let prefixes = match next.peek() {
+                _ if !known => Prefixes::Unknown,
+                Some(&f) if f < end => Prefixes::At {
+                    lower: lower.get(at..end).unwrap_or(&[]),
+                    first: f - at,
+                },
+                _ => Prefixes::None,
+            };
+            at = end;
+            self.line(line, prefixes, out)
+        });
+        self.lower = lower;
+        fragments.clear();
+        self.fragments = fragments;
+        result
     }
 }
 
@@ -211,8 +250,10 @@ impl Masker {
         Ok(Cow::Owned(out))
     }
 
-    /// Masks `reader` into `writer` line by line, in memory bounded by the
-    /// longest line (at most [`MAX_LINE`](crate::MAX_LINE) bytes).
+    /// Masks `reader` into `writer` line by line, in bounded memory: lines
+    /// are read in chunks of up to 256 KiB (what one read returns, from a
+    /// pipe), plus the rest of a line that goes on past it (lines are cut at
+    /// [`MAX_LINE`](crate::MAX_LINE) bytes).
     ///
     /// The stream is processed as bytes, not decoded: invalid UTF-8 passes
     /// through unchanged and never stops the stream, and findings are made of
@@ -220,18 +261,34 @@ impl Masker {
     /// block (`-----BEGIN … PRIVATE KEY-----`) spans lines: every line up to
     /// its `-----END` line is masked whole.
     pub fn mask_stream<R: BufRead, W: Write>(&self, reader: R, writer: W) -> Result<StreamSummary> {
-        self.mask_stream_lines(reader, writer, crate::MAX_LINE)
+        self.mask_stream_chunks(reader, writer, CHUNK_LEN, crate::MAX_LINE)
     }
 
-    /// [`Masker::mask_stream`] with lines of at most `max` bytes.
-    fn mask_stream_lines<R: BufRead, W: Write>(
+    /// [`Masker::mask_stream`] in chunks of about `chunk_len` bytes of whole
+    /// lines of at most `max` bytes: the lines are those of a line by line
+    /// reader, and the private-key state goes on from chunk to chunk.
+    fn mask_stream_chunks<R: BufRead, W: Write>(
         &self,
         reader: R,
         mut writer: W,
+        chunk_len: usize,
         max: usize,
     ) -> Result<StreamSummary> {
+        let mut chunker = crate::stream::Chunker::new(reader, chunk_len, max);
         let mut lines = LineMasker::new(self);
-        crate::stream::for_each_line(reader, max, |line| lines.line(line, &mut writer))?;
+        let (mut chunk, mut out) = (Vec::new(), Vec::new());
+        loop {
+            let more = chunker.next(&mut chunk);
+            if matches!(more, Ok(true)) {
+                out.clear();
+                let masked = lines.chunk(&chunk, max, &mut out);
+                writer.write_all(&out)?;
+                masked?;
+            }
+            if !more? {
+                break;
+            }
+        }
         writer.flush()?;
         Ok(lines.summary)
     }
@@ -251,9 +308,6 @@ impl Masker {
         writer: W,
         threads: NonZeroUsize,
     ) -> Result<StreamSummary> {
-        if threads.get() == 1 {
-            return self.mask_stream(reader, writer);
-        }
         self.mask_stream_threads(reader, writer, threads.get(), CHUNK_LEN, crate::MAX_LINE)
     }
 
@@ -268,6 +322,9 @@ impl Masker {
         max: usize,
     ) -> Result<StreamSummary> {
         let threads = threads.clamp(1, MAX_THREADS);
+        if threads == 1 {
+            return self.mask_stream_chunks(reader, writer, chunk_len, max);
+        }
         let mut chunker = crate::stream::Chunker::new(reader, chunk_len, max);
         let (work, jobs) = mpsc::sync_channel::<Job>(threads * CHUNKS_PER_THREAD);
         let jobs = Mutex::new(jobs);
@@ -286,9 +343,10 @@ impl Masker {
                         };
                         let Ok(mut job) = next else { break };
                         lines.summary = StreamSummary::default();
+                        lines.in_key = job.in_key;
                         job.output.clear();
                         let masked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            lines.chunk(&job.input, job.in_key, max, &mut job.output)
+                            lines.chunk(&job.input, max, &mut job.output)
                         }));
                         job.summary = lines.summary;
                         job.result = Some(masked.unwrap_or_else(|_| Err(stopped())));
@@ -404,12 +462,20 @@ impl Masker {
         again: &mut Vec<u8>,
         char_boundaries: bool,
     ) -> Result<usize> {
-        self.mask_into_known(text, findings, out, again, char_boundaries)
-            .map(|(spans, _)| spans)
+        self.mask_into_known(
+            text,
+            findings,
+            out,
+            again,
+            char_boundaries,
+            Prefixes::Unknown,
+        )
+        .map(|(spans, _)| spans)
     }
 
-    /// [`Masker::mask_into`], also returning whether `text` is known to hold
-    /// no fragment of a secret rule's prefix (see `mask_once`).
+    /// [`Masker::mask_into`], told what is known of `text`'s fragments of
+    /// secret rule prefixes, and returning whether it is known to hold none
+    /// after the scan (see `mask_once`).
     fn mask_into_known(
         &self,
         text: &[u8],
@@ -417,9 +483,10 @@ impl Masker {
         out: &mut Vec<u8>,
         again: &mut Vec<u8>,
         char_boundaries: bool,
+        prefixes: Prefixes<'_>,
     ) -> Result<(usize, bool)> {
         let (mut spans, text_no_prefix, mut no_prefix) =
-            self.mask_once(text, findings, out, char_boundaries, false)?;
+            self.mask_once(text, findings, out, char_boundaries, prefixes)?;
         if spans == 0 || !matches!(self.operator, Operator::Label | Operator::Hash(_)) {
             return Ok((spans, text_no_prefix));
         }
@@ -432,7 +499,12 @@ impl Masker {
         // A text that held no fragment of a secret rule's prefix (see
         // `mask_once`) is not searched for secrets again.
         for _ in 0..MAX_EXTRA_PASSES {
-            let (n, _, none) = self.mask_once(out, findings, again, char_boundaries, no_prefix)?;
+            let known = if no_prefix {
+                Prefixes::None
+            } else {
+                Prefixes::Unknown
+            };
+            let (n, _, none) = self.mask_once(out, findings, again, char_boundaries, known)?;
             no_prefix = none;
             if n == 0 {
                 break;
@@ -445,8 +517,7 @@ impl Masker {
 
     /// Masks `text` into `out` once; returns the number of merged spans and
     /// whether `text`, then `out`, are known to hold no fragment of a secret
-    /// rule's prefix. `no_prefix` says whether that is already known of
-    /// `text`. It is known of `out` when `text` holds none and no
+    /// rule's prefix. `prefixes` says what is already known of `text`. It is known of `out` when `text` holds none and no
     /// replacement does: the bytes between replacements are copied, and a
     /// fragment across a replacement's edge would contain its `<` or `>`,
     /// which no fragment does.
@@ -456,9 +527,9 @@ impl Masker {
         findings: &mut Vec<Finding>,
         out: &mut Vec<u8>,
         char_boundaries: bool,
-        no_prefix: bool,
+        prefixes: Prefixes<'_>,
     ) -> Result<(usize, bool, bool)> {
-        let text_none = self.scanner.scan_into_known(text, findings, no_prefix);
+        let text_none = self.scanner.scan_into_known(text, findings, prefixes);
         if findings.is_empty() {
             return Ok((0, text_none, text_none));
         }
@@ -574,9 +645,22 @@ mod tests {
         out
     }
 
+    /// The reference: line by line, as `mask_stream` was before chunks,
+    /// every line searched for secrets.
+    fn mask_lines<R: BufRead>(
+        m: &Masker,
+        reader: R,
+        out: &mut Vec<u8>,
+        max: usize,
+    ) -> Result<StreamSummary> {
+        let mut lines = LineMasker::new(m);
+        crate::stream::for_each_line(reader, max, |line| lines.line(line, Prefixes::Unknown, out))?;
+        Ok(lines.summary)
+    }
+
     fn sequential(m: &Masker, input: &[u8], max: usize) -> (Vec<u8>, StreamSummary) {
         let mut out = Vec::new();
-        let summary = m.mask_stream_lines(input, &mut out, max).unwrap();
+        let summary = mask_lines(m, input, &mut out, max).unwrap();
         (out, summary)
     }
 
@@ -610,7 +694,15 @@ mod tests {
             let m = &maskers[case % maskers.len()];
             for max in [8, 40, crate::MAX_LINE] {
                 let want = sequential(m, &text, max);
-                for (threads, chunk) in [(2, 1), (2, 50), (3, 17), (5, 200), (2, 1 << 20)] {
+                for (threads, chunk) in [
+                    (1, 1),
+                    (1, 60),
+                    (2, 1),
+                    (2, 50),
+                    (3, 17),
+                    (5, 200),
+                    (2, 1 << 20),
+                ] {
                     let got = parallel(m, &text, threads, chunk, max);
                     assert_eq!(
                         got,
@@ -701,28 +793,31 @@ mod tests {
 
     #[test]
     fn a_read_error_comes_after_the_lines_read_before_it() {
-        let m = Masker::new(Operator::Label);
+        let m = &Masker::new(Operator::Label);
         let mut r = Rng(0xABCD_EF01_2345_6789);
         for _ in 0..200 {
             let parts = 1 + r.below(60);
             let text = input(&mut r, parts);
             let ok = r.below(text.len() + 1);
             let mut want = Vec::new();
-            let seq = m.mask_stream_lines(
+            let seq = mask_lines(
+                m,
                 std::io::BufReader::with_capacity(5, Failing { data: &text, ok }),
                 &mut want,
                 40,
             );
-            let mut got = Vec::new();
-            let par = m.mask_stream_threads(
-                std::io::BufReader::with_capacity(5, Failing { data: &text, ok }),
-                &mut got,
-                2,
-                13,
-                40,
-            );
-            assert_eq!(got, want);
-            assert_eq!(format!("{seq:?}"), format!("{par:?}"));
+            for threads in [1, 2] {
+                let mut got = Vec::new();
+                let par = m.mask_stream_threads(
+                    std::io::BufReader::with_capacity(5, Failing { data: &text, ok }),
+                    &mut got,
+                    threads,
+                    13,
+                    40,
+                );
+                assert_eq!(got, want);
+                assert_eq!(format!("{seq:?}"), format!("{par:?}"));
+            }
         }
     }
 }

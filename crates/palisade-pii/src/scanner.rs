@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::kind::{Finding, Kind};
 use crate::numeric::{self, NumericConfig};
 use crate::phone::Region;
+use crate::secrets::Prefixes;
 use crate::{context, secrets, text};
 
 /// A detector of a kind of data the built-in ones do not know.
@@ -126,18 +127,18 @@ impl Scanner {
     }
 
     pub(crate) fn scan_into(&self, text: &[u8], out: &mut Vec<Finding>) {
-        self.scan_into_known(text, out, false);
+        self.scan_into_known(text, out, Prefixes::Unknown);
     }
 
-    /// [`Scanner::scan_into`], told whether `text` is known to hold no
-    /// fragment of a secret rule's prefix (`no_secret_prefix`, see
-    /// `secrets::FRAGMENTS`): the secret engine, which would find nothing,
-    /// is then not run. Returns whether that is known after this scan.
+    /// [`Scanner::scan_into`], told what is known of `text`'s fragments of
+    /// secret rule prefixes (see `secrets::FRAGMENTS`): with none, the secret
+    /// engine, which would find nothing, is not run. Returns whether `text`
+    /// is known to hold none after this scan.
     pub(crate) fn scan_into_known(
         &self,
         text: &[u8],
         out: &mut Vec<Finding>,
-        no_secret_prefix: bool,
+        prefixes: Prefixes<'_>,
     ) -> bool {
         out.clear();
         let mut no_prefix = false;
@@ -151,7 +152,14 @@ impl Scanner {
             text::scan_ipv6(text, out);
         }
         if on(Kind::Secret) {
-            no_prefix = no_secret_prefix || !secrets::scan(text, out);
+            no_prefix = match prefixes {
+                Prefixes::Unknown => !secrets::scan(text, out),
+                Prefixes::None => true,
+                Prefixes::At { lower, first } => {
+                    secrets::scan_at(text, lower, first, out);
+                    false
+                }
+            };
         }
         if self.enabled & !(Kind::Email.bit() | Kind::Secret.bit()) != 0 {
             let mut blocked: Vec<(usize, usize)> = out.iter().map(|f| (f.start, f.end)).collect();

@@ -244,6 +244,33 @@ pub fn shannon_entropy(s: &[u8]) -> f32 {
         .sum()
 }
 
+/// The longest rule prefix, in bytes: a prefix that holds a fragment
+/// starting at `p` starts at `p - MAX_PREFIX_LEN` or later.
+const MAX_PREFIX_LEN: usize = 25;
+
+/// What is known of a text's fragments of rule prefixes before it is
+/// scanned for secrets.
+#[derive(Clone, Copy)]
+pub(crate) enum Prefixes<'a> {
+    /// Nothing: the text is searched.
+    Unknown,
+    /// It holds none, so it holds no secret.
+    None,
+    /// The text in lower case, and where the first fragment starts in it.
+    At { lower: &'a [u8], first: usize },
+}
+
+/// [`scan`] of a text whose lower-case copy and first fragment are known
+/// ([`Prefixes::At`]): no copy, no prefilter, and the keyword search starts
+/// where the first prefix can start.
+pub(crate) fn scan_at(text: &[u8], lower: &[u8], first: usize, out: &mut Vec<Finding>) {
+    if lower.len() == text.len() {
+        keywords(text, lower, first.saturating_sub(MAX_PREFIX_LEN), out);
+    } else {
+        scan(text, out);
+    }
+}
+
 /// Scans `text` for secrets and appends the findings. Returns `false` when
 /// `text` holds no fragment of any rule prefix ([`FRAGMENTS`]), so nothing
 /// here could be a secret; `true` otherwise.
@@ -266,6 +293,22 @@ pub(crate) fn scan(text: &[u8], out: &mut Vec<Finding>) -> bool {
     }
 }
 
+/// Where fragments of rule prefixes ([`FRAGMENTS`]) start in `lower`, a
+/// lower-cased text of many lines, into `starts` (sorted). A fragment never
+/// holds a `\n`, so a line without a start here holds no rule prefix and no
+/// secret: what [`scan`] returns `false` for. `false` if the prefilter could
+/// not be built (nothing is known then).
+pub(crate) fn fragment_starts(lower: &[u8], starts: &mut Vec<usize>) -> bool {
+    starts.clear();
+    let Some(pre) = PREFILTER.as_ref() else {
+        return false;
+    };
+    // Non-overlapping matches suffice: a fragment overlapping the one before
+    // it lies on the same line.
+    starts.extend(pre.find_iter(lower).map(|m| m.start()));
+    true
+}
+
 /// Whether `text` holds a fragment of a rule prefix ([`FRAGMENTS`]), in any
 /// case; `true` if the prefilter could not be built.
 pub(crate) fn holds_fragment(text: &[u8]) -> bool {
@@ -285,9 +328,9 @@ pub(crate) fn holds_fragment(text: &[u8]) -> bool {
 }
 
 fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) -> bool {
-    let Some(ac) = AUTOMATON.as_ref() else {
+    if AUTOMATON.is_none() {
         return true;
-    };
+    }
     lower.clear();
     lower.extend_from_slice(text);
     lower.make_ascii_lowercase();
@@ -299,8 +342,19 @@ fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) -> bool {
     {
         return false;
     }
+    keywords(text, lower, 0, out);
+    true
+}
+
+/// The keyword search over `lower` (`text` in lower case) from `from`, and
+/// the check of each rule at its hits. No match starts before `from`.
+fn keywords(text: &[u8], lower: &[u8], from: usize, out: &mut Vec<Finding>) {
+    let Some(ac) = AUTOMATON.as_ref() else {
+        return;
+    };
+    let from = from.min(lower.len());
     let mut covered = 0;
-    for m in ac.find_iter(lower.as_slice()) {
+    for m in ac.find_iter(aho_corasick::Input::new(lower).range(from..)) {
         if m.start() < covered {
             continue;
         }
@@ -358,7 +412,6 @@ fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) -> bool {
             covered = end;
         }
     }
-    true
 }
 
 /// Values that are already masked, empty placeholders, or literals that are
@@ -493,6 +546,14 @@ fn jwt(text: &[u8], start: usize) -> Option<(usize, usize, f32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_prefix_len_is_the_longest_prefix() {
+        assert_eq!(
+            RULES.iter().map(|(p, _)| p.len()).max(),
+            Some(MAX_PREFIX_LEN)
+        );
+    }
 
     #[test]
     fn automaton_builds() {

@@ -129,7 +129,10 @@ impl<R: Read> Chunker<R> {
         chunk.append(&mut self.carry);
         let mut want = self.target;
         loop {
-            while !self.eof && chunk.len() < want {
+            // A read that returns less than asked for (a pipe) hands out the
+            // whole lines it completed rather than wait for more.
+            let mut short = false;
+            while !self.eof && !short && chunk.len() < want {
                 let len = chunk.len();
                 chunk.resize(len + self.target, 0);
                 let read = self.reader.read(chunk.get_mut(len..).unwrap_or_default());
@@ -137,6 +140,7 @@ impl<R: Read> Chunker<R> {
                     Ok(n) => {
                         chunk.truncate(len + n);
                         self.eof = n == 0;
+                        short = n < self.target;
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => chunk.truncate(len),
                     Err(e) => {
@@ -148,7 +152,6 @@ impl<R: Read> Chunker<R> {
                             return Err(e);
                         }
                         self.failed = Some(e);
-                        self.carry.clear();
                         chunk.truncate(whole);
                         return Ok(true);
                     }
