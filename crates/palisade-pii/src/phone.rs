@@ -107,18 +107,19 @@ impl Lazy {
         }
     }
 
+    /// The pattern as compiled.
+    fn source(&self) -> std::borrow::Cow<'static, str> {
+        if self.anchored {
+            // With whitespace ignored a `#` starts a comment, which the line
+            // break ends.
+            format!("^(?:{}\n)", self.pattern).into()
+        } else {
+            self.pattern.into()
+        }
+    }
+
     fn get(&self) -> Option<&Regex> {
-        self.regex
-            .get_or_init(|| {
-                if self.anchored {
-                    // With whitespace ignored a `#` starts a comment, which
-                    // the line break ends.
-                    compile(&format!("^(?:{}\n)", self.pattern))
-                } else {
-                    compile(self.pattern)
-                }
-            })
-            .as_ref()
+        self.regex.get_or_init(|| compile(&self.source())).as_ref()
     }
 }
 
@@ -132,19 +133,30 @@ struct Compiled {
     types: Vec<(&'static [u16], Lazy)>,
 }
 
-/// phonenumber's options (regex-cache's defaults and `ignore_whitespace`).
+/// phonenumber's options (regex-cache's defaults and `ignore_whitespace`),
+/// but ASCII classes: every text matched here is ASCII digits (national
+/// numbers) or the ASCII characters [`in_domain`] admits, on which `\d`
+/// and `[0-9]` agree. Unicode's `\d` compiles to an automaton over every
+/// script's digits, which made compilation most of the cost of a
+/// region's first number. A pattern that needs Unicode mode is compiled
+/// with it.
 fn compile(pattern: &str) -> Option<Regex> {
+    compile_with(pattern, false)
+        .or_else(|_| compile_with(pattern, true))
+        .ok()
+}
+
+fn compile_with(pattern: &str, unicode: bool) -> Result<Regex, regex::Error> {
     RegexBuilder::new(pattern)
         .case_insensitive(false)
         .multi_line(false)
         .dot_matches_new_line(false)
         .swap_greed(false)
         .ignore_whitespace(true)
-        .unicode(true)
+        .unicode(unicode)
         .size_limit(10 * (1 << 20))
         .dfa_size_limit(2 * (1 << 20))
         .build()
-        .ok()
 }
 
 static COMPILED: [OnceLock<Compiled>; REGION_COUNT] = [const { OnceLock::new() }; REGION_COUNT];

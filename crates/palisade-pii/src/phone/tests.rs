@@ -184,6 +184,13 @@ fn metadata_has_the_shape_the_port_assumes() {
         .chain(c.types.iter().map(|(_, re)| re));
         for re in all {
             assert!(re.get().is_some(), "{}: {}", m.id, re.pattern);
+            // ASCII classes, not the Unicode fallback (see `compile`).
+            assert!(
+                compile_with(&re.source(), false).is_ok(),
+                "{}: {}",
+                m.id,
+                re.pattern
+            );
         }
     }
 }
