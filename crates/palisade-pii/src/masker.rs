@@ -94,7 +94,7 @@ struct LineMasker<'m> {
     /// A chunk in lower case, and where fragments of secret rule prefixes
     /// start in it.
     lower: Vec<u8>,
-    fragments: Vec<usize>,
+    fragments: Vec<(usize, bool)>,
     /// Inside a private-key block: every line is masked whole until its
     /// `-----END` line.
     in_key: bool,
@@ -174,13 +174,20 @@ impl<'m> LineMasker<'m> {
         let mut at = 0;
         let result = crate::stream::for_each_line(chunk, max, |line| {
             let end = at + line.len();
-            while next.next_if(|&f| f < at).is_some() {}
+            while next.next_if(|&(f, _)| f < at).is_some() {}
             let prefixes = match next.peek() {
                 _ if !known => Prefixes::Unknown,
-                Some(&f) if f < end => Prefixes::At {
-                    lower: lower.get(at..end).unwrap_or(&[]),
-                    first: f - at,
-                },
+                Some(&(f, _)) if f < end => {
+                    let mut key_words_only = true;
+                    while let Some((_, only)) = next.next_if(|&(g, _)| g < end) {
+                        key_words_only &= only;
+                    }
+                    Prefixes::At {
+                        lower: lower.get(at..end).unwrap_or(&[]),
+                        first: f - at,
+                        key_words_only,
+                    }
+                }
                 _ => Prefixes::None,
             };
             at = end;
@@ -630,6 +637,20 @@ mod tests {
         b"plain words and numbers 12 345 ",
         b"\xff\xfe invalid ",
         b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        // Key words with and without an assignment, and fragments of other
+        // rules' prefixes that start inside a key word's.
+        b"session 4f2a9c01d3e5b7a9 renewed ",
+        b"[auth] ",
+        b"Auth",
+        b"hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX ",
+        b"ooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX ",
+        b"apikey",
+        b"x-api-key",
+        b"JhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U ",
+        b"token",
+        b"=",
+        b": ",
+        b"Q9fK2mZ7xW4pL8vB3nR6",
         b"\n",
         b"\n",
         b"\n",
@@ -739,6 +760,28 @@ mod tests {
                     "{threads} threads, chunks of {chunk}"
                 );
             }
+        }
+    }
+
+    /// A line whose fragments are all key words' is searched for secrets
+    /// only after an `=` or a `:`, unless another rule's fragment starts
+    /// inside a key word's (`auth` + `hooks.sl`), which the prefilter does
+    /// not report.
+    #[test]
+    fn key_words_without_assignments_hide_no_other_secret() {
+        let m = Masker::new(Operator::Label);
+        let text = b"session 4f2a9c01 renewed\n\
+            Authooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX\n\
+            [auth] token Q9fK2mZ7xW4pL8vB3nR6 sent\n\
+            [auth] token: Q9fK2mZ7xW4pL8vB3nR6\n\
+            x-apikeyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U\n\
+            session=4f2a9c01d3e5b7a9c1e3\n";
+        let want = sequential(&m, text, crate::MAX_LINE);
+        let masked = String::from_utf8(want.0.clone()).unwrap();
+        assert_eq!(masked.matches("<SECRET>").count(), 2, "{masked}");
+        assert!(masked.contains("token: <SECRET>\n"), "{masked}");
+        for threads in [1, 2] {
+            assert_eq!(parallel(&m, text, threads, 1 << 20, crate::MAX_LINE), want);
         }
     }
 

@@ -155,8 +155,12 @@ impl Scanner {
             no_prefix = match prefixes {
                 Prefixes::Unknown => !secrets::scan(text, out),
                 Prefixes::None => true,
-                Prefixes::At { lower, first } => {
-                    secrets::scan_at(text, lower, first, out);
+                Prefixes::At {
+                    lower,
+                    first,
+                    key_words_only,
+                } => {
+                    secrets::scan_at(text, lower, first, key_words_only, out);
                     false
                 }
             };
