@@ -26,6 +26,15 @@ static BEGIN: LazyLock<memchr::memmem::Finder<'static>> =
 static BEGIN_LAST: LazyLock<memchr::memmem::FinderRev<'static>> =
     LazyLock::new(|| memchr::memmem::FinderRev::new(b"-----BEGIN"));
 
+/// Whether the label of each built-in kind (`<EMAIL>`, in the order of
+/// [`Kind::BUILTIN`]) holds a fragment of a secret rule's prefix.
+static LABEL_FRAGMENTS: LazyLock<Vec<bool>> = LazyLock::new(|| {
+    Kind::BUILTIN
+        .iter()
+        .map(|k| crate::secrets::holds_fragment(format!("<{}>", k.name()).as_bytes()))
+        .collect()
+});
+
 /// Finds personal data and secrets and replaces them with an [`Operator`].
 ///
 /// Overlapping and touching findings are merged first and the operator
@@ -116,8 +125,21 @@ impl<'m> LineMasker<'m> {
     }
 
     /// Masks `line` (its `\n` included) into `writer`; `prefixes`: what is
-    /// known of its fragments of secret rule prefixes.
+    /// known of its fragments of secret rule prefixes. (The tests' line by
+    /// line reference.)
+    #[cfg(test)]
     fn line(&mut self, line: &[u8], prefixes: Prefixes<'_>, writer: &mut impl Write) -> Result<()> {
+        if self.masked_line(line, prefixes)? {
+            writer.write_all(&self.out)?;
+        } else {
+            writer.write_all(line)?;
+        }
+        Ok(())
+    }
+
+    /// Masks `line` (its `\n` included) into `self.out`; `false` when
+    /// nothing in it is masked (`self.out` is then not the line).
+    fn masked_line(&mut self, line: &[u8], prefixes: Prefixes<'_>) -> Result<bool> {
         self.summary.bytes += line.len() as u64;
         self.summary.lines += 1;
         let body_len = line.len() - usize::from(line.ends_with(b"\n"));
@@ -128,10 +150,9 @@ impl<'m> LineMasker<'m> {
             self.masker
                 .operator
                 .apply(Kind::Secret, body, &mut self.out)?;
-            writer.write_all(&self.out)?;
-            writer.write_all(eol)?;
+            self.out.extend_from_slice(eol);
             self.summary.masked += 1;
-            return Ok(());
+            return Ok(true);
         }
         let (n, no_prefix) = self.masker.mask_into_known(
             line,
@@ -142,17 +163,12 @@ impl<'m> LineMasker<'m> {
             prefixes,
         )?;
         self.summary.masked += n as u64;
-        if n == 0 {
-            writer.write_all(line)?;
-        } else {
-            writer.write_all(&self.out)?;
-        }
         // `-----BEGIN` is a fragment of a secret rule's prefix: a line
         // known to hold none holds no key header.
         if !no_prefix {
             self.in_key = self.masker.key_open_after(false, body);
         }
-        Ok(())
+        Ok(n > 0)
     }
 
     /// Masks the whole lines of `chunk` (lines of at most `max` bytes) into
@@ -160,7 +176,7 @@ impl<'m> LineMasker<'m> {
     ///
     /// The secret engine's prefilter runs once over the whole chunk, not once
     /// per line: a line in which no fragment of a rule prefix starts is not
-    /// searched for secrets.
+    /// searched for secrets. Lines left as they are are copied in runs.
     fn chunk(&mut self, chunk: &[u8], max: usize, out: &mut Vec<u8>) -> Result<()> {
         let known = self.masker.scanner.enabled(Kind::Secret) && {
             self.lower.clear();
@@ -172,6 +188,8 @@ impl<'m> LineMasker<'m> {
         let lower = std::mem::take(&mut self.lower);
         let mut next = fragments.iter().copied().peekable();
         let mut at = 0;
+        // Where the lines not yet written start.
+        let mut copied = 0;
         let result = crate::stream::for_each_line(chunk, max, |line| {
             let end = at + line.len();
             while next.next_if(|&(f, _)| f < at).is_some() {}
@@ -190,9 +208,16 @@ impl<'m> LineMasker<'m> {
                 }
                 _ => Prefixes::None,
             };
+            // A line that fails is not written, nor is anything after it.
+            if self.masked_line(line, prefixes)? {
+                out.extend_from_slice(chunk.get(copied..at).unwrap_or(&[]));
+                out.extend_from_slice(&self.out);
+                copied = end;
+            }
             at = end;
-            self.line(line, prefixes, out)
+            Ok(())
         });
+        out.extend_from_slice(chunk.get(copied..at).unwrap_or(&[]));
         self.lower = lower;
         fragments.clear();
         self.fragments = fragments;
@@ -586,13 +611,26 @@ impl Masker {
                 let label = out.get(written..).unwrap_or(&[]);
                 none = label.first() == Some(&b'<')
                     && label.last() == Some(&b'>')
-                    && !crate::secrets::holds_fragment(label);
+                    && !self.label_holds_fragment(kind, label);
             }
             copied = end;
             spans += 1;
         }
         out.extend_from_slice(text.get(copied..).unwrap_or(&[]));
         Ok((spans, text_none, none))
+    }
+
+    /// Whether `label`, which the operator wrote for a value of `kind`,
+    /// holds a fragment of a secret rule's prefix: for the label operator's
+    /// `<KIND>`, looked up.
+    fn label_holds_fragment(&self, kind: Kind, label: &[u8]) -> bool {
+        match (&self.operator, kind.bit()) {
+            (Operator::Label, bit) if bit != 0 => LABEL_FRAGMENTS
+                .get(bit.trailing_zeros() as usize)
+                .copied()
+                .unwrap_or(true),
+            _ => crate::secrets::holds_fragment(label),
+        }
     }
 
     /// Masks a whole value (a JSON field selected by path) as `kind`.
