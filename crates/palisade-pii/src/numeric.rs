@@ -333,6 +333,12 @@ fn short_token(text: &[u8], d: usize) -> Option<usize> {
     if is_word(b) || b == b'>' {
         return None;
     }
+    if log_timestamp(text, d) && b != b'+' && b != b'(' {
+        // `2026-11-23T01:31:` is a token of two groups glued to `T01`, and
+        // `:31` one of one group; `2026-11-23 01:31:` is one of four groups
+        // that is a date (see `date_like`), and `:31`: nothing in either.
+        return Some(d + 16);
+    }
     let e = digit_run(text, d);
     let c = at(text, e);
     if is_word(c) {
@@ -348,6 +354,38 @@ fn short_token(text: &[u8], d: usize) -> Option<usize> {
         }
     }
     Some(e)
+}
+
+/// Whether a log timestamp's date, hour and minute start at `d`:
+/// `2026-11-23T01:31:` or `2026-11-23 01:31:`.
+#[inline(always)]
+fn log_timestamp(text: &[u8], d: usize) -> bool {
+    match text.get(d..d + 17) {
+        Some(
+            [
+                y0,
+                y1,
+                y2,
+                y3,
+                b'-',
+                m0,
+                m1,
+                b'-',
+                d0,
+                d1,
+                b'T' | b' ',
+                h0,
+                h1,
+                b':',
+                n0,
+                n1,
+                b':',
+            ],
+        ) => [y0, y1, y2, y3, m0, m1, d0, d1, h0, h1, n0, n1]
+            .iter()
+            .all(|b| b.is_ascii_digit()),
+        _ => false,
+    }
 }
 
 /// Letters glued to digits: an IBAN (`PL61 1090 …`) or a `PL` NIP. Returns the
@@ -861,6 +899,10 @@ mod tests {
             b"\xc3\xa9",
             b"2026-11-23T01:31:15.237Z",
             b"2026-12-06 00:46:37,575",
+            b"2026-12-06 00:46:",
+            b"2026-12-06T00:46:",
+            b"2026-12-06T0",
+            b"1999-99-99 99:99:9",
             b"+1 212 907 5283",
             b"914.431.775-12",
             b"DE50701524860468476016",
@@ -898,6 +940,26 @@ mod tests {
             found += fast.len();
         }
         assert!(found > 2_000, "{found}");
+        // Timestamps after `+` or `(` can read as telephone numbers.
+        let mut phones = 0;
+        for lead in [&b"+"[..], b"(", b"+(", b" ", b""] {
+            for _ in 0..4_000 {
+                let mut text = lead.to_vec();
+                for (k, c) in b"dddd-dd-dd dd:dd:dd".iter().enumerate() {
+                    text.push(match (c, k) {
+                        (b'd', _) => b'0' + (next() % 10) as u8,
+                        (b' ', _) if next() % 2 == 0 => b'T',
+                        (&c, _) => c,
+                    });
+                }
+                let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                scan_tokens::<true>(&text, &[], &cfg, &mut fast);
+                scan_tokens::<false>(&text, &[], &cfg, &mut slow);
+                assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(&text));
+                phones += fast.iter().filter(|f| f.kind == Kind::Phone).count();
+            }
+        }
+        assert!(phones > 10, "{phones}");
     }
 
     #[test]
