@@ -51,6 +51,10 @@ static LABEL_FRAGMENTS: LazyLock<Vec<bool>> = LazyLock::new(|| {
 pub struct Masker {
     scanner: Scanner,
     operator: Operator,
+    /// Every finding's confidence computed, as a scanner reports it (the
+    /// tests compare the output with and without).
+    #[cfg(test)]
+    every_confidence: bool,
 }
 
 /// What [`Masker::mask_stream`] did.
@@ -228,15 +232,17 @@ impl<'m> LineMasker<'m> {
 impl Masker {
     /// Every built-in kind, replaced by `operator`.
     pub fn new(operator: Operator) -> Self {
-        Self {
-            scanner: Scanner::new(),
-            operator,
-        }
+        Self::with_scanner(Scanner::new(), operator)
     }
 
     /// The findings of `scanner`, replaced by `operator`.
     pub fn with_scanner(scanner: Scanner, operator: Operator) -> Self {
-        Self { scanner, operator }
+        Self {
+            scanner,
+            operator,
+            #[cfg(test)]
+            every_confidence: false,
+        }
     }
 
     /// The scanner this masker uses.
@@ -561,7 +567,13 @@ impl Masker {
         char_boundaries: bool,
         prefixes: Prefixes<'_>,
     ) -> Result<(usize, bool, bool)> {
-        let text_none = self.scanner.scan_into_known(text, findings, prefixes);
+        #[cfg(not(test))]
+        let every = false;
+        #[cfg(test)]
+        let every = self.every_confidence;
+        let text_none = self
+            .scanner
+            .scan_into_known(text, findings, prefixes, every);
         if findings.is_empty() {
             return Ok((0, text_none, text_none));
         }
@@ -797,6 +809,70 @@ mod tests {
                     want,
                     "{threads} threads, chunks of {chunk}"
                 );
+            }
+        }
+    }
+
+    /// The confidences a masker leaves at their base (of findings alone,
+    /// see `context::apply`) change nothing it writes.
+    #[test]
+    fn confidences_left_at_base_change_nothing() {
+        const WORDS: &[&[u8]] = &[
+            b"PESEL ",
+            b"tel. ",
+            b"card ",
+            b"IBAN:",
+            b"cpf ",
+            b"NIP ",
+            b"SSN ",
+            b"inn ",
+            // Valid as both PESEL and CPF: the kind goes with the context.
+            b"06040477385",
+            b"88112541671",
+            b"44051401359",
+            b"111.444.777-35",
+            b"123456789",
+            b"7709957240",
+            b"601 234 567",
+            b"+48 601 234 567",
+            b"4111 1111 1111 1111",
+            b"1.222.111.4.7709957240",
+            b"\xc3\xa9",
+            b"\xb0",
+            b" ",
+            b"-",
+            b"/",
+            b"x",
+            b"\n",
+        ];
+        let mut r = Rng(0x5151_7A7A_0101_2323);
+        for (label, hash) in [(true, false), (false, true)] {
+            let operator = if hash {
+                Operator::Hash(HashKey::new(b"confidence-test-key-0123456789").unwrap())
+            } else if label {
+                Operator::Label
+            } else {
+                Operator::Redact
+            };
+            let base = Masker::new(operator.clone());
+            let every = Masker {
+                every_confidence: true,
+                ..Masker::new(operator)
+            };
+            for _ in 0..4_000 {
+                let n = 1 + r.below(14);
+                let text: Vec<u8> = (0..n)
+                    .flat_map(|_| WORDS[r.below(WORDS.len())].iter().copied())
+                    .collect();
+                assert_eq!(
+                    base.mask_bytes(&text).unwrap(),
+                    every.mask_bytes(&text).unwrap(),
+                    "{:?}",
+                    String::from_utf8_lossy(&text)
+                );
+                if let Ok(s) = std::str::from_utf8(&text) {
+                    assert_eq!(base.mask(s).unwrap(), every.mask(s).unwrap(), "{s:?}");
+                }
             }
         }
     }

@@ -179,23 +179,25 @@ fn digit_bits(w: u64) -> u64 {
     from_zero & !past_nine & !w & HIGH
 }
 
+/// The eight bytes of `text` from `i`, if there are eight.
+#[inline(always)]
+fn word_at(text: &[u8], i: usize) -> Option<u64> {
+    let bytes: [u8; 8] = text.get(i..i.wrapping_add(8))?.try_into().ok()?;
+    Some(u64::from_le_bytes(bytes))
+}
+
 /// The position of the first ASCII digit at or after `from`, eight bytes at a
 /// time.
 fn next_digit(text: &[u8], from: usize) -> Option<usize> {
-    let rest = text.get(from..)?;
-    let mut chunks = rest.chunks_exact(8);
     let mut i = from;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let bits = digit_bits(u64::from_le_bytes(word));
+    while let Some(w) = word_at(text, i) {
+        let bits = digit_bits(w);
         if bits != 0 {
             return Some(i + (bits.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    chunks
-        .remainder()
+    text.get(i..)?
         .iter()
         .position(u8::is_ascii_digit)
         .map(|p| i + p)
@@ -204,25 +206,17 @@ fn next_digit(text: &[u8], from: usize) -> Option<usize> {
 /// The end of the run of ASCII digits starting at `from`, eight bytes at a
 /// time (runs are short: one load settles most of them).
 fn digit_run(text: &[u8], from: usize) -> usize {
-    let Some(rest) = text.get(from..) else {
-        return from;
-    };
-    let mut chunks = rest.chunks_exact(8);
     let mut i = from;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let other = !digit_bits(u64::from_le_bytes(word)) & 0x8080_8080_8080_8080;
+    while let Some(w) = word_at(text, i) {
+        let other = !digit_bits(w) & 0x8080_8080_8080_8080;
         if other != 0 {
             return i + (other.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    i + chunks
-        .remainder()
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count()
+    i + text.get(i..).map_or(0, |rest| {
+        rest.iter().take_while(|b| b.is_ascii_digit()).count()
+    })
 }
 
 fn word_run(text: &[u8], from: usize) -> usize {

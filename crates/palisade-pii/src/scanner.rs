@@ -127,18 +127,21 @@ impl Scanner {
     }
 
     pub(crate) fn scan_into(&self, text: &[u8], out: &mut Vec<Finding>) {
-        self.scan_into_known(text, out, Prefixes::Unknown);
+        self.scan_into_known(text, out, Prefixes::Unknown, true);
     }
 
     /// [`Scanner::scan_into`], told what is known of `text`'s fragments of
     /// secret rule prefixes (see `secrets::FRAGMENTS`): with none, the secret
     /// engine, which would find nothing, is not run. Returns whether `text`
-    /// is known to hold none after this scan.
+    /// is known to hold none after this scan. Without `confidences`, a
+    /// confidence that cannot change what a masker writes is left at its
+    /// base (see `context::apply`).
     pub(crate) fn scan_into_known(
         &self,
         text: &[u8],
         out: &mut Vec<Finding>,
         prefixes: Prefixes<'_>,
+        confidences: bool,
     ) -> bool {
         out.clear();
         let mut no_prefix = false;
@@ -191,8 +194,8 @@ impl Scanner {
                 .then(b.end.cmp(&a.end))
                 .then(a.kind.cmp(&b.kind))
         });
-        context::apply(text, out);
         let min = self.min_confidence;
+        context::apply(text, out, confidences || min > 0.0);
         out.retain(|f| f.confidence >= min);
         out.dedup_by(|a, b| a.start == b.start && a.end == b.end && a.kind == b.kind);
         no_prefix
