@@ -13,6 +13,10 @@ mod log;
 mod masker;
 mod numeric;
 mod operator;
+mod phone;
+// Generated from the `phonenumber` crate's database (see the file's header).
+#[rustfmt::skip]
+mod phone_tables;
 mod redacted;
 mod scanner;
 mod secrets;

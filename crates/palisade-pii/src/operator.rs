@@ -163,20 +163,7 @@ impl PartialMask {
 /// found by looking up its one-, two- and three-digit prefixes in
 /// libphonenumber's metadata, without parsing the whole number.
 fn country_code_len(text: &str) -> usize {
-    let Some(rest) = text.trim_start().strip_prefix('+') else {
-        return 0;
-    };
-    let mut code: u16 = 0;
-    for (len, c) in (1..=3).zip(rest.chars()) {
-        let Some(digit) = c.to_digit(10) else {
-            return 0;
-        };
-        code = code * 10 + u16::try_from(digit).unwrap_or(0);
-        if phonenumber::metadata::DATABASE.region(&code).is_some() {
-            return len;
-        }
-    }
-    0
+    crate::phone::country_code(text).map_or(0, |code| code.to_string().len())
 }
 
 /// The key of the [`Operator::Hash`] tokens: at least 16 bytes, wiped from
