@@ -69,6 +69,7 @@ mod on_tokio {
         })?
     }
 
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     impl<P: KeyProvider + Send + Sync + 'static> AsyncKeyProvider for Arc<P> {
         fn wrap_key(
             &self,

@@ -32,8 +32,10 @@ pub use crate::{
 };
 
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use crate::limiter::PostgresAttemptStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use crate::limiter::SqliteAttemptStore;
 
 /// Hashes `password` with Argon2id at the default parameters into a PHC string.

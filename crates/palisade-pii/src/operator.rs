@@ -31,6 +31,7 @@ pub enum Operator {
     /// Replaces the value with its ciphertext under a palisade-crypt keyring,
     /// which the key holder can reverse: `<EMAIL:pcrypt:…>` (feature `crypt`).
     #[cfg(feature = "crypt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "crypt")))]
     Encrypt(crate::crypt::Encryptor),
     /// Replaces the value with a keyed, deterministic token:
     /// `<EMAIL:k3m9w2hq4x7dfa5e>`. Equal values give equal tokens under one

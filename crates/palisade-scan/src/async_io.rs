@@ -18,6 +18,7 @@ use crate::scanner::{
     chunk_header, reader_overran,
 };
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl Scanner {
     /// [`Scanner::scan`] on Tokio: streams `file` to clamd in 64 KiB chunks
     /// and returns its verdict.

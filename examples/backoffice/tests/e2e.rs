@@ -312,7 +312,11 @@ fn scenario(server: &Server) {
     let mut max = sign_in(server, manager);
     assert_eq!(max.get("/api/clients").status, 200);
     let a = max.post(&format!("/api/users/{}/block", owner.id), json!({}));
-    assert_eq!(a.status, 403, "a manager cannot block the owner either: {}", a.text);
+    assert_eq!(
+        a.status, 403,
+        "a manager cannot block the owner either: {}",
+        a.text
+    );
     assert!(a.text.contains("owner"), "{}", a.text);
     let a = olivia.post(&format!("/api/users/{}/block", manager.id), json!({}));
     assert_eq!(a.status, 200, "{}", a.text);
