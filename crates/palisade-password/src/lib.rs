@@ -16,7 +16,7 @@ mod verdict;
 
 pub use crate::{
     calibrate::{Calibration, calibrate},
-    error::{Error, Result},
+    error::{Cause, Error, Result},
     hasher::{PasswordHasher, PasswordHasherBuilder, SALT_LEN},
     limiter::{
         Admission, AttemptCounter, AttemptStore, Backoff, Limits, LoginLimiter, LoginVerdict,
