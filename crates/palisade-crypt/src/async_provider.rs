@@ -65,7 +65,7 @@ mod on_tokio {
             Error::ProviderFailed("an async key provider needs a tokio runtime".into())
         })?;
         runtime.spawn_blocking(call).await.map_err(|e| {
-            Error::ProviderFailed(format!("the key provider's blocking task failed: {e}"))
+            Error::ProviderFailed(format!("the key provider's blocking task failed: {e}").into())
         })?
     }
 

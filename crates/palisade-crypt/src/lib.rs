@@ -25,7 +25,7 @@ pub use crate::{
     context::Context,
     encrypted::Encrypted,
     envelope::{Ciphertext, TOKEN_PREFIX},
-    error::{Error, Result},
+    error::{Cause, Error, Result},
     keyring::Keyring,
     provider::{DataKey, KeyProvider, LocalKeyProvider, WrappedKey},
     shred::SubjectKeyStore,

@@ -324,7 +324,7 @@ fn encrypted_values_bind_type_and_context() {
     let wrong_type: Encrypted<String> = serde_json::from_str(&json).unwrap();
     assert!(matches!(
         wrong_type.open(&keyring, &row("1")),
-        Err(Error::ValueEncoding)
+        Err(Error::ValueMalformed)
     ));
     assert!(serde_json::from_str::<Encrypted<String>>("\"pcrypt:nope\"").is_err());
 }
