@@ -482,7 +482,7 @@ async fn a_blocked_user_is_refused_at_once_and_its_sessions_end() {
     let (r, _) = call(&w.router, "GET", "/clients/c-1", &[("x-user", "otto")]).await;
     assert_eq!(r.status(), 200);
     let mut doc = palisade_rbac::PolicyDocument::from_toml(POLICY).unwrap();
-    doc.block("otto").unwrap();
+    doc.unchecked().block("otto").unwrap();
     w.policies.replace(doc.compile());
     let (r, body) = call(&w.router, "GET", "/clients/c-1", &[("x-user", "otto")]).await;
     assert_eq!(r.status(), 401, "{body}");

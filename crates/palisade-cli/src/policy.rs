@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use palisade_rbac::{Access, Context, Error, Outcome, Policy, Request, Resource};
+use palisade_rbac::{Access, Context, Error, Outcome, Policy, Request, Resource, Severity};
 
 use crate::{CliResult, Failure};
 
@@ -133,26 +133,23 @@ fn validate(path: &Path) -> CliResult {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(Error::Invalid { problems }) => {
+        Err(Error::PolicyInvalid(problems)) => {
             for problem in &problems {
-                match problem.line {
-                    Some(line) => println!("{shown}:{line}: {}", problem.message),
-                    None => println!("{shown}: {}", problem.message),
-                }
+                let place = match (problem.line, problem.column) {
+                    (Some(line), Some(column)) => format!("{shown}:{line}:{column}"),
+                    (Some(line), None) => format!("{shown}:{line}"),
+                    _ => format!("{shown}"),
+                };
+                let severity = match problem.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                };
+                println!("{place}: {severity}: {}", problem.message);
             }
             Err(Failure::verdict(format!(
                 "`{shown}` is invalid: {} problem{}",
                 problems.len(),
                 if problems.len() == 1 { "" } else { "s" }
-            )))
-        }
-        Err(Error::Syntax { line, message }) => {
-            match line {
-                Some(line) => println!("{shown}:{line}: {message}"),
-                None => println!("{shown}: {message}"),
-            }
-            Err(Failure::verdict(format!(
-                "`{shown}` is not a well-formed policy file"
             )))
         }
         Err(other) => Err(Failure::input(other)),

@@ -99,7 +99,7 @@ fn read(path: &Path) -> Result<String, Failure> {
 }
 
 fn load(path: &Path) -> Result<Policy, Failure> {
-    Policy::parse(&read(path)?)
+    Policy::from_toml(&read(path)?)
         .map_err(|e| Failure::input(format_args!("`{}`: {e}", path.display())))
 }
 
@@ -118,8 +118,8 @@ fn validate(rules: &Path, previous: Option<&Path>, deny_warnings: bool) -> CliRe
     let text = read(rules)?;
     let mut problems = Policy::validate(&text);
     let name = rules.display();
-    if let (Some(previous), Ok(new)) = (previous, Policy::parse(&text)) {
-        let old = Policy::parse(&read(previous)?).map_err(|e| {
+    if let (Some(previous), Ok(new)) = (previous, Policy::from_toml(&text)) {
+        let old = Policy::from_toml(&read(previous)?).map_err(|e| {
             Failure::input(format_args!(
                 "the previous policy `{}` is not valid: {e}",
                 previous.display()
