@@ -285,7 +285,7 @@ impl ScannerBuilder {
                     r.trim()
                         .to_ascii_uppercase()
                         .parse::<Region>()
-                        .map_err(|_| Error::UnknownRegion(r.clone()))
+                        .map_err(|_| Error::RegionUnknown(r.clone()))
                 })
                 .collect::<Result<_>>()?,
         };
