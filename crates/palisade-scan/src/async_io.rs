@@ -138,7 +138,7 @@ impl Scanner {
                         .map(|r| parse_reply(&r))
                     {
                         Ok(Err(
-                            reason @ (Error::ScannerLimitExceeded | Error::ScannerError { .. }),
+                            reason @ (Error::ScannerLimitExceeded | Error::ScannerFailed { .. }),
                         )) => reason,
                         _ => self.io_failure(source),
                     },
@@ -174,7 +174,7 @@ impl Scanner {
             }
             sent = sent.saturating_add(n as u64);
             if sent > self.stream_max_length() {
-                return Err(Sending::Refused(Error::TooLarge {
+                return Err(Sending::Refused(Error::FileTooLarge {
                     limit: self.stream_max_length(),
                 }));
             }
