@@ -13,10 +13,9 @@ use palisade_crypt::{Ciphertext, Context, Encrypted, Error, Keyring};
 use proptest::prelude::*;
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    data_encoding::HEXLOWER_PERMISSIVE
+        .decode(s.as_bytes())
+        .unwrap()
 }
 
 fn row(id: &str) -> Context {

@@ -37,7 +37,7 @@ fn kek() -> LocalKeyProvider {
 
 /// Every encoding of a key that a careless file format could hold.
 fn encodings(key: &[u8; 32]) -> Vec<Vec<u8>> {
-    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = data_encoding::HEXLOWER.encode(key);
     vec![
         key.to_vec(),
         URL_SAFE_NO_PAD.encode(key).into_bytes(),
