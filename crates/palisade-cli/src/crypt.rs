@@ -99,7 +99,7 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct KeyringArg {
     /// Keyring file (JSON, mode 0600); with --hsm-module, a wrapped keyring file
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PALISADE_KEYRING")]
     keyring: PathBuf,
     #[command(flatten)]
     hsm: HsmArgs,
@@ -210,10 +210,10 @@ impl StreamArgs {
 /// Maps library errors to exit codes: authentication failures are verdicts
 /// (1), everything else is malformed input or usage (2).
 fn failure(error: Error) -> Failure {
-    if is_verdict(&error) {
-        Failure::verdict(error)
-    } else {
-        Failure::input(error)
+    match error {
+        Error::Io(e) if e.kind() == io::ErrorKind::BrokenPipe => Failure::output(&e),
+        error if is_verdict(&error) => Failure::verdict(error),
+        error => Failure::input(error),
     }
 }
 
@@ -325,7 +325,7 @@ fn write_out(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     out.write_all(bytes)
         .and_then(|()| out.flush())
-        .map_err(|e| Failure::input(format_args!("cannot write standard output: {e}")))
+        .map_err(|e| Failure::output(&e))
 }
 
 pub(crate) fn run(command: Command) -> CliResult {

@@ -127,7 +127,7 @@ fn scanner(args: &DetectArgs) -> Result<Scanner, Failure> {
 }
 
 fn write_failed(e: io::Error) -> Failure {
-    Failure::input(format_args!("cannot write standard output: {e}"))
+    Failure::output(&e)
 }
 
 /// One line of `scan --format jsonl`, fields in the documented order.
@@ -221,6 +221,9 @@ fn mask(args: &MaskArgs) -> CliResult {
     let mut out = BufWriter::new(io::stdout().lock());
     if !args.json {
         masker.mask_stream(stdin, &mut out).map_err(|e| match e {
+            palisade_pii::Error::Io(io) if io.kind() == io::ErrorKind::BrokenPipe => {
+                Failure::output(&io)
+            }
             palisade_pii::Error::Io(io) => {
                 Failure::input(format_args!("cannot read or write a stream: {io}"))
             }

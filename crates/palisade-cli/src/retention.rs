@@ -156,7 +156,7 @@ fn validate(rules: &Path, previous: Option<&Path>, deny_warnings: bool) -> CliRe
 }
 
 fn write_failed(e: io::Error) -> Failure {
-    Failure::input(format_args!("cannot write the output: {e}"))
+    Failure::output(&e)
 }
 
 /// Parses records lazily, line by line, and hands them to `body`; a malformed
@@ -243,7 +243,6 @@ fn emit(out: &mut dyn Write, item: &PlanItem<'_, RecordBuf>) -> Result<(), Failu
             until: r.until.map(|u| u.to_string()),
         }),
     };
-    serde_json::to_writer(&mut *out, &line)
-        .map_err(|e| Failure::input(format_args!("cannot write the output: {e}")))?;
+    serde_json::to_writer(&mut *out, &line).map_err(|e| Failure::output(&e.into()))?;
     out.write_all(b"\n").map_err(write_failed)
 }
