@@ -442,7 +442,7 @@ pub(crate) fn run(command: Command) -> CliResult {
             let index = keyring
                 .blind_index(&index, bits, normalizer)
                 .map_err(Failure::input)?;
-            let value = input::secret_line()?;
+            let value = input::secret_line("Value to index: ")?;
             println!("{}", index.compute(&value));
         }
         Command::PlanIndex {

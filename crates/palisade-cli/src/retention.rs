@@ -24,6 +24,9 @@ pub(crate) enum Command {
         /// Fail on warnings too (conflicts resolved by precedence, unused declarations)
         #[arg(long)]
         deny_warnings: bool,
+        /// Print one JSON object: {"valid", "errors", "warnings", "problems": [{"severity", "line", "column", "message"}]}
+        #[arg(long)]
+        json: bool,
     },
     /// Print what is due at an instant: one JSON object per line (record, action, rule, due, reason)
     Plan {
@@ -60,7 +63,8 @@ pub(crate) fn run(command: Command) -> CliResult {
             rules,
             previous,
             deny_warnings,
-        } => validate(&rules, previous.as_deref(), deny_warnings),
+            json,
+        } => validate(&rules, previous.as_deref(), deny_warnings, json),
         Command::Plan {
             rules,
             records,
@@ -114,7 +118,7 @@ fn instant(now: Option<&str>) -> Result<Timestamp, Failure> {
     }
 }
 
-fn validate(rules: &Path, previous: Option<&Path>, deny_warnings: bool) -> CliResult {
+fn validate(rules: &Path, previous: Option<&Path>, deny_warnings: bool, json: bool) -> CliResult {
     let text = read(rules)?;
     let mut problems = Policy::validate(&text);
     let name = rules.display();
@@ -128,6 +132,37 @@ fn validate(rules: &Path, previous: Option<&Path>, deny_warnings: bool) -> CliRe
         problems.extend(old.replacement_problems(&new));
     }
     let mut out = io::stdout().lock();
+    if json {
+        let errors = problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
+        let warnings = problems.len() - errors;
+        let valid = errors == 0 && !(deny_warnings && warnings > 0);
+        let shown: Vec<_> = problems
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "severity": if p.severity == Severity::Error { "error" } else { "warning" },
+                    "line": p.line,
+                    "column": p.column,
+                    "message": p.message,
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "valid": valid,
+            "errors": errors,
+            "warnings": warnings,
+            "problems": shown,
+        });
+        writeln!(out, "{value}").map_err(write_failed)?;
+        return Ok(if valid {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     for problem in &problems {
         let place = match (problem.line, problem.column) {
             (Some(line), Some(column)) => format!("{name}:{line}:{column}"),
