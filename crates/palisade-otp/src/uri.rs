@@ -65,8 +65,8 @@ impl OtpKind {
 /// Build one from a factor with [`KeyUri::totp`] / [`KeyUri::hotp`], or read
 /// one with [`KeyUri::parse`], which rejects malformed input with a typed
 /// [`Error`]. The URI contains the secret, so it has no `Display`: write it
-/// out with [`KeyUri::to_uri_exposed`] (or draw it with [`KeyUri::qr_svg`] /
-/// [`KeyUri::qr_png`]).
+/// out with [`KeyUri::to_uri_exposed`] (or, with the `qr` feature, draw it
+/// with `KeyUri::qr_svg` / `KeyUri::qr_png`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeyUri {
     kind: OtpKind,
