@@ -63,7 +63,7 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
     );
 
     // The policy: a readable file, validated with line numbers.
-    let policy = Policy::parse(POLICY)?;
+    let policy = Policy::from_toml(POLICY)?;
     step(format!(
         "the policy file declares {} categories and {} rules; validation finds no problem",
         policy.categories().count(),
@@ -90,7 +90,7 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
         );
     }
     let shortened = POLICY.replace("retain = \"10 years\"", "retain = \"5 years\"");
-    match policy.replace(Policy::parse(&shortened)?) {
+    match policy.replace(Policy::from_toml(&shortened)?) {
         Ok(_) => return Err("a locked rule was shortened".into()),
         Err(refused) => {
             step("a new policy version tries to keep invoices 5 years instead of 10: refused");

@@ -45,7 +45,12 @@ pub(crate) enum Command {
     /// with the record count and root, 1 naming the first bad record
     Verify {
         /// The log directory
-        #[arg(long, value_name = "DIR", required_unless_present = "bundle")]
+        #[arg(
+            long,
+            value_name = "DIR",
+            env = "PALISADE_AUDIT_LOG",
+            required_unless_present = "bundle"
+        )]
         log: Option<PathBuf>,
         /// Verify this evidence bundle instead of a directory
         #[arg(long, value_name = "FILE", conflicts_with = "log")]
@@ -146,7 +151,7 @@ pub(crate) enum Command {
 #[derive(Debug, clap::Args)]
 pub(crate) struct LogArgs {
     /// The log directory (created by `append` if missing)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "PALISADE_AUDIT_LOG")]
     log: PathBuf,
     /// The signing key file (default: `checkpoint.key` in the log directory)
     #[arg(long, value_name = "FILE")]
@@ -352,11 +357,9 @@ fn append(args: &LogArgs, sync: Sync, checkpoint_every: u64) -> CliResult {
             appended += receipts.len() as u64;
             let mut out = stdout.lock();
             for r in &receipts {
-                writeln!(out, "{} {}", r.index, r.leaf_hash)
-                    .map_err(|e| Failure::input(format_args!("cannot write: {e}")))?;
+                writeln!(out, "{} {}", r.index, r.leaf_hash).map_err(|e| Failure::output(&e))?;
             }
-            out.flush()
-                .map_err(|e| Failure::input(format_args!("cannot write: {e}")))?;
+            out.flush().map_err(|e| Failure::output(&e))?;
         }
         if problem.is_some() {
             break;
@@ -567,8 +570,7 @@ fn query(
     let stdout = io::stdout();
     let mut out = stdout.lock();
     for r in log.query(&q).map_err(failure)? {
-        writeln!(out, "{}", record_json(&r))
-            .map_err(|e| Failure::input(format_args!("cannot write: {e}")))?;
+        writeln!(out, "{}", record_json(&r)).map_err(|e| Failure::output(&e))?;
     }
     Ok(ExitCode::SUCCESS)
 }

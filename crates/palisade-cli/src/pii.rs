@@ -132,7 +132,7 @@ fn scanner(args: &DetectArgs) -> Result<Scanner, Failure> {
 }
 
 fn write_failed(e: io::Error) -> Failure {
-    Failure::input(format_args!("cannot write standard output: {e}"))
+    Failure::output(&e)
 }
 
 /// One line of `scan --format jsonl`, fields in the documented order.
@@ -231,6 +231,9 @@ fn mask(args: &MaskArgs) -> CliResult {
         masker
             .mask_stream_parallel(stdin, &mut out, threads)
             .map_err(|e| match e {
+                palisade_pii::Error::Io(io) if io.kind() == io::ErrorKind::BrokenPipe => {
+                    Failure::output(&io)
+                }
                 palisade_pii::Error::Io(io) => {
                     Failure::input(format_args!("cannot read or write a stream: {io}"))
                 }

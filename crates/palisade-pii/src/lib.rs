@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod checks;
 mod context;
@@ -28,8 +29,10 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 
 #[cfg(feature = "crypt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "crypt")))]
 pub use crate::crypt::Encryptor;
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use crate::log::{ScrubbingMakeWriter, ScrubbingWriter};
 pub use crate::{
     error::{Error, Result},

@@ -297,7 +297,7 @@ impl ScannerBuilder {
                 .iter()
                 .map(|r| {
                     Region::parse(&r.trim().to_ascii_uppercase())
-                        .ok_or_else(|| Error::UnknownRegion(r.clone()))
+                        .ok_or_else(|| Error::RegionUnknown(r.clone()))
                 })
                 .collect::<Result<_>>()?,
         };

@@ -88,7 +88,7 @@ then = "review"
 
 #[test]
 fn every_action_is_executed_and_receipted() {
-    let policy = Policy::parse(POLICY).unwrap();
+    let policy = Policy::from_toml(POLICY).unwrap();
     let created = t("2026-01-01T00:00:00Z");
     let records = vec![
         RecordBuf::new("r-a", "a", created).with_subject("alice"),
@@ -201,7 +201,7 @@ impl AuditSink for Down {
 
 #[test]
 fn a_missing_receipt_is_a_reported_failure() {
-    let policy = Policy::parse(POLICY).unwrap();
+    let policy = Policy::from_toml(POLICY).unwrap();
     let records = vec![RecordBuf::new("r-a", "a", t("2026-01-01T00:00:00Z"))];
     let mut executor = Recorder::default();
     let execution = execute(
@@ -222,7 +222,7 @@ fn a_missing_receipt_is_a_reported_failure() {
 
 #[test]
 fn erasure_answers_execute_only_what_is_due() {
-    let policy = Policy::parse(
+    let policy = Policy::from_toml(
         "categories = [\"a\", \"inv\"]\n[[rule]]\nname = \"ra\"\ncategory = \"a\"\nfrom = \"created\"\nafter = \"1 year\"\nthen = \"delete\"\n[[rule]]\nname = \"law\"\ncategory = \"inv\"\nfrom = \"created\"\nretain = \"10 years\"\n",
     )
     .unwrap();

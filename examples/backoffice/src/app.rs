@@ -427,7 +427,8 @@ impl Backoffice {
             Some(tls) => Some(crate::tls::server_config(tls, &config.data_dir)?),
             None => None,
         };
-        let retention = palisade_retention::Policy::parse(RETENTION_POLICY).map_err(internal)?;
+        let retention =
+            palisade_retention::Policy::from_toml(RETENTION_POLICY).map_err(internal)?;
         let masker = Arc::new(Masker::new(Operator::Partial(PartialMask::default())));
         tracing::info!(engine = db.engine(), "back office opened");
         let db = Arc::new(db);
@@ -905,7 +906,7 @@ fn policy_refusal(e: palisade_rbac::Error) -> Error {
         | palisade_rbac::Error::TenantWithoutOwner(_) => Error::Conflict(e.to_string()),
         // Delegation: the actor may not make this change.
         palisade_rbac::Error::ActorBlocked { .. }
-        | palisade_rbac::Error::SelfChange { .. }
+        | palisade_rbac::Error::SelfChangeRefused { .. }
         | palisade_rbac::Error::OwnerProtected { .. }
         | palisade_rbac::Error::ActorUnranked { .. }
         | palisade_rbac::Error::RoleNotOutranked { .. }
