@@ -109,10 +109,12 @@ impl AlertState {
                         detail: json!({ "viewed": event.resource() }),
                     });
                 }
+                // Reads of client data (not the creation of a client).
+                let reads = matches!(action, "client.read" | "client.search" | "client.export");
                 let clients: Vec<&String> = event
                     .subjects()
                     .iter()
-                    .filter(|s| s.starts_with("client:"))
+                    .filter(|s| reads && s.starts_with("client:"))
                     .collect();
                 if !clients.is_empty() {
                     if !working && !self.quiet(tenant, &actor, "off_hours_read", now, 3600) {
@@ -155,6 +157,10 @@ impl Backoffice {
         let now = self.clock.now();
         // Working hours matter (and are read) only for reads of client data.
         let reads_clients = event.outcome() == Outcome::Success
+            && matches!(
+                event.action(),
+                "client.read" | "client.search" | "client.export"
+            )
             && event.subjects().iter().any(|s| s.starts_with("client:"));
         let working = !reads_clients
             || self
