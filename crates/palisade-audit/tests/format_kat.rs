@@ -41,7 +41,7 @@ fn events() -> Vec<Event> {
             .with_subject("customer:2")
             .with_outcome(Outcome::Failure)
             .with_time(UNIX_EPOCH + Duration::from_secs(1_767_225_602))
-            .with_payload(serde_json::json!({ "reason": "ré-essai", "n": 3 })),
+            .with_payload(serde_json::json!({ "n": 3, "reason": "ré-essai" })),
     ]
 }
 
