@@ -85,6 +85,11 @@ fn env() -> Option<&'static Env> {
             u["acr"] = json!("mfa");
             u
         });
+        // Another account at the provider with mia's address (a reused address).
+        users.insert(
+            "mia-again".into(),
+            user("mia@acme.example", &["managers"], &["pwd", "otp"]),
+        );
         users.insert(
             "olivia".into(),
             user("olivia@acme.example", &["support"], &["pwd", "otp"]),
@@ -547,7 +552,7 @@ fn refused_sign_ins_open_no_session_and_are_audited() {
     let globex = server.app.seed_demo("globex", 0).unwrap();
     let url = server.url.clone();
     runtime().block_on(async {
-        configure(env, &server, "refuse", &acme).await;
+        let owner = configure(env, &server, "refuse", &acme).await;
         configure(env, &server, "refuse", &globex).await;
 
         // An e-mail domain the tenant does not allow.
@@ -621,6 +626,50 @@ fn refused_sign_ins_open_no_session_and_are_audited() {
             .await
             .unwrap();
         assert_eq!(r.status(), 404);
+
+        // Mia's account is hers: another provider account with her address
+        // (a reused address) does not get into it.
+        let mia = support::browser();
+        assert_signed_in(&sso_sign_in(&mia, &url, "acme", "mia").await);
+        let mia_id = get_json(&mia, &format!("{url}/api/me")).await.1["user"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let impostor = support::browser();
+        let answer = sso_sign_in(&impostor, &url, "acme", "mia-again").await;
+        assert_eq!(answer.status(), 401);
+        assert!(
+            answer
+                .text()
+                .await
+                .unwrap()
+                .contains("linked_to_another_subject")
+        );
+        assert_eq!(get_json(&impostor, &format!("{url}/api/me")).await.0, 401);
+        let log = records(&server, "acme");
+        let last = sso_records(&log, "oidc:mia-again").pop().unwrap();
+        assert_eq!(
+            last.payload().unwrap()["reason"],
+            "linked_to_another_subject"
+        );
+
+        // Blocked by the owner: her session ends, and so does single sign-on.
+        let r = owner
+            .post(format!("{url}/api/users/{mia_id}/block"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        assert_eq!(get_json(&mia, &format!("{url}/api/me")).await.0, 401);
+        let answer = sso_sign_in(&mia, &url, "acme", "mia").await;
+        assert_eq!(answer.status(), 401);
+        assert!(answer.text().await.unwrap().contains("account_blocked"));
+        let log = records(&server, "acme");
+        let last = sso_records(&log, "oidc:mia").pop().unwrap();
+        assert_eq!(
+            (last.outcome(), last.payload().unwrap()["reason"].as_str()),
+            (Outcome::Denied, Some("account_blocked"))
+        );
     });
 }
 
