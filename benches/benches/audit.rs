@@ -20,9 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use palisade_audit::{
-    AuditLog, Durability, Event, FileOptions, MemoryLog, SqliteStore, verify_dir,
-};
+use palisade_audit::{AuditLog, Durability, Event, FileOptions, SqliteStore, verify_dir};
 
 /// A realistic access event: ~300 bytes with its payload.
 fn event(i: u64) -> Event {
@@ -48,7 +46,7 @@ fn append(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("memory, one event", |b| {
         b.iter_custom(|iters| {
-            let log = MemoryLog::new();
+            let log = AuditLog::new();
             let events: Vec<Event> = (0..iters).map(event).collect();
             let start = Instant::now();
             for e in events {
@@ -175,7 +173,7 @@ fn verify(c: &mut Criterion) {
         .map(|f| std::fs::metadata(f).unwrap().len())
         .sum();
     let key = palisade_audit::CheckpointVerifier::from_text(
-        &std::fs::read_to_string(log_dir.join(palisade_audit::PUBLIC_KEY_FILE)).unwrap(),
+        &std::fs::read_to_string(log_dir.join(palisade_audit::format::PUBLIC_KEY_FILE)).unwrap(),
     )
     .unwrap();
     let mut g = c.benchmark_group("audit/verify 100k records");

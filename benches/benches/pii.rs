@@ -1,23 +1,29 @@
-//! palisade-pii mask throughput on a generated 100 MB mixed log corpus, and
-//! Presidio (Microsoft's PII anonymiser, Python) on a slice of the same
-//! corpus in the same run.
+//! palisade-pii mask throughput on two generated 100 MB log corpora, and
+//! Presidio (Microsoft's PII anonymiser, Python) on a slice of one of them in
+//! the same run.
 //!
-//! The corpus (made here at bench time, seeded) mixes web access-log lines
-//! (each with a client IP address), application lines with no personal data
-//! (timestamps, UUIDs, durations, version numbers: the digits that make
-//! identifiers hard to tell from noise) and application lines carrying one
-//! value each: e-mail, telephone, card, IBAN, PESEL, CPF, INN, SNILS, NIK,
-//! SSN, a password assignment, a GitHub token or a JWT. About 55 % of lines
-//! hold personal data or a secret.
+//! The corpora (`palisade_benches::pii_corpus`, made at bench time from a
+//! fixed seed) are:
+//! - short lines: application log lines of about 100 bytes, one in five
+//!   carrying one value (e-mail, telephone, card, IBAN, PESEL, CPF or a
+//!   `password=` assignment), each drawn afresh, so that per-line costs and
+//!   validation (telephone numbers in particular) are paid in full;
+//! - the mixed log: lines of about 181 bytes, web access-log lines (each
+//!   with a client IP address), application lines with no personal data
+//!   (timestamps, UUIDs, durations, version numbers) and application lines
+//!   carrying one value of thirteen kinds; 55 % of lines hold one.
 //!
-//! Reported: `palisade/all_kinds` (every built-in kind) and
-//! `palisade/presidio_kinds` (only the kinds Presidio also has) over the full
-//! corpus, streamed line by line as `palisade pii mask` does; then, on the
-//! same slice, Palisade and `benches/pii_presidio.py` (Presidio's pattern
-//! recognizers for the same kinds), with the ratio. Presidio needs
-//! `pip install presidio-analyzer presidio-anonymizer`; without it the
-//! comparison prints why and is skipped. Set `PII_BENCH_MB` to change the
-//! corpus size and `PII_PRESIDIO_KB` the slice.
+//! Reported, every built-in kind, label operator, streamed as `palisade pii
+//! mask` streams (chunks of lines): `pii_mask_short/palisade/1_thread` and
+//! `…/2_threads` ([`Masker::mask_stream_parallel`], the same bytes); then
+//! `pii_mask/palisade/all_kinds` and `…/presidio_kinds` (only the kinds
+//! Presidio also has) on the mixed log; then, on one slice of the mixed log,
+//! Palisade and `benches/pii_presidio.py` (Presidio's pattern recognizers
+//! for the same kinds), with the ratio. Presidio needs `pip install
+//! presidio-analyzer presidio-anonymizer`; without it the comparison prints
+//! why and is skipped. Set `PII_BENCH_MB` to change the corpus sizes and
+//! `PII_PRESIDIO_KB` the slice. `crates/palisade-pii/bench-mask.sh` times
+//! the whole command on the same short lines.
 
 #![allow(
     clippy::unwrap_used,
@@ -32,176 +38,13 @@
 )]
 
 use std::io;
+use std::num::NonZeroUsize;
 use std::process::Command;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, black_box, criterion_group};
+use palisade_benches::pii_corpus;
 use palisade_pii::{Kind, Masker, Operator, Scanner};
-
-/// xorshift64*: a fixed, dependency-free generator, so the corpus is the same every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-const EMAILS: &[&str] = &[
-    "jan.kowalski@example.pl",
-    "ana.souza@example.com.br",
-    "ivan@example.ru",
-    "siti@example.co.id",
-    "j.doe+billing@example.com",
-];
-const PHONES: &[&str] = &[
-    "+48 601 234 567",
-    "+55 11 91234-5678",
-    "+7 912 345-67-89",
-    "+62 812-3456-7890",
-    "(11) 91234-5678",
-    "+1 212 555 0123",
-];
-const CARDS: &[&str] = &[
-    "4111 1111 1111 1111",
-    "5555555555554444",
-    "2223003122003222",
-    "378282246310005",
-    "2200000000000004",
-];
-const IBANS: &[&str] = &[
-    "PL61 1090 1014 0000 0712 1981 2874",
-    "DE89370400440532013000",
-    "GB29 NWBK 6016 1331 9268 19",
-    "BR1800360305000010009795493C1",
-];
-const PESELS: &[&str] = &["44051401359", "02070803628", "81100216357", "02270803624"];
-const CPFS: &[&str] = &["111.444.777-35", "390.533.447-05", "11144477735"];
-const INNS: &[&str] = &["7707083893", "500100732259"];
-const SNILS: &[&str] = &["112-233-445 95", "087-654-303 00"];
-const NIKS: &[&str] = &["3171015708450001", "3171011708450001"];
-const SSNS: &[&str] = &["536-90-4399", "123-45-6789"];
-const COMPONENTS: &[&str] = &[
-    "orders",
-    "billing",
-    "auth",
-    "search",
-    "notifications",
-    "inventory",
-];
-const METHODS: &[&str] = &["GET", "GET", "GET", "POST", "PUT", "DELETE"];
-
-fn access_line(r: &mut Rng, out: &mut String) {
-    use std::fmt::Write;
-    let ip = format!(
-        "{}.{}.{}.{}",
-        1 + r.below(223),
-        r.below(256),
-        r.below(256),
-        1 + r.below(254)
-    );
-    let _ = writeln!(
-        out,
-        "{ip} - - [23/Nov/2026:{:02}:{:02}:{:02} +0000] \"{} /api/v1/{}/{}?page={} HTTP/1.1\" {} {} \"-\" \"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\"",
-        r.below(24),
-        r.below(60),
-        r.below(60),
-        r.pick(METHODS),
-        r.pick(COMPONENTS),
-        r.below(10_000_000),
-        r.below(50),
-        [200, 200, 200, 201, 204, 304, 400, 404, 500][r.below(9) as usize],
-        r.below(100_000)
-    );
-}
-
-fn app_prefix(r: &mut Rng, out: &mut String) {
-    use std::fmt::Write;
-    let _ = write!(
-        out,
-        "2026-11-23T{:02}:{:02}:{:02}.{:03}Z {} [worker-{}] {}: ",
-        r.below(24),
-        r.below(60),
-        r.below(60),
-        r.below(1000),
-        ["INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"][r.below(6) as usize],
-        r.below(16),
-        r.pick(COMPONENTS)
-    );
-}
-
-fn plain_line(r: &mut Rng, out: &mut String) {
-    use std::fmt::Write;
-    app_prefix(r, out);
-    let _ = writeln!(
-        out,
-        "request {:08x}-{:04x}-4{:03x}-a{:03x}-{:012x} handled in {} ms (cache hit ratio 0.{:02}, queue depth {}, build 4.12.{}, ts {})",
-        r.next() as u32,
-        r.below(0x10000),
-        r.below(0x1000),
-        r.below(0x1000),
-        r.next() & 0xFFFF_FFFF_FFFF,
-        r.below(2000),
-        r.below(100),
-        r.below(64),
-        r.below(300),
-        1_763_884_800 + r.below(86_400)
-    );
-}
-
-fn pii_line(r: &mut Rng, out: &mut String) {
-    use std::fmt::Write;
-    app_prefix(r, out);
-    let _ = match r.below(13) {
-        0 => writeln!(out, "user {} logged in", r.pick(EMAILS)),
-        1 => writeln!(out, "sms sent to {} (template otp)", r.pick(PHONES)),
-        2 => writeln!(out, "payment with card {} declined, code 51", r.pick(CARDS)),
-        3 => writeln!(out, "payout to IBAN {} scheduled", r.pick(IBANS)),
-        4 => writeln!(out, "customer PESEL {} verified", r.pick(PESELS)),
-        5 => writeln!(out, "client CPF {} registered", r.pick(CPFS)),
-        6 => writeln!(out, "organisation INN {} checked", r.pick(INNS)),
-        7 => writeln!(out, "SNILS {} attached to profile", r.pick(SNILS)),
-        8 => writeln!(out, "KTP NIK {} uploaded", r.pick(NIKS)),
-        9 => writeln!(out, "W-9 SSN {} received", r.pick(SSNS)),
-        10 => writeln!(
-            out,
-            "login failed for admin password=Winter{}! retry",
-            r.below(100)
-        ),
-        11 => writeln!(
-            out,
-            "deploy key ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ01234{:05} rotated",
-            r.below(100_000)
-        ),
-        _ => writeln!(
-            out,
-            "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
-        ),
-    };
-}
-
-/// A mixed log corpus of about `bytes` bytes.
-fn corpus(bytes: usize) -> String {
-    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut out = String::with_capacity(bytes + 512);
-    while out.len() < bytes {
-        match r.below(100) {
-            0..40 => access_line(&mut r, &mut out),
-            40..85 => plain_line(&mut r, &mut out),
-            _ => pii_line(&mut r, &mut out),
-        }
-    }
-    out
-}
 
 fn presidio_kinds() -> Scanner {
     Scanner::builder()
@@ -227,8 +70,10 @@ fn bench(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
-    let text = corpus(mb * 1_000_000);
     let all = Masker::new(Operator::Label);
+    bench_short_lines(c, &all, mb);
+
+    let text = pii_corpus::mixed_log(mb * 1_000_000);
     let same = Masker::with_scanner(presidio_kinds(), Operator::Label);
     let lines = text.lines().count();
     let with_findings = text
@@ -237,7 +82,7 @@ fn bench(c: &mut Criterion) {
         .filter(|l| !all.scanner().scan(l).is_empty())
         .count();
     println!(
-        "corpus: {:.1} MB, {lines} lines, {:.0} % of the first 200 000 lines hold findings",
+        "mixed log: {:.1} MB, {lines} lines, {:.0} % of the first 200 000 lines hold findings",
         text.len() as f64 / 1e6,
         100.0 * with_findings as f64 / lines.min(200_000) as f64
     );
@@ -260,6 +105,34 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     compare_with_presidio(&text, &same, &all);
+}
+
+/// The short-line corpus, on one thread and on two.
+fn bench_short_lines(c: &mut Criterion, all: &Masker, mb: usize) {
+    let text = pii_corpus::short_lines(mb * 1_000_000);
+    let lines = text.lines().count();
+    println!(
+        "short lines: {:.1} MB, {lines} lines, {:.1} bytes a line",
+        text.len() as f64 / 1e6,
+        text.len() as f64 / lines as f64
+    );
+    let two = NonZeroUsize::new(2).unwrap();
+    let mut group = c.benchmark_group("pii_mask_short");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.sample_size(10);
+    group.bench_function("palisade/1_thread", |b| {
+        b.iter(|| {
+            all.mask_stream(black_box(text.as_bytes()), io::sink())
+                .unwrap()
+        });
+    });
+    group.bench_function("palisade/2_threads", |b| {
+        b.iter(|| {
+            all.mask_stream_parallel(black_box(text.as_bytes()), io::sink(), two)
+                .unwrap()
+        });
+    });
+    group.finish();
 }
 
 /// Presidio on a slice, then Palisade on the same slice, both timed here.

@@ -123,7 +123,7 @@ fn now() -> Timestamp {
 }
 
 fn scale(n: u64) {
-    let policy = Policy::parse(POLICY).unwrap();
+    let policy = Policy::from_toml(POLICY).unwrap();
     let now = now();
     let started = Instant::now();
     let (mut items, mut held, mut checksum) = (0_u64, 0_u64, 0_i64);
@@ -142,7 +142,7 @@ fn scale(n: u64) {
 
 fn compare(c: &mut Criterion) {
     const N: u64 = 100_000;
-    let policy = Policy::parse(POLICY).unwrap();
+    let policy = Policy::from_toml(POLICY).unwrap();
     let now = now();
     let mut group = c.benchmark_group("retention plan (100k records)");
     group.throughput(Throughput::Elements(N));

@@ -5,3 +5,5 @@
 //! ratio rather than as an absolute time on a noisy machine.
 
 #![forbid(unsafe_code)]
+
+pub mod pii_corpus;

@@ -6,9 +6,9 @@ use std::error::Error;
 use std::fs;
 use std::path::Path;
 
+use palisade_audit::format::PUBLIC_KEY_FILE;
 use palisade_audit::{
-    AuditLog, Bundle, CheckpointVerifier, Event, FileOptions, Outcome, PUBLIC_KEY_FILE, Query,
-    to_hex, verify_dir,
+    AuditLog, Bundle, CheckpointVerifier, Event, FileOptions, Hash, Outcome, Query, verify_dir,
 };
 use palisade_examples::{chapter, show, step};
 
@@ -150,6 +150,6 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
 }
 
 /// The first 16 hex digits of a hash.
-fn short(hash: &[u8; 32]) -> String {
-    to_hex(hash.get(..8).unwrap_or_default())
+fn short(hash: &Hash) -> String {
+    hash.to_string().chars().take(16).collect()
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use palisade_audit::MemoryLog;
+use palisade_audit::AuditLog;
 use palisade_examples::{chapter, show, step};
 use palisade_retention::{
     ActionError, Executor, Policy, Record, RecordBuf, Status, Timestamp, execute,
@@ -63,7 +63,7 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
     );
 
     // The policy: a readable file, validated with line numbers.
-    let policy = Policy::parse(POLICY)?;
+    let policy = Policy::from_toml(POLICY)?;
     step(format!(
         "the policy file declares {} categories and {} rules; validation finds no problem",
         policy.categories().count(),
@@ -90,7 +90,7 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
         );
     }
     let shortened = POLICY.replace("retain = \"10 years\"", "retain = \"5 years\"");
-    match policy.replace(Policy::parse(&shortened)?) {
+    match policy.replace(Policy::from_toml(&shortened)?) {
         Ok(_) => return Err("a locked rule was shortened".into()),
         Err(refused) => {
             step("a new policy version tries to keep invoices 5 years instead of 10: refused");
@@ -127,7 +127,7 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
         attachments: attachments.clone(),
         record_keys: BTreeMap::from([("client-alice".to_owned(), [7; 32])]),
     };
-    let log = MemoryLog::new();
+    let log = AuditLog::new();
 
     // 1. The nightly plan: an attachment expires, a hold blocks another.
     let now = t("2026-03-01T02:00:00Z")?;
@@ -215,9 +215,9 @@ pub(crate) fn run(workdir: &Path) -> Result<(), Box<dyn Error>> {
                     .unwrap_or("?"),
                 record
                     .leaf_hash()
-                    .iter()
-                    .take(6)
-                    .map(|b| format!("{b:02x}"))
+                    .to_string()
+                    .chars()
+                    .take(12)
                     .collect::<String>()
             ),
         );

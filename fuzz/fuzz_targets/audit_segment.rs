@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use palisade_audit::{Record, encode_segment, parse_segment};
+use palisade_audit::Record;
+use palisade_audit::format::{encode_segment, parse_segment};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok((first, records)) = parse_segment(data) {

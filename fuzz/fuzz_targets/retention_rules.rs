@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let has_errors = problems.iter().any(|p| p.severity == Severity::Error);
-    let Ok(policy) = Policy::parse(text) else {
+    let Ok(policy) = Policy::from_toml(text) else {
         assert!(has_errors);
         return;
     };

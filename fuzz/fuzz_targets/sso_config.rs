@@ -15,15 +15,14 @@ fuzz_target!(|data: &[u8]| {
     let lines = text.split('\n').count();
     let config = match Config::from_toml(text) {
         Ok(config) => config,
-        Err(Error::Invalid { problems }) => {
+        Err(Error::ConfigInvalid(problems)) => {
             assert!(!problems.is_empty());
-            for line in problems.iter().filter_map(|p| p.line) {
-                assert!((1..=lines).contains(&line), "line {line} of {lines}");
+            for problem in &problems {
+                if let Some(line) = problem.line {
+                    assert!((1..=lines).contains(&line), "line {line} of {lines}");
+                }
+                assert!(problem.column.is_none_or(|c| c >= 1));
             }
-            return;
-        }
-        Err(Error::Syntax { line, .. }) => {
-            assert!(line.is_none_or(|l| (1..=lines).contains(&l)));
             return;
         }
         Err(e) => panic!("unexpected error {e}"),

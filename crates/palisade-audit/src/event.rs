@@ -219,6 +219,19 @@ pub(crate) fn nanos_to_time(nanos: i64) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))
 }
 
+/// `time` in RFC 3339 with nine fractional digits and `Z`
+/// (`2026-01-02T03:04:05.123456789Z`), the form of checkpoints and JSON.
+pub(crate) fn format_rfc3339(time: SystemTime) -> Result<String> {
+    time_to_nanos(time)?;
+    let ts = jiff::Timestamp::try_from(time).map_err(|_| Error::TimeOutOfRange)?;
+    Ok(format!("{ts:.9}"))
+}
+
+/// Parses an RFC 3339 time with an offset (`Z` or `±hh:mm`).
+pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    text.parse::<jiff::Timestamp>().ok().map(SystemTime::from)
+}
+
 /// RFC 3339 times in JSON (`2026-01-02T03:04:05.123456789Z`).
 pub(crate) mod rfc3339 {
     use std::time::SystemTime;
@@ -226,16 +239,13 @@ pub(crate) mod rfc3339 {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub(crate) fn serialize<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        if super::time_to_nanos(*time).is_err() {
-            return Err(serde::ser::Error::custom(
-                "event time is outside the representable range",
-            ));
-        }
-        s.collect_str(&humantime::format_rfc3339_nanos(*time))
+        let text = super::format_rfc3339(*time).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        super::parse_rfc3339(&text)
+            .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 time with an offset"))
     }
 }

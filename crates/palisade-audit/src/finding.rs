@@ -4,7 +4,7 @@ use std::fmt;
 
 /// The first problem a verification found: which record (if one is to blame)
 /// and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
     /// The index of the first bad record, or `None` for a problem of the log
     /// as a whole (a missing tail, a bad checkpoint signature).
@@ -13,7 +13,6 @@ pub struct Finding {
     pub problem: String,
 }
 
-#[allow(dead_code, reason = "used by the verifier, which lands next")]
 impl Finding {
     pub(crate) fn at(index: u64, problem: impl Into<String>) -> Finding {
         Finding {

@@ -1,55 +1,57 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod bundle;
-mod checkpoint;
+#[cfg(feature = "tokio")]
+mod asynclog;
 mod error;
 mod event;
-mod file;
 mod finding;
-mod hex;
+pub mod format;
+mod hash;
 mod log;
-mod merkle;
-#[cfg(feature = "postgres")]
-mod postgres;
+mod proof;
 mod record;
-mod segment;
-#[cfg(feature = "sqlite")]
-mod sqlite;
+mod sink;
 mod store;
 mod verify;
 
-pub use crate::{
-    bundle::{
-        BUNDLE_FORMAT, Bundle, BundlePayload, BundleRecord, BundleReport, EarlierCheckpoint,
-        MAX_BUNDLE_RECORDS, ProvenLeaf,
-    },
-    checkpoint::{
-        Checkpoint, CheckpointSigner, CheckpointVerifier, MAX_NOTE_LEN, parse_checkpoint_unverified,
-    },
-    error::{Error, Result},
-    event::{Event, Outcome},
-    file::{Durability, FileOptions, FileStore, Recovery},
-    finding::Finding,
-    hex::{from_hex, hash_from_hex, to_hex},
-    log::{AuditLog, CheckpointPolicy, Erasure, KEY_FILE, MemoryLog, ORIGIN_FILE, PUBLIC_KEY_FILE},
-    merkle::{
-        Hash, MerkleTree, empty_root, leaf_hash, node_hash, root_from_inclusion_proof,
-        verify_consistency, verify_inclusion,
-    },
-    record::{
-        Disclosure, ENCODING_VERSION, MAX_FIELD_LEN, MAX_PAYLOAD_LEN, MAX_SUBJECTS, PayloadState,
-        Record, Sealed, payload_commitment,
-    },
-    segment::{
-        Frame, FrameError, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, encode_segment, masked_crc,
-        parse_segment, read_frame,
-    },
-    store::{AuditSink, MemoryStore, Query, Receipt, Store},
-    verify::{ERASE_ACTION, Report, verify_dir, verify_store},
+// Recording and reading.
+pub use crate::event::{Event, Outcome};
+pub use crate::log::{AuditLog, CheckpointPolicy, Erasure};
+pub use crate::record::{PayloadState, Record};
+pub use crate::sink::AuditSink;
+pub use crate::store::{Query, Receipt};
+
+// Proofs and evidence.
+pub use crate::hash::Hash;
+pub use crate::proof::bundle::{Bundle, BundleReport};
+pub use crate::proof::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
+pub use crate::proof::merkle::{verify_consistency, verify_inclusion};
+pub use crate::verify::{LogReport, verify_dir, verify_store};
+
+// The async log (feature `tokio`).
+#[cfg(feature = "tokio")]
+pub use crate::asynclog::{
+    AsyncAuditLog, AsyncAuditSink, AsyncLogBuilder, AsyncStore, BlockingStore, CommitStats,
+    GroupCommit, verify_async_store,
 };
 
+// Stores.
+pub use crate::record::Sealed;
+pub use crate::store::Store;
+pub use crate::store::file::{Durability, FileOptions, FileStore};
+pub use crate::store::memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use crate::postgres::PostgresStore;
+pub use crate::store::postgres::blocking::PostgresStore;
+#[cfg(feature = "postgres-async")]
+pub use crate::store::postgres::pooled::AsyncPostgresStore;
+#[cfg(feature = "postgres-rustls")]
+pub use crate::store::postgres_tls::postgres_rustls_connector;
+pub use crate::store::recovery::Recovery;
 #[cfg(feature = "sqlite")]
-pub use crate::sqlite::SqliteStore;
+pub use crate::store::sqlite::SqliteStore;
+
+// Errors.
+pub use crate::error::{Error, Result};
+pub use crate::finding::Finding;

@@ -1,43 +1,46 @@
-//! The front door: `AuditLog` over a store.
-
-use std::sync::{Mutex, MutexGuard};
-
-use rand_chacha::ChaCha20Rng;
-use rand_core::{OsRng, SeedableRng};
+//! The front door: `AuditLog` over a store, and the bookkeeping it shares
+//! with the async log (salts, the Merkle tree, checkpoint timing, bundle
+//! assembly).
 
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::bundle::{Bundle, BundlePayload, BundleRecord, EarlierCheckpoint, ProvenLeaf};
-use crate::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
-use crate::file::{FileOptions, FileStore};
-use crate::merkle::{Hash, MerkleTree};
-use crate::record::{Record, Sealed};
-use crate::store::{AuditSink, MemoryStore, Query, Receipt, Store};
-use crate::{Error, Event, Result};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{OsRng, RngCore, SeedableRng};
+use serde::Serialize;
+
+use crate::format::{KEY_FILE, ORIGIN_FILE, PUBLIC_KEY_FILE};
+use crate::proof::bundle::{
+    BUNDLE_FORMAT, Bundle, BundlePayload, BundleRecord, EarlierCheckpoint, MAX_BUNDLE_RECORDS,
+    ProvenLeaf,
+};
+use crate::proof::checkpoint::{
+    Checkpoint, CheckpointSigner, CheckpointVerifier, parse_checkpoint_unverified,
+};
+use crate::proof::merkle::MerkleTree;
+use crate::record::{PayloadState, Record, Sealed};
+use crate::store::file::{FileOptions, FileStore};
+use crate::store::memory::MemoryStore;
+use crate::store::{Query, Receipt, Store};
+use crate::verify::ERASE_ACTION;
+use crate::{AuditSink, Error, Event, Hash, Result};
 
 /// A tamper-evident audit log over a [`Store`].
 ///
-/// Records events, answers queries, proves inclusion and consistency, and
-/// erases payloads without breaking any proof. Safe to share between threads.
+/// Records events, answers queries, proves inclusion and consistency, signs
+/// checkpoints, exports evidence bundles, and erases payloads without
+/// breaking any proof. Safe to share between threads; every call blocks
+/// until the store answers (an async service uses `AsyncAuditLog`, feature
+/// `tokio`).
 pub struct AuditLog<S: Store> {
     store: S,
-    signer: Option<CheckpointSigner>,
-    origin: String,
-    policy: CheckpointPolicy,
-    last_checkpoint: Mutex<(u64, Instant)>,
-    /// Salts come from a ChaCha20 generator seeded once from the operating
-    /// system (seeded on first use, so that construction cannot fail).
-    rng: Mutex<Option<ChaCha20Rng>>,
-    tree: Mutex<MerkleTree>,
+    core: LogCore,
 }
-
-/// An audit log held in memory.
-pub type MemoryLog = AuditLog<MemoryStore>;
 
 impl AuditLog<MemoryStore> {
     /// An empty log in memory.
-    pub fn new() -> MemoryLog {
+    pub fn new() -> AuditLog<MemoryStore> {
         AuditLog::with_store(MemoryStore::new())
     }
 }
@@ -50,7 +53,9 @@ impl Default for AuditLog<MemoryStore> {
 
 impl<S: Store> std::fmt::Debug for AuditLog<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuditLog").finish_non_exhaustive()
+        f.debug_struct("AuditLog")
+            .field("origin", &self.core.origin)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,153 +64,31 @@ impl<S: Store> AuditLog<S> {
     pub fn with_store(store: S) -> AuditLog<S> {
         AuditLog {
             store,
-            signer: None,
-            origin: String::from("palisade-audit"),
-            policy: CheckpointPolicy::default(),
-            last_checkpoint: Mutex::new((0, Instant::now())),
-            rng: Mutex::new(None),
-            tree: Mutex::new(MerkleTree::new()),
+            core: LogCore::new(),
         }
     }
 
     /// Signs checkpoints with `signer` for the log named `origin`.
     pub fn with_signer(mut self, origin: impl Into<String>, signer: CheckpointSigner) -> Self {
-        self.origin = origin.into();
-        self.signer = Some(signer);
+        self.core.origin = origin.into();
+        self.core.signer = Some(signer);
         self
     }
 
     /// Writes checkpoints automatically under `policy` (needs a signer).
     pub fn with_checkpoint_policy(mut self, policy: CheckpointPolicy) -> Self {
-        self.policy = policy;
+        self.core.policy = policy;
         self
     }
 
     /// The log's origin (its name in checkpoints).
     pub fn origin(&self) -> &str {
-        &self.origin
+        &self.core.origin
     }
 
     /// The public key that verifies this log's checkpoints, if it signs.
     pub fn verifier(&self) -> Option<CheckpointVerifier> {
-        self.signer.as_ref().map(CheckpointSigner::verifier)
-    }
-
-    /// Signs and stores a checkpoint of the current tree head; returns the
-    /// note. Fails without a signer.
-    pub fn checkpoint(&self) -> Result<String> {
-        let signer = self
-            .signer
-            .as_ref()
-            .ok_or_else(|| Error::InvalidRequest("the log has no signing key".into()))?;
-        let mut last = self.last_checkpoint.lock().map_err(|_| Error::Poisoned)?;
-        let (size, root) = self.head()?;
-        let note = signer.sign(&Checkpoint {
-            origin: self.origin.clone(),
-            size,
-            root,
-            time: SystemTime::now(),
-        })?;
-        self.store.add_checkpoint(&note)?;
-        *last = (size, Instant::now());
-        Ok(note)
-    }
-
-    /// Exports records `start..end` as an evidence bundle, proven against
-    /// the latest checkpoint (a new one is signed if none covers `end`), with
-    /// the earliest checkpoint that covers `end` as evidence of when the
-    /// records were already in the log.
-    pub fn export(&self, start: u64, end: u64) -> Result<Bundle> {
-        let key = self
-            .verifier()
-            .ok_or_else(|| Error::InvalidRequest("the log has no signing key".into()))?;
-        if start >= end {
-            return Err(Error::InvalidRequest(format!(
-                "empty range `{start}..{end}`"
-            )));
-        }
-        if end > self.len()? {
-            return Err(Error::OutOfRange(end));
-        }
-        if end - start > crate::bundle::MAX_BUNDLE_RECORDS as u64 {
-            return Err(Error::InvalidRequest(
-                "range too large for one bundle".into(),
-            ));
-        }
-        let mut notes: Vec<(String, Checkpoint)> = Vec::new();
-        for note in self.checkpoints()? {
-            if let Ok(cp) = key.open(&note)
-                && cp.origin == self.origin
-            {
-                notes.push((note, cp));
-            }
-        }
-        let (note, cp) = match notes.last() {
-            Some((n, cp)) if cp.size >= end => (n.clone(), cp.clone()),
-            _ => {
-                let n = self.checkpoint()?;
-                let cp = key.open(&n)?;
-                (n, cp)
-            }
-        };
-        let tree = self.sync_tree()?;
-        let previous = if start == 0 {
-            None
-        } else {
-            Some(ProvenLeaf {
-                leaf_hash: *tree.leaf(start - 1).ok_or(Error::OutOfRange(start - 1))?,
-                inclusion: tree.inclusion_proof(start - 1, cp.size)?,
-            })
-        };
-        let mut records = Vec::new();
-        for (i, r) in (start..end).zip(self.store.read(start, end)?) {
-            records.push(BundleRecord {
-                record: r.encode(),
-                payload: BundlePayload::from_state(r.payload_state()),
-                inclusion: tree.inclusion_proof(i, cp.size)?,
-            });
-        }
-        let mut earlier_checkpoints = Vec::new();
-        if let Some((n, old)) = notes
-            .iter()
-            .find(|(_, c)| c.size >= end && c.size < cp.size)
-        {
-            earlier_checkpoints.push(EarlierCheckpoint {
-                note: n.clone(),
-                consistency: tree.consistency_proof(old.size, cp.size)?,
-            });
-        }
-        Ok(Bundle {
-            format: crate::bundle::BUNDLE_FORMAT.to_owned(),
-            origin: self.origin.clone(),
-            public_key: key.to_text(),
-            checkpoint: note,
-            start,
-            previous,
-            records,
-            earlier_checkpoints,
-        })
-    }
-
-    /// The stored checkpoints, oldest first.
-    pub fn checkpoints(&self) -> Result<Vec<String>> {
-        self.store.checkpoints()
-    }
-
-    fn maybe_checkpoint(&self, len: u64) -> Result<()> {
-        if self.signer.is_none() {
-            return Ok(());
-        }
-        let due = {
-            let last = self.last_checkpoint.lock().map_err(|_| Error::Poisoned)?;
-            len > last.0
-                && (self.policy.every_records.is_some_and(|n| len - last.0 >= n)
-                    || self.policy.every.is_some_and(|t| last.1.elapsed() >= t))
-        };
-        if due {
-            self.checkpoint()?;
-        }
-        Ok(())
+        self.core.verifier()
     }
 
     /// The underlying store.
@@ -213,49 +96,71 @@ impl<S: Store> AuditLog<S> {
         &self.store
     }
 
-    fn seal_all(&self, events: Vec<Event>) -> Result<Vec<Sealed>> {
-        let mut slot = self.rng.lock().map_err(|_| Error::Poisoned)?;
-        let rng = match &mut *slot {
-            Some(rng) => rng,
-            none => none.insert(ChaCha20Rng::from_rng(OsRng).map_err(|_| Error::Entropy)?),
-        };
-        events.into_iter().map(|e| Sealed::seal(e, rng)).collect()
-    }
-
     /// Records one event; returns once it is durable.
     pub fn append(&self, event: Event) -> Result<Receipt> {
         let mut receipts = self.append_batch(vec![event])?;
-        receipts.pop().ok_or(Error::Poisoned)
+        receipts.pop().ok_or(Error::IndexOutOfRange(0))
     }
 
     /// Records several events in order with one durability barrier.
     pub fn append_batch(&self, events: Vec<Event>) -> Result<Vec<Receipt>> {
-        let sealed = self.seal_all(events)?;
+        let sealed = self.core.seal_all(events)?;
         let receipts = self.store.append(sealed)?;
-        // Keep the tree current when this batch is next in line; otherwise
-        // (concurrent writers) `sync_tree` catches up on demand.
-        if let (Ok(mut tree), Some(first)) = (self.tree.lock(), receipts.first())
-            && tree.len() == first.index
+        self.core.note_appended(&receipts);
+        if let Some(last) = receipts.last()
+            && self.core.checkpoint_due(last.index + 1)?
         {
-            for r in &receipts {
-                tree.push(r.leaf_hash);
-            }
-        }
-        if let Some(last) = receipts.last() {
-            self.maybe_checkpoint(last.index + 1)?;
+            self.checkpoint()?;
         }
         Ok(receipts)
     }
 
+    /// Signs and stores a checkpoint of the current tree head; returns the
+    /// note. Fails with [`Error::SignerMissing`] without a signer.
+    pub fn checkpoint(&self) -> Result<String> {
+        let mut last = self.core.checkpoint_lock()?;
+        let (size, root) = self.head()?;
+        let note = self.core.sign(size, root)?;
+        self.store.add_checkpoint(&note)?;
+        *last = (size, Instant::now());
+        Ok(note)
+    }
+
+    /// The stored checkpoints, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<String>> {
+        self.store.checkpoints()
+    }
+
+    /// Exports records `start..end` as an evidence bundle, proven against
+    /// the latest checkpoint (a new one is signed if none covers `end`), with
+    /// the earliest checkpoint that covers `end` as evidence of when the
+    /// records were already in the log.
+    pub fn export(&self, start: u64, end: u64) -> Result<Bundle> {
+        let key = self.core.export_key(start, end, self.len()?)?;
+        let notes = self.core.open_notes(&key, self.store.checkpoints()?);
+        let latest = match LogCore::covering(&notes, end) {
+            Some(latest) => latest,
+            None => {
+                let note = self.checkpoint()?;
+                let cp = key.open(&note)?;
+                (note, cp)
+            }
+        };
+        let records = self.store.read(start, end)?;
+        let tree = self.sync_tree()?;
+        self.core
+            .assemble(&key, &tree, &notes, latest, start, records)
+    }
+
     /// Brings the in-memory tree up to the store's length and returns it locked.
     fn sync_tree(&self) -> Result<MutexGuard<'_, MerkleTree>> {
-        let mut tree = self.tree.lock().map_err(|_| Error::Poisoned)?;
+        let mut tree = self.core.tree()?;
         let len = self.store.len()?;
         while tree.len() < len {
-            let end = len.min(tree.len() + 65_536);
+            let end = len.min(tree.len() + TREE_CHUNK);
             let hashes = self.store.leaf_hashes(tree.len(), end)?;
             if hashes.is_empty() {
-                return Err(Error::OutOfRange(tree.len()));
+                return Err(Error::IndexOutOfRange(tree.len()));
             }
             for h in hashes {
                 tree.push(h);
@@ -301,7 +206,7 @@ impl<S: Store> AuditLog<S> {
         self.store
             .read(index, index.saturating_add(1))?
             .pop()
-            .ok_or(Error::OutOfRange(index))
+            .ok_or(Error::IndexOutOfRange(index))
     }
 
     /// Records `start..end`.
@@ -320,18 +225,8 @@ impl<S: Store> AuditLog<S> {
     /// Every hash, proof and checkpoint stays valid: the log keeps each
     /// payload's salted commitment and loses only the salt and the text.
     pub fn erase_subject(&self, subject: &str, actor: &str) -> Result<Erasure> {
-        let targets: Vec<u64> = self
-            .store
-            .query(&Query::subject(subject))?
-            .iter()
-            .filter(|r| matches!(r.payload_state(), crate::PayloadState::Present(_)))
-            .map(Record::index)
-            .collect();
-        let receipt = self.append(
-            Event::new(actor, crate::verify::ERASE_ACTION, "audit-log")
-                .with_subject(subject)
-                .with_payload(serde_json::json!({ "erased": targets })),
-        )?;
+        let targets = erasure_targets(&self.store.query(&Query::subject(subject))?);
+        let receipt = self.append(erasure_event(subject, actor, &targets))?;
         let mut erased = Vec::new();
         for index in targets {
             if self.store.erase_payload(index)? {
@@ -339,6 +234,228 @@ impl<S: Store> AuditLog<S> {
             }
         }
         Ok(Erasure { erased, receipt })
+    }
+}
+
+impl<S: Store> AuditSink for AuditLog<S> {
+    fn record(&self, event: Event) -> Result<Receipt> {
+        self.append(event)
+    }
+}
+
+/// Leaf hashes fetched per store call while the tree catches up.
+pub(crate) const TREE_CHUNK: u64 = 65_536;
+
+/// The records of `hits` whose payload is present: what an erasure erases.
+pub(crate) fn erasure_targets(hits: &[Record]) -> Vec<u64> {
+    hits.iter()
+        .filter(|r| matches!(r.payload_state(), PayloadState::Present(_)))
+        .map(Record::index)
+        .collect()
+}
+
+/// The event that records an erasure of `targets`, recorded before them.
+pub(crate) fn erasure_event(subject: &str, actor: &str, targets: &[u64]) -> Event {
+    Event::new(actor, ERASE_ACTION, "audit-log")
+        .with_subject(subject)
+        .with_payload(serde_json::json!({ "erased": targets }))
+}
+
+/// The bookkeeping of a log, shared by [`AuditLog`] and the async log: who
+/// signs, when, the salt generator, and the Merkle tree kept in memory.
+pub(crate) struct LogCore {
+    pub(crate) signer: Option<CheckpointSigner>,
+    pub(crate) origin: String,
+    pub(crate) policy: CheckpointPolicy,
+    last_checkpoint: Mutex<(u64, Instant)>,
+    /// Salts come from a ChaCha20 generator seeded once from the operating
+    /// system (seeded on first use, so that construction cannot fail).
+    rng: Mutex<Option<ChaCha20Rng>>,
+    tree: Mutex<MerkleTree>,
+}
+
+impl LogCore {
+    pub(crate) fn new() -> LogCore {
+        LogCore {
+            signer: None,
+            origin: String::from("palisade-audit"),
+            policy: CheckpointPolicy::default(),
+            last_checkpoint: Mutex::new((0, Instant::now())),
+            rng: Mutex::new(None),
+            tree: Mutex::new(MerkleTree::new()),
+        }
+    }
+
+    pub(crate) fn verifier(&self) -> Option<CheckpointVerifier> {
+        self.signer.as_ref().map(CheckpointSigner::verifier)
+    }
+
+    pub(crate) fn seal_all(&self, events: Vec<Event>) -> Result<Vec<Sealed>> {
+        let mut slot = self.rng.lock().map_err(|_| Error::LockPoisoned)?;
+        let rng = match &mut *slot {
+            Some(rng) => rng,
+            none => {
+                none.insert(ChaCha20Rng::from_rng(OsRng).map_err(|_| Error::RandomUnavailable)?)
+            }
+        };
+        events.into_iter().map(|e| Sealed::seal(e, rng)).collect()
+    }
+
+    pub(crate) fn tree(&self) -> Result<MutexGuard<'_, MerkleTree>> {
+        self.tree.lock().map_err(|_| Error::LockPoisoned)
+    }
+
+    /// Keeps the tree current when this batch is next in line; otherwise
+    /// (several writers on one store) the tree catches up on demand.
+    pub(crate) fn note_appended(&self, receipts: &[Receipt]) {
+        if let (Ok(mut tree), Some(first)) = (self.tree.lock(), receipts.first())
+            && tree.len() == first.index
+        {
+            for r in receipts {
+                tree.push(r.leaf_hash);
+            }
+        }
+    }
+
+    /// Appends `hashes` as leaves `start..` if the tree still ends at
+    /// `start` (another caller may have caught up meanwhile).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn extend_tree(&self, start: u64, hashes: Vec<Hash>) -> Result<()> {
+        let mut tree = self.tree()?;
+        if tree.len() == start {
+            for h in hashes {
+                tree.push(h);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn checkpoint_lock(&self) -> Result<MutexGuard<'_, (u64, Instant)>> {
+        self.last_checkpoint.lock().map_err(|_| Error::LockPoisoned)
+    }
+
+    /// Whether the policy asks for a checkpoint now that the log has `len`
+    /// records.
+    pub(crate) fn checkpoint_due(&self, len: u64) -> Result<bool> {
+        if self.signer.is_none() {
+            return Ok(false);
+        }
+        let last = self.checkpoint_lock()?;
+        Ok(len > last.0
+            && (self.policy.every_records.is_some_and(|n| len - last.0 >= n)
+                || self.policy.every.is_some_and(|t| last.1.elapsed() >= t)))
+    }
+
+    /// Records that a checkpoint of `size` records was stored.
+    pub(crate) fn checkpointed(&self, size: u64) -> Result<()> {
+        let mut last = self.checkpoint_lock()?;
+        if size >= last.0 {
+            *last = (size, Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Signs a checkpoint of the tree head `size`, `root`.
+    pub(crate) fn sign(&self, size: u64, root: Hash) -> Result<String> {
+        let signer = self.signer.as_ref().ok_or(Error::SignerMissing)?;
+        signer.sign(&Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root,
+            time: SystemTime::now(),
+        })
+    }
+
+    /// Checks an export request against the log's length; returns the key
+    /// the bundle is signed with.
+    pub(crate) fn export_key(&self, start: u64, end: u64, len: u64) -> Result<CheckpointVerifier> {
+        let key = self.verifier().ok_or(Error::SignerMissing)?;
+        if start >= end {
+            return Err(Error::RangeInvalid(format!("empty range `{start}..{end}`")));
+        }
+        if end > len {
+            return Err(Error::IndexOutOfRange(end));
+        }
+        if end - start > MAX_BUNDLE_RECORDS as u64 {
+            return Err(Error::RangeInvalid(format!(
+                "`{start}..{end}` is more than one bundle holds"
+            )));
+        }
+        Ok(key)
+    }
+
+    /// The stored notes this log's key signed, opened.
+    pub(crate) fn open_notes(
+        &self,
+        key: &CheckpointVerifier,
+        notes: Vec<String>,
+    ) -> Vec<(String, Checkpoint)> {
+        notes
+            .into_iter()
+            .filter_map(|note| {
+                let cp = key.open(&note).ok()?;
+                (cp.origin == self.origin).then_some((note, cp))
+            })
+            .collect()
+    }
+
+    /// The latest note, if it covers record `end - 1`.
+    pub(crate) fn covering(
+        notes: &[(String, Checkpoint)],
+        end: u64,
+    ) -> Option<(String, Checkpoint)> {
+        notes.last().filter(|(_, cp)| cp.size >= end).cloned()
+    }
+
+    /// Builds the bundle of `records` (starting at `start`) proven against
+    /// `latest`, with the earliest stored checkpoint that already covered
+    /// them.
+    pub(crate) fn assemble(
+        &self,
+        key: &CheckpointVerifier,
+        tree: &MerkleTree,
+        notes: &[(String, Checkpoint)],
+        latest: (String, Checkpoint),
+        start: u64,
+        records: Vec<Record>,
+    ) -> Result<Bundle> {
+        let (note, cp) = latest;
+        let end = start + records.len() as u64;
+        let previous = match start.checked_sub(1) {
+            None => None,
+            Some(before) => Some(ProvenLeaf {
+                leaf_hash: *tree.leaf(before).ok_or(Error::IndexOutOfRange(before))?,
+                inclusion: tree.inclusion_proof(before, cp.size)?,
+            }),
+        };
+        let mut bundled = Vec::with_capacity(records.len());
+        for (i, r) in (start..).zip(records) {
+            bundled.push(BundleRecord {
+                record: r.encode(),
+                payload: BundlePayload::from_state(r.payload_state()),
+                inclusion: tree.inclusion_proof(i, cp.size)?,
+            });
+        }
+        let mut earlier_checkpoints = Vec::new();
+        if let Some((n, old)) = notes
+            .iter()
+            .find(|(_, c)| c.size >= end && c.size < cp.size)
+        {
+            earlier_checkpoints.push(EarlierCheckpoint {
+                note: n.clone(),
+                consistency: tree.consistency_proof(old.size, cp.size)?,
+            });
+        }
+        Ok(Bundle {
+            format: BUNDLE_FORMAT.to_owned(),
+            origin: self.origin.clone(),
+            public_key: key.to_text(),
+            checkpoint: note,
+            start,
+            previous,
+            records: bundled,
+            earlier_checkpoints,
+        })
     }
 }
 
@@ -360,68 +477,75 @@ impl Default for CheckpointPolicy {
     }
 }
 
-/// File names in a log directory besides the store's own.
-pub const KEY_FILE: &str = "checkpoint.key";
-/// The public key file in a log directory.
-pub const PUBLIC_KEY_FILE: &str = "checkpoint.pub";
-/// The file naming the log (its origin).
-pub const ORIGIN_FILE: &str = "origin";
-
 impl AuditLog<FileStore> {
     /// Opens (creating if needed) the log in `dir`: its segments, its origin
     /// and its checkpoint key. A new log gets a random origin and a fresh key,
     /// written to `dir/checkpoint.key` with mode 0600, and the public key to
     /// `dir/checkpoint.pub`.
+    ///
+    /// Like [`FileStore::open`], this never repairs a directory a crash left
+    /// with a torn tail ([`Error::RecoveryNeeded`]); to repair and open in
+    /// one go, recover the store and build the log from it:
+    ///
+    /// ```
+    /// use palisade_audit::{AuditLog, FileOptions, FileStore};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let (store, recovery) = FileStore::recover(dir.path(), FileOptions::default())?;
+    /// if !recovery.is_clean() {
+    ///     eprintln!("audit log recovered: {recovery:?}");
+    /// }
+    /// let log = AuditLog::from_file_store(store, None)?;
+    /// # drop(log);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(dir: impl AsRef<Path>, options: FileOptions) -> Result<AuditLog<FileStore>> {
-        let dir = dir.as_ref();
-        let store = FileStore::open(dir, options)?;
-        let origin = read_or_create_origin(dir)?;
-        let key_path = dir.join(KEY_FILE);
-        let signer = if key_path.exists() {
-            let text = zeroize::Zeroizing::new(std::fs::read_to_string(&key_path)?);
-            CheckpointSigner::from_text(&text)?
-        } else {
-            let signer = CheckpointSigner::generate(&origin)?;
-            write_atomically(dir, KEY_FILE, signer.to_text().as_bytes())?;
-            signer
-        };
-        if !dir.join(PUBLIC_KEY_FILE).exists() {
-            let public = signer.verifier().to_text();
-            write_atomically(dir, PUBLIC_KEY_FILE, public.as_bytes())?;
-        }
-        Self::open_with(store, origin, signer)
+        AuditLog::from_file_store(FileStore::open(dir, options)?, None)
     }
 
-    /// Opens the store in `dir` with a signing key kept elsewhere.
+    /// Opens the log in `dir` with a signing key kept elsewhere.
     pub fn open_with_key(
         dir: impl AsRef<Path>,
         options: FileOptions,
         signer: CheckpointSigner,
     ) -> Result<AuditLog<FileStore>> {
-        let dir = dir.as_ref();
-        let store = FileStore::open(dir, options)?;
-        let origin = read_or_create_origin(dir)?;
-        if !dir.join(PUBLIC_KEY_FILE).exists() {
-            let public = signer.verifier().to_text();
-            write_atomically(dir, PUBLIC_KEY_FILE, public.as_bytes())?;
-        }
-        Self::open_with(store, origin, signer)
+        AuditLog::from_file_store(FileStore::open(dir, options)?, Some(signer))
     }
 
-    fn open_with(
+    /// The log over an opened (or recovered) file store: its origin from the
+    /// directory (created if missing), and `signer` or else the directory's
+    /// key (created if missing, mode 0600, with the public key beside it).
+    pub fn from_file_store(
         store: FileStore,
-        origin: String,
-        signer: CheckpointSigner,
+        signer: Option<CheckpointSigner>,
     ) -> Result<AuditLog<FileStore>> {
+        let dir = store.dir()?;
+        let origin = read_or_create_origin(&dir)?;
+        let signer = match signer {
+            Some(signer) => signer,
+            None => {
+                let key_path = dir.join(KEY_FILE);
+                if key_path.exists() {
+                    let text = zeroize::Zeroizing::new(std::fs::read_to_string(&key_path)?);
+                    CheckpointSigner::from_text(&text)?
+                } else {
+                    let signer = CheckpointSigner::generate(&origin)?;
+                    write_atomically(&dir, KEY_FILE, signer.to_text().as_bytes())?;
+                    signer
+                }
+            }
+        };
+        if !dir.join(PUBLIC_KEY_FILE).exists() {
+            let public = signer.verifier().to_text();
+            write_atomically(&dir, PUBLIC_KEY_FILE, public.as_bytes())?;
+        }
         let log = AuditLog::with_store(store).with_signer(origin, signer);
         let last = log
             .store
             .checkpoints()?
             .last()
-            .map(|n| crate::checkpoint::parse_checkpoint_unverified(n).map_or(0, |c| c.size));
-        if let Ok(mut guard) = log.last_checkpoint.lock() {
-            guard.0 = last.unwrap_or(0);
-        }
+            .map_or(0, |n| parse_checkpoint_unverified(n).map_or(0, |c| c.size));
+        log.core.checkpointed(last)?;
         Ok(log)
     }
 }
@@ -432,11 +556,10 @@ fn read_or_create_origin(dir: &Path) -> Result<String> {
         return Ok(std::fs::read_to_string(path)?.trim_end().to_owned());
     }
     let mut id = [0u8; 8];
-    rand_core::RngCore::try_fill_bytes(&mut OsRng, &mut id).map_err(|_| Error::Entropy)?;
-    let origin = format!(
-        "palisade-audit/{}",
-        id.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    OsRng
+        .try_fill_bytes(&mut id)
+        .map_err(|_| Error::RandomUnavailable)?;
+    let origin = format!("palisade-audit/{}", data_encoding::HEXLOWER.encode(&id));
     write_atomically(dir, ORIGIN_FILE, origin.as_bytes())?;
     Ok(origin)
 }
@@ -464,16 +587,10 @@ pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(
 }
 
 /// What [`AuditLog::erase_subject`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Erasure {
     /// Indexes of the records whose payloads were erased.
     pub erased: Vec<u64>,
     /// The receipt of the event that records the erasure.
     pub receipt: Receipt,
-}
-
-impl<S: Store> AuditSink for AuditLog<S> {
-    fn record(&self, event: Event) -> Result<Receipt> {
-        self.append(event)
-    }
 }

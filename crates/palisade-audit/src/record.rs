@@ -1,33 +1,5 @@
-//! The stored form of an event and its canonical encoding (the hash input).
-//!
-//! # Canonical encoding, version 1
-//!
-//! A record is hashed as the bytes below; every field has a fixed position and
-//! every variable-length field a length prefix, so two different records never
-//! share an encoding. All integers are big-endian.
-//!
-//! ```text
-//! record   := version:u8 (= 1)
-//!             index:u64                 position in the log, from 0
-//!             previous:[32]             leaf hash of record index-1 (zeros for 0)
-//!             time:i64                  nanoseconds since 1970-01-01T00:00:00Z, >= 0
-//!             outcome:u8                0 success, 1 failure, 2 denied
-//!             actor:str action:str resource:str
-//!             tenant:opt-str
-//!             subjects:u32 str*         count, then each subject
-//!             payload:opt-[32]          commitment to the payload, see below
-//! str      := length:u32 bytes          UTF-8, at most 65 535 bytes
-//! opt-X    := 0x00 | 0x01 X
-//! ```
-//!
-//! The leaf hash is `SHA-256(0x00 || record)` (RFC 6962); since each record
-//! names the leaf hash of its predecessor, the leaves also form a hash chain.
-//!
-//! The payload commitment is
-//! `SHA-256("palisade-audit payload v1" || 0x00 || salt[32] || payload)` where
-//! `payload` is the JSON text of the payload and `salt` 32 random bytes kept
-//! beside the record. Erasing a payload deletes the salt and the JSON; the
-//! commitment, and with it every hash and proof, stays as it was.
+//! The stored form of an event and its canonical encoding (the hash input),
+//! specified in [`crate::format`].
 
 use std::time::SystemTime;
 
@@ -36,7 +8,8 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroize;
 
 use crate::event::{EventFields, nanos_to_time, time_to_nanos};
-use crate::merkle::{Hash, leaf_hash};
+use crate::hash::Hash;
+use crate::proof::merkle::leaf_hash;
 use crate::{Error, Event, Outcome, Result, error::malformed};
 
 /// The version byte of the canonical encoding.
@@ -104,17 +77,32 @@ pub enum PayloadState {
     Erased,
 }
 
+impl PayloadState {
+    /// `none`, `present` or `erased`: the state's name in JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PayloadState::None => "none",
+            PayloadState::Present(_) => "present",
+            PayloadState::Erased => "erased",
+        }
+    }
+}
+
 /// `SHA-256("palisade-audit payload v1" || 0x00 || salt || json)`.
 pub fn payload_commitment(salt: &[u8; 32], json: &[u8]) -> Hash {
     let mut h = Sha256::new();
     h.update(PAYLOAD_DOMAIN);
     h.update(salt);
     h.update(json);
-    h.finalize().into()
+    Hash::from_bytes(h.finalize().into())
 }
 
-/// An event sealed for the log: encoded fields, payload committed, not yet
-/// placed (no index or predecessor yet).
+/// An event sealed for the log: fields checked, payload committed with a
+/// fresh salt, not yet placed (no index or predecessor yet). A [`Store`]
+/// places sealed events when it appends them, so that a shared store can
+/// sequence appends from many processes.
+///
+/// [`Store`]: crate::Store
 #[derive(Clone, Debug)]
 pub struct Sealed {
     fields: EventFields,
@@ -135,7 +123,7 @@ impl Sealed {
             check_str("tenant", tenant)?;
         }
         if fields.subjects.len() > MAX_SUBJECTS {
-            return Err(Error::TooManySubjects);
+            return Err(Error::SubjectsTooMany);
         }
         for subject in &fields.subjects {
             check_str("subject", subject)?;
@@ -143,7 +131,7 @@ impl Sealed {
         let (commitment, payload) = match payload {
             None => (None, PayloadState::None),
             Some(value) => {
-                let json = serde_json::to_vec(&value).map_err(|e| Error::Payload(e.to_string()))?;
+                let json = serde_json::to_vec(&value).map_err(Error::PayloadUnserializable)?;
                 if json.len() > MAX_PAYLOAD_LEN {
                     return Err(Error::FieldTooLong("payload"));
                 }
@@ -180,7 +168,7 @@ impl Sealed {
             fields,
             commitment,
             payload,
-            leaf_hash: [0; 32],
+            leaf_hash: Hash::ZERO,
         };
         record.leaf_hash = record.compute_leaf_hash();
         record
@@ -197,6 +185,10 @@ fn check_str(name: &'static str, s: &str) -> Result<()> {
 
 /// One entry of the log: an event at its index, chained to its predecessor,
 /// with its payload present, absent or erased.
+///
+/// Serializes (for logs and API answers) as the event's fields plus
+/// `index`, `leaf_hash` and `payload_state`; the payload's salt is never
+/// serialized.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     index: u64,
@@ -319,14 +311,14 @@ impl Record {
         }
     }
 
-    #[allow(dead_code, reason = "used by the file store, which lands next")]
     /// Attaches what storage holds of the payload to a decoded record.
     pub(crate) fn with_payload_state(mut self, payload: PayloadState) -> Record {
         self.payload = payload;
         self
     }
 
-    /// The canonical encoding (version 1): the input of the leaf hash.
+    /// The canonical encoding (version 1, see [`crate::format`]): the input
+    /// of the leaf hash.
     pub fn encode(&self) -> Vec<u8> {
         let f = &self.fields;
         let mut out = Vec::with_capacity(
@@ -344,14 +336,14 @@ impl Record {
         let mut h = Sha256::new();
         h.update([0x00]);
         self.encode_into(&mut h);
-        h.finalize().into()
+        Hash::from_bytes(h.finalize().into())
     }
 
     fn encode_into(&self, out: &mut impl Sink) {
         let f = &self.fields;
         out.put(&[ENCODING_VERSION]);
         out.put(&self.index.to_be_bytes());
-        out.put(&self.previous);
+        out.put(self.previous.as_bytes());
         out.put(&self.time_nanos.to_be_bytes());
         out.put(&[f.outcome.code()]);
         put_str(out, &f.actor);
@@ -372,7 +364,7 @@ impl Record {
             None => out.put(&[0]),
             Some(c) => {
                 out.put(&[1]);
-                out.put(c);
+                out.put(c.as_bytes());
             }
         }
     }
@@ -380,8 +372,9 @@ impl Record {
     /// Decodes a canonical encoding strictly: the version must be 1, every
     /// field in range, and no byte left over. The payload state is
     /// [`PayloadState::Erased`] when a commitment is present (the text lives
-    /// beside the record, in storage) and
-    /// [`PayloadState::None`] otherwise.
+    /// beside the record, in storage) and [`PayloadState::None`] otherwise.
+    /// The function the `audit_segment` fuzz target reaches through
+    /// [`format::parse_segment`](crate::format::parse_segment).
     pub fn decode(bytes: &[u8]) -> Result<Record> {
         let mut r = Reader { rest: bytes };
         let version = r.u8()?;
@@ -435,6 +428,43 @@ impl Record {
             payload,
             leaf_hash: leaf_hash(bytes),
         })
+    }
+}
+
+impl serde::Serialize for Record {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct View<'a> {
+            index: u64,
+            leaf_hash: &'a Hash,
+            actor: &'a str,
+            action: &'a str,
+            resource: &'a str,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            subjects: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tenant: Option<&'a str>,
+            #[serde(with = "crate::event::rfc3339")]
+            time: SystemTime,
+            outcome: Outcome,
+            payload_state: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            payload: Option<serde_json::Value>,
+        }
+        View {
+            index: self.index,
+            leaf_hash: &self.leaf_hash,
+            actor: &self.fields.actor,
+            action: &self.fields.action,
+            resource: &self.fields.resource,
+            subjects: &self.fields.subjects,
+            tenant: self.fields.tenant.as_deref(),
+            time: self.fields.time,
+            outcome: self.fields.outcome,
+            payload_state: self.payload.as_str(),
+            payload: self.payload(),
+        }
+        .serialize(s)
     }
 }
 
@@ -501,7 +531,7 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn hash(&mut self) -> Result<Hash> {
-        self.array()
+        self.array().map(Hash::from_bytes)
     }
 
     fn string(&mut self) -> Result<String> {

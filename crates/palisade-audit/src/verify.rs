@@ -6,19 +6,25 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use crate::checkpoint::{Checkpoint, CheckpointVerifier, parse_checkpoint_unverified};
-use crate::file::{list_segments, parse_checkpoint_frames};
-use crate::merkle::{Hash, MerkleTree};
+use serde::Serialize;
+
+use crate::format::{CHECKPOINTS_FILE, ORIGIN_FILE};
+use crate::proof::checkpoint::{Checkpoint, CheckpointVerifier, parse_checkpoint_unverified};
+use crate::proof::merkle::MerkleTree;
 use crate::record::Record;
-use crate::segment::{SEGMENT_HEADER_LEN, check_sidecar, parse_segment_header, read_frame};
-use crate::{Error, Finding, Result};
+use crate::store::file::{list_segments, parse_checkpoint_frames};
+use crate::store::segment::{
+    SEGMENT_HEADER_LEN, check_sidecar, encode_sidecar, parse_segment_header, read_frame,
+};
+use crate::{Error, Finding, Hash, Result};
 
 /// The action of the event that records an erasure.
 pub const ERASE_ACTION: &str = "audit.erase";
 
-/// What a successful verification established.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Report {
+/// What a successful verification of a whole log established.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[must_use = "the report says how many records and checkpoints were verified"]
+pub struct LogReport {
     /// Number of records.
     pub records: u64,
     /// Merkle root over all records.
@@ -34,7 +40,7 @@ pub struct Report {
 }
 
 fn fail<T>(finding: Finding) -> Result<T> {
-    Err(Error::Verification(finding))
+    Err(Error::LogInvalid(finding))
 }
 
 /// Checks records one by one: index, chain, payload, tree.
@@ -100,6 +106,25 @@ impl ChainChecker {
         self.last = facts.leaf;
         self.next += 1;
         Ok(())
+    }
+
+    /// Checks every checkpoint against the tree and reports on the log.
+    fn report(
+        &self,
+        notes: &[String],
+        origin: Option<&str>,
+        key: Option<&CheckpointVerifier>,
+    ) -> Result<LogReport> {
+        let (verified, latest) = check_checkpoints(notes, origin, key, &self.tree)?;
+        let size = self.tree.len();
+        Ok(LogReport {
+            records: size,
+            root: self.tree.root(size)?,
+            checkpoints_verified: verified,
+            latest_checkpoint: latest,
+            payloads_present: self.present,
+            payloads_erased: self.erased.len() as u64,
+        })
     }
 
     /// Checks that every erased payload is covered by a later erasure event.
@@ -222,7 +247,7 @@ pub(crate) fn check_checkpoints(
             ));
         }
         let root = tree.root(cp.size)?;
-        if !crate::merkle::ct_eq(&root, &cp.root) {
+        if root != cp.root {
             return fail(Finding::log(format!(
                 "the records do not match checkpoint {n}: a record among the first {} was rewritten",
                 cp.size
@@ -245,8 +270,8 @@ pub(crate) fn check_checkpoints(
 /// the index sequence and hash chain, payload commitments, erasures, the
 /// Merkle tree, and every checkpoint (signatures with `key`, when given).
 ///
-/// Returns a [`Report`], or [`Error::Verification`] with the first problem.
-pub fn verify_dir(dir: impl AsRef<Path>, key: Option<&CheckpointVerifier>) -> Result<Report> {
+/// Returns a [`LogReport`], or [`Error::LogInvalid`] with the first problem.
+pub fn verify_dir(dir: impl AsRef<Path>, key: Option<&CheckpointVerifier>) -> Result<LogReport> {
     let dir = dir.as_ref();
     let mut checker = ChainChecker::default();
     let segments = list_segments(dir)?;
@@ -292,7 +317,7 @@ pub fn verify_dir(dir: impl AsRef<Path>, key: Option<&CheckpointVerifier>) -> Re
         }
     }
     checker.check_erasures()?;
-    let origin = match std::fs::read(dir.join(crate::ORIGIN_FILE)) {
+    let origin = match std::fs::read(dir.join(ORIGIN_FILE)) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) if text.ends_with('\n') && !text.trim_end().is_empty() => {
                 text.trim_end().to_owned()
@@ -302,7 +327,7 @@ pub fn verify_dir(dir: impl AsRef<Path>, key: Option<&CheckpointVerifier>) -> Re
         Err(_) => return fail(Finding::log("the origin file is missing")),
     };
     let mut cp_bytes = Vec::new();
-    if let Ok(mut f) = File::open(dir.join("checkpoints.log")) {
+    if let Ok(mut f) = File::open(dir.join(CHECKPOINTS_FILE)) {
         f.read_to_end(&mut cp_bytes)?;
     }
     let (notes, valid) = parse_checkpoint_frames(&cp_bytes);
@@ -312,16 +337,7 @@ pub fn verify_dir(dir: impl AsRef<Path>, key: Option<&CheckpointVerifier>) -> Re
             notes.len()
         )));
     }
-    let (verified, latest) = check_checkpoints(&notes, Some(&origin), key, &checker.tree)?;
-    let size = checker.tree.len();
-    Ok(Report {
-        records: size,
-        root: checker.tree.root(size)?,
-        checkpoints_verified: verified,
-        latest_checkpoint: latest,
-        payloads_present: checker.present,
-        payloads_erased: checker.erased.len() as u64,
-    })
+    checker.report(&notes, Some(&origin), key)
 }
 
 /// Verifies a log held in any [`Store`](crate::Store) (SQLite, PostgreSQL,
@@ -332,13 +348,42 @@ pub fn verify_store<S: crate::Store + ?Sized>(
     store: &S,
     origin: Option<&str>,
     key: Option<&CheckpointVerifier>,
-) -> Result<Report> {
-    let mut checker = ChainChecker::default();
+) -> Result<LogReport> {
+    let mut checker = StoreChecker::default();
     let len = store.len()?;
-    let mut start = 0;
-    while start < len {
-        let end = len.min(start + 4096);
-        let records = store.read(start, end)?;
+    while let Some((start, end)) = checker.next_chunk(len) {
+        checker.check(
+            start,
+            end,
+            store.read(start, end)?,
+            store.leaf_hashes(start, end)?,
+        )?;
+    }
+    checker.finish(&store.checkpoints()?, origin, key)
+}
+
+/// [`verify_store`] in chunks, for a store read synchronously or not.
+#[derive(Debug, Default)]
+pub(crate) struct StoreChecker {
+    chain: ChainChecker,
+    done: u64,
+}
+
+impl StoreChecker {
+    /// Records to read next, until `len` are checked.
+    pub(crate) fn next_chunk(&self, len: u64) -> Option<(u64, u64)> {
+        (self.done < len).then(|| (self.done, len.min(self.done + 4096)))
+    }
+
+    /// Checks records `start..end` as read, against the leaf hashes stored
+    /// beside them.
+    pub(crate) fn check(
+        &mut self,
+        start: u64,
+        end: u64,
+        records: Vec<Record>,
+        stored: Vec<Hash>,
+    ) -> Result<()> {
         if records.len() as u64 != end - start {
             return fail(Finding::at(
                 start + records.len() as u64,
@@ -348,7 +393,6 @@ pub fn verify_store<S: crate::Store + ?Sized>(
         // Databases keep each record's leaf hash beside it. A record whose
         // bytes no longer hash to it was altered in place: name that record,
         // not only the next one, whose chain link it breaks.
-        let stored = store.leaf_hashes(start, end)?;
         for (i, r) in records.iter().enumerate() {
             let index = start + i as u64;
             if stored.get(i).is_some_and(|h| h != r.leaf_hash()) {
@@ -357,21 +401,21 @@ pub fn verify_store<S: crate::Store + ?Sized>(
                     "does not match its stored leaf hash: the record or its hash was altered",
                 ));
             }
-            let sidecar = crate::segment::encode_sidecar(r.payload_state());
-            checker.push(&r.encode(), &sidecar)?;
+            let sidecar = encode_sidecar(r.payload_state());
+            self.chain.push(&r.encode(), &sidecar)?;
         }
-        start = end;
+        self.done = end;
+        Ok(())
     }
-    checker.check_erasures()?;
-    let notes = store.checkpoints()?;
-    let (verified, latest) = check_checkpoints(&notes, origin, key, &checker.tree)?;
-    let size = checker.tree.len();
-    Ok(Report {
-        records: size,
-        root: checker.tree.root(size)?,
-        checkpoints_verified: verified,
-        latest_checkpoint: latest,
-        payloads_present: checker.present,
-        payloads_erased: checker.erased.len() as u64,
-    })
+
+    /// Checks erasures and checkpoints once every record is checked.
+    pub(crate) fn finish(
+        self,
+        notes: &[String],
+        origin: Option<&str>,
+        key: Option<&CheckpointVerifier>,
+    ) -> Result<LogReport> {
+        self.chain.check_erasures()?;
+        self.chain.report(notes, origin, key)
+    }
 }

@@ -12,9 +12,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
+use palisade_audit::format::{PUBLIC_KEY_FILE, masked_crc, read_frame};
 use palisade_audit::{
-    AuditLog, CheckpointVerifier, Durability, Error, Event, FileOptions, FileStore, Outcome,
-    PUBLIC_KEY_FILE, Query, Store, masked_crc, read_frame, verify_dir, verify_inclusion,
+    AuditLog, CheckpointVerifier, Durability, Error, Event, FileOptions, FileStore, Outcome, Query,
+    Store, verify_dir, verify_inclusion,
 };
 
 fn event(i: u64) -> Event {
@@ -94,9 +95,10 @@ fn append_reopen_query_prove() {
         assert_eq!(receipts[49].index, 49);
         log.checkpoint().unwrap();
     }
-    let log = AuditLog::open(dir.path(), FileOptions::default()).unwrap();
-    assert_eq!(log.store().recovery().records, 50);
-    assert_eq!(log.store().recovery().dropped_tail_bytes, 0);
+    let (store, recovery) = FileStore::recover(dir.path(), FileOptions::default()).unwrap();
+    assert_eq!(recovery.records, 50);
+    assert!(recovery.is_clean());
+    let log = AuditLog::from_file_store(store, None).unwrap();
     assert_eq!(log.len().unwrap(), 50);
     let r = log.append(event(50)).unwrap();
     assert_eq!(r.index, 50);
@@ -130,7 +132,14 @@ fn append_reopen_query_prove() {
 fn a_second_writer_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let _first = FileStore::open(dir.path(), FileOptions::default()).unwrap();
-    assert!(FileStore::open(dir.path(), FileOptions::default()).is_err());
+    assert!(matches!(
+        FileStore::open(dir.path(), FileOptions::default()),
+        Err(Error::LogLocked)
+    ));
+    assert!(matches!(
+        FileStore::recover(dir.path(), FileOptions::default()),
+        Err(Error::LogLocked)
+    ));
 }
 
 #[test]
@@ -198,13 +207,29 @@ fn a_torn_tail_is_dropped_and_reported() {
     // The strict verifier reports the torn record...
     let err = verify_dir(dir.path(), None).unwrap_err();
     assert!(
-        matches!(err, Error::Verification(ref f) if f.index == Some(4)),
+        matches!(err, Error::LogInvalid(ref f) if f.index == Some(4)),
         "{err}"
     );
-    // ...opening for append drops it and says so; the checkpoint (taken at
-    // size 5) now reveals the loss.
-    let store = FileStore::open(dir.path(), FileOptions::default()).unwrap();
-    assert_eq!(store.recovery().dropped_tail_bytes, (last_len / 2) as u64);
+    // ...opening refuses to repair it silently, and changes nothing...
+    let err = FileStore::open(dir.path(), FileOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::RecoveryNeeded(ref f) if f.index == Some(4)),
+        "{err}"
+    );
+    assert!(matches!(
+        AuditLog::open(dir.path(), FileOptions::default()),
+        Err(Error::RecoveryNeeded(_))
+    ));
+    assert_eq!(
+        fs::metadata(&seg).unwrap().len(),
+        (last_at + last_len / 2) as u64
+    );
+    // ...recovery drops it and says so; the checkpoint (taken at size 5)
+    // now reveals the loss.
+    let (store, recovery) = FileStore::recover(dir.path(), FileOptions::default()).unwrap();
+    assert_eq!(recovery.dropped_tail_bytes, (last_len / 2) as u64);
+    assert_eq!(recovery.records, 4);
+    assert!(!recovery.is_clean());
     assert_eq!(store.len().unwrap(), 4);
     drop(store);
     let err = verify_dir(dir.path(), Some(&key(dir.path()))).unwrap_err();
@@ -220,11 +245,15 @@ fn damage_before_the_tail_is_not_silently_dropped() {
     let (at, _) = frames(&bytes)[2];
     bytes[at + 20] ^= 0x40;
     fs::write(&seg, &bytes).unwrap();
-    let err = FileStore::open(dir.path(), FileOptions::default()).unwrap_err();
-    assert!(
-        matches!(err, Error::Verification(ref f) if f.index == Some(2)),
-        "{err}"
-    );
+    for err in [
+        FileStore::open(dir.path(), FileOptions::default()).unwrap_err(),
+        FileStore::recover(dir.path(), FileOptions::default()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, Error::LogInvalid(ref f) if f.index == Some(2)),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -232,7 +261,7 @@ fn flipping_any_single_byte_is_detected() {
     let dir = tempfile::tempdir().unwrap();
     make_log(dir.path(), 4);
     let trusted = key(dir.path());
-    verify_dir(dir.path(), Some(&trusted)).unwrap();
+    assert_eq!(verify_dir(dir.path(), Some(&trusted)).unwrap().records, 4);
     let work = tempfile::tempdir().unwrap();
     let mut flips = 0;
     for file in walk(dir.path()) {
@@ -291,7 +320,7 @@ fn deleting_reordering_duplicating_records_is_detected() {
         rewrite(dir.path(), &order);
         let err = verify_dir(dir.path(), None).unwrap_err();
         assert!(
-            matches!(err, Error::Verification(ref f) if f.index == Some(bad)),
+            matches!(err, Error::LogInvalid(ref f) if f.index == Some(bad)),
             "{order:?}: {err}"
         );
     }
@@ -304,7 +333,7 @@ fn truncating_after_a_checkpoint_is_detected() {
     rewrite(dir.path(), &[0, 1, 2, 3]);
     let err = verify_dir(dir.path(), Some(&key(dir.path()))).unwrap_err();
     assert!(
-        matches!(err, Error::Verification(ref f) if f.index == Some(4)),
+        matches!(err, Error::LogInvalid(ref f) if f.index == Some(4)),
         "{err}"
     );
     assert!(err.to_string().contains("cut off the end"), "{err}");
@@ -391,14 +420,15 @@ fn an_erasure_without_its_event_is_flagged() {
     fs::write(&seg, &bytes).unwrap();
     let err = verify_dir(dir.path(), None).unwrap_err();
     assert!(
-        matches!(err, Error::Verification(ref f) if f.index == Some(1)),
+        matches!(err, Error::LogInvalid(ref f) if f.index == Some(1)),
         "{err}"
     );
 }
 
 #[test]
 fn exported_bundles_verify_elsewhere_and_catch_tampering() {
-    use palisade_audit::{Bundle, BundlePayload};
+    use palisade_audit::Bundle;
+    use palisade_audit::format::BundlePayload;
     let dir = tempfile::tempdir().unwrap();
     let log = AuditLog::open(dir.path(), FileOptions::default()).unwrap();
     for i in 0..10 {
@@ -481,7 +511,7 @@ fn a_large_log_is_checked_in_parallel_and_still_names_the_record() {
         fs::write(&seg, &copy).unwrap();
         let err = verify_dir(dir.path(), Some(&trusted)).unwrap_err();
         assert!(
-            matches!(err, Error::Verification(ref f) if f.index == Some(expect)),
+            matches!(err, Error::LogInvalid(ref f) if f.index == Some(expect)),
             "{err}"
         );
     }

@@ -16,9 +16,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use palisade_audit::{
-    Hash, MerkleTree, empty_root, leaf_hash, verify_consistency, verify_inclusion,
-};
+use palisade_audit::format::{MerkleTree, empty_root, leaf_hash};
+use palisade_audit::{Hash, verify_consistency, verify_inclusion};
 use serde_json::Value;
 
 fn data(path: &str) -> PathBuf {
@@ -37,7 +36,7 @@ fn unhex(s: &str) -> Vec<u8> {
 /// A base64 value as a hash; `None` when it is not 32 bytes (garbage).
 fn hash(v: &Value) -> Option<Hash> {
     let bytes = STANDARD.decode(v.as_str().unwrap()).unwrap();
-    bytes.try_into().ok()
+    Hash::from_slice(&bytes).ok()
 }
 
 fn proof(v: &Value) -> Option<Vec<Hash>> {
@@ -63,10 +62,10 @@ fn reference_tree() -> (Vec<Hash>, Vec<Hash>) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| unhex(r.as_str().unwrap()).try_into().unwrap())
+        .map(|r| Hash::from_slice(&unhex(r.as_str().unwrap())).unwrap())
         .collect();
     assert_eq!(
-        empty_root().to_vec(),
+        empty_root().as_bytes().to_vec(),
         unhex(v["empty_root"].as_str().unwrap())
     );
     (leaves, roots)

@@ -9,9 +9,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use palisade_audit::format::{MerkleTree, encode_segment, leaf_hash, parse_segment};
 use palisade_audit::{
-    Event, MemoryLog, MerkleTree, Outcome, Record, encode_segment, leaf_hash, parse_segment,
-    verify_consistency, verify_inclusion,
+    AuditLog, Event, Hash, Outcome, Record, verify_consistency, verify_inclusion,
 };
 use proptest::prelude::*;
 
@@ -54,7 +54,7 @@ prop_compose! {
 proptest! {
     #[test]
     fn records_round_trip_through_the_encoding_and_segments(events in proptest::collection::vec(event(), 1..8)) {
-        let log = MemoryLog::new();
+        let log = AuditLog::new();
         for e in &events {
             log.append(e.clone()).unwrap();
         }
@@ -75,8 +75,8 @@ proptest! {
 
     #[test]
     fn distinct_events_have_distinct_leaves(a in event(), b in event()) {
-        let la = MemoryLog::new();
-        let lb = MemoryLog::new();
+        let la = AuditLog::new();
+        let lb = AuditLog::new();
         let ra = la.append(a.clone()).unwrap();
         let rb = lb.append(b.clone()).unwrap();
         // Payload salts differ between logs, so compare payload-free events.
@@ -87,7 +87,7 @@ proptest! {
 
     #[test]
     fn proofs_verify_for_all_sizes(n in 1u64..200, picks in proptest::collection::vec((0u64..200, 0u64..200), 8)) {
-        let leaves: Vec<[u8; 32]> = (0..n).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        let leaves: Vec<Hash> = (0..n).map(|i| leaf_hash(&i.to_le_bytes())).collect();
         let tree = MerkleTree::from_leaves(leaves.iter().copied());
         for (a, b) in picks {
             let size = b % n + 1;
@@ -95,8 +95,9 @@ proptest! {
             let root = tree.root(size).unwrap();
             let proof = tree.inclusion_proof(index, size).unwrap();
             prop_assert!(verify_inclusion(index, size, &leaves[index as usize], &proof, &root).is_ok());
-            let mut wrong = leaves[index as usize];
+            let mut wrong = leaves[index as usize].to_bytes();
             wrong[0] ^= 1;
+            let wrong = Hash::from_bytes(wrong);
             prop_assert!(verify_inclusion(index, size, &wrong, &proof, &root).is_err());
             let old = a % (size + 1);
             let cproof = tree.consistency_proof(old, size).unwrap();

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use axum::http::request::Parts;
 use axum::routing::get;
 use axum::{Json, Router};
-use palisade_audit::{Event, MemoryLog};
+use palisade_audit::{AuditLog, Event, MemoryStore};
 use palisade_axum::{
     Authorized, BoxFuture, DecisionLog, Field, Guard, Guarded, Kind, PolicySource, Principal,
     Protected, Refusal, SessionLookup, action, resource,
@@ -95,7 +95,7 @@ impl PolicySource for Policies {
     }
 }
 
-struct Log(MemoryLog);
+struct Log(AuditLog<MemoryStore>);
 impl DecisionLog for Log {
     fn record<'a>(&'a self, _: &'a str, e: Event) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move { self.0.append(e).map(|_| ()).map_err(|_| Refusal::Internal) })
@@ -124,7 +124,7 @@ async fn main() {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:18181".into());
     let policy = Arc::new(Policy::from_toml(POLICY).unwrap());
-    let guard = Guard::builder(Sessions, Policies(policy), Log(MemoryLog::new())).build();
+    let guard = Guard::builder(Sessions, Policies(policy), Log(AuditLog::new())).build();
     let clients = Arc::new(page());
     let plain = {
         let clients = Arc::clone(&clients);

@@ -124,7 +124,7 @@ impl Guard {
     }
 
     /// Takes one request from `principal`'s allowance of the named quota
-    /// (set with [`GuardBuilder::quota`]), or refuses with 429.
+    /// (set with [`GuardBuilder::with_quota`]), or refuses with 429.
     ///
     /// # Errors
     /// [`Refusal::RateLimited`]; [`Refusal::Internal`] for an unknown quota.
@@ -462,7 +462,7 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
             .with_payload(payload);
         if p.allowed {
             let shown = mark.subjects.iter().chain(&p.subjects);
-            for subject in shown.take(palisade_audit::MAX_SUBJECTS) {
+            for subject in shown.take(palisade_audit::format::MAX_SUBJECTS) {
                 event = event.with_subject(subject.clone());
             }
         }

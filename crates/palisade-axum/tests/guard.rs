@@ -22,7 +22,7 @@ use axum::http::{Request, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
-use palisade_audit::{Event, MemoryLog, Outcome};
+use palisade_audit::{AuditLog, Event, MemoryStore, Outcome};
 use palisade_axum::{
     Authorized, BoxFuture, DecisionLog, Field, Fresh, Guard, Guarded, Kind, PolicySource,
     Principal, Protected, Refusal, ResourceLocator, SessionLookup, WebDefences, action, per_minute,
@@ -222,12 +222,12 @@ impl PolicySource for Policies {
 /// One memory log per tenant; appends can be made to fail.
 #[derive(Default)]
 struct Logs {
-    logs: Mutex<HashMap<String, Arc<MemoryLog>>>,
+    logs: Mutex<HashMap<String, Arc<AuditLog<MemoryStore>>>>,
     fail: AtomicBool,
 }
 
 impl Logs {
-    fn of(&self, tenant: &str) -> Arc<MemoryLog> {
+    fn of(&self, tenant: &str) -> Arc<AuditLog<MemoryStore>> {
         Arc::clone(
             self.logs
                 .lock()

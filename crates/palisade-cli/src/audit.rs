@@ -12,9 +12,10 @@ use std::sync::mpsc;
 use std::time::SystemTime;
 
 use clap::{Subcommand, ValueEnum};
+use palisade_audit::format::PUBLIC_KEY_FILE;
 use palisade_audit::{
     AuditLog, Bundle, CheckpointSigner, CheckpointVerifier, Durability, Error, Event, FileOptions,
-    FileStore, PUBLIC_KEY_FILE, PayloadState, Query, Record, to_hex, verify_dir,
+    FileStore, Hash, Query, Record, Recovery, verify_dir,
 };
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -44,7 +45,12 @@ pub(crate) enum Command {
     /// with the record count and root, 1 naming the first bad record
     Verify {
         /// The log directory
-        #[arg(long, value_name = "DIR", required_unless_present = "bundle")]
+        #[arg(
+            long,
+            value_name = "DIR",
+            env = "PALISADE_AUDIT_LOG",
+            required_unless_present = "bundle"
+        )]
         log: Option<PathBuf>,
         /// Verify this evidence bundle instead of a directory
         #[arg(long, value_name = "FILE", conflicts_with = "log")]
@@ -78,6 +84,17 @@ pub(crate) enum Command {
         /// The later size
         #[arg(long, value_name = "M")]
         to: u64,
+    },
+    /// Repair what a crash left in a log directory (an incomplete last record,
+    /// an interrupted erasure) and say what was done; the other subcommands
+    /// refuse such a directory until it is recovered (`append` recovers by
+    /// itself)
+    Recover {
+        #[command(flatten)]
+        log: LogArgs,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Sign a checkpoint of the current tree head and print it
     Checkpoint {
@@ -134,7 +151,7 @@ pub(crate) enum Command {
 #[derive(Debug, clap::Args)]
 pub(crate) struct LogArgs {
     /// The log directory (created by `append` if missing)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "PALISADE_AUDIT_LOG")]
     log: PathBuf,
     /// The signing key file (default: `checkpoint.key` in the log directory)
     #[arg(long, value_name = "FILE")]
@@ -172,6 +189,20 @@ pub(crate) fn run(command: Command) -> CliResult {
         ),
         Command::Prove { log, index, size } => prove(&log, index, size),
         Command::Consistency { log, from, to } => consistency(&log, from, to),
+        Command::Recover { log, json } => {
+            let (_log, recovery) = open_recovering(&log, FileOptions::default())?;
+            if json {
+                println!("{}", json!(recovery));
+            } else {
+                println!(
+                    "{} records; dropped {} bytes of an incomplete tail; finished {} interrupted erasure(s)",
+                    recovery.records,
+                    recovery.dropped_tail_bytes,
+                    recovery.completed_erasures.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Checkpoint { log } => {
             let log = open(&log, FileOptions::default())?;
             print!("{}", log.checkpoint().map_err(failure)?);
@@ -209,22 +240,41 @@ pub(crate) fn run(command: Command) -> CliResult {
 
 fn failure(e: Error) -> Failure {
     match e {
-        Error::Verification(_) | Error::VerificationFailed => Failure::verdict(e),
+        Error::LogInvalid(_) | Error::ProofInvalid => Failure::verdict(e),
+        Error::RecoveryNeeded(_) => Failure::input(format_args!(
+            "{e} (run `palisade audit recover` to repair it)"
+        )),
         other => Failure::input(other),
     }
 }
 
+fn signer(args: &LogArgs) -> Result<Option<CheckpointSigner>, Failure> {
+    let Some(path) = &args.key else {
+        return Ok(None);
+    };
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| Failure::input(format_args!("cannot read `{}`: {e}", path.display())))?,
+    );
+    CheckpointSigner::from_text(&text)
+        .map(Some)
+        .map_err(failure)
+}
+
+/// Opens the log; refuses a directory that needs recovery.
 fn open(args: &LogArgs, options: FileOptions) -> Result<AuditLog<FileStore>, Failure> {
-    match &args.key {
-        None => AuditLog::open(&args.log, options).map_err(failure),
-        Some(path) => {
-            let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-                Failure::input(format_args!("cannot read `{}`: {e}", path.display()))
-            })?);
-            let signer = CheckpointSigner::from_text(&text).map_err(failure)?;
-            AuditLog::open_with_key(&args.log, options, signer).map_err(failure)
-        }
-    }
+    let store = FileStore::open(&args.log, options).map_err(failure)?;
+    AuditLog::from_file_store(store, signer(args)?).map_err(failure)
+}
+
+/// Repairs what a crash left, then opens the log.
+fn open_recovering(
+    args: &LogArgs,
+    options: FileOptions,
+) -> Result<(AuditLog<FileStore>, Recovery), Failure> {
+    let (store, recovery) = FileStore::recover(&args.log, options).map_err(failure)?;
+    let log = AuditLog::from_file_store(store, signer(args)?).map_err(failure)?;
+    Ok((log, recovery))
 }
 
 fn append(args: &LogArgs, sync: Sync, checkpoint_every: u64) -> CliResult {
@@ -236,18 +286,17 @@ fn append(args: &LogArgs, sync: Sync, checkpoint_every: u64) -> CliResult {
         Sync::Always => Durability::EveryAppend,
         Sync::None => Durability::None,
     };
-    let log = open(
+    let (log, recovery) = open_recovering(
         args,
         FileOptions {
             durability,
             ..FileOptions::default()
         },
-    )?
-    .with_checkpoint_policy(palisade_audit::CheckpointPolicy {
+    )?;
+    let log = log.with_checkpoint_policy(palisade_audit::CheckpointPolicy {
         every_records: Some(checkpoint_every.max(1)),
         every: None,
     });
-    let recovery = log.store().recovery();
     if recovery.dropped_tail_bytes > 0 {
         eprintln!(
             "palisade: recovered the log: dropped an incomplete tail of {} bytes (never acknowledged)",
@@ -308,11 +357,9 @@ fn append(args: &LogArgs, sync: Sync, checkpoint_every: u64) -> CliResult {
             appended += receipts.len() as u64;
             let mut out = stdout.lock();
             for r in &receipts {
-                writeln!(out, "{} {}", r.index, to_hex(&r.leaf_hash))
-                    .map_err(|e| Failure::input(format_args!("cannot write: {e}")))?;
+                writeln!(out, "{} {}", r.index, r.leaf_hash).map_err(|e| Failure::output(&e))?;
             }
-            out.flush()
-                .map_err(|e| Failure::input(format_args!("cannot write: {e}")))?;
+            out.flush().map_err(|e| Failure::output(&e))?;
         }
         if problem.is_some() {
             break;
@@ -356,8 +403,8 @@ fn verify(
                 "from": bundle.start,
                 "to": last,
                 "tree_size": r.checkpoint.size,
-                "root": to_hex(&r.checkpoint.root),
-                "checkpoint_time": humantime_str(r.checkpoint.time),
+                "root": r.checkpoint.root,
+                "checkpoint_time": rfc3339(r.checkpoint.time),
                 "earlier_checkpoints": r.earlier.len(),
                 "key_source": if trusted.is_some() { "--public-key" } else { "bundle" },
             })
@@ -374,7 +421,7 @@ fn verify(
             json!({
                 "ok": true,
                 "records": r.records,
-                "root": to_hex(&r.root),
+                "root": r.root,
                 "checkpoints_verified": r.checkpoints_verified,
                 "latest_checkpoint_size": r.latest_checkpoint.as_ref().map(|c| c.size),
                 "payloads_present": r.payloads_present,
@@ -403,7 +450,7 @@ fn verify(
 
 fn report_failure(e: &Error, as_json: bool) -> CliResult {
     let (index, problem) = match e {
-        Error::Verification(f) => (f.index, f.problem.clone()),
+        Error::LogInvalid(f) => (f.index, f.problem.clone()),
         other => (None, other.to_string()),
     };
     if as_json {
@@ -413,20 +460,21 @@ fn report_failure(e: &Error, as_json: bool) -> CliResult {
         );
     }
     match e {
-        Error::Verification(_) | Error::VerificationFailed | Error::Malformed { .. } => {
+        Error::LogInvalid(_) | Error::ProofInvalid | Error::InputMalformed { .. } => {
             Err(Failure::verdict(format_args!("verification failed: {e}")))
         }
         _ => Err(Failure::input(e)),
     }
 }
 
-fn humantime_str(t: SystemTime) -> String {
-    // Checkpoint times are parsed from RFC 3339, so they are after 1970.
-    humantime::format_rfc3339_nanos(t).to_string()
+/// A checkpoint time in RFC 3339 with nine fractional digits, as in notes.
+fn rfc3339(t: SystemTime) -> String {
+    // Checkpoint times are parsed from RFC 3339, so they are in range.
+    jiff::Timestamp::try_from(t).map_or_else(|_| String::new(), |ts| format!("{ts:.9}"))
 }
 
-fn hexes(hs: &[[u8; 32]]) -> Vec<String> {
-    hs.iter().map(|h| to_hex(h)).collect()
+fn hexes(hs: &[Hash]) -> Vec<String> {
+    hs.iter().map(Hash::to_string).collect()
 }
 
 fn prove(args: &LogArgs, index: u64, size: Option<u64>) -> CliResult {
@@ -442,8 +490,8 @@ fn prove(args: &LogArgs, index: u64, size: Option<u64>) -> CliResult {
         json!({
             "index": index,
             "size": size,
-            "leaf_hash": to_hex(record.leaf_hash()),
-            "root": to_hex(&log.root(size).map_err(failure)?),
+            "leaf_hash": record.leaf_hash(),
+            "root": log.root(size).map_err(failure)?,
             "proof": hexes(&proof),
         })
     );
@@ -458,8 +506,8 @@ fn consistency(args: &LogArgs, from: u64, to: u64) -> CliResult {
         json!({
             "from": from,
             "to": to,
-            "old_root": to_hex(&log.root(from).map_err(failure)?),
-            "new_root": to_hex(&log.root(to).map_err(failure)?),
+            "old_root": log.root(from).map_err(failure)?,
+            "new_root": log.root(to).map_err(failure)?,
             "proof": hexes(&proof),
         })
     );
@@ -484,26 +532,20 @@ fn export(args: &LogArgs, from: u64, to: Option<u64>, output: Option<&Path>) -> 
 
 fn parse_time(text: Option<String>) -> Result<Option<SystemTime>, Failure> {
     text.map(|t| {
-        humantime::parse_rfc3339_weak(&t)
-            .map_err(|_| Failure::input(format_args!("`{t}` is not an RFC 3339 time")))
+        t.parse::<jiff::Timestamp>()
+            .map(SystemTime::from)
+            .map_err(|_| {
+                Failure::input(format_args!(
+                    "`{t}` is not an RFC 3339 time with an offset (`Z` or `+02:00`)"
+                ))
+            })
     })
     .transpose()
 }
 
 /// A record as one JSON object.
 pub(crate) fn record_json(r: &Record) -> Value {
-    let mut v = serde_json::to_value(r.to_event()).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut v {
-        map.insert("index".into(), r.index().into());
-        map.insert("leaf_hash".into(), to_hex(r.leaf_hash()).into());
-        let state = match r.payload_state() {
-            PayloadState::None => "none",
-            PayloadState::Present(_) => "present",
-            PayloadState::Erased => "erased",
-        };
-        map.insert("payload_state".into(), state.into());
-    }
-    v
+    serde_json::to_value(r).unwrap_or(Value::Null)
 }
 
 fn query(
@@ -528,8 +570,7 @@ fn query(
     let stdout = io::stdout();
     let mut out = stdout.lock();
     for r in log.query(&q).map_err(failure)? {
-        writeln!(out, "{}", record_json(&r))
-            .map_err(|e| Failure::input(format_args!("cannot write: {e}")))?;
+        writeln!(out, "{}", record_json(&r)).map_err(|e| Failure::output(&e))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,9 +12,9 @@ use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use palisade_crypt::{
     Ciphertext, Context, Error, Keyring, Normalizer, PinSource, Pkcs11Config, Pkcs11KeyProvider,
     Pkcs11Token, WrappedKeyring, safe_index_bits,
@@ -63,9 +63,9 @@ pub(crate) enum Command {
     Decrypt(FieldArgs),
     /// Re-encrypt tokens (one per line, or `CONTEXT<TAB>TOKEN`) under the primary key
     Rewrap(FieldArgs),
-    /// Encrypt standard input to standard output in 64 KiB chunks (files, backups)
+    /// Encrypt a file or standard input, in 64 KiB chunks, to a file or standard output (files, backups)
     Seal(StreamArgs),
-    /// Decrypt a sealed stream from standard input to standard output
+    /// Decrypt a sealed stream from a file or standard input to a file or standard output
     Open(StreamArgs),
     /// Print the blind index (hex) of the first line of standard input
     BlindIndex {
@@ -99,7 +99,7 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct KeyringArg {
     /// Keyring file (JSON, mode 0600); with --hsm-module, a wrapped keyring file
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PALISADE_KEYRING")]
     keyring: PathBuf,
     #[command(flatten)]
     hsm: HsmArgs,
@@ -194,6 +194,13 @@ pub(crate) struct FieldArgs {
 pub(crate) struct StreamArgs {
     #[command(flatten)]
     field: FieldArgs,
+    /// The input file (default: standard input)
+    #[arg(value_name = "INPUT")]
+    input: Option<PathBuf>,
+    /// Write to this file (created with mode 0600, replaced if it exists)
+    /// instead of standard output; a terminal is refused as output
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
     /// Threads that seal or open chunks (default: one per core); the output
     /// is the same for any number
     #[arg(long, value_name = "N")]
@@ -210,10 +217,10 @@ impl StreamArgs {
 /// Maps library errors to exit codes: authentication failures are verdicts
 /// (1), everything else is malformed input or usage (2).
 fn failure(error: Error) -> Failure {
-    if is_verdict(&error) {
-        Failure::verdict(error)
-    } else {
-        Failure::input(error)
+    match error {
+        Error::Io(e) if e.kind() == io::ErrorKind::BrokenPipe => Failure::output(&e),
+        error if is_verdict(&error) => Failure::verdict(error),
+        error => Failure::input(error),
     }
 }
 
@@ -294,38 +301,108 @@ fn context(args: &FieldArgs) -> Result<Context, Failure> {
     Context::parse(&args.context).map_err(Failure::input)
 }
 
-/// Standard input and output of a stream command.
-type StreamStdio = (Box<dyn Read>, Box<dyn Write>);
+/// The input and output of a stream command, and the input's size when it
+/// is known (a file, or standard input redirected from one).
+struct StreamIo {
+    input: Box<dyn Read>,
+    output: Box<dyn Write>,
+    input_len: Option<u64>,
+}
 
-/// Standard input and output for `seal` and `open`. On Unix, plain files on
+/// Input and output for `seal` and `open`: the named files, or standard
+/// input and output. On Unix, standard input and output are plain files on
 /// duplicates of the two descriptors: no 8 KiB read buffer and no line
 /// buffering (which split each chunk's write in two) between the stream and
 /// the system, and one vectored read and one vectored write per batch of
 /// chunks. The stream reads and writes whole batches, so it needs no buffer.
-fn stream_stdio() -> Result<StreamStdio, Failure> {
+///
+/// Like age, the output is never a terminal: the stream is binary.
+fn stream_io(args: &StreamArgs) -> Result<StreamIo, Failure> {
+    let (input, input_len): (Box<dyn Read>, Option<u64>) = match &args.input {
+        Some(path) if path != Path::new("-") => {
+            let file = std::fs::File::open(path).map_err(|e| {
+                Failure::input(format_args!("cannot read `{}`: {e}", path.display()))
+            })?;
+            let len = file
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            (Box::new(file), len)
+        }
+        _ => standard_input()?,
+    };
+    let output: Box<dyn Write> = match &args.output {
+        Some(path) if path != Path::new("-") => Box::new(private_file(path)?),
+        _ => {
+            if io::stdout().is_terminal() {
+                return Err(Failure::input(
+                    "refusing to write a binary stream to a terminal: use `-o FILE` or redirect standard output",
+                ));
+            }
+            standard_output()?
+        }
+    };
+    Ok(StreamIo {
+        input,
+        output,
+        input_len,
+    })
+}
+
+#[cfg(unix)]
+fn standard_input() -> Result<(Box<dyn Read>, Option<u64>), Failure> {
+    use std::os::fd::AsFd;
+    let file = io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .map_err(|e| Failure::input(format_args!("cannot use standard input: {e}")))?;
+    let len = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    Ok((Box::new(file), len))
+}
+
+#[cfg(not(unix))]
+fn standard_input() -> Result<(Box<dyn Read>, Option<u64>), Failure> {
+    Ok((Box::new(io::stdin().lock()), None))
+}
+
+#[cfg(unix)]
+fn standard_output() -> Result<Box<dyn Write>, Failure> {
+    use std::os::fd::AsFd;
+    io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(|fd| Box::new(std::fs::File::from(fd)) as Box<dyn Write>)
+        .map_err(|e| Failure::input(format_args!("cannot use standard output: {e}")))
+}
+
+#[cfg(not(unix))]
+fn standard_output() -> Result<Box<dyn Write>, Failure> {
+    Ok(Box::new(io::stdout().lock()))
+}
+
+/// The output file: created or replaced, readable by its owner only (an
+/// opened stream is plaintext).
+fn private_file(path: &Path) -> Result<std::fs::File, Failure> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    {
-        use std::os::fd::AsFd;
-        let duplicate = |fd: std::os::fd::BorrowedFd<'_>, name: &str| {
-            fd.try_clone_to_owned()
-                .map(std::fs::File::from)
-                .map_err(|e| Failure::input(format_args!("cannot use standard {name}: {e}")))
-        };
-        let input = duplicate(io::stdin().as_fd(), "input")?;
-        let output = duplicate(io::stdout().as_fd(), "output")?;
-        Ok((Box::new(input), Box::new(output)))
-    }
-    #[cfg(not(unix))]
-    {
-        Ok((Box::new(io::stdin().lock()), Box::new(io::stdout().lock())))
-    }
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map_err(|e| Failure::input(format_args!("cannot write `{}`: {e}", path.display())))
 }
 
 fn write_out(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     out.write_all(bytes)
         .and_then(|()| out.flush())
-        .map_err(|e| Failure::input(format_args!("cannot write standard output: {e}")))
+        .map_err(|e| Failure::output(&e))
 }
 
 pub(crate) fn run(command: Command) -> CliResult {
@@ -402,12 +479,12 @@ pub(crate) fn run(command: Command) -> CliResult {
         Command::Seal(args) => {
             let keyring = load(&args.field.keyring)?;
             let context = context(&args.field)?;
-            let (input, output) = stream_stdio()?;
+            let io = stream_io(&args)?;
             keyring
                 .seal_stream_parallel(
                     &context,
-                    Progress::new(input, "sealed"),
-                    output,
+                    Progress::new(io.input, "sealing", io.input_len),
+                    io.output,
                     args.threads(),
                 )
                 .map_err(failure)?;
@@ -415,12 +492,12 @@ pub(crate) fn run(command: Command) -> CliResult {
         Command::Open(args) => {
             let keyring = load(&args.field.keyring)?;
             let context = context(&args.field)?;
-            let (input, output) = stream_stdio()?;
+            let io = stream_io(&args)?;
             keyring
                 .open_stream_parallel(
                     &context,
-                    Progress::new(input, "opened"),
-                    output,
+                    Progress::new(io.input, "opening", io.input_len),
+                    io.output,
                     args.threads(),
                 )
                 .map_err(failure)?;
@@ -442,7 +519,7 @@ pub(crate) fn run(command: Command) -> CliResult {
             let index = keyring
                 .blind_index(&index, bits, normalizer)
                 .map_err(Failure::input)?;
-            let value = input::secret_line()?;
+            let value = input::secret_line("Value to index: ")?;
             println!("{}", index.compute(&value));
         }
         Command::PlanIndex {
@@ -492,38 +569,44 @@ fn rewrap(args: &FieldArgs) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Counts bytes read and, when standard error is a terminal, shows progress.
+/// Counts bytes read and, when standard error is a terminal, shows a
+/// progress bar: with the total and an ETA when the input's size is known,
+/// bytes and speed otherwise.
 struct Progress<R> {
     inner: R,
-    label: &'static str,
-    bytes: u64,
-    started: Instant,
-    last_shown: Instant,
-    terminal: bool,
+    bar: Option<ProgressBar>,
 }
 
 impl<R> Progress<R> {
-    fn new(inner: R, label: &'static str) -> Self {
-        let now = Instant::now();
-        Self {
-            inner,
-            label,
-            bytes: 0,
-            started: now,
-            last_shown: now,
-            terminal: io::stderr().is_terminal(),
-        }
+    fn new(inner: R, label: &'static str, total: Option<u64>) -> Self {
+        let bar = io::stderr().is_terminal().then(|| {
+            let (bar, template) = match total {
+                Some(len) => (
+                    ProgressBar::new(len),
+                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+                ),
+                None => (
+                    ProgressBar::no_length(),
+                    "{prefix} {bytes} {binary_bytes_per_sec}",
+                ),
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(label);
+            bar
+        });
+        Self { inner, bar }
     }
 
-    fn show(&mut self, end: bool) {
-        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
-        let mib = self.bytes as f64 / (1024.0 * 1024.0);
-        eprint!(
-            "\r{} {mib:.1} MiB ({:.0} MiB/s){}",
-            self.label,
-            mib / secs,
-            if end { "\n" } else { "" }
-        );
+    fn count(&mut self, n: usize) {
+        if let Some(bar) = &self.bar {
+            if n == 0 {
+                bar.finish();
+            } else {
+                bar.inc(n as u64);
+            }
+        }
     }
 }
 
@@ -538,20 +621,5 @@ impl<R: Read> Read for Progress<R> {
         let n = self.inner.read_vectored(bufs)?;
         self.count(n);
         Ok(n)
-    }
-}
-
-impl<R> Progress<R> {
-    fn count(&mut self, n: usize) {
-        self.bytes += n as u64;
-        if self.terminal {
-            if n == 0 {
-                self.show(true);
-                self.terminal = false;
-            } else if self.last_shown.elapsed().as_millis() >= 200 {
-                self.last_shown = Instant::now();
-                self.show(false);
-            }
-        }
     }
 }

@@ -19,9 +19,11 @@ mod pii;
 mod policy;
 mod retention;
 
+use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 pub(crate) use failure::{CliResult, Failure};
 
@@ -56,9 +58,21 @@ enum Command {
     /// Personal data and secrets: scan for findings, mask streams and JSON documents
     #[command(subcommand)]
     Pii(pii::Command),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell)
+    Completions {
+        /// The shell, e.g. `bash`
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (palisade.1 and one per subcommand) into a directory
+    Man {
+        /// The directory, e.g. `/usr/local/share/man/man1`
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
+    failure::quiet_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Password(command) => password::run(command),
@@ -68,6 +82,18 @@ fn main() -> ExitCode {
         Command::Retention(command) => retention::run(command),
         Command::Policy(command) => policy::run(command),
         Command::Pii(command) => pii::run(command),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "palisade", &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out_dir } => clap_mangen::generate_to(Cli::command(), &out_dir)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|e| {
+                Failure::input(format_args!(
+                    "cannot write man pages to `{}`: {e}",
+                    out_dir.display()
+                ))
+            }),
     };
     match result {
         Ok(code) => code,

@@ -1,12 +1,12 @@
 //! `palisade otp …`: second-factor secrets, codes, verification and recovery
 //! codes.
 //!
-//! `--secret` takes the base32 secret as the contract specifies, or
-//! `-` to read it from the first line of standard input. Prefer `-`: an
-//! argument shows up in shell history and in `ps` output.
+//! The base32 secret is never an argument (it would show up in shell
+//! history and in `ps` output): it is the first line of `--secret-file`, or
+//! of standard input by default, asked for without echo at a terminal.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
@@ -38,12 +38,15 @@ pub(crate) enum Command {
         qr_png: Option<PathBuf>,
         #[command(flatten)]
         params: CodeParams,
+        /// Print one JSON object: {"secret", "uri"}
+        #[arg(long)]
+        json: bool,
     },
     /// Print the code for a time (now by default), or for an HOTP counter
     Code {
-        /// Base32 secret, or `-` to read it from standard input (safer)
-        #[arg(long, value_name = "B32")]
-        secret: String,
+        /// File whose first line is the base32 secret (`-`, the default: standard input)
+        #[arg(long, value_name = "FILE", default_value = "-")]
+        secret_file: PathBuf,
         /// Unix time in seconds (default: now)
         #[arg(long, value_name = "UNIX", conflicts_with = "counter")]
         time: Option<u64>,
@@ -56,9 +59,9 @@ pub(crate) enum Command {
     /// Check a code: exit 0 and print the matched time step if valid, exit 1
     /// if not
     Verify {
-        /// Base32 secret, or `-` to read it from standard input (safer)
-        #[arg(long, value_name = "B32")]
-        secret: String,
+        /// File whose first line is the base32 secret (`-`, the default: standard input)
+        #[arg(long, value_name = "FILE", default_value = "-")]
+        secret_file: PathBuf,
         /// The code to check
         #[arg(long, value_name = "C")]
         code: String,
@@ -70,6 +73,9 @@ pub(crate) enum Command {
         skew: u8,
         #[command(flatten)]
         params: CodeParams,
+        /// Print one JSON object: {"valid", "step"} or {"valid", "reason"}
+        #[arg(long)]
+        json: bool,
     },
     /// Print fresh single-use recovery codes; with --hashes, write what to store
     RecoveryCodes {
@@ -110,12 +116,17 @@ impl CodeParams {
     }
 }
 
-/// The secret from the argument, or from standard input for `-`.
-fn read_secret(argument: &str) -> Result<Secret, Failure> {
-    let text = if argument == "-" {
-        input::secret_line()?
+/// The secret from the first line of `path`, or of standard input for `-`
+/// (asked for without echo at a terminal).
+fn read_secret(path: &Path) -> Result<Secret, Failure> {
+    let text = if path == Path::new("-") {
+        input::secret_line("Base32 secret: ")?
     } else {
-        Zeroizing::new(argument.to_owned())
+        let whole =
+            Zeroizing::new(fs::read_to_string(path).map_err(|e| {
+                Failure::input(format_args!("cannot read `{}`: {e}", path.display()))
+            })?);
+        Zeroizing::new(whole.lines().next().unwrap_or_default().to_owned())
     };
     Secret::from_base32(&text).map_err(Failure::input)
 }
@@ -140,6 +151,7 @@ pub(crate) fn run(command: Command) -> CliResult {
             qr_svg,
             qr_png,
             params,
+            json,
         } => {
             let totp = params.totp(Secret::generate().map_err(Failure::input)?)?;
             let enrollment =
@@ -152,17 +164,27 @@ pub(crate) fn run(command: Command) -> CliResult {
                 let png = enrollment.qr_png().map_err(Failure::input)?;
                 write_file(path, &png)?;
             }
-            println!("{}", enrollment.secret().to_base32_exposed().as_str());
-            println!("{}", enrollment.uri_exposed().as_str());
+            let secret = enrollment.secret().to_base32_exposed();
+            let uri = enrollment.uri_exposed();
+            if json {
+                let value = Zeroizing::new(
+                    serde_json::json!({ "secret": secret.as_str(), "uri": uri.as_str() })
+                        .to_string(),
+                );
+                println!("{}", value.as_str());
+            } else {
+                println!("{}", secret.as_str());
+                println!("{}", uri.as_str());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Code {
-            secret,
+            secret_file,
             time,
             counter,
             params,
         } => {
-            let secret = read_secret(&secret)?;
+            let secret = read_secret(&secret_file)?;
             let code = match counter {
                 Some(counter) => Hotp::new(secret)
                     .with_algorithm(params.algorithm)
@@ -175,24 +197,38 @@ pub(crate) fn run(command: Command) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify {
-            secret,
+            secret_file,
             code,
             time,
             skew,
             params,
+            json,
         } => {
             let now = time_or_now(time)?;
             // One-off check: no stored state, so no replay memory or throttle.
             let totp = params
-                .totp(read_secret(&secret)?)?
+                .totp(read_secret(&secret_file)?)?
                 .with_skew(skew)
                 .with_throttle(Throttle::new(u32::MAX, 0, 0).with_lock_after(None));
             match totp.verify(&code, now, &mut FactorState::new()) {
+                Ok(step) if json => {
+                    println!("{}", serde_json::json!({ "valid": true, "step": step }));
+                    Ok(ExitCode::SUCCESS)
+                }
                 Ok(step) => {
                     println!("valid: time step {step}");
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e) => Err(Failure::verdict(e)),
+                // A one-off check has no state: the only verdict is `invalid`.
+                Err(e) if json && e.is_verdict() => {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "valid": false, "reason": "invalid" })
+                    );
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) if e.is_verdict() => Err(Failure::verdict(e)),
+                Err(e) => Err(Failure::input(e)),
             }
         }
         Command::RecoveryCodes { count, hashes } => {

@@ -98,7 +98,7 @@ impl ParamArgs {
 }
 
 fn password() -> Result<Password, Failure> {
-    let line = input::secret_line()?;
+    let line = input::secret_line("Password: ")?;
     Password::new(&line).map_err(Failure::input)
 }
 

@@ -8,6 +8,7 @@
 //! with `--check`: something found, 2 malformed input or usage.
 
 use std::io::{self, BufWriter, Write};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -78,6 +79,10 @@ pub(crate) struct MaskArgs {
     /// With --json and --path: leave strings outside the paths alone
     #[arg(long, requires = "json")]
     paths_only: bool,
+    /// Threads that mask chunks of lines (default: one per core); the output
+    /// is the same for any number (not with --json)
+    #[arg(long, value_name = "N", conflicts_with = "json")]
+    threads: Option<NonZeroUsize>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -127,7 +132,7 @@ fn scanner(args: &DetectArgs) -> Result<Scanner, Failure> {
 }
 
 fn write_failed(e: io::Error) -> Failure {
-    Failure::input(format_args!("cannot write standard output: {e}"))
+    Failure::output(&e)
 }
 
 /// One line of `scan --format jsonl`, fields in the documented order.
@@ -220,12 +225,20 @@ fn mask(args: &MaskArgs) -> CliResult {
     let stdin = io::stdin().lock();
     let mut out = BufWriter::new(io::stdout().lock());
     if !args.json {
-        masker.mask_stream(stdin, &mut out).map_err(|e| match e {
-            palisade_pii::Error::Io(io) => {
-                Failure::input(format_args!("cannot read or write a stream: {io}"))
-            }
-            other => Failure::input(other),
-        })?;
+        let threads = args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+        masker
+            .mask_stream_parallel(stdin, &mut out, threads)
+            .map_err(|e| match e {
+                palisade_pii::Error::Io(io) if io.kind() == io::ErrorKind::BrokenPipe => {
+                    Failure::output(&io)
+                }
+                palisade_pii::Error::Io(io) => {
+                    Failure::input(format_args!("cannot read or write a stream: {io}"))
+                }
+                other => Failure::input(other),
+            })?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut json = JsonMasker::new(&masker).detect_content(!args.paths_only);

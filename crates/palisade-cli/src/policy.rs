@@ -6,11 +6,12 @@
 //! `[resources."Type:id"]` table. The context is a JSON object of strings,
 //! integers and booleans.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use palisade_rbac::{Access, Context, Error, Outcome, Policy, Request, Resource};
+use palisade_rbac::{Access, Context, Error, Outcome, Policy, Request, Resource, Severity};
 
 use crate::{CliResult, Failure};
 
@@ -21,6 +22,9 @@ pub(crate) enum Command {
     Validate {
         /// The policy file (TOML)
         file: PathBuf,
+        /// Print one JSON object: {"valid", "problems": [{"severity", "line", "column", "message"}]}
+        #[arg(long)]
+        json: bool,
     },
     /// Decide a request: print `allow` (exit 0) or `deny` (exit 1)
     Check {
@@ -32,6 +36,9 @@ pub(crate) enum Command {
         /// Also print the outcome, the deciding rules and the field rights
         #[arg(long)]
         explain: bool,
+        /// Print one JSON object: {"outcome", "allowed", "fields"}, with --explain also "rules" and "summary"
+        #[arg(long)]
+        json: bool,
     },
     /// Everything a principal may do ("log in as that user")
     Permissions {
@@ -44,11 +51,17 @@ pub(crate) enum Command {
         /// Only this tenant (default: rights held everywhere, then each tenant of the principal)
         #[arg(long)]
         tenant: Option<String>,
+        /// Print one JSON object: {"principal", "blocked", "tenants": [{"tenant", "permissions", "fields"}]}
+        #[arg(long)]
+        json: bool,
     },
     /// Who may perform an action on a resource
     WhoCan {
         #[command(flatten)]
         target: Target,
+        /// Print a JSON array: [{"principal", "tenant"}]
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -105,24 +118,72 @@ fn resource(target: &Target) -> Result<Resource<'_>, Failure> {
 
 pub(crate) fn run(command: Command) -> CliResult {
     match command {
-        Command::Validate { file } => validate(&file),
+        Command::Validate { file, json } => validate(&file, json),
         Command::Check {
             target,
             principal,
             explain,
-        } => check(&target, &principal, explain),
+            json,
+        } => check(&target, &principal, explain, json),
         Command::Permissions {
             policy,
             principal,
             tenant,
-        } => permissions(&policy, &principal, tenant.as_deref()),
-        Command::WhoCan { target } => who_can(&target),
+            json,
+        } => {
+            if json {
+                permissions_json(&policy, &principal, tenant.as_deref())
+            } else {
+                permissions(&policy, &principal, tenant.as_deref())
+            }
+        }
+        Command::WhoCan { target, json } => who_can(&target, json),
     }
 }
 
-fn validate(path: &Path) -> CliResult {
+/// A policy problem as JSON: the shape `retention validate --json` prints.
+fn problem_json(problem: &palisade_rbac::Problem) -> serde_json::Value {
+    serde_json::json!({
+        "severity": severity(problem.severity),
+        "line": problem.line,
+        "column": problem.column,
+        "message": problem.message,
+    })
+}
+
+fn severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value).map_err(|e| Failure::output(&e.into()))?;
+    writeln!(out).map_err(|e| Failure::output(&e))
+}
+
+fn validate(path: &Path, json: bool) -> CliResult {
     let text = read(path)?;
     let shown = path.display();
+    if json {
+        let problems = match Policy::from_toml(&text) {
+            Ok(_) => Vec::new(),
+            Err(Error::PolicyInvalid(problems)) => problems,
+            Err(other) => return Err(Failure::input(other)),
+        };
+        let valid = problems.is_empty();
+        print_json(&serde_json::json!({
+            "valid": valid,
+            "problems": problems.iter().map(problem_json).collect::<Vec<_>>(),
+        }))?;
+        return Ok(if valid {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     match Policy::from_toml(&text) {
         Ok(policy) => {
             println!(
@@ -133,12 +194,18 @@ fn validate(path: &Path) -> CliResult {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(Error::Invalid { problems }) => {
+        Err(Error::PolicyInvalid(problems)) => {
             for problem in &problems {
-                match problem.line {
-                    Some(line) => println!("{shown}:{line}: {}", problem.message),
-                    None => println!("{shown}: {}", problem.message),
-                }
+                let place = match (problem.line, problem.column) {
+                    (Some(line), Some(column)) => format!("{shown}:{line}:{column}"),
+                    (Some(line), None) => format!("{shown}:{line}"),
+                    _ => format!("{shown}"),
+                };
+                println!(
+                    "{place}: {}: {}",
+                    severity(problem.severity),
+                    problem.message
+                );
             }
             Err(Failure::verdict(format!(
                 "`{shown}` is invalid: {} problem{}",
@@ -146,20 +213,11 @@ fn validate(path: &Path) -> CliResult {
                 if problems.len() == 1 { "" } else { "s" }
             )))
         }
-        Err(Error::Syntax { line, message }) => {
-            match line {
-                Some(line) => println!("{shown}:{line}: {message}"),
-                None => println!("{shown}: {message}"),
-            }
-            Err(Failure::verdict(format!(
-                "`{shown}` is not a well-formed policy file"
-            )))
-        }
         Err(other) => Err(Failure::input(other)),
     }
 }
 
-fn check(target: &Target, principal: &str, explain: bool) -> CliResult {
+fn check(target: &Target, principal: &str, explain: bool, json: bool) -> CliResult {
     let policy = load(&target.policy)?;
     let context = context(target)?;
     let mut request = Request::new(principal, &target.action, resource(target)?);
@@ -171,6 +229,23 @@ fn check(target: &Target, principal: &str, explain: bool) -> CliResult {
     }
     // An undeclared tenant is malformed input (exit 2), not a refusal.
     let decision = policy.decide(&request).map_err(Failure::input)?;
+    let code = if decision.is_allowed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    if json {
+        let mut value = serde_json::to_value(decision).map_err(Failure::input)?;
+        if explain {
+            let explanation = policy.explain(&request).map_err(Failure::input)?;
+            if let Some(object) = value.as_object_mut() {
+                object.insert("rules".into(), serde_json::json!(explanation.rules));
+                object.insert("summary".into(), explanation.summary.into());
+            }
+        }
+        print_json(&value)?;
+        return Ok(code);
+    }
     println!(
         "{}",
         if decision.is_allowed() {
@@ -263,7 +338,7 @@ fn permissions(path: &Path, principal: &str, tenant: Option<&str>) -> CliResult 
     Ok(ExitCode::SUCCESS)
 }
 
-fn who_can(target: &Target) -> CliResult {
+fn who_can(target: &Target, json: bool) -> CliResult {
     let policy = load(&target.policy)?;
     let context = context(target)?;
     let grantees = policy
@@ -274,11 +349,61 @@ fn who_can(target: &Target) -> CliResult {
             context.as_ref(),
         )
         .map_err(Failure::input)?;
+    if json {
+        print_json(&grantees)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     for grantee in grantees {
         match grantee.tenant {
             Some(t) => println!("{} (tenant {t})", grantee.principal),
             None => println!("{} (every tenant)", grantee.principal),
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `permissions --json`: the same lists as the text form, per tenant.
+fn permissions_json(path: &Path, principal: &str, tenant: Option<&str>) -> CliResult {
+    let policy = load(path)?;
+    let blocked = policy.is_blocked(principal);
+    let tenants: Vec<Option<&str>> = match tenant {
+        Some(t) => vec![Some(t)],
+        None => std::iter::once(None)
+            .chain(policy.tenants_of(principal).into_iter().map(Some))
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for tenant in tenants {
+        let list = if blocked {
+            Vec::new()
+        } else {
+            policy
+                .permissions(principal, tenant)
+                .map_err(Failure::input)?
+        };
+        let mut fields = serde_json::Map::new();
+        for permission in list.iter().filter(|p| p.access != Access::Forbidden) {
+            let ty = permission.resource_type;
+            if fields.contains_key(ty) {
+                continue;
+            }
+            let rights = policy
+                .field_rights_of(principal, tenant, ty)
+                .map_err(Failure::input)?;
+            if !rights.is_empty() {
+                fields.insert(ty.to_owned(), serde_json::json!(rights));
+            }
+        }
+        out.push(serde_json::json!({
+            "tenant": tenant,
+            "permissions": list,
+            "fields": fields,
+        }));
+    }
+    print_json(&serde_json::json!({
+        "principal": principal,
+        "blocked": blocked,
+        "tenants": out,
+    }))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -24,6 +24,9 @@ pub(crate) enum Command {
         /// Fail on warnings too (conflicts resolved by precedence, unused declarations)
         #[arg(long)]
         deny_warnings: bool,
+        /// Print one JSON object: {"valid", "errors", "warnings", "problems": [{"severity", "line", "column", "message"}]}
+        #[arg(long)]
+        json: bool,
     },
     /// Print what is due at an instant: one JSON object per line (record, action, rule, due, reason)
     Plan {
@@ -60,7 +63,8 @@ pub(crate) fn run(command: Command) -> CliResult {
             rules,
             previous,
             deny_warnings,
-        } => validate(&rules, previous.as_deref(), deny_warnings),
+            json,
+        } => validate(&rules, previous.as_deref(), deny_warnings, json),
         Command::Plan {
             rules,
             records,
@@ -99,7 +103,7 @@ fn read(path: &Path) -> Result<String, Failure> {
 }
 
 fn load(path: &Path) -> Result<Policy, Failure> {
-    Policy::parse(&read(path)?)
+    Policy::from_toml(&read(path)?)
         .map_err(|e| Failure::input(format_args!("`{}`: {e}", path.display())))
 }
 
@@ -114,12 +118,12 @@ fn instant(now: Option<&str>) -> Result<Timestamp, Failure> {
     }
 }
 
-fn validate(rules: &Path, previous: Option<&Path>, deny_warnings: bool) -> CliResult {
+fn validate(rules: &Path, previous: Option<&Path>, deny_warnings: bool, json: bool) -> CliResult {
     let text = read(rules)?;
     let mut problems = Policy::validate(&text);
     let name = rules.display();
-    if let (Some(previous), Ok(new)) = (previous, Policy::parse(&text)) {
-        let old = Policy::parse(&read(previous)?).map_err(|e| {
+    if let (Some(previous), Ok(new)) = (previous, Policy::from_toml(&text)) {
+        let old = Policy::from_toml(&read(previous)?).map_err(|e| {
             Failure::input(format_args!(
                 "the previous policy `{}` is not valid: {e}",
                 previous.display()
@@ -128,6 +132,37 @@ fn validate(rules: &Path, previous: Option<&Path>, deny_warnings: bool) -> CliRe
         problems.extend(old.replacement_problems(&new));
     }
     let mut out = io::stdout().lock();
+    if json {
+        let errors = problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
+        let warnings = problems.len() - errors;
+        let valid = errors == 0 && !(deny_warnings && warnings > 0);
+        let shown: Vec<_> = problems
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "severity": if p.severity == Severity::Error { "error" } else { "warning" },
+                    "line": p.line,
+                    "column": p.column,
+                    "message": p.message,
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "valid": valid,
+            "errors": errors,
+            "warnings": warnings,
+            "problems": shown,
+        });
+        writeln!(out, "{value}").map_err(write_failed)?;
+        return Ok(if valid {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     for problem in &problems {
         let place = match (problem.line, problem.column) {
             (Some(line), Some(column)) => format!("{name}:{line}:{column}"),
@@ -156,7 +191,7 @@ fn validate(rules: &Path, previous: Option<&Path>, deny_warnings: bool) -> CliRe
 }
 
 fn write_failed(e: io::Error) -> Failure {
-    Failure::input(format_args!("cannot write the output: {e}"))
+    Failure::output(&e)
 }
 
 /// Parses records lazily, line by line, and hands them to `body`; a malformed
@@ -243,7 +278,6 @@ fn emit(out: &mut dyn Write, item: &PlanItem<'_, RecordBuf>) -> Result<(), Failu
             until: r.until.map(|u| u.to_string()),
         }),
     };
-    serde_json::to_writer(&mut *out, &line)
-        .map_err(|e| Failure::input(format_args!("cannot write the output: {e}")))?;
+    serde_json::to_writer(&mut *out, &line).map_err(|e| Failure::output(&e.into()))?;
     out.write_all(b"\n").map_err(write_failed)
 }

@@ -15,10 +15,14 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use palisade_audit::format::PUBLIC_KEY_FILE;
 use palisade_audit::{
-    CheckpointVerifier, FileOptions, FileStore, PUBLIC_KEY_FILE, Store, hash_from_hex, verify_dir,
-    verify_inclusion,
+    CheckpointVerifier, FileOptions, FileStore, Hash, Store, verify_dir, verify_inclusion,
 };
+
+fn hash_from_hex(text: &str) -> Option<Hash> {
+    text.parse().ok()
+}
 use serde_json::Value;
 
 fn palisade(args: &[&str], stdin: &str) -> Output {
@@ -98,7 +102,7 @@ fn append_prints_acknowledgements_and_verify_agrees() {
     assert_eq!(p["root"], root.as_str());
     let leaf = hash_from_hex(lines[7].split_once(' ').unwrap().1).unwrap();
     assert_eq!(p["leaf_hash"], lines[7].split_once(' ').unwrap().1);
-    let proof: Vec<[u8; 32]> = p["proof"]
+    let proof: Vec<Hash> = p["proof"]
         .as_array()
         .unwrap()
         .iter()
@@ -126,7 +130,7 @@ fn append_prints_acknowledgements_and_verify_agrees() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let c: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     assert_eq!(c["old_root"], root.as_str());
-    let proof: Vec<[u8; 32]> = c["proof"]
+    let proof: Vec<Hash> = c["proof"]
         .as_array()
         .unwrap()
         .iter()
@@ -197,11 +201,11 @@ fn truncation_after_a_checkpoint_fails_verification() {
     let seg = log.join("segments/00000000000000000000.seg");
     let bytes = fs::read(&seg).unwrap();
     // Drop the last record, cleanly on a frame boundary.
-    let (_, records) = palisade_audit::parse_segment(&bytes).unwrap();
+    let (_, records) = palisade_audit::format::parse_segment(&bytes).unwrap();
     let last = records.last().unwrap().encode().len();
     let mut cut = bytes.len();
     for len in 1..bytes.len() {
-        if palisade_audit::parse_segment(&bytes[..bytes.len() - len])
+        if palisade_audit::format::parse_segment(&bytes[..bytes.len() - len])
             .is_ok_and(|(_, r)| r.len() == 9)
         {
             cut = bytes.len() - len;
@@ -217,6 +221,53 @@ fn truncation_after_a_checkpoint_fails_verification() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// A torn last record (a crash mid-append) is never repaired silently: the
+/// reading subcommands refuse the log and name `recover`; `recover` drops the
+/// tail and reports it; `append` recovers by itself and says so.
+#[test]
+fn a_torn_tail_is_refused_until_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let arg = log_arg(&log);
+    assert!(
+        palisade(&["audit", "append", "--log", &arg], &events(0..5))
+            .status
+            .success()
+    );
+    let seg = log.join("segments/00000000000000000000.seg");
+    let bytes = fs::read(&seg).unwrap();
+    fs::write(&seg, &bytes[..bytes.len() - 7]).unwrap();
+    let out = palisade(&["audit", "prove", "--log", &arg, "--index", "0"], "");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("needs recovery") && err.contains("palisade audit recover"),
+        "{err}"
+    );
+    assert_eq!(fs::read(&seg).unwrap().len(), bytes.len() - 7);
+    let out = palisade(&["audit", "recover", "--log", &arg, "--json"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(report["records"], 4);
+    assert!(report["dropped_tail_bytes"].as_u64().unwrap() > 7);
+    let out = palisade(&["audit", "prove", "--log", &arg, "--index", "3"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = palisade(&["audit", "recover", "--log", &arg, "--json"], "");
+    let report: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(report["dropped_tail_bytes"], 0);
+    // `append` recovers by itself and reports it on standard error.
+    let bytes = fs::read(&seg).unwrap();
+    fs::write(&seg, &bytes[..bytes.len() - 7]).unwrap();
+    let out = palisade(&["audit", "append", "--log", &arg], &events(5..6));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("dropped an incomplete tail"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).starts_with("3 "), "{}", text(&out.stdout));
 }
 
 #[test]
@@ -357,7 +408,7 @@ impl XorShift {
 fn sigkill_under_group_commit_never_loses_an_acknowledged_record() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    let mut acked: Vec<(u64, [u8; 32])> = Vec::new();
+    let mut acked: Vec<(u64, Hash)> = Vec::new();
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let mut next_event = 0u64;
     let mut torn_tails = 0;
@@ -414,8 +465,8 @@ fn sigkill_under_group_commit_never_loses_an_acknowledged_record() {
         if !log.join("segments").exists() {
             continue;
         }
-        let store = FileStore::open(&log, FileOptions::default()).unwrap();
-        if store.recovery().dropped_tail_bytes > 0 {
+        let (store, recovery) = FileStore::recover(&log, FileOptions::default()).unwrap();
+        if recovery.dropped_tail_bytes > 0 {
             torn_tails += 1;
         }
         let len = store.len().unwrap();

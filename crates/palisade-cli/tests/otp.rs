@@ -17,9 +17,27 @@ use palisade_otp::{FactorState, KeyUri, OtpKind, RecoveryCodes, Secret, Throttle
 /// RFC 6238's SHA-1 seed, "12345678901234567890", in base32.
 const SEED_SHA1: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
+/// Runs the binary. The cases below name the secret as `--secret VALUE`
+/// for readability; the binary takes no secret as an argument, so the pair
+/// is turned into the first line of standard input (`--secret -` is
+/// dropped: the text is standard input already).
 fn palisade(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut argv = Vec::new();
+    let mut from_args = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if *arg == "--secret" {
+            let value = rest.next().unwrap();
+            if *value != "-" {
+                from_args = Some(format!("{value}\n"));
+            }
+        } else {
+            argv.push(*arg);
+        }
+    }
+    let stdin = from_args.as_deref().or(stdin);
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
+        .args(&argv)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -280,4 +298,94 @@ fn recovery_codes_print_codes_and_write_hashes_that_redeem_once() {
 
     let default = palisade(&["otp", "recovery-codes"], None);
     assert_eq!(stdout(&default).lines().count(), 10);
+}
+
+#[test]
+fn a_secret_is_never_an_argument_but_a_file_or_standard_input() {
+    let raw = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let refused = raw(&["otp", "code", "--secret", SEED_SHA1, "--time", "59"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let dir = scratch("secret-file");
+    let file = dir.join("secret");
+    std::fs::write(&file, format!("{SEED_SHA1}\n")).unwrap();
+    let out = raw(&[
+        "otp",
+        "code",
+        "--secret-file",
+        file.to_str().unwrap(),
+        "--time",
+        "59",
+        "--digits",
+        "8",
+    ]);
+    assert_eq!(stdout(&out), "94287082\n");
+}
+
+#[test]
+fn json_shapes_of_new_and_verify() {
+    let out = palisade(
+        &[
+            "otp",
+            "new",
+            "--issuer",
+            "ACME",
+            "--account",
+            "a@b.example",
+            "--json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let secret = value["secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 32, "160 bits in base32");
+    assert!(value["uri"].as_str().unwrap().contains(secret));
+    let totp = Totp::new(Secret::from_base32(SEED_SHA1).unwrap());
+    let code = totp.code_at(1_700_000_000);
+    let ok = palisade(
+        &[
+            "otp",
+            "verify",
+            "--secret",
+            SEED_SHA1,
+            "--code",
+            &code,
+            "--time",
+            "1700000000",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(ok.status.code(), Some(0));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&ok)).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({"valid": true, "step": 1_700_000_000 / 30})
+    );
+    let refused = palisade(
+        &[
+            "otp",
+            "verify",
+            "--secret",
+            SEED_SHA1,
+            "--code",
+            "000000",
+            "--time",
+            "1700000000",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&refused)).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({"valid": false, "reason": "invalid"})
+    );
 }

@@ -23,14 +23,19 @@ fn palisade_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
         command.env(k, v);
     }
     let mut child = command.spawn().unwrap();
-    {
-        let mut pipe = child.stdin.take().unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    // Written from another thread: an input larger than the pipe would
+    // otherwise wait for the output to be read.
+    let writer = std::thread::spawn(move || {
         // A run that fails on its arguments exits without reading: a broken pipe is fine.
-        if let Err(e) = pipe.write_all(stdin) {
+        if let Err(e) = pipe.write_all(&stdin) {
             assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
         }
-    }
-    child.wait_with_output().unwrap()
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
 }
 
 fn palisade(args: &[&str], stdin: &[u8]) -> Output {
@@ -154,6 +159,53 @@ fn mask_passes_invalid_utf8_through() {
         out.stdout,
         b"\xff\xfe binary \xc3( then <PL_PESEL> and \x80\n".to_vec()
     );
+}
+
+/// `--threads` masks chunks of 256 KiB of lines side by side: the output is
+/// the same for any count, including a private key whose block opens in the
+/// first chunk and closes in the second (its lines are masked whole, not
+/// scanned), and invalid UTF-8.
+#[test]
+fn mask_threads_write_the_same_bytes() {
+    let mut input = Vec::new();
+    let mut n = 0;
+    while input.len() < 256 * 1024 - 300 {
+        input.extend_from_slice(
+            format!("{n} user jan{n}@example.com called +48 601 234 567, PESEL 44051401359\n")
+                .as_bytes(),
+        );
+        n += 1;
+    }
+    input.extend_from_slice(b"-----BEGIN RSA PRIVATE KEY-----\n");
+    for i in 0..20 {
+        input.extend_from_slice(
+            format!("MIIEow{i:02}AKCAQEA0Z3VS5JJcds3xf password=hunter2 4111111111111111\n")
+                .as_bytes(),
+        );
+    }
+    input.extend_from_slice(b"-----END RSA PRIVATE KEY-----\n\xff\xfe after 44051401359\n");
+    for k in 0..3000 {
+        input.extend_from_slice(format!("tail {k} card 4111 1111 1111 1111 ok\n").as_bytes());
+    }
+    let one = palisade(&["pii", "mask", "--threads", "1"], &input);
+    assert!(one.status.success(), "{}", stderr(&one));
+    let text = String::from_utf8_lossy(&one.stdout);
+    assert!(
+        !text.contains("MIIEow") && !text.contains("hunter2"),
+        "key lines leaked"
+    );
+    assert_eq!(text.matches("<SECRET>\n").count(), 22);
+    assert!(text.contains("\u{fffd}\u{fffd} after <PL_PESEL>\n"));
+    for threads in ["2", "3", "8"] {
+        let many = palisade(&["pii", "mask", "--threads", threads], &input);
+        assert!(many.status.success(), "{}", stderr(&many));
+        assert!(
+            many.stdout == one.stdout,
+            "{threads} threads wrote other bytes"
+        );
+    }
+    let bad = palisade(&["pii", "mask", "--threads", "0"], b"");
+    assert_eq!(bad.status.code(), Some(2));
 }
 
 #[test]

@@ -57,12 +57,12 @@ fn validate_lists_every_problem_with_its_line() {
     let lines: Vec<&str> = report.lines().collect();
     assert_eq!(lines.len(), 2, "{report}");
     assert!(
-        lines[0].ends_with(":21: role `Staff` inherits unknown role `Boss`"),
+        lines[0].ends_with(":21:13: error: role `Staff` inherits unknown role `Boss`"),
         "{report}"
     );
     assert!(
         lines[1].ends_with(
-            ":37: user `bella`: deny `Client:print` names unknown action `print` of resource type `Client`"
+            ":37:9: error: user `bella`: deny `Client:print` names unknown action `print` of resource type `Client`"
         ),
         "{report}"
     );
@@ -71,7 +71,7 @@ fn validate_lists_every_problem_with_its_line() {
     std::fs::write(&path, "[roles.X\n").unwrap();
     let out = palisade(&["validate", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains(":1: "), "{}", stdout(&out));
+    assert!(stdout(&out).contains(":1:9: error: "), "{}", stdout(&out));
 
     let out = palisade(&["validate", "/nonexistent/policy.toml"]);
     assert_eq!(out.status.code(), Some(2));

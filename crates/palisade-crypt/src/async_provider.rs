@@ -65,10 +65,11 @@ mod on_tokio {
             Error::ProviderFailed("an async key provider needs a tokio runtime".into())
         })?;
         runtime.spawn_blocking(call).await.map_err(|e| {
-            Error::ProviderFailed(format!("the key provider's blocking task failed: {e}"))
+            Error::ProviderFailed(format!("the key provider's blocking task failed: {e}").into())
         })?
     }
 
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     impl<P: KeyProvider + Send + Sync + 'static> AsyncKeyProvider for Arc<P> {
         fn wrap_key(
             &self,

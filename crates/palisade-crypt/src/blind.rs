@@ -165,7 +165,7 @@ impl BlindIndexValue {
 
     /// The value as lowercase hex, for a database column.
     pub fn to_hex(&self) -> String {
-        self.bytes.iter().map(|b| format!("{b:02x}")).collect()
+        data_encoding::HEXLOWER.encode(&self.bytes)
     }
 }
 

@@ -41,7 +41,7 @@ impl<T: Serialize> Encrypted<T> {
     /// Encrypts `value` under the keyring's primary key for `context`.
     pub fn seal(keyring: &Keyring, value: &T, context: &Context) -> Result<Self> {
         let mut plaintext = Zeroizing::new(Vec::with_capacity(64));
-        serde_json::to_writer(&mut *plaintext, value).map_err(|_| Error::ValueEncoding)?;
+        serde_json::to_writer(&mut *plaintext, value).map_err(|_| Error::ValueMalformed)?;
         Ok(Self::from_ciphertext(keyring.encrypt(&plaintext, context)?))
     }
 }
@@ -50,7 +50,7 @@ impl<T: DeserializeOwned> Encrypted<T> {
     /// Decrypts for `context` and decodes the value.
     pub fn open(&self, keyring: &Keyring, context: &Context) -> Result<T> {
         let plaintext = keyring.decrypt(&self.ciphertext, context)?;
-        serde_json::from_slice(&plaintext).map_err(|_| Error::ValueEncoding)
+        serde_json::from_slice(&plaintext).map_err(|_| Error::ValueMalformed)
     }
 }
 

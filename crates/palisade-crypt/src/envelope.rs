@@ -290,10 +290,9 @@ mod tests {
     use serde_json::Value;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode(s.as_bytes())
+            .unwrap()
     }
 
     /// Known answers from `tests/data/make_kat.py`, an independent Python

@@ -72,14 +72,16 @@ pub enum Error {
     /// bytes are not a value of the expected type (the message never
     /// contains the plaintext).
     #[error("encrypted value does not have the expected shape")]
-    ValueEncoding,
+    ValueMalformed,
     /// No key is stored for this data subject: it was never created or it
     /// was shredded.
     #[error("no key for this data subject: never created or shredded")]
     SubjectUnknown,
-    /// A key provider (KMS, HSM, file) failed to wrap or unwrap a key.
+    /// A key provider (KMS, HSM, file) failed to wrap or unwrap a key. The
+    /// cause is the provider's own error (a KMS client's, a token's return
+    /// code, or a message).
     #[error("key provider failed: {0}")]
-    ProviderFailed(String),
+    ProviderFailed(#[source] Cause),
     /// The PKCS#11 module (the token vendor's library) cannot be loaded or
     /// initialised.
     #[error("cannot load the PKCS#11 module `{module}`: {source}")]
@@ -132,6 +134,10 @@ pub enum Error {
         dir: String,
     },
 }
+
+/// The underlying error of a failed key provider, as the provider reported
+/// it; any error type, or a `String`, converts into it with `.into()`.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The result type of the crate.
 pub type Result<T> = core::result::Result<T, Error>;

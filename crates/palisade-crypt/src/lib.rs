@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aead;
 mod async_provider;
@@ -24,7 +25,7 @@ pub use crate::{
     context::Context,
     encrypted::Encrypted,
     envelope::{Ciphertext, TOKEN_PREFIX},
-    error::{Error, Result},
+    error::{Cause, Error, Result},
     keyring::Keyring,
     provider::{DataKey, KeyProvider, LocalKeyProvider, WrappedKey},
     shred::SubjectKeyStore,
@@ -33,4 +34,5 @@ pub use crate::{
 };
 
 #[cfg(feature = "pkcs11")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pkcs11")))]
 pub use crate::pkcs11::{PinSource, Pkcs11Config, Pkcs11KeyProvider, Pkcs11Token};

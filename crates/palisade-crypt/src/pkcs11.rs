@@ -277,17 +277,20 @@ impl KeyProvider for Pkcs11KeyProvider {
         let mut params_iv = iv;
         let aad = associated_data(context);
         let params = GcmParams::new(&mut params_iv, &aad, TAG_BITS.into())
-            .map_err(|e| Error::ProviderFailed(e.to_string()))?;
+            .map_err(|e| Error::ProviderFailed(Box::new(e)))?;
         let sealed = self
             .session()
             .encrypt(&Mechanism::AesGcm(params), self.key, key.expose_bytes())
             .map_err(|e| token_error(e, &self.token))?;
         if sealed.len() != KEY_LEN + TAG_LEN {
-            return Err(Error::ProviderFailed(format!(
-                "the token returned {} bytes for a wrapped key, not {}",
-                sealed.len(),
-                KEY_LEN + TAG_LEN
-            )));
+            return Err(Error::ProviderFailed(
+                format!(
+                    "the token returned {} bytes for a wrapped key, not {}",
+                    sealed.len(),
+                    KEY_LEN + TAG_LEN
+                )
+                .into(),
+            ));
         }
         let mut ciphertext = Vec::with_capacity(WRAPPED_LEN);
         ciphertext.push(WRAP_VERSION);
@@ -301,10 +304,13 @@ impl KeyProvider for Pkcs11KeyProvider {
 
     fn unwrap_key(&self, wrapped: &WrappedKey, context: &Context) -> Result<DataKey> {
         if wrapped.kek_id != self.kek_id {
-            return Err(Error::ProviderFailed(format!(
-                "the key was wrapped under `{}`, this provider holds `{}`",
-                wrapped.kek_id, self.kek_id
-            )));
+            return Err(Error::ProviderFailed(
+                format!(
+                    "the key was wrapped under `{}`, this provider holds `{}`",
+                    wrapped.kek_id, self.kek_id
+                )
+                .into(),
+            ));
         }
         if wrapped.ciphertext.len() != WRAPPED_LEN {
             return Err(Error::CiphertextMalformed(
@@ -328,7 +334,7 @@ impl KeyProvider for Pkcs11KeyProvider {
             .map_err(|_| Error::CiphertextMalformed("a PKCS#11 wrapped key is not 61 bytes"))?;
         let aad = associated_data(context);
         let params = GcmParams::new(&mut params_iv, &aad, TAG_BITS.into())
-            .map_err(|e| Error::ProviderFailed(e.to_string()))?;
+            .map_err(|e| Error::ProviderFailed(Box::new(e)))?;
         let session = self.session();
         let bytes = Zeroizing::new(
             session
@@ -440,7 +446,7 @@ fn find_labelled(session: &Session, label: &str) -> Result<Vec<ObjectHandle>> {
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::Label(label.as_bytes().to_vec()),
         ])
-        .map_err(|e| Error::ProviderFailed(e.to_string()))
+        .map_err(|e| Error::ProviderFailed(Box::new(e)))
 }
 
 /// The one AES key with this label, checked to be sensitive and not
@@ -464,7 +470,7 @@ fn find_kek(session: &Session, label: &str) -> Result<ObjectHandle> {
                 AttributeType::Extractable,
             ],
         )
-        .map_err(|e| Error::ProviderFailed(e.to_string()))?;
+        .map_err(|e| Error::ProviderFailed(Box::new(e)))?;
     let (mut aes, mut sensitive, mut extractable) = (false, false, true);
     for attribute in attributes {
         match attribute {
@@ -502,6 +508,18 @@ fn token_error(error: CkError, token: &Pkcs11Token) -> Error {
             | RvError::SessionHandleInvalid,
             _,
         ) => Error::TokenAbsent(token.to_string()),
-        other => Error::ProviderFailed(format!("PKCS#11 token `{token}`: {other}")),
+        source => Error::ProviderFailed(Box::new(TokenFailed {
+            token: token.to_string(),
+            source,
+        })),
     }
+}
+
+/// A token's error other than PIN and presence, with the token it came from.
+#[derive(Debug, thiserror::Error)]
+#[error("PKCS#11 token `{token}`: {source}")]
+struct TokenFailed {
+    token: String,
+    #[source]
+    source: CkError,
 }

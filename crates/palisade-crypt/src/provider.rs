@@ -173,10 +173,9 @@ impl KeyProvider for LocalKeyProvider {
 
     fn unwrap_key(&self, wrapped: &WrappedKey, context: &Context) -> Result<DataKey> {
         if !wrapped.kek_id.starts_with(LOCAL_PREFIX) {
-            return Err(Error::ProviderFailed(format!(
-                "key `{}` is not held by the local provider",
-                wrapped.kek_id
-            )));
+            return Err(Error::ProviderFailed(
+                format!("key `{}` is not held by the local provider", wrapped.kek_id).into(),
+            ));
         }
         let ciphertext = Ciphertext::from_bytes(&wrapped.ciphertext)?;
         let bytes = self

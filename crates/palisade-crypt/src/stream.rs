@@ -646,10 +646,9 @@ mod tests {
     use sha2::Digest;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode(s.as_bytes())
+            .unwrap()
     }
 
     fn pattern(n: usize) -> Vec<u8> {
@@ -728,10 +727,7 @@ mod tests {
                 stream["sealed_len"].as_u64().unwrap(),
                 "{len}"
             );
-            let digest: String = sha2::Sha256::digest(&sealed)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let digest = data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(&sealed));
             assert_eq!(digest, stream["sealed_sha256"].as_str().unwrap(), "{len}");
             if let Some(full) = stream["sealed"].as_str() {
                 assert_eq!(sealed, hex(full));

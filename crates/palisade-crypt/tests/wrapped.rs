@@ -37,7 +37,7 @@ fn kek() -> LocalKeyProvider {
 
 /// Every encoding of a key that a careless file format could hold.
 fn encodings(key: &[u8; 32]) -> Vec<Vec<u8>> {
-    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = data_encoding::HEXLOWER.encode(key);
     vec![
         key.to_vec(),
         URL_SAFE_NO_PAD.encode(key).into_bytes(),
@@ -207,6 +207,36 @@ fn wrapped_key_is_bound_to_the_keyring_purpose() {
     assert!(matches!(wrapped.open(&wrong), Err(Error::Unauthenticated)));
 }
 
+/// A provider whose service is down: its own error reaches the caller as
+/// the source of `ProviderFailed`, not flattened into text.
+struct Unreachable;
+
+impl KeyProvider for Unreachable {
+    fn wrap_key(&self, _: &DataKey, _: &Context) -> palisade_crypt::Result<WrappedKey> {
+        Err(Error::ProviderFailed(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "kms.eu-west-1.amazonaws.com refused the connection",
+        ))))
+    }
+    fn unwrap_key(&self, _: &WrappedKey, _: &Context) -> palisade_crypt::Result<DataKey> {
+        unreachable!("nothing was wrapped")
+    }
+}
+
+#[test]
+fn a_provider_failure_keeps_its_cause() {
+    let err = WrappedKeyring::seal(&keyring(), &Unreachable).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "key provider failed: kms.eu-west-1.amazonaws.com refused the connection"
+    );
+    let source = std::error::Error::source(&err).expect("the cause is kept");
+    let io = source
+        .downcast_ref::<std::io::Error>()
+        .expect("as the provider's type");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn blocking_provider_serves_async_code() {
     let kek = Arc::new(kek());
@@ -245,7 +275,8 @@ fn async_provider_without_a_runtime_is_an_error_not_a_panic() {
     let mut future = std::pin::pin!(AsyncKeyProvider::wrap_key(&kek, &key, &context));
     let mut cx = TaskContext::from_waker(Waker::noop());
     match future.as_mut().poll(&mut cx) {
-        Poll::Ready(Err(Error::ProviderFailed(message))) => {
+        Poll::Ready(Err(Error::ProviderFailed(cause))) => {
+            let message = cause.to_string();
             assert!(message.contains("tokio runtime"), "{message}");
         }
         other => panic!("expected an error, got {other:?}"),

@@ -78,11 +78,15 @@ impl Enrollment {
     }
 
     /// The QR code as an SVG document.
+    #[cfg(feature = "qr")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qr")))]
     pub fn qr_svg(&self) -> Result<Zeroizing<String>> {
         self.key.qr_svg()
     }
 
     /// The QR code as a PNG image.
+    #[cfg(feature = "qr")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qr")))]
     pub fn qr_png(&self) -> Result<Zeroizing<Vec<u8>>> {
         self.key.qr_png()
     }

@@ -1,12 +1,27 @@
-//! The one error type of the crate.
+//! The error type of the crate: verdicts first, then causes.
 
 /// What can go wrong in this crate.
 ///
-/// Verification outcomes come first: [`Error::Invalid`] is deliberately
-/// opaque (it does not say whether the code was malformed, outside the
-/// window or simply wrong), while [`Error::Replayed`], [`Error::Throttled`]
-/// and [`Error::Locked`] tell the application what to show the user. The
-/// step-up errors say what a change to an active factor still needs.
+/// The variants fall in two groups.
+///
+/// **Verdicts** answer the question a verification asks ("is this code
+/// good?"). A refused code is an `Err`, so that `?` stops the request and no
+/// path can act on a code that was not accepted; the success value is what
+/// the caller goes on with (the matched time step, the activated factor).
+/// [`Error::Invalid`] is deliberately opaque (it does not say whether the
+/// code was malformed, outside the window or simply wrong);
+/// [`Error::Replayed`], [`Error::Throttled`] and [`Error::Locked`] tell the
+/// application what to show the user. The step-up variants
+/// ([`Error::StepUpRequired`], [`Error::StepUpExpired`],
+/// [`Error::StepUpInFuture`], [`Error::ProofInvalid`]) say what a change to
+/// an active factor still needs. [`Error::is_verdict`] tells the two groups
+/// apart.
+///
+/// **Causes** say the question could not be asked: a key URI that does not
+/// parse ([`Error::Uri`] with a [`UriError`]), a secret of the wrong size or
+/// encoding ([`Error::Secret`] with a [`SecretError`]), a parameter out of
+/// range, stored recovery codes that do not read, the operating system's
+/// random source or clock failing.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -65,49 +80,85 @@ pub enum Error {
     #[error("the code or recovery code given as proof of the current factor is not valid")]
     ProofInvalid,
 
-    /// A secret shorter than RFC 4226's minimum of 128 bits.
-    #[error("secret has {bits} bits; at least 128 are required")]
-    SecretTooShort {
-        /// Length of the rejected secret in bits.
-        bits: usize,
-    },
-    /// A secret longer than this crate accepts (1024 bytes).
-    #[error("secret has {bytes} bytes; at most 1024 are accepted")]
-    SecretTooLong {
-        /// Length of the rejected secret in bytes.
-        bytes: usize,
-    },
-    /// The secret is not base32 (RFC 4648).
-    #[error("secret is not valid base32")]
-    SecretEncoding,
-    /// The system's random number generator failed.
-    #[error("the system random number generator failed")]
-    Randomness,
-    /// The system clock reads a time before 1970.
-    #[error("the system clock is before 1970")]
-    Clock,
-
+    /// A key URI that cannot be parsed or rendered.
+    #[error(transparent)]
+    Uri(#[from] UriError),
+    /// A secret of the wrong size or encoding.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
     /// An algorithm name other than SHA1, SHA256 or SHA512.
     #[error("unknown algorithm `{0}`; expected SHA1, SHA256 or SHA512")]
     AlgorithmUnknown(String),
     /// A digit count other than 6, 7 or 8.
     #[error("digits must be 6, 7 or 8, not `{0}`")]
-    DigitsOutOfRange(String),
-    /// A period that is zero, too long or not a number.
+    DigitsOutOfRange(u8),
+    /// A period of zero or longer than a day.
     #[error("period must be 1 to 86400 seconds, not `{0}`")]
-    PeriodOutOfRange(String),
+    PeriodOutOfRange(u64),
+    /// A TOTP operation on an HOTP key or the other way round.
+    #[error("expected a {expected} key, found a {found} key")]
+    KindMismatch {
+        /// The kind of key the operation needs (`totp` or `hotp`).
+        expected: &'static str,
+        /// The kind of key it was given.
+        found: &'static str,
+    },
+    /// The QR code could not be drawn (the key URI is too long for a QR
+    /// code, or the image could not be encoded; what went wrong is given).
+    #[cfg(feature = "qr")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qr")))]
+    #[error("cannot draw the QR code: {0}")]
+    QrUnrenderable(String),
+    /// A number of recovery codes outside 1 to 100.
+    #[error("recovery code count must be 1 to 100, not `{0}`")]
+    RecoveryCountOutOfRange(usize),
+    /// Stored recovery code hashes that are not in this crate's format.
+    #[error("stored recovery codes are malformed: {0}")]
+    RecoveryCodesMalformed(&'static str),
+    /// The operating system's random source failed.
+    #[error("the operating system's random source is unavailable")]
+    RandomUnavailable,
+    /// The system clock reads a time before 1970.
+    #[error("the system clock is before 1970")]
+    ClockBeforeEpoch,
+}
 
+impl Error {
+    /// Whether this is a verdict on a code or a proof (the first group:
+    /// [`Error::Invalid`], [`Error::Replayed`], [`Error::Throttled`],
+    /// [`Error::Locked`] and the step-up variants) rather than a cause that
+    /// kept the question from being asked.
+    #[must_use]
+    pub fn is_verdict(&self) -> bool {
+        matches!(
+            self,
+            Error::Invalid
+                | Error::Replayed
+                | Error::Throttled { .. }
+                | Error::Locked
+                | Error::StepUpRequired
+                | Error::StepUpExpired { .. }
+                | Error::StepUpInFuture { .. }
+                | Error::ProofInvalid
+        )
+    }
+}
+
+/// Why an `otpauth://` key URI cannot be parsed or rendered.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UriError {
     /// The text does not start with `otpauth://`.
     #[error("not an otpauth URI")]
-    UriScheme,
+    SchemeInvalid,
     /// The OTP type is neither `totp` nor `hotp`.
     #[error("unknown OTP type `{0}`; expected totp or hotp")]
-    UriType(String),
+    TypeUnknown(String),
     /// The URI's structure is broken (what is wrong is given).
     #[error("malformed otpauth URI: {0}")]
-    UriMalformed(&'static str),
-    /// An issuer or account name that cannot go into a label (what is wrong is
-    /// given).
+    Malformed(&'static str),
+    /// An issuer or account name that cannot go into a label (what is wrong
+    /// is given).
     #[error("invalid label: {0}")]
     LabelInvalid(&'static str),
     /// The issuer prefix of the label and the `issuer` parameter differ.
@@ -124,31 +175,42 @@ pub enum Error {
     /// A security parameter appears more than once.
     #[error("parameter `{0}` appears more than once")]
     ParameterRepeated(String),
+    /// An `algorithm` parameter other than SHA1, SHA256 or SHA512.
+    #[error("unknown algorithm `{0}`; expected SHA1, SHA256 or SHA512")]
+    AlgorithmUnknown(String),
+    /// A `digits` parameter other than 6, 7 or 8.
+    #[error("digits must be 6, 7 or 8, not `{0}`")]
+    DigitsInvalid(String),
+    /// A `period` parameter that is zero, longer than a day or not a number.
+    #[error("period must be 1 to 86400 seconds, not `{0}`")]
+    PeriodInvalid(String),
     /// An `hotp` URI without its required `counter` parameter.
     #[error("hotp URI has no counter")]
     CounterMissing,
     /// A `counter` parameter that is not a decimal number.
     #[error("counter `{0}` is not a number")]
     CounterInvalid(String),
-    /// A TOTP operation on an HOTP key or the other way round.
-    #[error("expected a {expected} key, found a {found} key")]
-    KindMismatch {
-        /// The kind of key the operation needs (`totp` or `hotp`).
-        expected: &'static str,
-        /// The kind of key it was given.
-        found: &'static str,
+}
+
+/// Why bytes or text cannot be a factor's shared secret.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// A secret shorter than RFC 4226's minimum of 128 bits.
+    #[error("secret has {bits} bits; at least 128 are required")]
+    TooShort {
+        /// Length of the rejected secret in bits.
+        bits: usize,
     },
-
-    /// The QR code could not be drawn (for example, data too long).
-    #[error("cannot draw QR code: {0}")]
-    Qr(String),
-
-    /// A number of recovery codes outside 1 to 100.
-    #[error("recovery code count must be 1 to 100, not `{0}`")]
-    RecoveryCountOutOfRange(usize),
-    /// Stored recovery code hashes that are not in this crate's format.
-    #[error("stored recovery codes are malformed: {0}")]
-    RecoveryCodesMalformed(&'static str),
+    /// A secret longer than this crate accepts (1024 bytes).
+    #[error("secret has {bytes} bytes; at most 1024 are accepted")]
+    TooLong {
+        /// Length of the rejected secret in bytes.
+        bytes: usize,
+    },
+    /// The secret is not base32 (RFC 4648).
+    #[error("secret is not valid base32")]
+    Base32Invalid,
 }
 
 /// Result of this crate's operations.

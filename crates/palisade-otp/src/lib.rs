@@ -1,10 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod enroll;
 mod error;
 mod otp;
 mod params;
+#[cfg(feature = "qr")]
 mod qr;
 mod recovery;
 mod secret;
@@ -14,7 +16,7 @@ mod uri;
 
 pub use crate::{
     enroll::Enrollment,
-    error::{Error, Result},
+    error::{Error, Result, SecretError, UriError},
     otp::{DEFAULT_LOOK_AHEAD, DEFAULT_SKEW, Hotp, Totp, unix_now},
     params::{Algorithm, DEFAULT_DIGITS, DEFAULT_PERIOD, MAX_PERIOD},
     recovery::{DEFAULT_RECOVERY_CODES, MAX_RECOVERY_CODES, RecoveryCode, RecoveryCodes},

@@ -22,7 +22,7 @@ pub fn unix_now() -> Result<u64> {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .map_err(|_| Error::Clock)
+        .map_err(|_| Error::ClockBeforeEpoch)
 }
 
 /// What [`Totp`] and [`Hotp`] share: the secret, the code parameters and the

@@ -3,7 +3,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use crate::error::{Error, Result, echo};
+use crate::error::{Error, Result, UriError, echo};
 
 /// The HMAC hash of RFC 4226 / RFC 6238.
 ///
@@ -76,7 +76,7 @@ pub(crate) fn check_digits(digits: u8) -> Result<u8> {
     if (6..=8).contains(&digits) {
         Ok(digits)
     } else {
-        Err(Error::DigitsOutOfRange(digits.to_string()))
+        Err(Error::DigitsOutOfRange(digits))
     }
 }
 
@@ -85,7 +85,7 @@ pub(crate) fn check_period(period: u64) -> Result<u64> {
     if (1..=MAX_PERIOD).contains(&period) {
         Ok(period)
     } else {
-        Err(Error::PeriodOutOfRange(period.to_string()))
+        Err(Error::PeriodOutOfRange(period))
     }
 }
 
@@ -104,7 +104,7 @@ pub(crate) fn parse_digits(text: &str) -> Result<u8> {
     parse_decimal(text)
         .and_then(|n| u8::try_from(n).ok())
         .and_then(|n| check_digits(n).ok())
-        .ok_or_else(|| Error::DigitsOutOfRange(echo(text)))
+        .ok_or_else(|| UriError::DigitsInvalid(echo(text)).into())
 }
 
 /// Parses a period from a URI parameter and checks it with
@@ -112,5 +112,5 @@ pub(crate) fn parse_digits(text: &str) -> Result<u8> {
 pub(crate) fn parse_period(text: &str) -> Result<u64> {
     parse_decimal(text)
         .and_then(|n| check_period(n).ok())
-        .ok_or_else(|| Error::PeriodOutOfRange(echo(text)))
+        .ok_or_else(|| UriError::PeriodInvalid(echo(text)).into())
 }

@@ -12,7 +12,8 @@ const QUIET_ZONE: usize = 4;
 const SCALE: usize = 8;
 
 fn encode(data: &[u8]) -> Result<QrCode> {
-    QrCode::with_error_correction_level(data, EcLevel::M).map_err(|e| Error::Qr(e.to_string()))
+    QrCode::with_error_correction_level(data, EcLevel::M)
+        .map_err(|e| Error::QrUnrenderable(e.to_string()))
 }
 
 pub(crate) fn svg(data: &[u8]) -> Result<Zeroizing<String>> {
@@ -44,7 +45,7 @@ pub(crate) fn png(data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
             }
         }
     }
-    let side = u32::try_from(side).map_err(|_| Error::Qr("image too large".into()))?;
+    let side = u32::try_from(side).map_err(|_| Error::QrUnrenderable("image too large".into()))?;
     let mut out = Zeroizing::new(Vec::new());
     {
         let mut encoder = png::Encoder::new(&mut *out, side, side);
@@ -52,11 +53,13 @@ pub(crate) fn png(data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder
             .write_header()
-            .map_err(|e| Error::Qr(e.to_string()))?;
+            .map_err(|e| Error::QrUnrenderable(e.to_string()))?;
         writer
             .write_image_data(&pixels)
-            .map_err(|e| Error::Qr(e.to_string()))?;
-        writer.finish().map_err(|e| Error::Qr(e.to_string()))?;
+            .map_err(|e| Error::QrUnrenderable(e.to_string()))?;
+        writer
+            .finish()
+            .map_err(|e| Error::QrUnrenderable(e.to_string()))?;
     }
     Ok(out)
 }

@@ -104,7 +104,7 @@ impl RecoveryCodes {
         let mut key = [0_u8; 32];
         OsRng
             .try_fill_bytes(&mut key)
-            .map_err(|_| Error::Randomness)?;
+            .map_err(|_| Error::RandomUnavailable)?;
         let mut stored = Self {
             key,
             entries: Vec::with_capacity(count),
@@ -114,7 +114,7 @@ impl RecoveryCodes {
             let mut raw = Zeroizing::new([0_u8; CODE_BYTES]);
             OsRng
                 .try_fill_bytes(raw.as_mut())
-                .map_err(|_| Error::Randomness)?;
+                .map_err(|_| Error::RandomUnavailable)?;
             let plain = Zeroizing::new(alphabet.encode(raw.as_ref()));
             stored.entries.push(Entry {
                 hash: stored.hash(plain.as_bytes())?,

@@ -8,7 +8,7 @@ use rand_core::{OsRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SecretError};
 
 /// Minimum secret length in bytes: RFC 4226 §4 requires at least 128 bits.
 pub const MIN_SECRET_LEN: usize = 16;
@@ -49,7 +49,7 @@ impl Secret {
         let mut bytes = Zeroizing::new(vec![0_u8; len]);
         OsRng
             .try_fill_bytes(&mut bytes)
-            .map_err(|_| Error::Randomness)?;
+            .map_err(|_| Error::RandomUnavailable)?;
         Ok(Self { bytes })
     }
 
@@ -75,7 +75,7 @@ impl Secret {
         let bytes = Zeroizing::new(
             lenient_base32()
                 .decode(trimmed.as_bytes())
-                .map_err(|_| Error::SecretEncoding)?,
+                .map_err(|_| SecretError::Base32Invalid)?,
         );
         check_len(bytes.len())?;
         Ok(Self { bytes })
@@ -109,11 +109,12 @@ impl Secret {
 
 fn check_len(len: usize) -> Result<()> {
     if len < MIN_SECRET_LEN {
-        Err(Error::SecretTooShort {
+        Err(SecretError::TooShort {
             bits: len.saturating_mul(8),
-        })
+        }
+        .into())
     } else if len > MAX_SECRET_LEN {
-        Err(Error::SecretTooLong { bytes: len })
+        Err(SecretError::TooLong { bytes: len }.into())
     } else {
         Ok(())
     }
@@ -180,11 +181,11 @@ mod tests {
     fn short_bad_and_redacted() {
         assert_eq!(
             Secret::from_base32("JBSWY3DPEHPK3PXP"),
-            Err(Error::SecretTooShort { bits: 80 })
+            Err(SecretError::TooShort { bits: 80 }.into())
         );
         assert_eq!(
             Secret::from_base32("JBSWY3DPEHPK3PX1"),
-            Err(Error::SecretEncoding)
+            Err(SecretError::Base32Invalid.into())
         );
         let s = Secret::from_bytes(b"12345678901234567890").unwrap();
         let shown = format!("{s:?}");

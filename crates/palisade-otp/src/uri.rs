@@ -6,11 +6,12 @@ use std::borrow::Cow;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result, echo};
+use crate::error::{Error, Result, UriError, echo};
 use crate::otp::{Hotp, Totp};
 use crate::params::{
     Algorithm, DEFAULT_DIGITS, DEFAULT_PERIOD, parse_decimal, parse_digits, parse_period,
 };
+#[cfg(feature = "qr")]
 use crate::qr;
 use crate::secret::Secret;
 
@@ -64,8 +65,8 @@ impl OtpKind {
 /// Build one from a factor with [`KeyUri::totp`] / [`KeyUri::hotp`], or read
 /// one with [`KeyUri::parse`], which rejects malformed input with a typed
 /// [`Error`]. The URI contains the secret, so it has no `Display`: write it
-/// out with [`KeyUri::to_uri_exposed`] (or draw it with [`KeyUri::qr_svg`] /
-/// [`KeyUri::qr_png`]).
+/// out with [`KeyUri::to_uri_exposed`] (or, with the `qr` feature, draw it
+/// with `KeyUri::qr_svg` / `KeyUri::qr_png`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeyUri {
     kind: OtpKind,
@@ -120,22 +121,22 @@ impl KeyUri {
     /// parses).
     pub fn parse(uri: &str) -> Result<Self> {
         if uri.len() > MAX_URI_LEN {
-            return Err(Error::UriMalformed("longer than 4096 bytes"));
+            return Err(UriError::Malformed("longer than 4096 bytes").into());
         }
-        let (scheme, rest) = uri.split_once("://").ok_or(Error::UriScheme)?;
+        let (scheme, rest) = uri.split_once("://").ok_or(UriError::SchemeInvalid)?;
         if !scheme.eq_ignore_ascii_case("otpauth") {
-            return Err(Error::UriScheme);
+            return Err(UriError::SchemeInvalid.into());
         }
         let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
         let (kind_text, rest) = rest
             .split_once('/')
-            .ok_or(Error::UriMalformed("no label"))?;
+            .ok_or(UriError::Malformed("no label"))?;
         let is_totp = if kind_text.eq_ignore_ascii_case("totp") {
             true
         } else if kind_text.eq_ignore_ascii_case("hotp") {
             false
         } else {
-            return Err(Error::UriType(echo(kind_text)));
+            return Err(UriError::TypeUnknown(echo(kind_text)).into());
         };
         let (label, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (label_issuer, account) = parse_label(label)?;
@@ -143,30 +144,34 @@ impl KeyUri {
 
         let issuer = match (label_issuer, params.issuer) {
             (Some(label), Some(parameter)) if label != parameter => {
-                return Err(Error::IssuerMismatch {
+                return Err(UriError::IssuerMismatch {
                     label: echo(&label),
                     parameter: echo(&parameter),
-                });
+                }
+                .into());
             }
             (_, Some(parameter)) => Some(parameter),
             (label, None) => label,
         };
         if account.len() > MAX_NAME_LEN || issuer.as_ref().is_some_and(|i| i.len() > MAX_NAME_LEN) {
-            return Err(Error::LabelInvalid(NAME_TOO_LONG));
+            return Err(UriError::LabelInvalid(NAME_TOO_LONG).into());
         }
         if let Some(issuer) = &issuer {
             if issuer.contains(':') {
-                return Err(Error::LabelInvalid("issuer contains a colon"));
+                return Err(UriError::LabelInvalid("issuer contains a colon").into());
             }
             if issuer.chars().any(char::is_control) {
-                return Err(Error::LabelInvalid(
+                return Err(UriError::LabelInvalid(
                     "issuer or account name contains a control character",
-                ));
+                )
+                .into());
             }
         }
-        let secret = Secret::from_base32(params.secret.as_deref().ok_or(Error::SecretMissing)?)?;
+        let secret = Secret::from_base32(params.secret.as_deref().ok_or(UriError::SecretMissing)?)?;
         let algorithm = match params.algorithm {
-            Some(text) => text.parse()?,
+            Some(text) => text
+                .parse()
+                .map_err(|_| UriError::AlgorithmUnknown(echo(&text)))?,
             None => Algorithm::Sha1,
         };
         let digits = match params.digits {
@@ -180,8 +185,9 @@ impl KeyUri {
             };
             OtpKind::Totp { period }
         } else {
-            let text = params.counter.ok_or(Error::CounterMissing)?;
-            let counter = parse_decimal(&text).ok_or_else(|| Error::CounterInvalid(echo(&text)))?;
+            let text = params.counter.ok_or(UriError::CounterMissing)?;
+            let counter =
+                parse_decimal(&text).ok_or_else(|| UriError::CounterInvalid(echo(&text)))?;
             OtpKind::Hotp { counter }
         };
         Ok(Self {
@@ -231,12 +237,16 @@ impl KeyUri {
 
     /// The URI as a QR code in SVG (black on white, with the quiet zone). The
     /// image encodes the secret: treat the file like the secret.
+    #[cfg(feature = "qr")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qr")))]
     pub fn qr_svg(&self) -> Result<Zeroizing<String>> {
         qr::svg(self.to_uri_exposed().as_bytes())
     }
 
     /// The URI as a QR code in PNG (8-bit greyscale, 8 pixels per module,
     /// with the quiet zone). The image encodes the secret.
+    #[cfg(feature = "qr")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qr")))]
     pub fn qr_png(&self) -> Result<Zeroizing<Vec<u8>>> {
         qr::png(self.to_uri_exposed().as_bytes())
     }
@@ -341,32 +351,32 @@ fn check_name<'a>(name: &'a str, what: &'static str) -> Result<&'a str> {
     } else {
         return Ok(name);
     };
-    Err(Error::LabelInvalid(reason))
+    Err(UriError::LabelInvalid(reason).into())
 }
 
 fn decode(text: &str) -> Result<Cow<'_, str>> {
     percent_decode_str(text)
         .decode_utf8()
-        .map_err(|_| Error::UriMalformed("percent-encoding is not UTF-8"))
+        .map_err(|_| UriError::Malformed("percent-encoding is not UTF-8").into())
 }
 
 /// Splits a label into the optional issuer prefix and the account name.
 fn parse_label(label: &str) -> Result<(Option<String>, String)> {
     let decoded = decode(label)?;
     if decoded.chars().any(char::is_control) {
-        return Err(Error::LabelInvalid(
-            "issuer or account name contains a control character",
-        ));
+        return Err(
+            UriError::LabelInvalid("issuer or account name contains a control character").into(),
+        );
     }
     let mut parts = decoded.split(':');
     let (issuer, account) = match (parts.next(), parts.next(), parts.next()) {
         (Some(account), None, _) => (None, account),
         (Some(issuer), Some(account), None) => (Some(issuer), account),
-        _ => return Err(Error::LabelInvalid("more than one colon")),
+        _ => return Err(UriError::LabelInvalid("more than one colon").into()),
     };
     let account = account.trim_start_matches(' ');
     if account.is_empty() {
-        return Err(Error::LabelInvalid("account name is empty"));
+        return Err(UriError::LabelInvalid("account name is empty").into());
     }
     let issuer = issuer.filter(|i| !i.is_empty()).map(str::to_owned);
     Ok((issuer, account.to_owned()))
@@ -401,9 +411,9 @@ impl Params {
             };
             let seen = seen
                 .get_mut(slot)
-                .ok_or(Error::UriMalformed("parameter table"))?;
+                .ok_or(UriError::Malformed("parameter table"))?;
             if *seen {
-                return Err(Error::ParameterRepeated(key.into_owned()));
+                return Err(UriError::ParameterRepeated(key.into_owned()).into());
             }
             *seen = true;
             let plus_as_space = Zeroizing::new(value.replace('+', " "));
@@ -427,6 +437,7 @@ impl Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::SecretError;
 
     /// Found by the `otp_uri` fuzz target: a 977-byte URI whose issuer is
     /// mostly `}`. It parsed, but its rendering (each `}` as `%7D`) was over
@@ -437,7 +448,7 @@ mod tests {
         assert!(crash.len() < MAX_URI_LEN);
         assert_eq!(
             KeyUri::parse(crash.trim_end()),
-            Err(Error::LabelInvalid(NAME_TOO_LONG))
+            Err(UriError::LabelInvalid(NAME_TOO_LONG).into())
         );
         // The worst case allowed: the longest names of characters that
         // encode to three bytes each, the longest secret, every parameter
@@ -457,14 +468,17 @@ mod tests {
         let totp = Totp::new(Secret::generate().unwrap());
         assert_eq!(
             KeyUri::totp(&totp, &long, "a").err(),
-            Some(Error::LabelInvalid(NAME_TOO_LONG))
+            Some(UriError::LabelInvalid(NAME_TOO_LONG).into())
         );
         assert_eq!(
             KeyUri::totp(&totp, "a", &long).err(),
-            Some(Error::LabelInvalid(NAME_TOO_LONG))
+            Some(UriError::LabelInvalid(NAME_TOO_LONG).into())
         );
         let uri = format!("otpauth://totp/a:{long}?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP");
-        assert_eq!(KeyUri::parse(&uri), Err(Error::LabelInvalid(NAME_TOO_LONG)));
+        assert_eq!(
+            KeyUri::parse(&uri),
+            Err(UriError::LabelInvalid(NAME_TOO_LONG).into())
+        );
     }
 
     const GOOGLE: &str = "otpauth://totp/ACME%20Co:john.doe@email.com?secret=HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ&issuer=ACME%20Co&algorithm=SHA1&digits=6&period=30";
@@ -513,72 +527,80 @@ mod tests {
     #[test]
     fn typed_rejections() {
         let s = "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+        let uri = Error::Uri;
+        let secret = Error::Secret;
         let cases: &[(&str, Error)] = &[
-            ("https://totp/a?secret=X", Error::UriScheme),
-            ("otpauth:/totp/a", Error::UriScheme),
-            ("otpauth://motp/a?x", Error::UriType("motp".into())),
-            ("otpauth://totp", Error::UriMalformed("no label")),
-            ("otpauth://totp/a?issuer=b", Error::SecretMissing),
-            ("otpauth://totp/a?secret=", Error::SecretMissing),
+            ("https://totp/a?secret=X", uri(UriError::SchemeInvalid)),
+            ("otpauth:/totp/a", uri(UriError::SchemeInvalid)),
+            (
+                "otpauth://motp/a?x",
+                uri(UriError::TypeUnknown("motp".into())),
+            ),
+            ("otpauth://totp", uri(UriError::Malformed("no label"))),
+            ("otpauth://totp/a?issuer=b", uri(UriError::SecretMissing)),
+            ("otpauth://totp/a?secret=", uri(UriError::SecretMissing)),
             (
                 "otpauth://totp/a?secret=11111111111111111111111111",
-                Error::SecretEncoding,
+                secret(SecretError::Base32Invalid),
             ),
             (
                 "otpauth://totp/a?secret=JBSWY3DPEHPK3PXP",
-                Error::SecretTooShort { bits: 80 },
+                secret(SecretError::TooShort { bits: 80 }),
             ),
             (
                 &format!("otpauth://totp/a?{s}&algorithm=MD5"),
-                Error::AlgorithmUnknown("MD5".into()),
+                uri(UriError::AlgorithmUnknown("MD5".into())),
             ),
             (
                 &format!("otpauth://totp/a?{s}&digits=9"),
-                Error::DigitsOutOfRange("9".into()),
+                uri(UriError::DigitsInvalid("9".into())),
             ),
             (
                 &format!("otpauth://totp/a?{s}&digits=%2B6"),
-                Error::DigitsOutOfRange("+6".into()),
+                uri(UriError::DigitsInvalid("+6".into())),
             ),
             (
                 &format!("otpauth://totp/a?{s}&period=0"),
-                Error::PeriodOutOfRange("0".into()),
+                uri(UriError::PeriodInvalid("0".into())),
             ),
             (
                 &format!("otpauth://totp/a?{s}&period=x"),
-                Error::PeriodOutOfRange("x".into()),
+                uri(UriError::PeriodInvalid("x".into())),
             ),
-            (&format!("otpauth://hotp/a?{s}"), Error::CounterMissing),
+            (
+                &format!("otpauth://hotp/a?{s}"),
+                uri(UriError::CounterMissing),
+            ),
             (
                 &format!("otpauth://hotp/a?{s}&counter=-1"),
-                Error::CounterInvalid("-1".into()),
+                uri(UriError::CounterInvalid("-1".into())),
             ),
             (
                 &format!("otpauth://totp/a?{s}&{s}"),
-                Error::ParameterRepeated("secret".into()),
+                uri(UriError::ParameterRepeated("secret".into())),
             ),
             (
                 &format!("otpauth://totp/A:b?{s}&issuer=B"),
-                Error::IssuerMismatch {
+                uri(UriError::IssuerMismatch {
                     label: "A".into(),
                     parameter: "B".into(),
-                },
+                }),
             ),
             (
                 &format!("otpauth://totp/A:b:c?{s}"),
-                Error::LabelInvalid("more than one colon"),
+                uri(UriError::LabelInvalid("more than one colon")),
             ),
             (
                 &format!("otpauth://totp/A:?{s}"),
-                Error::LabelInvalid("account name is empty"),
+                uri(UriError::LabelInvalid("account name is empty")),
             ),
             (
                 &format!("otpauth://totp/b?{s}&issuer=A%3AB"),
-                Error::LabelInvalid("issuer contains a colon"),
+                uri(UriError::LabelInvalid("issuer contains a colon")),
             ),
             (
                 &format!("otpauth://totp/%FF?{s}"),
-                Error::UriMalformed("percent-encoding is not UTF-8"),
+                uri(UriError::Malformed("percent-encoding is not UTF-8")),
             ),
         ];
         for (uri, expected) in cases {

@@ -8,7 +8,8 @@ use crate::Scheme;
 /// answers it with an invalid [`Verdict`](crate::Verdict). Errors say that a
 /// question could not be answered (a malformed stored hash, an unknown pepper),
 /// and never contain the password or the stored hash.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The password is longer than [`Password::MAX_BYTES`](crate::Password::MAX_BYTES).
     #[error("password is longer than {max} bytes")]
@@ -62,11 +63,11 @@ pub enum Error {
     /// The hashing pool has shut down.
     #[error("hashing pool has shut down")]
     PoolClosed,
-    /// The login limiter's store could not be read or written (the cause
-    /// as the database reported it; it never contains an identifier, only
-    /// the limiter's hashed keys).
+    /// The login limiter's store could not be read or written. The cause is
+    /// the database's error (it never contains an identifier, only the
+    /// limiter's hashed keys).
     #[error("login attempt store failed: {0}")]
-    AttemptStoreFailed(String),
+    AttemptStoreFailed(#[source] Cause),
     /// The login limiter's compare-and-swap kept losing to other writers of
     /// the same key: the store is under more contention than a login can
     /// wait for, or its compare-and-swap never succeeds.
@@ -82,16 +83,21 @@ pub enum Error {
         /// The limit in bytes.
         max: usize,
     },
-    /// The pluggable breached-password check could not answer.
+    /// The pluggable breached-password check could not answer; the cause is
+    /// the check's own error (it never contains the password).
     #[error("breached-password check failed: {0}")]
-    BreachCheckFailed(String),
+    BreachCheckFailed(#[source] Cause),
     /// The operating system's random number generator failed.
     #[error("random number generator failed")]
     RandomUnavailable,
     /// The underlying hash function refused its inputs.
     #[error("hash computation failed: {0}")]
-    HashComputation(&'static str),
+    HashComputationFailed(&'static str),
 }
+
+/// The underlying error of a failed store or check, as its implementation
+/// reported it.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The crate's result type.
 pub type Result<T> = core::result::Result<T, Error>;

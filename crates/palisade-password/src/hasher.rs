@@ -573,7 +573,7 @@ pub(crate) fn argon2_tag(
     out: &mut [u8],
     memory: &mut Memory,
 ) -> Result<()> {
-    let refused = |_| Error::HashComputation("argon2 refused its inputs");
+    let refused = |_| Error::HashComputationFailed("argon2 refused its inputs");
     let mut builder = argon2::ParamsBuilder::new();
     builder
         .m_cost(params.m_cost())
@@ -666,7 +666,7 @@ fn matches(
                 .map_err(|_| Error::HashMalformed("scrypt parameters out of range"))?;
             let mut out = vec![0u8; tag.len()];
             scrypt::scrypt(password, salt, &params, &mut out)
-                .map_err(|_| Error::HashComputation("scrypt refused its inputs"))?;
+                .map_err(|_| Error::HashComputationFailed("scrypt refused its inputs"))?;
             let equal = out.ct_eq(tag).into();
             out.zeroize();
             Ok(equal)

@@ -16,7 +16,7 @@ mod verdict;
 
 pub use crate::{
     calibrate::{Calibration, calibrate},
-    error::{Error, Result},
+    error::{Cause, Error, Result},
     hasher::{PasswordHasher, PasswordHasherBuilder, SALT_LEN},
     limiter::{
         Admission, AttemptCounter, AttemptStore, Backoff, Limits, LoginLimiter, LoginVerdict,
@@ -32,8 +32,10 @@ pub use crate::{
 };
 
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use crate::limiter::PostgresAttemptStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use crate::limiter::SqliteAttemptStore;
 
 /// Hashes `password` with Argon2id at the default parameters into a PHC string.

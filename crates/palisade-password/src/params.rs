@@ -6,7 +6,13 @@ use crate::{Error, Result};
 ///
 /// Always valid: build one with [`ParamsBuilder`] or take [`Params::default()`],
 /// OWASP's first recommendation (19 MiB, 2 passes, 1 lane, 32-byte tag).
+///
+/// With the `serde` feature it reads and writes
+/// `{"m_cost":19456,"t_cost":2,"p_cost":1,"output_len":32}`; reading checks
+/// the values as [`ParamsBuilder::build`] does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "RawParams"))]
 pub struct Params {
     m_cost: u32,
     t_cost: u32,
@@ -217,5 +223,30 @@ mod tests {
         assert_eq!(name(ParamsBuilder::new().output_len(15)), "output_len");
         assert_eq!(name(ParamsBuilder::new().output_len(65)), "output_len");
         assert!(ParamsBuilder::new().m_cost(16).p_cost(2).build().is_ok());
+    }
+}
+
+/// The serialized form of [`Params`], checked by [`ParamsBuilder`] on the way in.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParams {
+    m_cost: u32,
+    t_cost: u32,
+    p_cost: u32,
+    output_len: usize,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<RawParams> for Params {
+    type Error = Error;
+
+    fn try_from(raw: RawParams) -> Result<Self> {
+        ParamsBuilder::new()
+            .m_cost(raw.m_cost)
+            .t_cost(raw.t_cost)
+            .p_cost(raw.p_cost)
+            .output_len(raw.output_len)
+            .build()
     }
 }

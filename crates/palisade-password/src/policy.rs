@@ -6,6 +6,7 @@ use std::sync::{Arc, LazyLock};
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::error::Cause;
 use crate::{Error, Password, Result};
 
 /// The blocklist shipped with the crate: Django's `common-passwords.txt`
@@ -26,18 +27,21 @@ pub fn blocklist_len() -> usize {
 /// A pluggable check against a corpus of breached passwords, such as a local
 /// copy of Have I Been Pwned's list or its k-anonymity range API.
 ///
-/// Closures `Fn(&Password) -> Result<bool, String>` implement it.
+/// Closures `Fn(&Password) -> Result<bool, Cause>` implement it; any error
+/// type (an HTTP client's, an I/O error, a `String`) converts into a
+/// [`Cause`] with `?` or `.into()`.
 pub trait BreachedPasswords: Send + Sync {
-    /// Whether `password` appears in the corpus; an `Err` carries a short
-    /// description of why the check could not answer (never the password).
-    fn is_breached(&self, password: &Password) -> core::result::Result<bool, String>;
+    /// Whether `password` appears in the corpus; an `Err` is why the check
+    /// could not answer (it must never contain the password). It reaches the
+    /// caller as the source of [`Error::BreachCheckFailed`].
+    fn is_breached(&self, password: &Password) -> core::result::Result<bool, Cause>;
 }
 
 impl<F> BreachedPasswords for F
 where
-    F: Fn(&Password) -> core::result::Result<bool, String> + Send + Sync,
+    F: Fn(&Password) -> core::result::Result<bool, Cause> + Send + Sync,
 {
-    fn is_breached(&self, password: &Password) -> core::result::Result<bool, String> {
+    fn is_breached(&self, password: &Password) -> core::result::Result<bool, Cause> {
         self(password)
     }
 }

@@ -230,6 +230,7 @@ impl HashingPool {
 }
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl HashingPool {
     async fn awaiting(&self, task: Task) -> Result<Outcome> {
         let (tx, rx) = tokio::sync::oneshot::channel();

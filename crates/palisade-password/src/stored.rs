@@ -32,6 +32,17 @@ pub enum Scheme {
     Scrypt,
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for Scheme {
+    /// As its [`name`](Scheme::name).
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> core::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 impl Scheme {
     /// Every scheme this crate knows, compiled in or not.
     pub const ALL: [Scheme; 7] = [

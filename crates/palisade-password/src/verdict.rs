@@ -8,11 +8,17 @@ use crate::Scheme;
 ///
 /// An invalid verdict says nothing else (no upgrade reasons), so a wrong
 /// password learns nothing from it.
+///
+/// With the `serde` feature it serializes as
+/// `{"valid":true,"scheme":"bcrypt","upgrade_reasons":["legacy-scheme"]}`,
+/// the shape `palisade password verify --json` prints.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[must_use]
 pub struct Verdict {
     valid: bool,
     scheme: Scheme,
+    #[cfg_attr(feature = "serde", serde(rename = "upgrade_reasons"))]
     upgrade: Vec<UpgradeReason>,
 }
 
@@ -93,6 +99,17 @@ impl UpgradeReason {
             UpgradeReason::Pepper => "pepper",
             UpgradeReason::Unnormalized => "unnormalized",
         }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for UpgradeReason {
+    /// As its [`name`](UpgradeReason::name).
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> core::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 

@@ -127,10 +127,10 @@ fn pepper_is_recorded_as_keyid_and_rotates() {
     assert!(!v1.verify(&pw("pepper you"), &under_k1).unwrap().is_valid());
 
     // Without the pepper: a typed error, not a silent "invalid".
-    assert_eq!(
+    assert!(matches!(
         plain.verify(&password, &under_k1).unwrap_err(),
-        Error::PepperUnknown("k1".into())
-    );
+        Error::PepperUnknown(id) if id == "k1"
+    ));
 
     // Rotation: the retired pepper still verifies and asks for an upgrade.
     let verified = v2.verify_and_upgrade(&password, &under_k1).unwrap();
@@ -159,7 +159,10 @@ fn pepper_is_recorded_as_keyid_and_rotates() {
         .retired_pepper(k1())
         .build()
         .unwrap_err();
-    assert_eq!(err, Error::PepperIdDuplicate("k1".into()));
+    assert!(
+        matches!(&err, Error::PepperIdDuplicate(id) if id == "k1"),
+        "{err:?}"
+    );
     assert!(!format!("{v2:?}").contains("pepper, 32"));
 }
 
@@ -195,10 +198,10 @@ fn passwords_are_nfkc_normalized_and_unnormalized_foreign_hashes_still_verify() 
 fn schemes_can_be_restricted_and_costs_are_bounded() {
     let bcrypt = "$2b$04$8fb7YapE3PF1KwyYEtGXG.qc.UvEVt2lRcg3u2yVhEqWf0X8LkirK";
     let only_argon2 = PasswordHasher::builder().accept_only(&[]).build().unwrap();
-    assert_eq!(
+    assert!(matches!(
         only_argon2.verify(&pw("password"), bcrypt).unwrap_err(),
         Error::SchemeNotAccepted(Scheme::Bcrypt)
-    );
+    ));
     let with_bcrypt = PasswordHasher::builder()
         .accept_only(&[Scheme::Bcrypt])
         .build()
@@ -220,9 +223,11 @@ fn schemes_can_be_restricted_and_costs_are_bounded() {
         "pbkdf2_sha256$10000001$salt$LANSrzfMKBAegscbVeAUbv3It1EN/8gC2fiV09fenm4=",
         "$2b$17$8fb7YapE3PF1KwyYEtGXG.qc.UvEVt2lRcg3u2yVhEqWf0X8LkirK",
     ] {
-        assert_eq!(
-            h.verify(&pw("password"), too_costly).unwrap_err(),
-            Error::CostTooHigh,
+        assert!(
+            matches!(
+                h.verify(&pw("password"), too_costly).unwrap_err(),
+                Error::CostTooHigh
+            ),
             "{too_costly}"
         );
     }
@@ -232,10 +237,10 @@ fn schemes_can_be_restricted_and_costs_are_bounded() {
         .build()
         .unwrap();
     let v = "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4";
-    assert_eq!(
+    assert!(matches!(
         lower_ceiling.verify(&pw("password"), v).unwrap_err(),
         Error::CostTooHigh
-    );
+    ));
     assert!(
         PasswordHasher::builder()
             .max_memory_kib(1024)
@@ -278,18 +283,18 @@ fn dummy_verification_is_always_invalid_and_reuses_one_dummy_hash() {
 #[test]
 fn password_length_is_bounded_before_hashing() {
     let huge = "x".repeat(1_000_000);
-    assert_eq!(
+    assert!(matches!(
         hash_password(&huge).unwrap_err(),
         Error::PasswordTooLong { max: 1024 }
-    );
-    assert_eq!(
+    ));
+    assert!(matches!(
         verify_password(
             &huge,
             "$2b$04$8fb7YapE3PF1KwyYEtGXG.qc.UvEVt2lRcg3u2yVhEqWf0X8LkirK"
         )
         .unwrap_err(),
         Error::PasswordTooLong { max: 1024 }
-    );
+    ));
     // 64 characters of emoji (256 bytes) are fine.
     let long = "🔒".repeat(64);
     let h = hasher(64, 1);

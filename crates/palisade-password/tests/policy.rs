@@ -127,12 +127,23 @@ fn breached_check_is_pluggable_and_its_failure_is_an_error() {
             .is_accepted()
     );
 
-    let offline =
-        Policy::new().with_breach_check(|_: &Password| Err("service unreachable".to_owned()));
+    // The check's own error is kept as the source, not flattened.
+    let offline = Policy::new().with_breach_check(|_: &Password| {
+        Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "service unreachable").into())
+    });
     let err = offline
         .check(&Password::new("ink wolf parsley").unwrap(), &Context::new())
         .unwrap_err();
-    assert_eq!(err, Error::BreachCheckFailed("service unreachable".into()));
+    assert!(matches!(err, Error::BreachCheckFailed(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "breached-password check failed: service unreachable"
+    );
+    let source = std::error::Error::source(&err).expect("the cause is kept");
+    let io = source
+        .downcast_ref::<std::io::Error>()
+        .expect("as the check's own error type");
+    assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
 }
 
 #[test]

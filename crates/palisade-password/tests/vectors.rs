@@ -14,10 +14,9 @@ use argon2::{Algorithm, Argon2, AssociatedData, ParamsBuilder, Version};
 use palisade_password::{Error, Password, PasswordHasher, Scheme, StoredHash, UpgradeReason};
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    data_encoding::HEXLOWER_PERMISSIVE
+        .decode(s.as_bytes())
+        .unwrap()
 }
 
 /// RFC 9106 section 5, through argon2's raw API with secret and associated data.
@@ -236,5 +235,8 @@ fn stored_key_id_without_its_pepper_is_a_typed_error() {
     let err = PasswordHasher::default()
         .verify(&Password::new("password").unwrap(), hash)
         .unwrap_err();
-    assert_eq!(err, Error::PepperUnknown("????".into()));
+    assert!(
+        matches!(&err, Error::PepperUnknown(id) if id == "????"),
+        "{err:?}"
+    );
 }

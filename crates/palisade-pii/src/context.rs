@@ -78,7 +78,14 @@ pub(crate) fn needs_context(base: f32) -> f32 {
 /// Raises the confidence of each finding with a context word before it, and
 /// drops findings marked by [`needs_context`] that have none. `findings`
 /// must be sorted by start.
-pub(crate) fn apply(text: &[u8], findings: &mut Vec<Finding>) {
+///
+/// Without `every`, only the findings whose confidence can change what a
+/// masker writes are looked at (the others keep their base confidence):
+/// those marked by [`needs_context`], and those that overlap or touch
+/// another finding, whose kind the most confident one decides. A finding
+/// with ASCII bytes on both sides is never widened to a character boundary
+/// into a neighbour (see `Masker::mask_once`).
+pub(crate) fn apply(text: &[u8], findings: &mut Vec<Finding>, every: bool) {
     // A line holds a few findings: their spans live on the stack then.
     const ON_STACK: usize = 16;
     let n = findings.len();
@@ -105,7 +112,17 @@ pub(crate) fn apply(text: &[u8], findings: &mut Vec<Finding>) {
         *end = largest;
     }
     let (spans, max_end) = (&*spans, &*max_end);
-    for f in findings.iter_mut() {
+    let ascii = |i: usize| text.get(i).is_none_or(u8::is_ascii);
+    for (k, f) in findings.iter_mut().enumerate() {
+        let alone = || {
+            max_end.get(k).is_some_and(|&e| e < f.start)
+                && spans.get(k + 1).is_none_or(|&(s, _)| s > f.end)
+                && f.start.checked_sub(1).is_some_and(ascii)
+                && ascii(f.end)
+        };
+        if !every && f.confidence >= 0.0 && alone() {
+            continue;
+        }
         let list = words(f.kind);
         let hit = !list.is_empty() && has_context(text, f.start, spans, max_end, list);
         let base = f.confidence.abs();
@@ -207,15 +224,20 @@ fn matches_word(word: &[u8], list: &[&[u8]]) -> bool {
     for (l, b) in lw.iter_mut().zip(word) {
         *l = b.to_ascii_lowercase();
     }
-    list.iter().any(|w| {
-        lw.windows(w.len()).enumerate().any(|(i, win)| {
-            win == *w
-                && (i == 0
-                    || !lw
-                        .get(i - 1)
-                        .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'<'))
+    // Only where a word starts can a context word match: the list is held
+    // against those few places, not against every window.
+    let lw = &*lw;
+    (0..lw.len())
+        .filter(|&i| {
+            i == 0
+                || !lw
+                    .get(i - 1)
+                    .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'<')
         })
-    })
+        .any(|i| {
+            let rest = lw.get(i..).unwrap_or(&[]);
+            list.iter().any(|w| rest.starts_with(w))
+        })
 }
 
 #[cfg(test)]
@@ -231,6 +253,54 @@ mod tests {
         }
     }
 
+    /// The first version: every window of the word held against every
+    /// context word.
+    fn matches_word_reference(word: &[u8], list: &[&[u8]]) -> bool {
+        let lw: Vec<u8> = word
+            .iter()
+            .take(MAX_WORD)
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        list.iter().any(|w| {
+            lw.windows(w.len()).enumerate().any(|(i, win)| {
+                win == *w
+                    && (i == 0
+                        || !lw
+                            .get(i - 1)
+                            .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'<'))
+            })
+        })
+    }
+
+    #[test]
+    fn word_starts_are_where_context_words_match() {
+        let alphabet = b"telTELphonPHON_<>:.-(0123 snilSAciaprd\xd1\x82\xd0\xb5\xd0\xbb";
+        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut matched = 0;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 60) as usize;
+            let word: Vec<u8> = (0..len)
+                .map(|k| alphabet[((x >> (k % 50)) as usize + k * 7) % alphabet.len()])
+                .collect();
+            for kind in Kind::BUILTIN {
+                let list = words(kind);
+                matched += usize::from(matches_word(&word, list));
+                assert_eq!(
+                    matches_word(&word, list),
+                    matches_word_reference(&word, list),
+                    "{:?} {kind}",
+                    String::from_utf8_lossy(&word)
+                );
+            }
+        }
+        assert!(matched > 500, "{matched}");
+        assert!(matches_word(b"(tel.", words(Kind::Phone)));
+        assert!(!matches_word(b"hotel", words(Kind::Phone)));
+    }
+
     #[test]
     fn context_words_count_findings_as_one_word() {
         // `PESEL` is the fifth word before the number; two words are findings.
@@ -240,7 +310,7 @@ mod tests {
             f(Kind::Phone, 16, 31, 0.8),
             f(Kind::PlPesel, 34, 45, 0.7),
         ];
-        apply(text, &mut v);
+        apply(text, &mut v, true);
         assert!((v[2].confidence - 1.0).abs() < 1e-6, "{v:?}");
         // The sixth word: no boost, and a weak finding without context goes.
         let text = b"PESEL y a@b.cd is +48 601 234 567 x 44051401359";
@@ -249,18 +319,18 @@ mod tests {
             f(Kind::Phone, 18, 33, 0.8),
             f(Kind::PlPesel, 36, 47, 0.7),
         ];
-        apply(text, &mut v);
+        apply(text, &mut v, true);
         assert!((v[2].confidence - 0.7).abs() < 1e-6, "{v:?}");
         let mut v = vec![
             f(Kind::Email, 8, 14, 0.9),
             f(Kind::Phone, 18, 33, 0.8),
             f(Kind::PlPesel, 36, 47, needs_context(0.7)),
         ];
-        apply(text, &mut v);
+        apply(text, &mut v, true);
         assert_eq!(v.len(), 2);
         // Glued context counts: `PESEL:44051401359`.
         let mut v = vec![f(Kind::PlPesel, 6, 17, 0.7)];
-        apply(b"PESEL:44051401359", &mut v);
+        apply(b"PESEL:44051401359", &mut v, true);
         assert!((v[0].confidence - 1.0).abs() < 1e-6, "{v:?}");
     }
 }

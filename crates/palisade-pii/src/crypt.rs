@@ -58,7 +58,7 @@ impl Encryptor {
         let token = self
             .keyring
             .encrypt(value, &context)
-            .map_err(|_| Error::Encryption)?
+            .map_err(Error::EncryptionFailed)?
             .to_token();
         out.push(b'<');
         out.extend_from_slice(kind.name().as_bytes());
@@ -70,19 +70,19 @@ impl Encryptor {
 
     /// Decrypts one masked value, `<KIND:pcrypt:…>`, into its kind label and
     /// the original bytes (wiped on drop). Any failure (wrong key, context or
-    /// kind, a modified token) is the same opaque [`Error::Decryption`].
+    /// kind, a modified token) is the same opaque [`Error::DecryptionFailed`].
     pub fn decrypt(&self, masked: &str) -> Result<(String, Zeroizing<Vec<u8>>)> {
         let inner = masked
             .strip_prefix('<')
             .and_then(|m| m.strip_suffix('>'))
-            .ok_or(Error::Decryption)?;
-        let (kind, token) = inner.split_once(':').ok_or(Error::Decryption)?;
-        let ciphertext: Ciphertext = token.parse().map_err(|_| Error::Decryption)?;
+            .ok_or(Error::DecryptionFailed)?;
+        let (kind, token) = inner.split_once(':').ok_or(Error::DecryptionFailed)?;
+        let ciphertext: Ciphertext = token.parse().map_err(|_| Error::DecryptionFailed)?;
         let context = self.context.clone().with(KIND_LABEL, kind);
         let plain = self
             .keyring
             .decrypt(&ciphertext, &context)
-            .map_err(|_| Error::Decryption)?;
+            .map_err(|_| Error::DecryptionFailed)?;
         Ok((kind.to_owned(), plain))
     }
 

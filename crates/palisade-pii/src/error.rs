@@ -2,19 +2,20 @@
 
 /// What can go wrong configuring a scanner or masker, or masking a stream.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A kind label that is not one of the built-in kinds.
     #[error("unknown kind `{0}`")]
-    UnknownKind(String),
+    KindUnknown(String),
     /// A telephone region that is not an ISO 3166 code libphonenumber knows.
     #[error("unknown telephone region `{0}`")]
-    UnknownRegion(String),
+    RegionUnknown(String),
     /// A minimum confidence outside 0.0–1.0.
     #[error("minimum confidence must be between 0 and 1")]
     ConfidenceOutOfRange,
     /// A JSON field path that cannot be parsed.
     #[error("invalid field path `{path}`: {reason}")]
-    InvalidPath {
+    PathInvalid {
         /// The path as given.
         path: String,
         /// What is wrong with it.
@@ -32,13 +33,17 @@ pub enum Error {
     /// Reading or writing a stream failed.
     #[error("stream could not be read or written: {0}")]
     Io(#[from] std::io::Error),
-    /// Encrypting a value failed.
-    #[error("value could not be encrypted")]
-    Encryption,
+    /// Encrypting a value failed (palisade-crypt's error is the source).
+    #[cfg(feature = "crypt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "crypt")))]
+    #[error("value could not be encrypted: {0}")]
+    EncryptionFailed(#[source] palisade_crypt::Error),
     /// A masked value did not decrypt (wrong key, context or kind, or
     /// modified): deliberately says no more.
+    #[cfg(feature = "crypt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "crypt")))]
     #[error("masked value could not be decrypted")]
-    Decryption,
+    DecryptionFailed,
 }
 
 /// The result type of this crate.

@@ -25,7 +25,7 @@ impl std::str::FromStr for FieldPath {
     type Err = Error;
 
     fn from_str(path: &str) -> Result<Self> {
-        let bad = |reason| Error::InvalidPath {
+        let bad = |reason| Error::PathInvalid {
             path: path.to_owned(),
             reason,
         };

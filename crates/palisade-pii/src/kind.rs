@@ -179,7 +179,7 @@ impl FromStr for Kind {
         Kind::BUILTIN
             .into_iter()
             .find(|k| k.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| Error::UnknownKind(s.to_owned()))
+            .ok_or_else(|| Error::KindUnknown(s.to_owned()))
     }
 }
 

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod checks;
 mod context;
@@ -13,6 +14,10 @@ mod log;
 mod masker;
 mod numeric;
 mod operator;
+mod phone;
+// Generated from the `phonenumber` crate's database (see the file's header).
+#[rustfmt::skip]
+mod phone_tables;
 mod redacted;
 mod scanner;
 mod secrets;
@@ -24,8 +29,10 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 
 #[cfg(feature = "crypt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "crypt")))]
 pub use crate::crypt::Encryptor;
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use crate::log::{ScrubbingMakeWriter, ScrubbingWriter};
 pub use crate::{
     error::{Error, Result},

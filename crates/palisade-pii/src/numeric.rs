@@ -11,14 +11,10 @@
 //! whole words. IBANs and `PL`-prefixed NIPs, which start with letters, are
 //! recognised where the letters meet the digits.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
-use phonenumber::country::Id as Region;
-
 use crate::checks;
 use crate::context::needs_context;
 use crate::kind::{Finding, Kind};
+use crate::phone::{self, Region};
 
 const MAX_GROUPS: usize = 12;
 const MAX_DIGITS: usize = 19;
@@ -183,23 +179,25 @@ fn digit_bits(w: u64) -> u64 {
     from_zero & !past_nine & !w & HIGH
 }
 
+/// The eight bytes of `text` from `i`, if there are eight.
+#[inline(always)]
+fn word_at(text: &[u8], i: usize) -> Option<u64> {
+    let bytes: [u8; 8] = text.get(i..i.wrapping_add(8))?.try_into().ok()?;
+    Some(u64::from_le_bytes(bytes))
+}
+
 /// The position of the first ASCII digit at or after `from`, eight bytes at a
 /// time.
 fn next_digit(text: &[u8], from: usize) -> Option<usize> {
-    let rest = text.get(from..)?;
-    let mut chunks = rest.chunks_exact(8);
     let mut i = from;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let bits = digit_bits(u64::from_le_bytes(word));
+    while let Some(w) = word_at(text, i) {
+        let bits = digit_bits(w);
         if bits != 0 {
             return Some(i + (bits.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    chunks
-        .remainder()
+    text.get(i..)?
         .iter()
         .position(u8::is_ascii_digit)
         .map(|p| i + p)
@@ -208,25 +206,17 @@ fn next_digit(text: &[u8], from: usize) -> Option<usize> {
 /// The end of the run of ASCII digits starting at `from`, eight bytes at a
 /// time (runs are short: one load settles most of them).
 fn digit_run(text: &[u8], from: usize) -> usize {
-    let Some(rest) = text.get(from..) else {
-        return from;
-    };
-    let mut chunks = rest.chunks_exact(8);
     let mut i = from;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let other = !digit_bits(u64::from_le_bytes(word)) & 0x8080_8080_8080_8080;
+    while let Some(w) = word_at(text, i) {
+        let other = !digit_bits(w) & 0x8080_8080_8080_8080;
         if other != 0 {
             return i + (other.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    i + chunks
-        .remainder()
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count()
+    i + text.get(i..).map_or(0, |rest| {
+        rest.iter().take_while(|b| b.is_ascii_digit()).count()
+    })
 }
 
 fn word_run(text: &[u8], from: usize) -> usize {
@@ -242,9 +232,27 @@ pub(crate) fn scan(
     cfg: &NumericConfig,
     out: &mut Vec<Finding>,
 ) {
+    scan_tokens::<true>(text, bl, cfg, out);
+}
+
+/// [`scan`]; with `SHORT`, tokens that cannot hold anything are settled by
+/// [`short_token`] (the tests hold both against each other).
+fn scan_tokens<const SHORT: bool>(
+    text: &[u8],
+    bl: &[(usize, usize)],
+    cfg: &NumericConfig,
+    out: &mut Vec<Finding>,
+) {
     let mut i = 0;
     let mut groups = [Group::default(); MAX_GROUPS];
     while let Some(d) = next_digit(text, i) {
+        if SHORT
+            && bl.is_empty()
+            && let Some(next) = short_token(text, d)
+        {
+            i = next;
+            continue;
+        }
         if let Some(end) = inside(bl, d) {
             i = end;
             continue;
@@ -305,6 +313,72 @@ pub(crate) fn scan(
             let restart = last_taken.map_or(1, |t| t + 1);
             i = groups.get(restart).map_or(j, |g| g.start);
         }
+    }
+}
+
+/// Where [`scan`] goes on after the token starting at the digit `d`, when
+/// that token is certain to hold nothing and no span is blocked: a number
+/// glued to letters on its right (`692s`), or a single group of fewer than
+/// seven digits that no separator joins to another (`retry 5`, `:31`).
+/// `None` for every other token, and for a digit glued on its left.
+#[inline(always)]
+fn short_token(text: &[u8], d: usize) -> Option<usize> {
+    let b = before(text, d);
+    if is_word(b) || b == b'>' {
+        return None;
+    }
+    if log_timestamp(text, d) && b != b'+' && b != b'(' {
+        // `2026-11-23T01:31:` is a token of two groups glued to `T01`, and
+        // `:31` one of one group; `2026-11-23 01:31:` is one of four groups
+        // that is a date (see `date_like`), and `:31`: nothing in either.
+        return Some(d + 16);
+    }
+    let e = digit_run(text, d);
+    let c = at(text, e);
+    if is_word(c) {
+        return Some(word_run(text, e));
+    }
+    if c == b'<' || e - d >= 7 {
+        return None;
+    }
+    if is_sep(c) {
+        let c2 = at(text, e + 1);
+        if c2.is_ascii_digit() || (is_sep(c2) && at(text, e + 2).is_ascii_digit()) {
+            return None;
+        }
+    }
+    Some(e)
+}
+
+/// Whether a log timestamp's date, hour and minute start at `d`:
+/// `2026-11-23T01:31:` or `2026-11-23 01:31:`.
+#[inline(always)]
+fn log_timestamp(text: &[u8], d: usize) -> bool {
+    match text.get(d..d + 17) {
+        Some(
+            [
+                y0,
+                y1,
+                y2,
+                y3,
+                b'-',
+                m0,
+                m1,
+                b'-',
+                d0,
+                d1,
+                b'T' | b' ',
+                h0,
+                h1,
+                b':',
+                n0,
+                n1,
+                b':',
+            ],
+        ) => [y0, y1, y2, y3, m0, m1, d0, d1, h0, h1, n0, n1]
+            .iter()
+            .all(|b| b.is_ascii_digit()),
+        _ => false,
     }
 }
 
@@ -728,17 +802,21 @@ fn phone(
     let span = std::str::from_utf8(text.get(start..end)?).ok()?;
     regions
         .iter()
-        .any(|&region| phone_valid(Some(region), span))
+        .any(|&region| phone::is_valid(Some(region), span))
         .then_some((start, 0.6))
 }
 
 /// `2024-01-15`, `15.01.2024`, `01/15/2024`: dates are not telephone numbers.
 fn date_like(run: &[Group]) -> bool {
-    run.windows(3).any(|w| {
-        let lens: Vec<usize> = w.iter().map(Group::len).collect();
-        let same_sep = w.get(1).map(|g| g.sep) == w.get(2).map(|g| g.sep);
-        same_sep
-            && (lens == [4, 2, 2] || lens == [2, 2, 4] || lens == [1, 2, 4] || lens == [2, 1, 4])
+    run.windows(3).any(|w| match w {
+        [a, b, c] => {
+            b.sep == c.sep
+                && matches!(
+                    (a.len(), b.len(), c.len()),
+                    (4, 2, 2) | (2, 2, 4) | (1, 2, 4) | (2, 1, 4)
+                )
+        }
+        _ => false,
     })
 }
 
@@ -749,56 +827,7 @@ pub(crate) fn phone_international(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'-' | b'.' | b'(' | b')'))
-        && phone_valid(None, text)
-}
-
-/// How many libphonenumber answers each thread remembers before it starts
-/// over.
-const PHONE_MEMO: usize = 4096;
-
-/// libphonenumber's answers by region (`None`: international form) and text.
-#[derive(Default)]
-struct PhoneMemo {
-    count: usize,
-    by_region: HashMap<Option<Region>, HashMap<Box<str>, bool>>,
-}
-
-thread_local! {
-    /// Its validation costs microseconds (its own regex cache holds 100 of
-    /// the thousands of patterns, so regexes are compiled again and again),
-    /// log lines repeat numbers, and the answer depends only on the text and
-    /// the region.
-    static PHONE_ANSWERS: RefCell<PhoneMemo> = RefCell::new(PhoneMemo::default());
-}
-
-/// Whether libphonenumber parses `text` (as a number of `region`, or in
-/// international form for `None`) to a valid number; remembered.
-fn phone_valid(region: Option<Region>, text: &str) -> bool {
-    let known = PHONE_ANSWERS
-        .try_with(|memo| {
-            let memo = memo.try_borrow().ok()?;
-            memo.by_region.get(&region)?.get(text).copied()
-        })
-        .ok()
-        .flatten();
-    if let Some(valid) = known {
-        return valid;
-    }
-    let valid = phonenumber::parse(region, text).is_ok_and(|p| phonenumber::is_valid(&p));
-    let _ = PHONE_ANSWERS.try_with(|memo| {
-        if let Ok(mut memo) = memo.try_borrow_mut() {
-            if memo.count >= PHONE_MEMO {
-                memo.by_region.clear();
-                memo.count = 0;
-            }
-            memo.by_region
-                .entry(region)
-                .or_default()
-                .insert(text.into(), valid);
-            memo.count += 1;
-        }
-    });
-    valid
+        && phone::is_valid(None, text)
 }
 
 #[cfg(test)]
@@ -822,6 +851,109 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The short-token path finds what the token-by-token path finds, on
+    /// lines of numbers, separators, letters, labels and identifiers.
+    #[test]
+    fn short_tokens_change_nothing() {
+        const PIECES: &[&[u8]] = &[
+            b"0",
+            b"7",
+            b"12",
+            b"123",
+            b"2026",
+            b"987654",
+            b"9874305",
+            b"44051401359",
+            b"4111111111111111",
+            b"601",
+            b" ",
+            b"  ",
+            b"-",
+            b".",
+            b"/",
+            b"(",
+            b")",
+            b":",
+            b",",
+            b"+",
+            b"+48 ",
+            b"T",
+            b"Z",
+            b"ms",
+            b"PL",
+            b"DE89",
+            b"x",
+            b"_",
+            b"<EMAIL>",
+            b"<PHONE:ab-1>",
+            b"<",
+            b">",
+            b"\xc3\xa9",
+            b"2026-11-23T01:31:15.237Z",
+            b"2026-12-06 00:46:37,575",
+            b"2026-12-06 00:46:",
+            b"2026-12-06T00:46:",
+            b"2026-12-06T0",
+            b"1999-99-99 99:99:9",
+            b"+1 212 907 5283",
+            b"914.431.775-12",
+            b"DE50701524860468476016",
+            b"PL61 1090 1014 0000 0712 1981 2874",
+            b"192.168.0.1",
+        ];
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let cfg = NumericConfig {
+            enabled: Kind::BUILTIN.iter().fold(0, |a, k| a | k.bit()),
+            regions: crate::scanner::DEFAULT_REGIONS
+                .iter()
+                .filter_map(|r| Region::parse(r))
+                .collect(),
+        };
+        let mut found = 0;
+        for _ in 0..20_000 {
+            let n = (next() % 12) as usize;
+            let text: Vec<u8> = (0..n)
+                .flat_map(|_| {
+                    PIECES[(next() % PIECES.len() as u64) as usize]
+                        .iter()
+                        .copied()
+                })
+                .collect();
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            scan_tokens::<true>(&text, &[], &cfg, &mut fast);
+            scan_tokens::<false>(&text, &[], &cfg, &mut slow);
+            assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(&text));
+            found += fast.len();
+        }
+        assert!(found > 2_000, "{found}");
+        // Timestamps after `+` or `(` can read as telephone numbers.
+        let mut phones = 0;
+        for lead in [&b"+"[..], b"(", b"+(", b" ", b""] {
+            for _ in 0..4_000 {
+                let mut text = lead.to_vec();
+                for (k, c) in b"dddd-dd-dd dd:dd:dd".iter().enumerate() {
+                    text.push(match (c, k) {
+                        (b'd', _) => b'0' + (next() % 10) as u8,
+                        (b' ', _) if next() % 2 == 0 => b'T',
+                        (&c, _) => c,
+                    });
+                }
+                let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                scan_tokens::<true>(&text, &[], &cfg, &mut fast);
+                scan_tokens::<false>(&text, &[], &cfg, &mut slow);
+                assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(&text));
+                phones += fast.iter().filter(|f| f.kind == Kind::Phone).count();
+            }
+        }
+        assert!(phones > 10, "{phones}");
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub enum Operator {
     /// Replaces the value with its ciphertext under a palisade-crypt keyring,
     /// which the key holder can reverse: `<EMAIL:pcrypt:…>` (feature `crypt`).
     #[cfg(feature = "crypt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "crypt")))]
     Encrypt(crate::crypt::Encryptor),
     /// Replaces the value with a keyed, deterministic token:
     /// `<EMAIL:k3m9w2hq4x7dfa5e>`. Equal values give equal tokens under one
@@ -163,20 +164,7 @@ impl PartialMask {
 /// found by looking up its one-, two- and three-digit prefixes in
 /// libphonenumber's metadata, without parsing the whole number.
 fn country_code_len(text: &str) -> usize {
-    let Some(rest) = text.trim_start().strip_prefix('+') else {
-        return 0;
-    };
-    let mut code: u16 = 0;
-    for (len, c) in (1..=3).zip(rest.chars()) {
-        let Some(digit) = c.to_digit(10) else {
-            return 0;
-        };
-        code = code * 10 + u16::try_from(digit).unwrap_or(0);
-        if phonenumber::metadata::DATABASE.region(&code).is_some() {
-            return len;
-        }
-    }
-    0
+    crate::phone::country_code(text).map_or(0, |code| code.to_string().len())
 }
 
 /// The key of the [`Operator::Hash`] tokens: at least 16 bytes, wiped from
@@ -238,18 +226,12 @@ impl fmt::Debug for HashKey {
     }
 }
 
-/// RFC 4648 base32, lower case, no padding (input a multiple of 5 bytes).
+/// RFC 4648 base32, lower case, no padding, appended to `out`.
 fn base32(bytes: &[u8], out: &mut String) {
-    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    for chunk in bytes.chunks(5) {
-        let mut n: u64 = 0;
-        for i in 0..5 {
-            n = (n << 8) | u64::from(chunk.get(i).copied().unwrap_or(0));
-        }
-        for i in (0..8).rev() {
-            let idx = ((n >> (i * 5)) & 31) as usize;
-            out.push(char::from(ALPHABET.get(idx).copied().unwrap_or(b'a')));
-        }
+    let start = out.len();
+    data_encoding::BASE32_NOPAD.encode_append(bytes, out);
+    if let Some(appended) = out.get_mut(start..) {
+        appended.make_ascii_lowercase();
     }
 }
 

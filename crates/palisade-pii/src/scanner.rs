@@ -2,11 +2,11 @@
 
 use std::io::BufRead;
 
-use phonenumber::country::Id as Region;
-
 use crate::error::{Error, Result};
 use crate::kind::{Finding, Kind};
 use crate::numeric::{self, NumericConfig};
+use crate::phone::Region;
+use crate::secrets::Prefixes;
 use crate::{context, secrets, text};
 
 /// A detector of a kind of data the built-in ones do not know.
@@ -89,7 +89,7 @@ pub const DEFAULT_REGIONS: [&str; 7] = ["PL", "BR", "RU", "ID", "US", "GB", "DE"
 fn default_regions() -> Vec<Region> {
     DEFAULT_REGIONS
         .iter()
-        .filter_map(|r| r.parse().ok())
+        .filter_map(|r| Region::parse(r))
         .collect()
 }
 
@@ -127,18 +127,21 @@ impl Scanner {
     }
 
     pub(crate) fn scan_into(&self, text: &[u8], out: &mut Vec<Finding>) {
-        self.scan_into_known(text, out, false);
+        self.scan_into_known(text, out, Prefixes::Unknown, true);
     }
 
-    /// [`Scanner::scan_into`], told whether `text` is known to hold no
-    /// fragment of a secret rule's prefix (`no_secret_prefix`, see
-    /// `secrets::FRAGMENTS`): the secret engine, which would find nothing,
-    /// is then not run. Returns whether that is known after this scan.
+    /// [`Scanner::scan_into`], told what is known of `text`'s fragments of
+    /// secret rule prefixes (see `secrets::FRAGMENTS`): with none, the secret
+    /// engine, which would find nothing, is not run. Returns whether `text`
+    /// is known to hold none after this scan. Without `confidences`, a
+    /// confidence that cannot change what a masker writes is left at its
+    /// base (see `context::apply`).
     pub(crate) fn scan_into_known(
         &self,
         text: &[u8],
         out: &mut Vec<Finding>,
-        no_secret_prefix: bool,
+        prefixes: Prefixes<'_>,
+        confidences: bool,
     ) -> bool {
         out.clear();
         let mut no_prefix = false;
@@ -152,7 +155,18 @@ impl Scanner {
             text::scan_ipv6(text, out);
         }
         if on(Kind::Secret) {
-            no_prefix = no_secret_prefix || !secrets::scan(text, out);
+            no_prefix = match prefixes {
+                Prefixes::Unknown => !secrets::scan(text, out),
+                Prefixes::None => true,
+                Prefixes::At {
+                    lower,
+                    first,
+                    key_words_only,
+                } => {
+                    secrets::scan_at(text, lower, first, key_words_only, out);
+                    false
+                }
+            };
         }
         if self.enabled & !(Kind::Email.bit() | Kind::Secret.bit()) != 0 {
             let mut blocked: Vec<(usize, usize)> = out.iter().map(|f| (f.start, f.end)).collect();
@@ -180,8 +194,8 @@ impl Scanner {
                 .then(b.end.cmp(&a.end))
                 .then(a.kind.cmp(&b.kind))
         });
-        context::apply(text, out);
         let min = self.min_confidence;
+        context::apply(text, out, confidences || min > 0.0);
         out.retain(|f| f.confidence >= min);
         out.dedup_by(|a, b| a.start == b.start && a.end == b.end && a.kind == b.kind);
         no_prefix
@@ -282,10 +296,8 @@ impl ScannerBuilder {
             Some(list) => list
                 .iter()
                 .map(|r| {
-                    r.trim()
-                        .to_ascii_uppercase()
-                        .parse::<Region>()
-                        .map_err(|_| Error::UnknownRegion(r.clone()))
+                    Region::parse(&r.trim().to_ascii_uppercase())
+                        .ok_or_else(|| Error::RegionUnknown(r.clone()))
                 })
                 .collect::<Result<_>>()?,
         };

@@ -192,6 +192,56 @@ static PREFILTER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
         .ok()
 });
 
+/// Other rules' fragments that could start inside a fragment: offset and
+/// fragment.
+type Inside = Vec<(usize, &'static str)>;
+
+/// What a fragment occurrence ([`FRAGMENTS`]) found by [`PREFILTER`] can
+/// start, by fragment: `None` for a fragment of some prefix that is not a
+/// key word (a token prefix, `-----BEGIN`, `eyJ`, `Bearer `); for one found
+/// only in the key words of [`Rule::Password`] and [`Rule::KeyWord`], the
+/// other fragments that could start inside it (offset and fragment), which
+/// a search that reports matches without overlap would not report.
+static KEY_WORD_ONLY: LazyLock<Vec<Option<Inside>>> = LazyLock::new(|| {
+    let lower: Vec<(String, Rule)> = RULES
+        .iter()
+        .map(|(prefix, rule)| (prefix.to_ascii_lowercase(), *rule))
+        .collect();
+    let key_word: Vec<bool> = FRAGMENTS
+        .iter()
+        .map(|f| {
+            lower
+                .iter()
+                .filter(|(prefix, _)| prefix.contains(f))
+                .all(|(_, rule)| matches!(rule, Rule::Password | Rule::KeyWord))
+        })
+        .collect();
+    let others: Vec<&'static str> = FRAGMENTS
+        .iter()
+        .zip(&key_word)
+        .filter(|(_, k)| !**k)
+        .map(|(f, _)| *f)
+        .collect();
+    FRAGMENTS
+        .iter()
+        .zip(&key_word)
+        .map(|(&z, &k)| {
+            k.then(|| {
+                let mut inside = Vec::new();
+                for o in 1..z.len() {
+                    let tail = z.get(o..).unwrap_or("");
+                    for &x in &others {
+                        if x.starts_with(tail) || tail.starts_with(x) {
+                            inside.push((o, x));
+                        }
+                    }
+                }
+                inside
+            })
+        })
+        .collect()
+});
+
 /// The largest lower-cased copy a thread keeps between scans, in bytes.
 const KEEP_LOWER: usize = 64 * 1024;
 
@@ -244,6 +294,53 @@ pub fn shannon_entropy(s: &[u8]) -> f32 {
         .sum()
 }
 
+/// The longest rule prefix, in bytes: a prefix that holds a fragment
+/// starting at `p` starts at `p - MAX_PREFIX_LEN` or later.
+const MAX_PREFIX_LEN: usize = 25;
+
+/// What is known of a text's fragments of rule prefixes before it is
+/// scanned for secrets.
+#[derive(Clone, Copy)]
+pub(crate) enum Prefixes<'a> {
+    /// Nothing: the text is searched.
+    Unknown,
+    /// It holds none, so it holds no secret.
+    None,
+    /// The text in lower case, and where the first fragment starts in it;
+    /// `key_words_only`: every fragment in it is one of a key word's (see
+    /// [`fragment_starts`]).
+    At {
+        lower: &'a [u8],
+        first: usize,
+        key_words_only: bool,
+    },
+}
+
+/// [`scan`] of a text whose lower-case copy and first fragment are known
+/// ([`Prefixes::At`]): no copy, no prefilter, and the keyword search starts
+/// where the first prefix can start.
+///
+/// When the text's fragments are all key words' (`key_words_only`), only
+/// an assignment can be found, and an assignment needs an `=` or a `:`
+/// after its key word, which ends after the first fragment starts: without
+/// one there, there is nothing to search for (`session 4f2a renewed`).
+pub(crate) fn scan_at(
+    text: &[u8],
+    lower: &[u8],
+    first: usize,
+    key_words_only: bool,
+    out: &mut Vec<Finding>,
+) {
+    if key_words_only && memchr::memchr2(b'=', b':', lower.get(first..).unwrap_or(&[])).is_none() {
+        return;
+    }
+    if lower.len() == text.len() {
+        keywords(text, lower, first.saturating_sub(MAX_PREFIX_LEN), out);
+    } else {
+        scan(text, out);
+    }
+}
+
 /// Scans `text` for secrets and appends the findings. Returns `false` when
 /// `text` holds no fragment of any rule prefix ([`FRAGMENTS`]), so nothing
 /// here could be a secret; `true` otherwise.
@@ -266,6 +363,39 @@ pub(crate) fn scan(text: &[u8], out: &mut Vec<Finding>) -> bool {
     }
 }
 
+/// Where fragments of rule prefixes ([`FRAGMENTS`]) start in `lower`, a
+/// lower-cased text of many lines, into `starts` (sorted). A fragment never
+/// holds a `\n`, so a line without a start here holds no rule prefix and no
+/// secret: what [`scan`] returns `false` for. `false` if the prefilter could
+/// not be built (nothing is known then).
+///
+/// Each start comes with whether the fragment there can only be part of a
+/// key word ([`Rule::Password`], [`Rule::KeyWord`]): a fragment of another
+/// rule's prefix is either reported here or starts inside a fragment that
+/// is (matches are reported without overlap, leftmost first), and the
+/// fragments that could start inside a key word's are looked for where it
+/// was found.
+pub(crate) fn fragment_starts(lower: &[u8], starts: &mut Vec<(usize, bool)>) -> bool {
+    starts.clear();
+    let Some(pre) = PREFILTER.as_ref() else {
+        return false;
+    };
+    // Non-overlapping matches suffice: a fragment overlapping the one before
+    // it lies on the same line.
+    starts.extend(pre.find_iter(lower).map(|m| {
+        let key_word_only = match KEY_WORD_ONLY.get(m.pattern().as_usize()) {
+            Some(Some(inside)) => inside.iter().all(|&(o, x)| {
+                !lower
+                    .get(m.start() + o..)
+                    .is_some_and(|rest| rest.starts_with(x.as_bytes()))
+            }),
+            _ => false,
+        };
+        (m.start(), key_word_only)
+    }));
+    true
+}
+
 /// Whether `text` holds a fragment of a rule prefix ([`FRAGMENTS`]), in any
 /// case; `true` if the prefilter could not be built.
 pub(crate) fn holds_fragment(text: &[u8]) -> bool {
@@ -285,9 +415,9 @@ pub(crate) fn holds_fragment(text: &[u8]) -> bool {
 }
 
 fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) -> bool {
-    let Some(ac) = AUTOMATON.as_ref() else {
+    if AUTOMATON.is_none() {
         return true;
-    };
+    }
     lower.clear();
     lower.extend_from_slice(text);
     lower.make_ascii_lowercase();
@@ -299,8 +429,19 @@ fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) -> bool {
     {
         return false;
     }
+    keywords(text, lower, 0, out);
+    true
+}
+
+/// The keyword search over `lower` (`text` in lower case) from `from`, and
+/// the check of each rule at its hits. No match starts before `from`.
+fn keywords(text: &[u8], lower: &[u8], from: usize, out: &mut Vec<Finding>) {
+    let Some(ac) = AUTOMATON.as_ref() else {
+        return;
+    };
+    let from = from.min(lower.len());
     let mut covered = 0;
-    for m in ac.find_iter(lower.as_slice()) {
+    for m in ac.find_iter(aho_corasick::Input::new(lower).range(from..)) {
         if m.start() < covered {
             continue;
         }
@@ -358,7 +499,6 @@ fn scan_with(text: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) -> bool {
             covered = end;
         }
     }
-    true
 }
 
 /// Values that are already masked, empty placeholders, or literals that are
@@ -495,6 +635,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn max_prefix_len_is_the_longest_prefix() {
+        assert_eq!(
+            RULES.iter().map(|(p, _)| p.len()).max(),
+            Some(MAX_PREFIX_LEN)
+        );
+    }
+
+    #[test]
     fn automaton_builds() {
         assert!(AUTOMATON.is_some());
         assert!(PREFILTER.is_some());
@@ -514,6 +662,26 @@ mod tests {
         assert!(FRAGMENTS.iter().all(|f| !f.contains(['<', '>'])));
         assert!(holds_fragment(b"<SECRET>"));
         assert!(!holds_fragment(b"<IP_ADDRESS>"));
+    }
+
+    /// The fragments found only in key words, and the other rules'
+    /// fragments that could start inside them: a change to the rules or the
+    /// fragments shows here.
+    #[test]
+    fn key_word_fragments_are_known() {
+        let mut key_words = Vec::new();
+        for (z, inside) in FRAGMENTS.iter().zip(KEY_WORD_ONLY.iter()) {
+            if let Some(inside) = inside {
+                let inside: Vec<String> = inside.iter().map(|(o, x)| format!("{o}:{x}")).collect();
+                key_words.push(format!("{z}[{}]", inside.join(",")));
+            }
+        }
+        assert_eq!(
+            key_words.join(" "),
+            "pass[] pwd[] secret[] token[] pikey[3:eyj] pi_key[4:eyj] pi-key[4:eyj] \
+             ss_key[4:eyj] sskey[3:eyj] vate_key[6:eyj] dential[] auth[3:hooks.sl] ssion[] \
+             gnature[6:eyj]"
+        );
     }
 
     #[test]

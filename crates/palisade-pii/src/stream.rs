@@ -1,6 +1,6 @@
 //! Line-by-line reading with bounded memory.
 
-use std::io::{BufRead, Read};
+use std::io::{self, BufRead, Read};
 
 use crate::error::Result;
 
@@ -60,6 +60,116 @@ pub(crate) fn for_each_line<R: BufRead>(
             .map_or(buf.len(), |p| p + 1);
         f(buf.get(..cut).unwrap_or(&[]))?;
         buf.drain(..cut);
+    }
+}
+
+/// How many leading bytes of `data` are whole lines as [`for_each_line`]
+/// cuts a stream that goes on after `data` (lines of at most `max` bytes):
+/// up to the last `\n`, and beyond it any piece of a longer line that is
+/// already cut. Cutting a stream there and reading each part with
+/// [`for_each_line`] gives the same lines as reading it whole.
+pub(crate) fn whole_lines(data: &[u8], max: usize) -> usize {
+    let max = max.max(2);
+    let after_newline = memchr::memrchr(b'\n', data).map_or(0, |p| p + 1);
+    let tail = data.get(after_newline..).unwrap_or(&[]);
+    if tail.len() < max {
+        // No `\n` and shorter than a piece: the line is not complete.
+        return after_newline;
+    }
+    // A line longer than `max`: its pieces are cut as the stream cuts them;
+    // the last piece read here may be cut short only by the end of `data`
+    // (no `\n`, shorter than `max`), and then it is not whole.
+    let mut whole = 0;
+    let _ = for_each_line(tail, max, |piece| {
+        if piece.ends_with(b"\n") || piece.len() == max || whole + piece.len() < tail.len() {
+            whole += piece.len();
+        }
+        Ok(())
+    });
+    after_newline + whole
+}
+
+/// Reads a stream in chunks of whole lines (see [`whole_lines`]), each of
+/// about `target` bytes, so that the chunks can be masked apart.
+pub(crate) struct Chunker<R> {
+    reader: R,
+    /// Bytes read after the last chunk's end.
+    carry: Vec<u8>,
+    target: usize,
+    /// The longest line, as given to [`for_each_line`].
+    max: usize,
+    eof: bool,
+    /// A read error, reported once the lines read before it are handed out.
+    failed: Option<io::Error>,
+}
+
+impl<R: Read> Chunker<R> {
+    pub(crate) fn new(reader: R, target: usize, max: usize) -> Self {
+        Self {
+            reader,
+            carry: Vec::new(),
+            target: target.max(1),
+            max,
+            eof: false,
+            failed: None,
+        }
+    }
+
+    /// The longest line, as given to [`for_each_line`].
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Fills `chunk` with the next chunk; `Ok(false)` at the end.
+    pub(crate) fn next(&mut self, chunk: &mut Vec<u8>) -> io::Result<bool> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        chunk.clear();
+        chunk.append(&mut self.carry);
+        let mut want = self.target;
+        loop {
+            // A read that returns less than asked for (a pipe) hands out the
+            // whole lines it completed rather than wait for more.
+            let mut short = false;
+            while !self.eof && !short && chunk.len() < want {
+                let len = chunk.len();
+                chunk.resize(len + self.target, 0);
+                let read = self.reader.read(chunk.get_mut(len..).unwrap_or_default());
+                match read {
+                    Ok(n) => {
+                        chunk.truncate(len + n);
+                        self.eof = n == 0;
+                        short = n < self.target;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => chunk.truncate(len),
+                    Err(e) => {
+                        chunk.truncate(len);
+                        // The whole lines read so far go first, as a line by
+                        // line reader would have handed them out.
+                        let whole = whole_lines(chunk, self.max);
+                        if whole == 0 {
+                            return Err(e);
+                        }
+                        self.failed = Some(e);
+                        chunk.truncate(whole);
+                        return Ok(true);
+                    }
+                }
+            }
+            if self.eof {
+                return Ok(!chunk.is_empty());
+            }
+            let whole = whole_lines(chunk, self.max);
+            if whole > 0 {
+                self.carry
+                    .extend_from_slice(chunk.get(whole..).unwrap_or(&[]));
+                chunk.truncate(whole);
+                return Ok(true);
+            }
+            // Not one whole line yet (they are at most `max` bytes): read on.
+            want = chunk.len() + self.target;
+        }
     }
 }
 

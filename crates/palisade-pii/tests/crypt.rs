@@ -47,17 +47,17 @@ fn reveal_is_bound_to_key_context_and_kind() {
     // Another row's context, another keyring, a relabelled kind: all refused alike.
     assert!(matches!(
         encryptor(&keyring, "2").reveal(&masked),
-        Err(Error::Decryption)
+        Err(Error::DecryptionFailed)
     ));
     let other = Arc::new(Keyring::generate().unwrap());
     assert!(matches!(
         encryptor(&other, "1").reveal(&masked),
-        Err(Error::Decryption)
+        Err(Error::DecryptionFailed)
     ));
     let relabelled = masked.replace("<EMAIL:", "<PHONE:");
     assert!(matches!(
         encryptor(&keyring, "1").reveal(&relabelled),
-        Err(Error::Decryption)
+        Err(Error::DecryptionFailed)
     ));
     let (kind, plain) = encryptor(&keyring, "1")
         .decrypt(masked.trim_start_matches("mail "))

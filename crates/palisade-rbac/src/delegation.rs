@@ -186,7 +186,7 @@ pub(crate) fn authorize(
         });
     }
     if who == principal {
-        return Err(Error::SelfChange {
+        return Err(Error::SelfChangeRefused {
             actor: who.to_owned(),
         });
     }

@@ -22,7 +22,7 @@ fn spanned<T>(value: T) -> Spanned<T> {
 /// Every change names the [`Actor`] making it and is refused with a typed
 /// error unless the actor may make it (administrative delegation):
 ///
-/// - nobody changes its own roles or rights ([`Error::SelfChange`]);
+/// - nobody changes its own roles or rights ([`Error::SelfChangeRefused`]);
 /// - only an owner of a tenant changes another owner of it
 ///   ([`Error::OwnerProtected`]); an owner may change anyone and undo any
 ///   change made by others;
@@ -77,7 +77,7 @@ impl PolicyDocument {
 
     /// Writes the policy back as TOML (comments are not kept).
     pub fn to_toml(&self) -> Result<String> {
-        toml::to_string_pretty(&self.file).map_err(|e| Error::Write(e.to_string()))
+        toml::to_string_pretty(&self.file).map_err(Error::PolicyUnwritable)
     }
 
     /// Compiles the immutable snapshot used for decisions.

@@ -2,21 +2,50 @@
 
 use std::fmt;
 
-/// A problem found while validating a policy: what is wrong and, when the
-/// policy came from a file, on which line.
+/// How serious a [`Problem`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// The policy is usable as written.
+    Warning,
+    /// The policy cannot be used as written.
+    Error,
+}
+
+/// One finding of policy parsing or validation: how serious, where in the
+/// policy file (when the policy came from one) and what is wrong.
+///
+/// The same shape as palisade-retention's `Problem`, so a tool reports the
+/// problems of both kinds of policy file alike.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// Error or warning. Every problem this crate reports today is an error.
+    pub severity: Severity,
     /// 1-based line in the policy file, when known.
     pub line: Option<usize>,
+    /// 1-based column (in characters) in that line, when known.
+    pub column: Option<usize>,
     /// What is wrong, in Cedar's style (lowercase, user input in backticks).
     pub message: String,
 }
 
+/// `line 3, column 7: error: unknown role `Admin``; the place is left out
+/// when unknown.
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "line {line}: {}", self.message),
-            None => f.write_str(&self.message),
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => {
+                write!(
+                    f,
+                    "line {line}, column {column}: {severity}: {}",
+                    self.message
+                )
+            }
+            (Some(line), None) => write!(f, "line {line}: {severity}: {}", self.message),
+            _ => write!(f, "{severity}: {}", self.message),
         }
     }
 }
@@ -29,20 +58,11 @@ impl fmt::Display for Problem {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The policy file is not well-formed TOML or does not have the expected shape.
-    #[error("{}", syntax_message(*.line, .message))]
-    Syntax {
-        /// 1-based line of the error, when the parser knows it.
-        line: Option<usize>,
-        /// The parser's message.
-        message: String,
-    },
-    /// The policy is well-formed but breaks its schema or an invariant.
-    #[error("invalid policy: {}", join(.problems))]
-    Invalid {
-        /// Every problem found, in file order.
-        problems: Vec<Problem>,
-    },
+    /// The policy file is not well-formed TOML, does not have the expected
+    /// shape, or breaks its schema or an invariant; every problem found is
+    /// listed, in file order (a malformed file has one).
+    #[error("invalid policy: {}", join(.0))]
+    PolicyInvalid(Vec<Problem>),
     /// No principal has this name.
     #[error("unknown principal `{0}`")]
     PrincipalUnknown(String),
@@ -110,7 +130,7 @@ pub enum Error {
     },
     /// Nobody changes their own roles, rights or status.
     #[error("principal `{actor}` cannot change its own roles or rights")]
-    SelfChange {
+    SelfChangeRefused {
         /// The acting principal, also the one it tried to change.
         actor: String,
     },
@@ -181,19 +201,23 @@ pub enum Error {
     },
     /// The policy could not be written out as TOML.
     #[error("cannot write policy: {0}")]
-    Write(String),
+    PolicyUnwritable(#[source] toml::ser::Error),
+}
+
+impl Error {
+    /// The problems of an invalid policy ([`Error::PolicyInvalid`]), in file
+    /// order; empty for every other error.
+    #[must_use]
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            Error::PolicyInvalid(problems) => problems,
+            _ => &[],
+        }
+    }
 }
 
 /// The result type of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
-
-fn syntax_message(line: Option<usize>, message: &str) -> String {
-    let message = message.trim_end();
-    match line {
-        Some(line) => format!("malformed policy file at line {line}: {message}"),
-        None => format!("malformed policy file: {message}"),
-    }
-}
 
 fn join(problems: &[Problem]) -> String {
     problems

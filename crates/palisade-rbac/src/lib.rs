@@ -15,7 +15,7 @@ mod validate;
 pub use crate::{
     delegation::Actor,
     document::{PolicyDocument, Unchecked},
-    error::{Error, Problem, Result},
+    error::{Error, Problem, Result, Severity},
     model::{Effect, Status, Visibility},
     policy::{
         Access, Decision, Explanation, FieldRight, Grantee, MatchedRule, Outcome, Permission,
@@ -24,10 +24,3 @@ pub use crate::{
     request::{Context, Request, Resource, Value},
     store::{DecisionHook, PolicyStore},
 };
-
-impl Policy {
-    /// Parses, validates and compiles a TOML policy file.
-    pub fn from_toml(text: &str) -> Result<Self> {
-        PolicyDocument::from_toml(text).map(|document| document.compile())
-    }
-}

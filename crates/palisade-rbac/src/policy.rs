@@ -185,8 +185,11 @@ impl fmt::Display for Condition {
     }
 }
 
-/// The outcome of a decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The outcome of a decision. Serialized as `"allow"`, `"forbidden"` or
+/// `"not_permitted"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[must_use]
 pub enum Outcome {
     /// An allow matched and no deny did.
     Allow,
@@ -217,8 +220,11 @@ impl fmt::Display for Outcome {
 /// The answer to a [`Request`]: the outcome, and on demand the field rights
 /// of the resource type.
 ///
-/// Use [`Policy::explain`] for the rules that decided.
+/// Use [`Policy::explain`] for the rules that decided. Serialized (for a log
+/// line or an API answer) as
+/// `{"outcome":"allow","allowed":true,"fields":[{"field":"phone","visibility":"masked"}]}`.
 #[derive(Clone, Copy, Debug)]
+#[must_use = "a decision says whether the request may go on"]
 pub struct Decision<'p> {
     policy: &'p Policy,
     outcome: Outcome,
@@ -252,8 +258,19 @@ impl<'p> Decision<'p> {
     }
 }
 
+impl serde::Serialize for Decision<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut out = serializer.serialize_struct("Decision", 3)?;
+        out.serialize_field("outcome", &self.outcome)?;
+        out.serialize_field("allowed", &self.is_allowed())?;
+        out.serialize_field("fields", &self.fields())?;
+        out.end()
+    }
+}
+
 /// How one field is shown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FieldRight<'p> {
     /// The field name as declared in the schema.
     pub field: &'p str,
@@ -262,7 +279,7 @@ pub struct FieldRight<'p> {
 }
 
 /// A rule that matched a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct MatchedRule {
     /// Where the rule is written, e.g. `roles.Operator.rules[0]` or `users.bob.deny[1]`.
     pub path: String,
@@ -279,7 +296,9 @@ impl fmt::Display for MatchedRule {
 }
 
 /// Why a request was decided the way it was (Cedar's "reason" set).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serialized as `{"outcome":…,"rules":[{"path":…,"effect":…,"description":…}],"summary":…}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[must_use]
 pub struct Explanation {
     /// The outcome, always equal to [`Policy::decide`]'s.
     pub outcome: Outcome,
@@ -297,8 +316,11 @@ impl fmt::Display for Explanation {
 }
 
 /// What a principal may do with one action, regardless of a particular
-/// resource or context.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// resource or context. Serialized as `{"access":"allowed"}`,
+/// `{"access":"conditional","allow_if":[…],"deny_if":[…]}` or
+/// `{"access":"forbidden"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "access", rename_all = "snake_case")]
 pub enum Access {
     /// Allowed unconditionally.
     Allowed,
@@ -315,19 +337,21 @@ pub enum Access {
 }
 
 /// One line of [`Policy::permissions`]: an action the principal has some
-/// access to, or is explicitly forbidden.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// access to, or is explicitly forbidden. Serialized flat:
+/// `{"resource_type":"Client","action":"read","access":"allowed"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Permission<'p> {
     /// The resource type.
     pub resource_type: &'p str,
     /// The action.
     pub action: &'p str,
     /// The access.
+    #[serde(flatten)]
     pub access: Access,
 }
 
 /// One line of [`Policy::who_can`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Grantee<'p> {
     /// The principal.
     pub principal: &'p str,
@@ -363,6 +387,15 @@ impl<'p> Applicable<'p> {
 }
 
 impl Policy {
+    /// Parses, validates and compiles a TOML policy file: the front door.
+    ///
+    /// # Errors
+    /// [`Error::PolicyInvalid`](crate::Error::PolicyInvalid) with every
+    /// problem found, each with its line and column.
+    pub fn from_toml(text: &str) -> crate::Result<Self> {
+        crate::PolicyDocument::from_toml(text).map(|document| document.compile())
+    }
+
     fn perm_of(&self, type_id: u32, action: &str) -> Option<u32> {
         let ty = self.types.get(type_id as usize)?;
         let index = ty.actions.iter().position(|a| &**a == action)?;

@@ -6,24 +6,32 @@ use std::ops::Range;
 use toml::Spanned;
 
 use crate::compile::{compile, to_u32};
-use crate::error::{Error, Problem, Result};
+use crate::error::{Error, Problem, Result, Severity};
 use crate::model::{
     ActionRef, Effect, File, Op, Operand, Rights, Status, Visibility, parse_action_ref,
 };
 
 /// Parses the TOML text into the file model (shape only, no schema checks).
+/// A malformed file is one problem, where the parser stopped.
 pub(crate) fn parse(text: &str) -> Result<File> {
-    toml::from_str(text).map_err(|error| Error::Syntax {
-        line: error.span().map(|span| line_of(text, span.start)),
-        message: error.message().to_owned(),
+    toml::from_str(text).map_err(|error| {
+        let (line, column) = error.span().map(|span| place(text, span.start)).unzip();
+        Error::PolicyInvalid(vec![Problem {
+            severity: Severity::Error,
+            line,
+            column,
+            message: error.message().trim_end().to_owned(),
+        }])
     })
 }
 
-/// 1-based line number of a byte offset.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset).map_or(1, |before| {
-        before.bytes().filter(|b| *b == b'\n').count() + 1
-    })
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn place(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
 }
 
 /// Collects every problem of a parsed file; an empty list means valid.
@@ -44,7 +52,7 @@ pub(crate) fn validate(file: &File, text: Option<&str>) -> Vec<Problem> {
         check.owners_keep_their_rights();
     }
     let mut problems = check.problems;
-    problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+    problems.sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column.unwrap_or(0)));
     problems
 }
 
@@ -54,7 +62,7 @@ pub(crate) fn ensure_valid(file: &File, text: Option<&str>) -> Result<()> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error::Invalid { problems })
+        Err(Error::PolicyInvalid(problems))
     }
 }
 
@@ -108,13 +116,14 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn line(&self, span: Range<usize>) -> Option<usize> {
-        self.text.map(|text| line_of(text, span.start))
-    }
-
     fn report(&mut self, span: Range<usize>, message: String) {
-        let line = self.line(span);
-        self.problems.push(Problem { line, message });
+        let (line, column) = self.text.map(|text| place(text, span.start)).unzip();
+        self.problems.push(Problem {
+            severity: Severity::Error,
+            line,
+            column,
+            message,
+        });
     }
 
     fn types(&mut self) {

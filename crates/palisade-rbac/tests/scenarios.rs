@@ -369,7 +369,7 @@ fn owner_protection() {
     // A second owner must hold the owner role, then the first may step down.
     assert!(matches!(
         document.unchecked().add_owner("chatco", "max"),
-        Err(Error::Invalid { .. })
+        Err(Error::PolicyInvalid(_))
     ));
     document
         .unchecked()

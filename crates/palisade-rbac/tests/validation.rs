@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
 
-use palisade_rbac::{Error, Policy};
+use palisade_rbac::{Error, Policy, Severity};
 
 const SCHEMA: &str = r#"
 [types.Doc]
@@ -23,7 +23,10 @@ tenants = { t = ["Reader"] }
 
 fn problems(extra: &str) -> Vec<String> {
     match Policy::from_toml(&format!("{SCHEMA}{extra}")) {
-        Err(Error::Invalid { problems }) => problems.iter().map(ToString::to_string).collect(),
+        Err(Error::PolicyInvalid(problems)) => problems
+            .iter()
+            .map(|p| format!("line {}: {}", p.line.unwrap(), p.message))
+            .collect(),
         Err(other) => vec![other.to_string()],
         Ok(_) => vec![],
     }
@@ -84,7 +87,7 @@ fn precise_messages() {
 #[test]
 fn blocked_owner_is_invalid() {
     let text = SCHEMA.replace("[users.root]", "[users.root]\nstatus = \"blocked\"");
-    let Err(Error::Invalid { problems }) = Policy::from_toml(&text) else {
+    let Err(Error::PolicyInvalid(problems)) = Policy::from_toml(&text) else {
         panic!("a blocked owner must be rejected");
     };
     assert_eq!(problems[0].message, "tenant `t`: owner `root` is blocked");
@@ -101,14 +104,47 @@ fn syntax_errors_carry_the_line() {
     ];
     for (extra, line, fragment) in table {
         match Policy::from_toml(&format!("{SCHEMA}{extra}")) {
-            Err(Error::Syntax {
-                line: Some(found),
-                message,
-            }) => {
-                assert_eq!(found, *line, "{extra}: {message}");
-                assert!(message.contains(fragment), "{message}");
+            Err(Error::PolicyInvalid(problems)) => {
+                let [problem] = problems.as_slice() else {
+                    panic!("{extra}: one problem expected, got {problems:?}");
+                };
+                assert_eq!(problem.severity, Severity::Error);
+                assert_eq!(problem.line, Some(*line), "{extra}: {problem}");
+                assert!(problem.column.is_some(), "{problem:?}");
+                assert!(problem.message.contains(fragment), "{problem}");
             }
             other => panic!("{extra}: {other:?}"),
         }
     }
+}
+
+#[test]
+fn problems_have_the_shape_of_retention_problems() {
+    // Line, column (in characters, counted from 1), severity, message: the
+    // same shape and the same text as palisade-retention's problems.
+    let text = format!("{SCHEMA}[roles.Writer]\n  allwo = [\"Doc:read\"]\n");
+    let err = Policy::from_toml(&text).unwrap_err();
+    let [problem] = err.problems() else {
+        panic!("{err:?}")
+    };
+    assert_eq!((problem.line, problem.column), (Some(16), Some(3)));
+    assert!(
+        problem
+            .to_string()
+            .starts_with("line 16, column 3: error: unknown field `allwo`"),
+        "{problem}"
+    );
+    // A validation problem points at what it is about: the role `Admin`.
+    let err = Policy::from_toml(&format!(
+        "{SCHEMA}[users.bob]\ntenants = {{ t = [\"Admin\"] }}\n"
+    ))
+    .unwrap_err();
+    let [problem] = err.problems() else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        problem.to_string(),
+        "line 16, column 18: error: user `bob` holds unknown role `Admin` in tenant `t`"
+    );
+    assert!(Error::TenantUnknown("x".into()).problems().is_empty());
 }

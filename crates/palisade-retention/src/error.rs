@@ -4,6 +4,7 @@ use std::fmt;
 
 /// What went wrong in palisade-retention.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The policy file has at least one error; every problem found is listed.
     #[error("{}", Problems(.0))]
@@ -52,6 +53,9 @@ pub enum Severity {
 }
 
 /// One finding of policy validation, anchored to a line of the policy file.
+///
+/// The same shape as palisade-rbac's `Problem`, so a tool reports the
+/// problems of both kinds of policy file alike.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// Error or warning.

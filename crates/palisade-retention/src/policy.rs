@@ -302,7 +302,7 @@ pub(crate) struct Category {
 
 /// A validated, precompiled retention policy.
 ///
-/// Build it with [`Policy::parse`] from the TOML policy file; replace a policy in
+/// Build it with [`Policy::from_toml`] from the TOML policy file; replace a policy in
 /// force with [`Policy::replace`], which refuses to weaken locked rules.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -325,7 +325,7 @@ impl Policy {
     /// Fails with [`Error::PolicyInvalid`] listing every problem when the file has
     /// at least one error; warnings (conflicts resolved by precedence) are kept
     /// in [`Policy::warnings`].
-    pub fn parse(text: &str) -> Result<Policy> {
+    pub fn from_toml(text: &str) -> Result<Policy> {
         let (policy, problems) = check(text);
         match policy {
             Some(policy) if !problems.iter().any(|p| p.severity == Severity::Error) => Ok(policy),

@@ -28,7 +28,7 @@ fn policy_in(time_zone: &str, rules: &[&str]) -> Policy {
             "[[rule]]\nname = \"r{index}\"\ncategory = \"c\"\n{body}\n"
         ));
     }
-    match Policy::parse(&text) {
+    match Policy::from_toml(&text) {
         Ok(policy) => policy,
         Err(error) => panic!("{error}\n{text}"),
     }
@@ -477,7 +477,7 @@ then = "delete"
 
 #[test]
 fn erasure_with_and_without_exemptions() {
-    let policy = Policy::parse(ERASURE_POLICY).unwrap();
+    let policy = Policy::from_toml(ERASURE_POLICY).unwrap();
     let created = t("2026-01-01T00:00:00Z");
     let records = vec![
         RecordBuf::new("client", "client_record", created).with_subject("alice"),
@@ -556,7 +556,7 @@ fn erasure_with_and_without_exemptions() {
 
 #[test]
 fn an_erasure_event_on_a_record_drives_the_plan() {
-    let policy = Policy::parse(ERASURE_POLICY).unwrap();
+    let policy = Policy::from_toml(ERASURE_POLICY).unwrap();
     let requested = t("2026-03-01T00:00:00Z");
     let client = RecordBuf::new("client", "client_record", t("2026-01-01T00:00:00Z"))
         .with_event("erasure_requested", requested);
@@ -733,7 +733,7 @@ fn days_are_calendar_days_across_daylight_saving_changes() {
 
 #[test]
 fn a_declared_category_without_rules_is_kept_until_an_erasure_request() {
-    let policy = Policy::parse("categories = [\"c\", \"kept\"]\n[[rule]]\nname = \"r\"\ncategory = \"c\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"\n").unwrap();
+    let policy = Policy::from_toml("categories = [\"c\", \"kept\"]\n[[rule]]\nname = \"r\"\ncategory = \"c\"\nfrom = \"created\"\nafter = \"1 day\"\nthen = \"delete\"\n").unwrap();
     assert_eq!(
         policy.warnings()[0].message,
         "category `kept` has no rule: its records are kept until an erasure request, which deletes them at once"

@@ -8,7 +8,7 @@
     reason = "tests fail loudly on unexpected values"
 )]
 
-use palisade_audit::{AuditSink, Event, MemoryLog, Outcome, Receipt};
+use palisade_audit::{AuditLog, AuditSink, Event, Outcome, Receipt};
 use palisade_retention::{
     Action, ActionError, Executor, FailedStep, Policy, Record, RecordBuf, Status, Timestamp,
     execute,
@@ -88,7 +88,7 @@ then = "review"
 
 #[test]
 fn every_action_is_executed_and_receipted() {
-    let policy = Policy::parse(POLICY).unwrap();
+    let policy = Policy::from_toml(POLICY).unwrap();
     let created = t("2026-01-01T00:00:00Z");
     let records = vec![
         RecordBuf::new("r-a", "a", created).with_subject("alice"),
@@ -100,7 +100,7 @@ fn every_action_is_executed_and_receipted() {
         RecordBuf::new("stray", "zzz", created),
         RecordBuf::new("bad-1", "a", created).with_subject("bob"),
     ];
-    let log = MemoryLog::new();
+    let log = AuditLog::new();
     let mut executor = Recorder::default();
     let plan = policy.plan(&records, t("2026-01-03T00:00:00Z"));
     let execution = execute(plan, &mut executor, &log);
@@ -195,13 +195,13 @@ struct Down;
 
 impl AuditSink for Down {
     fn record(&self, _event: Event) -> palisade_audit::Result<Receipt> {
-        Err(palisade_audit::Error::OutOfRange(0))
+        Err(palisade_audit::Error::IndexOutOfRange(0))
     }
 }
 
 #[test]
 fn a_missing_receipt_is_a_reported_failure() {
-    let policy = Policy::parse(POLICY).unwrap();
+    let policy = Policy::from_toml(POLICY).unwrap();
     let records = vec![RecordBuf::new("r-a", "a", t("2026-01-01T00:00:00Z"))];
     let mut executor = Recorder::default();
     let execution = execute(
@@ -222,7 +222,7 @@ fn a_missing_receipt_is_a_reported_failure() {
 
 #[test]
 fn erasure_answers_execute_only_what_is_due() {
-    let policy = Policy::parse(
+    let policy = Policy::from_toml(
         "categories = [\"a\", \"inv\"]\n[[rule]]\nname = \"ra\"\ncategory = \"a\"\nfrom = \"created\"\nafter = \"1 year\"\nthen = \"delete\"\n[[rule]]\nname = \"law\"\ncategory = \"inv\"\nfrom = \"created\"\nretain = \"10 years\"\n",
     )
     .unwrap();
@@ -239,7 +239,7 @@ fn erasure_answers_execute_only_what_is_due() {
         answer.iter().map(|i| i.status).collect::<Vec<_>>(),
         [Status::Due, Status::Retained]
     );
-    let log = MemoryLog::new();
+    let log = AuditLog::new();
     let mut executor = Recorder::default();
     let execution = execute(answer, &mut executor, &log);
     assert_eq!(executor.done, vec![(Action::Delete, "a1".to_owned())]);

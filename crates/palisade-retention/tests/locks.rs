@@ -106,7 +106,7 @@ fn near(first: Duration) -> impl Strategy<Value = Duration> {
 }
 
 fn locked(duration: Duration, time_zone: &str) -> Policy {
-    Policy::parse(&format!(
+    Policy::from_toml(&format!(
         "time_zone = \"{time_zone}\"\ncategories = [\"c\"]\n[[rule]]\nname = \"keep\"\ncategory = \"c\"\nfrom = \"created\"\nretain = \"{}\"\nlocked = true\n",
         duration.text()
     ))

@@ -132,7 +132,7 @@ fn validation_reports_each_problem_at_its_line() {
             (severity, Some(line)),
             "{fragment}\n{text}"
         );
-        let parsed = Policy::parse(&text);
+        let parsed = Policy::from_toml(&text);
         assert_eq!(parsed.is_ok(), severity == Severity::Warning, "{fragment}");
         if let Err(error) = parsed {
             assert!(matches!(error, Error::PolicyInvalid(_)));
@@ -200,7 +200,7 @@ fn declarations_are_checked() {
 fn the_shipped_example_is_clean() {
     let text = include_str!("../examples/saas-policy.toml");
     assert_eq!(Policy::validate(text), vec![]);
-    let policy = Policy::parse(text).unwrap();
+    let policy = Policy::from_toml(text).unwrap();
     assert_eq!(
         policy.categories().collect::<Vec<_>>(),
         [
@@ -225,7 +225,7 @@ fn locked(duration: &str) -> String {
 
 #[test]
 fn locked_rules_extend_but_never_shorten() {
-    let old = Policy::parse(&locked("1 year")).unwrap();
+    let old = Policy::from_toml(&locked("1 year")).unwrap();
     let cases: &[(String, Option<&str>)] = &[
         (locked("1 year"), None),
         (locked("2 years"), None),
@@ -269,7 +269,7 @@ fn locked_rules_extend_but_never_shorten() {
         ),
     ];
     for (text, expected) in cases {
-        let new = Policy::parse(text).unwrap();
+        let new = Policy::from_toml(text).unwrap();
         match (old.replace(new), expected) {
             (Ok(_), None) => {}
             (Err(error), Some(fragment)) => {
@@ -283,15 +283,15 @@ fn locked_rules_extend_but_never_shorten() {
 
 #[test]
 fn unlocked_rules_may_change_freely() {
-    let old = Policy::parse(&locked("1 year").replace("locked = true", "")).unwrap();
-    let new = Policy::parse("categories = [\"invoice\"]\n").unwrap();
+    let old = Policy::from_toml(&locked("1 year").replace("locked = true", "")).unwrap();
+    let new = Policy::from_toml("categories = [\"invoice\"]\n").unwrap();
     assert!(old.replace(new).is_ok());
 }
 
 #[test]
 fn a_replacement_problem_points_at_the_new_rule() {
-    let old = Policy::parse(&locked("1 year")).unwrap();
-    let new = Policy::parse(&format!("\n\n{}", locked("6 months"))).unwrap();
+    let old = Policy::from_toml(&locked("1 year")).unwrap();
+    let new = Policy::from_toml(&format!("\n\n{}", locked("6 months"))).unwrap();
     let problems = old.replacement_problems(&new);
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].line, Some(4));
@@ -299,8 +299,8 @@ fn a_replacement_problem_points_at_the_new_rule() {
 
 fn replaceable(old: &str, new: &str, time_zone: &str) -> bool {
     let zone = format!("time_zone = \"{time_zone}\"\n");
-    let old = Policy::parse(&format!("{zone}{}", locked(old))).unwrap();
-    let new = Policy::parse(&format!("{zone}{}", locked(new))).unwrap();
+    let old = Policy::from_toml(&format!("{zone}{}", locked(old))).unwrap();
+    let new = Policy::from_toml(&format!("{zone}{}", locked(new))).unwrap();
     old.replace(new).is_ok()
 }
 
@@ -344,7 +344,7 @@ fn a_locked_rule_cannot_lose_the_hour_of_a_daylight_saving_change() {
             "[[rule]]\nname = \"{name}\"\ncategory = \"c\"\nfrom = \"created\"\nafter = \"{after}\"\nthen = \"delete\"\n"
         )
     };
-    let policy = Policy::parse(&format!(
+    let policy = Policy::from_toml(&format!(
         "{zone}{}{}",
         rule("days", "30 days"),
         rule("hours", "720 hours")

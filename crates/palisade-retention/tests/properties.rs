@@ -136,7 +136,7 @@ proptest! {
     fn adding_a_hold_never_adds_a_destructive_action(
         durations in durations(), tz in time_zone(), records in records(), now in instant()
     ) {
-        let policy = Policy::parse(&policy_text(durations, tz)).unwrap();
+        let policy = Policy::from_toml(&policy_text(durations, tz)).unwrap();
         for record in &records {
             let held = record.clone().with_hold("new-case");
             let before = policy.evaluate(record, now);
@@ -168,8 +168,8 @@ proptest! {
     ) {
         let mut longer = durations;
         longer.0[which] += if UNITS[which] == "years" { 1 + extra / 100 } else { extra };
-        let before_policy = Policy::parse(&policy_text(durations, tz)).unwrap();
-        let after_policy = Policy::parse(&policy_text(longer, tz)).unwrap();
+        let before_policy = Policy::from_toml(&policy_text(durations, tz)).unwrap();
+        let after_policy = Policy::from_toml(&policy_text(longer, tz)).unwrap();
         for record in &records {
             let before = before_policy.evaluate(record, now);
             let after = after_policy.evaluate(record, now);
@@ -195,7 +195,7 @@ proptest! {
         (records, shuffled) in records().prop_flat_map(|r| (Just(r.clone()), Just(r).prop_shuffle())),
         now in instant(),
     ) {
-        let policy = Policy::parse(&policy_text(durations, tz)).unwrap();
+        let policy = Policy::from_toml(&policy_text(durations, tz)).unwrap();
         let mut a: Vec<_> = policy.plan(&records, now).map(|i| summary(&i)).collect();
         let mut b: Vec<_> = policy.plan(&shuffled, now).map(|i| summary(&i)).collect();
         a.sort();
@@ -214,7 +214,7 @@ proptest! {
     ) {
         // An independent check of precedence: recompute the obligations with jiff's
         // zoned arithmetic and compare with what the planner decided.
-        let policy = Policy::parse(&policy_text(durations, tz)).unwrap();
+        let policy = Policy::from_toml(&policy_text(durations, tz)).unwrap();
         let zone = jiff::tz::TimeZone::get(tz).unwrap();
         let [_, months, _, years, _] = durations.0;
         for record in records.iter().filter(|r| r.category == "c") {
@@ -248,7 +248,7 @@ proptest! {
     ) {
         prop_assume!(years + months + weeks + days + hours > 0);
         let duration = format!("{years} years {months} months {weeks} weeks {days} days {hours} hours");
-        let policy = Policy::parse(&format!(
+        let policy = Policy::from_toml(&format!(
             "time_zone = \"{tz}\"\ncategories = [\"c\"]\n[[rule]]\nname = \"r\"\ncategory = \"c\"\nfrom = \"created\"\nafter = \"{duration}\"\nthen = \"delete\"\n"
         )).unwrap();
         let span = jiff::Span::new().years(years).months(months).weeks(weeks).days(days).hours(hours);

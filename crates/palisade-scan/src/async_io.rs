@@ -18,6 +18,7 @@ use crate::scanner::{
     chunk_header, reader_overran,
 };
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl Scanner {
     /// [`Scanner::scan`] on Tokio: streams `file` to clamd in 64 KiB chunks
     /// and returns its verdict.
@@ -137,7 +138,7 @@ impl Scanner {
                         .map(|r| parse_reply(&r))
                     {
                         Ok(Err(
-                            reason @ (Error::ScannerLimitExceeded | Error::ScannerError { .. }),
+                            reason @ (Error::ScannerLimitExceeded | Error::ScannerFailed { .. }),
                         )) => reason,
                         _ => self.io_failure(source),
                     },
@@ -173,7 +174,7 @@ impl Scanner {
             }
             sent = sent.saturating_add(n as u64);
             if sent > self.stream_max_length() {
-                return Err(Sending::Refused(Error::TooLarge {
+                return Err(Sending::Refused(Error::FileTooLarge {
                     limit: self.stream_max_length(),
                 }));
             }

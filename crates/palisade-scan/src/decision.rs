@@ -24,7 +24,7 @@ pub enum FailurePolicy {
 /// |---|---|---|
 /// | `Clean` | yes | store it |
 /// | `Infected` | no | 422, and an audit record naming the signature |
-/// | `Refused` | no | 503 when the scanner is unreachable, timed out or failed; 413 for [`Error::TooLarge`] and [`Error::ScannerLimitExceeded`]; 400 for [`Error::InputUnreadable`] |
+/// | `Refused` | no | 503 when the scanner is unreachable, timed out or failed; 413 for [`Error::FileTooLarge`] and [`Error::ScannerLimitExceeded`]; 400 for [`Error::InputUnreadable`] |
 /// | `AdmittedUnscanned` | yes | store it, with an audit record saying it was not scanned (and scan it later) |
 #[must_use = "a decision says whether the file may be stored"]
 #[derive(Debug)]
@@ -88,10 +88,10 @@ mod tests {
                 address: "x".into(),
                 source: std::io::ErrorKind::ConnectionReset.into(),
             },
-            Error::ScannerError {
+            Error::ScannerFailed {
                 message: "oops".into(),
             },
-            Error::TooLarge { limit: 1 },
+            Error::FileTooLarge { limit: 1 },
             Error::ScannerLimitExceeded,
             Error::ReplyMalformed { reply: "x".into() },
             Error::InputUnreadable {

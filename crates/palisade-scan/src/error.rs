@@ -43,14 +43,14 @@ pub enum Error {
     /// The scanner received the file but reported an error instead of a
     /// verdict (`stream: <message> ERROR`).
     #[error("the virus scanner failed: `{message}`")]
-    ScannerError {
+    ScannerFailed {
         /// The scanner's message (printable ASCII; anything else escaped).
         message: String,
     },
     /// The file is longer than this client's limit, which should match
     /// clamd's `StreamMaxLength`; the client stopped sending at the limit.
     #[error("the file is larger than the virus scanner accepts ({limit} bytes)")]
-    TooLarge {
+    FileTooLarge {
         /// The configured limit in bytes.
         limit: u64,
     },

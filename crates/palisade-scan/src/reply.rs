@@ -36,7 +36,7 @@ pub enum Verdict {
 ///
 /// `stream: OK\0` is [`Verdict::Clean`]; it is the only reply that is.
 /// `stream: <signature> FOUND\0` is [`Verdict::Infected`];
-/// `stream: <message> ERROR\0` is [`Error::ScannerError`];
+/// `stream: <message> ERROR\0` is [`Error::ScannerFailed`];
 /// `INSTREAM size limit exceeded. ERROR\0` is
 /// [`Error::ScannerLimitExceeded`]; anything else (an empty reply, a missing
 /// or repeated terminator, a signature with control characters, another
@@ -59,7 +59,7 @@ pub fn parse_reply(reply: &[u8]) -> Result<Verdict> {
         } else if let Some(message) = rest.strip_suffix(b" ERROR")
             && !message.is_empty()
         {
-            return Err(Error::ScannerError {
+            return Err(Error::ScannerFailed {
                 message: quote(message, MAX_REPLY_LEN),
             });
         }
@@ -203,11 +203,11 @@ mod tests {
             Err(Error::ScannerLimitExceeded)
         ));
         match parse_reply(b"stream: Can't allocate memory ERROR\0") {
-            Err(Error::ScannerError { message }) => assert_eq!(message, "Can't allocate memory"),
+            Err(Error::ScannerFailed { message }) => assert_eq!(message, "Can't allocate memory"),
             other => panic!("{other:?}"),
         }
         match parse_reply(b"stream: \x07bell ERROR\0") {
-            Err(Error::ScannerError { message }) => assert_eq!(message, "\\x07bell"),
+            Err(Error::ScannerFailed { message }) => assert_eq!(message, "\\x07bell"),
             other => panic!("{other:?}"),
         }
         assert!(matches!(

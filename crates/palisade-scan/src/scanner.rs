@@ -71,7 +71,7 @@ impl Scanner {
     }
 
     /// Sets the longest file sent, in bytes: set it to clamd's
-    /// `StreamMaxLength` (a longer file is [`Error::TooLarge`] without
+    /// `StreamMaxLength` (a longer file is [`Error::FileTooLarge`] without
     /// waiting for clamd to refuse it; a lower clamd limit shows as
     /// [`Error::ScannerLimitExceeded`]).
     pub fn with_stream_max_length(mut self, bytes: u64) -> Scanner {
@@ -183,7 +183,7 @@ impl Scanner {
             sent = sent.saturating_add(n as u64);
             if sent > self.stream_max_length {
                 // Dropping the connection mid-stream makes clamd discard it.
-                return Err(Sending::Refused(Error::TooLarge {
+                return Err(Sending::Refused(Error::FileTooLarge {
                     limit: self.stream_max_length,
                 }));
             }
@@ -204,7 +204,7 @@ impl Scanner {
             .read_reply(connection, deadline)
             .map(|r| parse_reply(&r))
         {
-            Ok(Err(reason @ (Error::ScannerLimitExceeded | Error::ScannerError { .. }))) => reason,
+            Ok(Err(reason @ (Error::ScannerLimitExceeded | Error::ScannerFailed { .. }))) => reason,
             // A verdict on a stream that was not sent whole is no verdict.
             _ => self.io_failure(source),
         }

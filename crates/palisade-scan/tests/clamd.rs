@@ -169,14 +169,14 @@ fn a_file_at_the_limit_is_scanned_and_one_byte_more_is_too_large() {
         assert_eq!(scanner.scan(file).unwrap(), Verdict::Clean);
         let (file, read) = Generated::new(limit + 1);
         match scanner.scan(file) {
-            Err(Error::TooLarge { limit: l }) => assert_eq!(l, limit),
+            Err(Error::FileTooLarge { limit: l }) => assert_eq!(l, limit),
             other => panic!("{other:?}"),
         }
         assert_eq!(read.load(Ordering::Relaxed), limit + 1);
         let (file, read) = Generated::new(limit * 3);
         assert!(matches!(
             scanner.decide(file),
-            Decision::Refused(Error::TooLarge { .. })
+            Decision::Refused(Error::FileTooLarge { .. })
         ));
         // The client stopped reading just past the limit, not at the end.
         let read = read.load(Ordering::Relaxed);
@@ -308,7 +308,7 @@ fn the_async_api_gives_the_same_answers() {
             let small = scanner.clone().with_stream_max_length(1000);
             assert!(matches!(
                 small.scan_async(&[b'a'; 1001][..]).await,
-                Err(Error::TooLarge { limit: 1000 })
+                Err(Error::FileTooLarge { limit: 1000 })
             ));
             let big = scanner.clone().with_stream_max_length(u64::MAX);
             let over = vec![b'a'; Clamd::STREAM_MAX_LENGTH as usize + 1];

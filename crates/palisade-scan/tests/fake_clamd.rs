@@ -243,7 +243,7 @@ fn the_scanners_own_replies_are_understood() {
         ),
         (
             b"stream: Can't allocate memory ERROR\0",
-            |r| matches!(r, Err(Error::ScannerError { message }) if message == "Can't allocate memory"),
+            |r| matches!(r, Err(Error::ScannerFailed { message }) if message == "Can't allocate memory"),
         ),
         (b"INSTREAM size limit exceeded. ERROR\0", |r| {
             matches!(r, Err(Error::ScannerLimitExceeded))

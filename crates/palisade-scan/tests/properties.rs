@@ -92,7 +92,7 @@ proptest! {
     fn error_lines_are_scanner_errors(message in "[!-~]([ -~]{0,100}[!-~])?") {
         let reply = format!("stream: {message} ERROR\0");
         match parse_reply(reply.as_bytes()) {
-            Err(Error::ScannerError { message: m }) => {
+            Err(Error::ScannerFailed { message: m }) => {
                 prop_assert_eq!(m, message.replace('\\', "\\\\"));
             }
             // `stream: <name> FOUND ERROR` is still an error line.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use openidconnect::core::CoreJwsSigningAlgorithm;
 use openidconnect::{ClientId, IssuerUrl, PostLogoutRedirectUrl, RedirectUrl};
 
-use crate::error::{Error, Problem, Result};
+use crate::error::{Error, Problem, Result, Severity};
 use crate::model::{Fallback, File, Jit, TenantDef};
 use crate::validate::{DEFAULT_ALGORITHMS, DEFAULT_SESSION, DEFAULT_SKEW};
 
@@ -79,12 +79,12 @@ pub(crate) fn compile(file: &File) -> Result<BTreeMap<String, Arc<TenantConfig>>
 }
 
 fn invalid(message: String) -> Error {
-    Error::Invalid {
-        problems: vec![Problem {
-            line: None,
-            message,
-        }],
-    }
+    Error::ConfigInvalid(vec![Problem {
+        severity: Severity::Error,
+        line: None,
+        column: None,
+        message,
+    }])
 }
 
 fn algorithm(name: &str) -> Option<CoreJwsSigningAlgorithm> {

@@ -21,8 +21,8 @@ pub struct Config {
 
 impl Config {
     /// Parses, validates and compiles a configuration file. Every problem is
-    /// reported at once, with its line ([`Error::Invalid`]); a file that is not
-    /// TOML of the expected shape is an [`Error::Syntax`].
+    /// reported at once, with its line and column ([`Error::ConfigInvalid`]);
+    /// a file that is not TOML of the expected shape is one such problem.
     pub fn from_toml(text: &str) -> Result<Config> {
         let file = parse(text)?;
         ensure_valid(&file, text)?;

@@ -2,21 +2,47 @@
 
 use std::fmt;
 
-/// A problem found while validating a configuration: what is wrong and, when
-/// the configuration came from a file, on which line.
+/// How serious a [`Problem`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// The configuration is usable as written.
+    Warning,
+    /// The configuration cannot be used as written.
+    Error,
+}
+
+/// One finding of configuration parsing or validation: how serious, where in
+/// the file and what is wrong. The shape of palisade-rbac's and
+/// palisade-retention's policy problems.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// Error or warning. Every problem this crate reports today is an error.
+    pub severity: Severity,
     /// 1-based line in the configuration file, when known.
     pub line: Option<usize>,
+    /// 1-based column (in characters) in that line, when known.
+    pub column: Option<usize>,
     /// What is wrong, in Cedar's style (lowercase, user input in backticks).
     pub message: String,
 }
 
+/// `line 3, column 7: error: …`; the place is left out when unknown.
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "line {line}: {}", self.message),
-            None => f.write_str(&self.message),
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => {
+                write!(
+                    f,
+                    "line {line}, column {column}: {severity}: {}",
+                    self.message
+                )
+            }
+            (Some(line), None) => write!(f, "line {line}: {severity}: {}", self.message),
+            _ => write!(f, "{severity}: {}", self.message),
         }
     }
 }
@@ -35,20 +61,11 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The configuration file is not well-formed TOML or does not have the expected shape.
-    #[error("{}", syntax_message(*.line, .message))]
-    Syntax {
-        /// 1-based line of the error, when the parser knows it.
-        line: Option<usize>,
-        /// The parser's message.
-        message: String,
-    },
-    /// The configuration is well-formed but breaks a rule.
-    #[error("invalid sso configuration: {}", join(.problems))]
-    Invalid {
-        /// Every problem found, in file order.
-        problems: Vec<Problem>,
-    },
+    /// The configuration file is not well-formed TOML, does not have the
+    /// expected shape, or breaks a rule; every problem found is listed, in
+    /// file order (a malformed file has one).
+    #[error("invalid sso configuration: {}", join(.0))]
+    ConfigInvalid(Vec<Problem>),
     /// No tenant of the configuration has this name.
     #[error("unknown tenant `{0}`")]
     TenantUnknown(String),
@@ -185,12 +202,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// The problems of an invalid configuration ([`Error::ConfigInvalid`]),
+    /// in file order; empty for every other error.
+    #[must_use]
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            Error::ConfigInvalid(problems) => problems,
+            _ => &[],
+        }
+    }
+
     /// A stable, lowercase identifier of the variant (`state_mismatch`,
     /// `key_unknown`, …): the `reason` of refusal audit records.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Syntax { .. } => "config_syntax",
-            Error::Invalid { .. } => "config_invalid",
+            Error::ConfigInvalid(_) => "config_invalid",
             Error::TenantUnknown(_) => "tenant_unknown",
             Error::RandomUnavailable => "random_unavailable",
             Error::HttpClientUnavailable(_) => "http_client_unavailable",
@@ -230,14 +256,6 @@ impl Error {
 
 /// The result type of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
-
-fn syntax_message(line: Option<usize>, message: &str) -> String {
-    let message = message.trim_end();
-    match line {
-        Some(line) => format!("malformed sso configuration at line {line}: {message}"),
-        None => format!("malformed sso configuration: {message}"),
-    }
-}
 
 fn join(problems: &[Problem]) -> String {
     problems

@@ -18,7 +18,7 @@ mod verify;
 
 pub use crate::{
     config::Config,
-    error::{Cause, Error, Problem, Result},
+    error::{Cause, Error, Problem, Result, Severity},
     flow::{Callback, PendingSignIn, SignInStart},
     identity::{Authenticated, Identity, SignIn},
     logout::LogoutNotice,

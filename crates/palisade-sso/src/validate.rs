@@ -7,7 +7,7 @@ use std::ops::Range;
 use openidconnect::url::{Host, Url};
 use toml::Spanned;
 
-use crate::error::{Error, Problem, Result};
+use crate::error::{Error, Problem, Result, Severity};
 use crate::model::{Fallback, File, TenantDef};
 
 /// Largest configuration file accepted (a few hundred tenants fit easily).
@@ -36,25 +36,34 @@ const MAX_VALUE_LEN: usize = 2048;
 /// Parses the TOML text into the file model (shape only).
 pub(crate) fn parse(text: &str) -> Result<File> {
     if text.len() > MAX_FILE_LEN {
-        return Err(Error::Syntax {
+        return Err(Error::ConfigInvalid(vec![Problem {
+            severity: Severity::Error,
             line: None,
+            column: None,
             message: format!(
                 "the file has {} bytes, more than {MAX_FILE_LEN}",
                 text.len()
             ),
-        });
+        }]));
     }
-    toml::from_str(text).map_err(|error| Error::Syntax {
-        line: error.span().map(|span| line_of(text, span.start)),
-        message: error.message().to_owned(),
+    toml::from_str(text).map_err(|error| {
+        let (line, column) = error.span().map(|span| place(text, span.start)).unzip();
+        Error::ConfigInvalid(vec![Problem {
+            severity: Severity::Error,
+            line,
+            column,
+            message: error.message().trim_end().to_owned(),
+        }])
     })
 }
 
-/// 1-based line number of a byte offset.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset).map_or(1, |before| {
-        before.bytes().filter(|b| *b == b'\n').count() + 1
-    })
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn place(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
 }
 
 /// Collects every problem of a parsed file; an empty list means valid.
@@ -68,7 +77,7 @@ pub(crate) fn validate(file: &File, text: &str) -> Vec<Problem> {
     }
     check.shared_clients(file);
     let mut problems = check.problems;
-    problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+    problems.sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column.unwrap_or(0)));
     problems
 }
 
@@ -78,7 +87,7 @@ pub(crate) fn ensure_valid(file: &File, text: &str) -> Result<()> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error::Invalid { problems })
+        Err(Error::ConfigInvalid(problems))
     }
 }
 
@@ -160,8 +169,13 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn report(&mut self, span: Range<usize>, message: String) {
-        let line = Some(line_of(self.text, span.start));
-        self.problems.push(Problem { line, message });
+        let (line, column) = place(self.text, span.start);
+        self.problems.push(Problem {
+            severity: Severity::Error,
+            line: Some(line),
+            column: Some(column),
+            message,
+        });
     }
 
     fn tenant(&mut self, name: &str, def: &Spanned<TenantDef>) {

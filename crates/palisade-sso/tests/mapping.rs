@@ -133,7 +133,7 @@ proptest! {
         let text = config_text(&rules, default_role, provision);
         let config = match Config::from_toml(&text) {
             Ok(config) => config,
-            Err(Error::Invalid { problems }) => {
+            Err(Error::ConfigInvalid(problems)) => {
                 // Only a configuration that maps no role at all is refused.
                 prop_assert!(rules.is_empty() && default_role.is_none(), "{problems:?}");
                 return Ok(());

@@ -13,7 +13,7 @@ mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use palisade_audit::{MemoryLog, Outcome};
+use palisade_audit::{AuditLog, Outcome};
 use palisade_sso::{
     Authenticated, Callback, Error, LocalAccount, PendingSignIn, Provisioning, SignIn, Sso,
 };
@@ -592,7 +592,7 @@ async fn an_email_domain_not_allowed_or_unverified_is_refused() {
 #[tokio::test]
 async fn key_rotation_at_the_provider_is_followed_with_one_rate_limited_refetch() {
     let Some(h) = harness() else { return };
-    let log = std::sync::Arc::new(MemoryLog::new());
+    let log = std::sync::Arc::new(AuditLog::new());
     let config = || palisade_sso::Config::from_toml(&h.config_text()).unwrap();
     let eager = Sso::new(config(), log.clone())
         .unwrap()

@@ -44,6 +44,77 @@ pub enum Error {
     /// The temporary directory's path is not UTF-8.
     #[error("the temporary directory's path is not UTF-8")]
     NonUtf8Path,
+    /// The test CA or server certificate could not be generated.
+    #[error("generating a test certificate: {0}")]
+    Certificate(#[source] rcgen::Error),
+}
+
+/// How the throwaway server accepts connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transport {
+    /// Plain TCP only (`ssl=off`).
+    Plain,
+    /// TLS offered (`ssl=on`, certificate from the harness's CA); plain
+    /// connections still accepted, so a client that does not require TLS
+    /// can be shown to connect in the clear.
+    Tls,
+}
+
+/// A certificate authority made for one test run, and a server certificate
+/// it signed for `localhost` and `127.0.0.1`.
+struct TestPki {
+    ca_pem: String,
+    server_cert_pem: String,
+    server_key_pem: String,
+}
+
+impl TestPki {
+    fn generate() -> Result<TestPki, Error> {
+        let (ca, issuer) = certificate_authority("palisade test CA")?;
+        let key = rcgen::KeyPair::generate().map_err(Error::Certificate)?;
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .map_err(Error::Certificate)?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "palisade test PostgreSQL");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = params
+            .signed_by(&key, &issuer)
+            .map_err(Error::Certificate)?;
+        Ok(TestPki {
+            ca_pem: ca,
+            server_cert_pem: cert.pem(),
+            server_key_pem: key.serialize_pem(),
+        })
+    }
+}
+
+/// A self-signed CA certificate (PEM) and the issuer that signs with it.
+fn certificate_authority(
+    name: &str,
+) -> Result<(String, rcgen::Issuer<'static, rcgen::KeyPair>), Error> {
+    let key = rcgen::KeyPair::generate().map_err(Error::Certificate)?;
+    let mut params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(Error::Certificate)?;
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let cert = params.self_signed(&key).map_err(Error::Certificate)?;
+    Ok((cert.pem(), rcgen::Issuer::new(params, key)))
+}
+
+/// A CA certificate (PEM) that signed nothing the harness's servers present:
+/// a client trusting only it must refuse every [`Postgres::start_tls`]
+/// server.
+pub fn unrelated_ca_pem() -> Result<String, Error> {
+    certificate_authority("palisade unrelated CA").map(|(pem, _)| pem)
 }
 
 /// A throwaway PostgreSQL server on loopback, stopped when dropped.
@@ -53,6 +124,7 @@ pub struct Postgres {
     bin: PathBuf,
     data: String,
     as_user: Option<&'static str>,
+    ca_pem: Option<(PathBuf, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -61,6 +133,20 @@ impl Postgres {
     /// UTF-8) in a temporary directory, then `pg_ctl start` on a free port of
     /// 127.0.0.1, waiting until it accepts connections.
     pub fn start() -> Result<Postgres, Error> {
+        Postgres::start_with(Transport::Plain)
+    }
+
+    /// Starts a server as [`Postgres::start`] does, with TLS on (`ssl=on`): a
+    /// CA generated for this server alone signed its certificate (for
+    /// `localhost` and `127.0.0.1`); [`Postgres::ca_pem_path`] and
+    /// [`Postgres::ca_pem`] give the CA certificate to trust. The server still
+    /// accepts plain connections, so that a client which does not insist on
+    /// TLS can be seen to connect in the clear.
+    pub fn start_tls() -> Result<Postgres, Error> {
+        Postgres::start_with(Transport::Tls)
+    }
+
+    fn start_with(transport: Transport) -> Result<Postgres, Error> {
         let bin = find_binaries().ok_or(Error::NotInstalled)?;
         let as_user = running_as_root().then_some("postgres");
         let dir = tempfile::tempdir().map_err(io("creating a temporary directory"))?;
@@ -95,7 +181,42 @@ impl Postgres {
             .and_then(|l| l.local_addr())
             .map_err(io("finding a free port"))?
             .port();
-        let options = format!("-p {port} -h 127.0.0.1 -k {data}");
+        let mut options = format!("-p {port} -h 127.0.0.1 -k {data}");
+        let mut ca_pem = None;
+        if transport == Transport::Tls {
+            let pki = TestPki::generate()?;
+            let tls = dir.path().join("tls");
+            std::fs::create_dir(&tls).map_err(io("creating the TLS directory"))?;
+            let write = |name: &str, text: &str| -> Result<String, Error> {
+                use std::os::unix::fs::OpenOptionsExt;
+                let path = tls.join(name);
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(io("writing a TLS file"))?;
+                std::io::Write::write_all(&mut file, text.as_bytes())
+                    .map_err(io("writing a TLS file"))?;
+                path.to_str().map(str::to_owned).ok_or(Error::NonUtf8Path)
+            };
+            let cert = write("server.crt", &pki.server_cert_pem)?;
+            let key = write("server.key", &pki.server_key_pem)?;
+            let ca = write("ca.crt", &pki.ca_pem)?;
+            if as_user.is_some() {
+                let out = Command::new("chown")
+                    .arg("-R")
+                    .arg("postgres")
+                    .arg(&tls)
+                    .output()
+                    .map_err(io("running chown"))?;
+                check("chown", &out)?;
+            }
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={cert} -c ssl_key_file={key}"
+            ));
+            ca_pem = Some((PathBuf::from(ca), pki.ca_pem));
+        }
         let log = format!("{data}/server.log");
         let out = run_as(
             as_user,
@@ -108,6 +229,7 @@ impl Postgres {
             bin,
             data,
             as_user,
+            ca_pem,
             _dir: dir,
         })
     }
@@ -116,12 +238,22 @@ impl Postgres {
     /// PostgreSQL is not installed and the environment variable `PALISADE_CI`
     /// is unset. Any other failure, or a missing installation under
     /// `PALISADE_CI`, panics so that the test fails.
+    pub fn start_or_skip() -> Option<Postgres> {
+        Postgres::or_skip(Postgres::start())
+    }
+
+    /// [`Postgres::start_tls`] for tests, skipping as
+    /// [`Postgres::start_or_skip`] does.
+    pub fn start_tls_or_skip() -> Option<Postgres> {
+        Postgres::or_skip(Postgres::start_tls())
+    }
+
     #[allow(
         clippy::panic,
         reason = "a test fixture: a server that cannot start must fail the test using it"
     )]
-    pub fn start_or_skip() -> Option<Postgres> {
-        match Postgres::start() {
+    fn or_skip(started: Result<Postgres, Error>) -> Option<Postgres> {
+        match started {
             Ok(server) => Some(server),
             Err(Error::NotInstalled) if std::env::var_os("PALISADE_CI").is_none() => {
                 eprintln!("skipped: {}", Error::NotInstalled);
@@ -134,6 +266,24 @@ impl Postgres {
     /// The connection string (`host=127.0.0.1 port=… user=postgres dbname=postgres`).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The connection string naming the host `localhost` instead of
+    /// `127.0.0.1` (the server certificate names both).
+    pub fn url_localhost(&self) -> String {
+        self.url.replacen("host=127.0.0.1", "host=localhost", 1)
+    }
+
+    /// The file holding the CA certificate (PEM) that signed the server's
+    /// certificate, for a server started with [`Postgres::start_tls`].
+    pub fn ca_pem_path(&self) -> Option<&Path> {
+        self.ca_pem.as_ref().map(|(path, _)| path.as_path())
+    }
+
+    /// The CA certificate (PEM) that signed the server's certificate, for a
+    /// server started with [`Postgres::start_tls`].
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_ref().map(|(_, pem)| pem.as_str())
     }
 }
 

@@ -153,10 +153,14 @@ impl Backoffice {
     /// logged, never lost silently, and never fails the request.
     pub(crate) fn watch(&self, tenant: &str, event: &Event, index: u64) {
         let now = self.clock.now();
-        let working = self
-            .settings(tenant)
-            .map(|s| s.working(now))
-            .unwrap_or(true);
+        // Working hours matter (and are read) only for reads of client data.
+        let reads_clients = event.outcome() == Outcome::Success
+            && event.subjects().iter().any(|s| s.starts_with("client:"));
+        let working = !reads_clients
+            || self
+                .settings(tenant)
+                .map(|s| s.working(now))
+                .unwrap_or(true);
         let raised = match self.alert_state.lock() {
             Ok(mut state) => state.observe(tenant, event, now, working),
             Err(_) => {

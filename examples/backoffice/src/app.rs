@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
 use palisade_audit::{
-    AuditLog, AuditSink, Bundle, CheckpointSigner, CheckpointVerifier, Event, FileOptions,
-    FileStore, Outcome, PostgresStore, Receipt,
+    AsyncAuditLog, AsyncPostgresStore, AuditLog, AuditSink, Bundle, CheckpointSigner,
+    CheckpointVerifier, Event, FileOptions, FileStore, Outcome, PostgresStore, Receipt,
 };
 use palisade_crypt::{Context, Keyring};
 use palisade_password::{Limits, LoginLimiter};
@@ -62,6 +62,14 @@ pub struct Config {
     pub scan_fail_open: bool,
     /// A PostgreSQL URL (`postgres://…`); SQLite in `data_dir` when `None`.
     pub database_url: Option<String>,
+    /// The CA certificates (a PEM file) that signed the PostgreSQL server's
+    /// certificate. When set, every connection to the database (the pool,
+    /// the audit logs, the backup tools) uses TLS, and the server must
+    /// present a certificate chaining to one of them and naming the host
+    /// connected to (libpq's `sslmode=verify-full`); a server that offers no
+    /// TLS is refused. Without it connections are in the clear, which a
+    /// production start accepts only to a server on this machine.
+    pub database_ca: Option<PathBuf>,
     /// Issuer shown in authenticator apps.
     pub issuer: String,
     /// Session lifetime in seconds.
@@ -118,6 +126,7 @@ impl Config {
             scan_fail_open: false,
             data_dir,
             database_url: None,
+            database_ca: None,
             issuer: "Palisade Back Office".into(),
             session_ttl: 8 * 3600,
             db_pool: 4,
@@ -206,14 +215,52 @@ const POLICY_RECHECK: std::time::Duration = std::time::Duration::from_millis(500
 /// tenant's own PostgreSQL schema (shared by every app instance).
 pub(crate) enum TenantLog {
     File(AuditLog<FileStore>),
-    Postgres(AuditLog<PostgresStore>),
+    Postgres(PostgresLog),
+}
+
+/// A tenant's audit log in PostgreSQL, written two ways: blocking appends
+/// for the operations that already run on the blocking pool (a handler's
+/// own records, retention, backups), and the async log for the guard's
+/// decision records, one per request, which concurrent requests commit
+/// together (one transaction per batch, no blocking-pool hop per record).
+/// Every append locks the log's head row, so the two interleave into one
+/// valid log, as two app instances do.
+pub(crate) struct PostgresLog {
+    blocking: AuditLog<PostgresStore>,
+    decisions: tokio::sync::OnceCell<AsyncAuditLog<AsyncPostgresStore>>,
+    /// The connection string (with the tenant's `search_path`).
+    params: String,
+    /// The CA certificates the server is verified against (TLS), if any.
+    ca_pem: Option<Vec<u8>>,
+    origin: String,
+    /// The checkpoint key, for the async log made on first use.
+    signer: zeroize::Zeroizing<String>,
+}
+
+impl PostgresLog {
+    /// The async log, connected on first use (from async code only: its
+    /// pool's connections live on the runtime).
+    async fn decisions(&self) -> palisade_audit::Result<&AsyncAuditLog<AsyncPostgresStore>> {
+        self.decisions
+            .get_or_try_init(|| async {
+                let store = match &self.ca_pem {
+                    Some(ca) => AsyncPostgresStore::connect_rustls(&self.params, ca).await?,
+                    None => AsyncPostgresStore::connect(&self.params, postgres::NoTls).await?,
+                };
+                let signer = CheckpointSigner::from_text(&self.signer)?;
+                Ok(AsyncAuditLog::builder(store)
+                    .with_signer(self.origin.clone(), signer)
+                    .build())
+            })
+            .await
+    }
 }
 
 impl TenantLog {
     pub(crate) fn append(&self, event: Event) -> palisade_audit::Result<Receipt> {
         match self {
             TenantLog::File(l) => l.append(event),
-            TenantLog::Postgres(l) => l.append(event),
+            TenantLog::Postgres(l) => l.blocking.append(event),
         }
     }
     pub(crate) fn query(
@@ -222,25 +269,25 @@ impl TenantLog {
     ) -> palisade_audit::Result<Vec<palisade_audit::Record>> {
         match self {
             TenantLog::File(l) => l.query(query),
-            TenantLog::Postgres(l) => l.query(query),
+            TenantLog::Postgres(l) => l.blocking.query(query),
         }
     }
     pub(crate) fn len(&self) -> palisade_audit::Result<u64> {
         match self {
             TenantLog::File(l) => l.len(),
-            TenantLog::Postgres(l) => l.len(),
+            TenantLog::Postgres(l) => l.blocking.len(),
         }
     }
     pub(crate) fn export(&self, from: u64, to: u64) -> palisade_audit::Result<Bundle> {
         match self {
             TenantLog::File(l) => l.export(from, to),
-            TenantLog::Postgres(l) => l.export(from, to),
+            TenantLog::Postgres(l) => l.blocking.export(from, to),
         }
     }
     pub(crate) fn verifier(&self) -> Option<CheckpointVerifier> {
         match self {
             TenantLog::File(l) => l.verifier(),
-            TenantLog::Postgres(l) => l.verifier(),
+            TenantLog::Postgres(l) => l.blocking.verifier(),
         }
     }
     /// Verifies the stored log; `dir` is where segment files live.
@@ -248,10 +295,12 @@ impl TenantLog {
         let key = self.verifier();
         match self {
             TenantLog::File(_) => palisade_audit::verify_dir(dir, key.as_ref()).map(|r| r.records),
-            TenantLog::Postgres(l) => {
-                palisade_audit::verify_store(l.store(), Some(l.origin()), key.as_ref())
-                    .map(|r| r.records)
-            }
+            TenantLog::Postgres(l) => palisade_audit::verify_store(
+                l.blocking.store(),
+                Some(l.blocking.origin()),
+                key.as_ref(),
+            )
+            .map(|r| r.records),
         }
     }
 }
@@ -355,10 +404,21 @@ impl Backoffice {
     /// Opens the back office: creates the data directory, the keyring
     /// (mode 0600), the database schema and the audit log folder.
     pub fn open(config: Config) -> Result<Backoffice> {
+        if let Some(url) = &config.database_url
+            && !config.dev
+            && config.database_ca.is_none()
+            && !crate::db::pg_is_local(url)?
+        {
+            return Err(Error::Storage(
+                "PostgreSQL on another machine is reached only over verified TLS: \
+                 give the CA certificate that signed the server's (`--database-ca FILE`)"
+                    .into(),
+            ));
+        }
         private_dir(&config.data_dir)?;
         let keyring = config.keys.open(&config.data_dir, config.dev)?;
         let db = match &config.database_url {
-            Some(url) => Db::postgres(url, config.db_pool)?,
+            Some(url) => Db::postgres(url, config.database_ca.as_deref(), config.db_pool)?,
             None => Db::sqlite(&config.data_dir.join("backoffice.sqlite3"), config.db_pool)?,
         };
         private_dir(&config.data_dir.join("audit"))?;
@@ -367,7 +427,8 @@ impl Backoffice {
             Some(tls) => Some(crate::tls::server_config(tls, &config.data_dir)?),
             None => None,
         };
-        let retention = palisade_retention::Policy::parse(RETENTION_POLICY).map_err(internal)?;
+        let retention =
+            palisade_retention::Policy::from_toml(RETENTION_POLICY).map_err(internal)?;
         let masker = Arc::new(Masker::new(Operator::Partial(PartialMask::default())));
         tracing::info!(engine = db.engine(), "back office opened");
         let db = Arc::new(db);
@@ -452,16 +513,35 @@ impl Backoffice {
             None => {
                 let dir = self.audit_dir(tenant);
                 private_dir(&dir)?;
-                TenantLog::File(AuditLog::open(&dir, FileOptions::default()).map_err(internal)?)
+                let (store, recovery) =
+                    FileStore::recover(&dir, FileOptions::default()).map_err(internal)?;
+                if !recovery.is_clean() {
+                    tracing::warn!(tenant, ?recovery, "audit log recovered after a crash");
+                }
+                TenantLog::File(AuditLog::from_file_store(store, None).map_err(internal)?)
             }
             Some(url) => {
                 let schema = audit_schema(tenant);
                 self.db
                     .exec(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"), &[])?;
-                let store =
-                    PostgresStore::connect(&with_search_path(url, &schema)).map_err(internal)?;
+                let params = with_search_path(url, &schema);
+                let ca_pem = crate::db::pg_ca(url, self.config.database_ca.as_deref())?;
+                let store = match &ca_pem {
+                    Some(ca) => PostgresStore::connect_rustls(&params, ca),
+                    None => PostgresStore::connect(&params, postgres::NoTls),
+                }
+                // palisade-audit's errors name their causes (a certificate
+                // problem) themselves.
+                .map_err(|e| Error::Storage(e.to_string()))?;
                 let (origin, signer) = self.audit_signer(tenant)?;
-                TenantLog::Postgres(AuditLog::with_store(store).with_signer(origin, signer))
+                TenantLog::Postgres(PostgresLog {
+                    params,
+                    ca_pem,
+                    origin: origin.clone(),
+                    signer: signer.to_text(),
+                    decisions: tokio::sync::OnceCell::new(),
+                    blocking: AuditLog::with_store(store).with_signer(origin, signer),
+                })
             }
         };
         let log = Arc::new(log);
@@ -520,6 +600,45 @@ impl Backoffice {
         Ok(receipt.index)
     }
 
+    /// [`Backoffice::append`] from async code; resolves once the record is
+    /// durable. A PostgreSQL log takes it through its async log, whose
+    /// commits concurrent requests share; a file log on the blocking pool
+    /// (its store groups concurrent `fsync`s itself).
+    pub(crate) async fn append_async(self: &Arc<Self>, tenant: &str, event: Event) -> Result<u64> {
+        let cached = self
+            .audit_logs
+            .lock()
+            .map_err(|_| internal("audit logs poisoned"))?
+            .get(tenant)
+            .cloned();
+        let log = match cached {
+            Some(log) => log,
+            // Opening a log blocks (files, the blocking driver).
+            None => {
+                let tenant = tenant.to_owned();
+                self.blocking(move |app| app.audit(&tenant)).await?
+            }
+        };
+        match &*log {
+            TenantLog::Postgres(pg) => {
+                let decisions = pg
+                    .decisions()
+                    .await
+                    .map_err(|e| Error::Storage(e.to_string()))?;
+                let receipt = decisions.append(event.clone()).await.map_err(internal)?;
+                // The alert rules read settings and write alerts through the
+                // blocking driver: off the request's path.
+                let (app, tenant, index) = (Arc::clone(self), tenant.to_owned(), receipt.index);
+                tokio::task::spawn_blocking(move || app.watch(&tenant, &event, index));
+                Ok(receipt.index)
+            }
+            TenantLog::File(_) => {
+                let tenant = tenant.to_owned();
+                self.blocking(move |app| app.append(&tenant, event)).await
+            }
+        }
+    }
+
     /// Appends an event to the tenant's audit log; returns its index.
     pub(crate) fn record(
         &self,
@@ -534,7 +653,7 @@ impl Backoffice {
             .with_tenant(tenant)
             .with_outcome(Outcome::Success)
             .with_payload(payload);
-        for s in subjects.iter().take(palisade_audit::MAX_SUBJECTS) {
+        for s in subjects.iter().take(palisade_audit::format::MAX_SUBJECTS) {
             event = event.with_subject(s.clone());
         }
         self.append(tenant, event)
@@ -787,7 +906,7 @@ fn policy_refusal(e: palisade_rbac::Error) -> Error {
         | palisade_rbac::Error::TenantWithoutOwner(_) => Error::Conflict(e.to_string()),
         // Delegation: the actor may not make this change.
         palisade_rbac::Error::ActorBlocked { .. }
-        | palisade_rbac::Error::SelfChange { .. }
+        | palisade_rbac::Error::SelfChangeRefused { .. }
         | palisade_rbac::Error::OwnerProtected { .. }
         | palisade_rbac::Error::ActorUnranked { .. }
         | palisade_rbac::Error::RoleNotOutranked { .. }
@@ -812,7 +931,7 @@ pub(crate) fn first_bad_row(db: &Db, schema: &str) -> Result<Option<String>> {
         ),
         &[],
     )?;
-    let mut previous = [0u8; 32];
+    let mut previous = palisade_audit::Hash::ZERO;
     for (expected, row) in (0_i64..).zip(rows) {
         let idx = row.int("idx")?;
         let hex = |column: &str| -> Result<Vec<u8>> {
@@ -824,7 +943,11 @@ pub(crate) fn first_bad_row(db: &Db, schema: &str) -> Result<Option<String>> {
         if idx != expected {
             return Ok(Some(format!("record {expected}: missing from the store")));
         }
-        if palisade_audit::leaf_hash(&bytes).as_slice() != leaf.as_slice() {
+        if palisade_audit::format::leaf_hash(&bytes)
+            .as_bytes()
+            .as_slice()
+            != leaf.as_slice()
+        {
             return Ok(Some(format!(
                 "record {idx}: the record does not match its leaf hash"
             )));
@@ -841,7 +964,7 @@ pub(crate) fn first_bad_row(db: &Db, schema: &str) -> Result<Option<String>> {
             (record.payload_commitment(), sidecar.split_first())
         {
             let ok = rest.split_first_chunk::<32>().is_some_and(|(salt, json)| {
-                palisade_audit::payload_commitment(salt, json) == *commitment
+                palisade_audit::format::payload_commitment(salt, json) == *commitment
             });
             if !ok {
                 return Ok(Some(format!(

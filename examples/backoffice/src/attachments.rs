@@ -235,7 +235,7 @@ async fn scan<A: palisade_axum::Action, R: palisade_axum::Resource>(
         Decision::Refused(e) => {
             auth.note("scan", format!("refused: {e}"));
             Err(match e {
-                palisade_scan::Error::TooLarge { .. }
+                palisade_scan::Error::FileTooLarge { .. }
                 | palisade_scan::Error::ScannerLimitExceeded => {
                     Error::BadRequest(format!("the file is too large to scan: {e}"))
                 }

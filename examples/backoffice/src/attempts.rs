@@ -11,8 +11,8 @@ use crate::db::Db;
 /// compare-and-swap (one conditional statement each).
 pub(crate) struct DbAttempts(pub(crate) Arc<Db>);
 
-fn failed(e: impl std::fmt::Display) -> palisade_password::Error {
-    palisade_password::Error::AttemptStoreFailed(e.to_string())
+fn failed(e: impl std::error::Error + Send + Sync + 'static) -> palisade_password::Error {
+    palisade_password::Error::AttemptStoreFailed(Box::new(e))
 }
 
 fn column(t: u64) -> palisade_password::Result<i64> {

@@ -286,8 +286,7 @@ impl Backoffice {
             Some(url) => {
                 // One exported snapshot: the counts and the dump see the
                 // same database state.
-                let mut client =
-                    postgres::Client::connect(url, postgres::NoTls).map_err(pg_error)?;
+                let mut client = crate::db::pg_connect(url, self.config.database_ca.as_deref())?;
                 let mut tx = client
                     .build_transaction()
                     .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -314,7 +313,10 @@ impl Backoffice {
                         .arg(format!("--snapshot={snapshot}"))
                         .arg("--file")
                         .arg(&file)
-                        .arg(format!("--dbname={url}")),
+                        .arg(format!(
+                            "--dbname={}",
+                            crate::db::pg_tool_url(url, self.config.database_ca.as_deref())
+                        )),
                     "pg_dump",
                 )?;
                 tx.commit().map_err(pg_error)?;
@@ -448,11 +450,11 @@ impl Backoffice {
         let scratch = scratch_dir(&self.config.data_dir, ".drill-")?;
         let mut config = Config::new(scratch.path().join("data"));
         config.keys = self.config.keys.clone();
+        config.database_ca = self.config.database_ca.clone();
         let database = match &self.config.database_url {
             Some(url) => {
                 let name = format!("drill_{}", backup.manifest.id.replace('-', "_"));
-                let mut admin =
-                    postgres::Client::connect(url, postgres::NoTls).map_err(pg_error)?;
+                let mut admin = crate::db::pg_connect(url, self.config.database_ca.as_deref())?;
                 // Two statements: CREATE DATABASE runs outside a transaction.
                 admin
                     .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
@@ -697,7 +699,10 @@ fn restore_archive(key: &Keyring, id: &str, file: &Path, into: &Config) -> Resul
                     Command::new(pg_tool("pg_restore"))
                         .arg("--no-owner")
                         .arg("--exit-on-error")
-                        .arg(format!("--dbname={url}"))
+                        .arg(format!(
+                            "--dbname={}",
+                            crate::db::pg_tool_url(url, into.database_ca.as_deref())
+                        ))
                         .arg(&from),
                     "pg_restore",
                 )?;

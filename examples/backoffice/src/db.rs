@@ -9,6 +9,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use postgres::config::SslMode;
+
 use crate::error::{Error, Result};
 
 /// One SQL value: the schema uses only these.
@@ -222,7 +224,128 @@ fn sqlite_error(e: rusqlite::Error) -> Error {
 fn pg_error(e: postgres::Error) -> Error {
     match e.as_db_error() {
         Some(db) => Error::Storage(format!("{} ({})", db.message(), db.code().code())),
-        None => Error::Storage(e.to_string()),
+        None => Error::Storage(with_sources(&e)),
+    }
+}
+
+/// An error and its sources, `: `-separated: the driver says only "error
+/// performing TLS handshake", its source which certificate problem.
+pub(crate) fn with_sources(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        let part = e.to_string();
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        next = e.source();
+    }
+    text
+}
+
+/// The CA certificates (PEM) that connections to the PostgreSQL server at
+/// `url` verify it against: read from the file `ca`, or `None` (no TLS) when
+/// no CA is given. A URL that asks for TLS (`sslmode=require`) without a CA,
+/// or turns it off (`sslmode=disable`) with one, is refused: a server that
+/// cannot be verified is not trusted with the data, and a CA given for
+/// nothing is a mistake worth stopping for.
+pub(crate) fn pg_ca(url: &str, ca: Option<&Path>) -> Result<Option<Vec<u8>>> {
+    let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+        let hint = if url.contains("sslmode=verify") {
+            "; libpq's `sslmode=verify-full` is `--database-ca FILE` here \
+             (TLS required, the server's certificate verified against FILE and its host name)"
+        } else {
+            ""
+        };
+        Error::Storage(format!(
+            "the database URL is invalid: {}{hint}",
+            with_sources(&e)
+        ))
+    })?;
+    match (ca, config.get_ssl_mode()) {
+        (Some(path), SslMode::Disable) => Err(Error::Storage(format!(
+            "the database URL turns TLS off (`sslmode=disable`) but a CA `{}` is given for it",
+            path.display()
+        ))),
+        (Some(path), _) => std::fs::read(path).map(Some).map_err(|e| {
+            Error::Storage(format!(
+                "cannot read the database CA certificate `{}`: {e}",
+                path.display()
+            ))
+        }),
+        (None, SslMode::Require) => Err(Error::Storage(
+            "the database URL requires TLS (`sslmode=require`) but no CA certificate \
+             is given to verify the server with (`--database-ca FILE`)"
+                .into(),
+        )),
+        (None, _) => Ok(None),
+    }
+}
+
+/// Whether every host of `url` is on this machine (a Unix socket or a
+/// loopback address), where PostgreSQL in the clear crosses no network.
+pub(crate) fn pg_is_local(url: &str) -> Result<bool> {
+    let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+        Error::Storage(format!("the database URL is invalid: {}", with_sources(&e)))
+    })?;
+    Ok(config.get_hosts().iter().all(|host| match host {
+        postgres::config::Host::Unix(_) => true,
+        postgres::config::Host::Tcp(name) => {
+            name == "localhost"
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+    }) && config
+        .get_hostaddrs()
+        .iter()
+        .all(std::net::IpAddr::is_loopback))
+}
+
+/// A blocking connection to the PostgreSQL server at `url`. With `ca` (a
+/// PEM file of CA certificates), TLS is required and the server's
+/// certificate must chain to one of them and name the host connected to:
+/// libpq's `sslmode=verify-full`. A server that offers no TLS, or presents
+/// a certificate another CA signed, is refused.
+pub(crate) fn pg_connect(url: &str, ca: Option<&Path>) -> Result<postgres::Client> {
+    match pg_ca(url, ca)? {
+        None => postgres::Client::connect(url, postgres::NoTls).map_err(pg_error),
+        Some(pem) => {
+            let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+                Error::Storage(format!("the database URL is invalid: {}", with_sources(&e)))
+            })?;
+            config.ssl_mode(SslMode::Require);
+            let tls = palisade_audit::postgres_rustls_connector(&pem)
+                .map_err(|e| Error::Storage(format!("the database CA certificate: {e}")))?;
+            config.connect(tls).map_err(pg_error)
+        }
+    }
+}
+
+/// `url` for libpq's tools (`pg_dump`, `pg_restore`, `psql`): with a CA,
+/// `sslmode=verify-full` and `sslrootcert` appended (libpq keeps the last
+/// value of a repeated setting), so they verify the server as
+/// [`pg_connect`] does.
+pub(crate) fn pg_tool_url(url: &str, ca: Option<&Path>) -> String {
+    let Some(ca) = ca else {
+        return url.to_owned();
+    };
+    let path = ca.to_string_lossy();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let mut encoded = String::new();
+        for byte in path.bytes() {
+            if byte.is_ascii_alphanumeric() || b"/._-~".contains(&byte) {
+                encoded.push(char::from(byte));
+            } else {
+                encoded.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        format!("{url}{sep}sslmode=verify-full&sslrootcert={encoded}")
+    } else {
+        let quoted = path.replace('\\', "\\\\").replace('\'', "\\'");
+        format!("{url} sslmode=verify-full sslrootcert='{quoted}'")
     }
 }
 
@@ -254,11 +377,13 @@ impl Db {
         Ok(db)
     }
 
-    /// Connects to PostgreSQL at `url` with `pool` connections.
-    pub(crate) fn postgres(url: &str, pool: usize) -> Result<Db> {
+    /// Connects to PostgreSQL at `url` with `pool` connections, over TLS
+    /// verified against the CA certificates in the file `ca` when given (see
+    /// [`pg_connect`]).
+    pub(crate) fn postgres(url: &str, ca: Option<&Path>, pool: usize) -> Result<Db> {
         let mut conns = Vec::new();
         for _ in 0..pool.max(1) {
-            conns.push(postgres::Client::connect(url, postgres::NoTls).map_err(pg_error)?);
+            conns.push(pg_connect(url, ca)?);
         }
         let db = Db::Postgres(Pool::new(conns));
         db.migrate()?;
@@ -491,4 +616,45 @@ fn pg_refs(params: &[PgParam]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
             PgParam::Text(s) => s as &(dyn postgres::types::ToSql + Sync),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use std::path::Path;
+
+    use super::{pg_is_local, pg_tool_url};
+
+    /// libpq keeps the last value of a repeated setting (in both forms), so
+    /// what is appended overrides a weaker `sslmode` already in the URL.
+    #[test]
+    fn tool_urls_verify_the_server_with_the_ca() {
+        let ca = Path::new("/etc/pg ca/it's.pem");
+        assert_eq!(
+            pg_tool_url("host=db user=app sslmode=require", Some(ca)),
+            r"host=db user=app sslmode=require sslmode=verify-full sslrootcert='/etc/pg ca/it\'s.pem'"
+        );
+        assert_eq!(
+            pg_tool_url("postgres://app@db/app?sslmode=prefer", Some(ca)),
+            "postgres://app@db/app?sslmode=prefer&sslmode=verify-full&sslrootcert=/etc/pg%20ca/it%27s.pem"
+        );
+        assert_eq!(
+            pg_tool_url("postgresql://app@db/app", Some(ca)),
+            "postgresql://app@db/app?sslmode=verify-full&sslrootcert=/etc/pg%20ca/it%27s.pem"
+        );
+        assert_eq!(pg_tool_url("host=db", None), "host=db");
+    }
+
+    #[test]
+    fn local_databases_are_sockets_and_loopback_only() {
+        assert!(pg_is_local("host=/run/postgresql user=app").unwrap());
+        assert!(pg_is_local("host=localhost user=app").unwrap());
+        assert!(pg_is_local("postgres://app@127.0.0.1:5432/app").unwrap());
+        assert!(pg_is_local("postgres://app@[::1]:5432/app").unwrap());
+        assert!(!pg_is_local("host=db.example.org user=app").unwrap());
+        assert!(!pg_is_local("host=localhost,db.example.org user=app").unwrap());
+        assert!(!pg_is_local("host=localhost hostaddr=10.0.0.7 user=app").unwrap());
+        assert!(!pg_is_local("postgres://app@10.1.2.3/app").unwrap());
+    }
 }

@@ -182,11 +182,11 @@ impl ResourceLocator for Gate {
 
 impl DecisionLog for Gate {
     fn record<'a>(&'a self, tenant: &'a str, event: Event) -> BoxFuture<'a, Result<(), Refusal>> {
-        let tenant = tenant.to_owned();
         Box::pin(async move {
             self.app
-                .blocking(move |app| app.append(&tenant, event).map(|_| ()))
+                .append_async(tenant, event)
                 .await
+                .map(|_| ())
                 .map_err(refusal)
         })
     }

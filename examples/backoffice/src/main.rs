@@ -179,6 +179,11 @@ struct Setup {
     /// Store attachments unscanned when clamd cannot be reached (default: refuse them)
     #[arg(long)]
     scan_fail_open: bool,
+    /// The CA certificate(s) (PEM) that signed the PostgreSQL server's
+    /// certificate: every database connection then uses TLS and verifies the
+    /// server's certificate and host name (libpq's sslmode=verify-full)
+    #[arg(long, value_name = "FILE", env = "BACKOFFICE_DATABASE_CA")]
+    database_ca: Option<PathBuf>,
 }
 
 impl Setup {
@@ -208,6 +213,7 @@ impl Setup {
         config.database_url = std::env::var("BACKOFFICE_DATABASE_URL")
             .ok()
             .filter(|u| !u.is_empty());
+        config.database_ca = self.database_ca;
         config.db_pool = pool;
         config
     }
@@ -380,6 +386,7 @@ fn main() -> ExitCode {
                 .filter(|u| !u.is_empty());
             let restored = Backoffice::open(setup.config(1)).and_then(|app| {
                 target.keys = app.config().keys.clone();
+                target.database_ca = app.config().database_ca.clone();
                 app.restore(&from, &target)
             });
             match restored {

@@ -80,7 +80,7 @@ impl Demo {
                 u.totp_secret.as_str()
             );
         }
-        println!("  a current code: echo SECRET | palisade otp code --secret -");
+        println!("  a current code: echo SECRET | palisade otp code");
         println!("  (or add the secret to any authenticator app; codes are single-use)");
     }
 }

@@ -144,6 +144,20 @@ impl Backoffice {
             self.end_session(&session)?;
             return Ok(None);
         }
+        let mut session = session;
+        // "Log in as" ends when the employee has come to see more than the
+        // administrator (checked at every request).
+        if let Some(employee) = &session.viewing_as
+            && !crate::users::sees_at_least(
+                &*self.tenant_policy(&session.tenant)?,
+                &session.tenant,
+                &session.user_id,
+                employee,
+            )
+        {
+            self.end_view_as(&session)?;
+            session.viewing_as = None;
+        }
         Ok(Some(session))
     }
 }

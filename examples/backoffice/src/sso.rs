@@ -347,7 +347,7 @@ fn config_text(tenants: &[(&str, &ProviderSettings)], public_url: &str) -> Resul
 /// it (the lines of the generated file mean nothing to them).
 fn config_refusal(e: palisade_sso::Error) -> Error {
     match e {
-        palisade_sso::Error::Invalid { problems } => Error::BadRequest(
+        palisade_sso::Error::ConfigInvalid(problems) => Error::BadRequest(
             problems
                 .iter()
                 .map(|p| p.message.clone())
@@ -429,7 +429,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct TenantLogs(Weak<Backoffice>);
 
 fn audit_unavailable(why: impl std::fmt::Display) -> palisade_audit::Error {
-    palisade_audit::Error::Io(std::io::Error::other(why.to_string()))
+    palisade_audit::Error::IoFailed(std::io::Error::other(why.to_string()))
 }
 
 impl AuditSink for TenantLogs {

@@ -7,7 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use palisade_axum::{Authorized, Fresh, Guarded, Principal};
 use palisade_otp::FactorState;
-use palisade_rbac::{Actor, Visibility};
+use std::collections::HashSet;
+
+use palisade_rbac::{Access, Actor, Policy, PolicyDocument, Visibility};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -182,18 +184,26 @@ impl Backoffice {
             .any(|(t, owners)| t == tenant && owners.contains(&user)))
     }
 
-    /// Refuses a change of `id` by `who` that only the owner may make to an
-    /// owner, and any such change of oneself.
+    /// Refuses an administrative act of `who` on employee `id` unless the
+    /// policy's delegation rules let `who` administer `id` (outranks it, is
+    /// not `id`, and `id` is not an owner unless `who` is one): checked as
+    /// palisade-rbac checks a block, on a copy of the policy document.
     fn require_outranks(&self, who: &Principal, id: &str, what: &str) -> Result<()> {
         if who.user() == id {
             return Err(Error::Forbidden(format!("nobody can {what} themselves")));
         }
-        if self.is_owner(who.tenant(), id)? && !self.is_owner(who.tenant(), who.user())? {
-            return Err(Error::Forbidden(format!(
-                "only an owner can {what} the tenant's owner"
-            )));
-        }
-        Ok(())
+        let text = self
+            .db
+            .query_one(
+                "SELECT policy FROM tenants WHERE id = $1",
+                &[who.tenant().into()],
+            )?
+            .ok_or(Error::NotFound)?
+            .text("policy")?;
+        let mut probe = PolicyDocument::from_toml(&text).map_err(internal)?;
+        probe
+            .block(&actor(who), id)
+            .map_err(|e| Error::Forbidden(format!("cannot {what} this employee: {e}")))
     }
 
     /// Resets an employee's second factor (a lost phone): the secret and
@@ -227,6 +237,18 @@ impl Backoffice {
         }
         if who.user() == id {
             return Err(Error::BadRequest("that is you".into()));
+        }
+        self.require_outranks(who, id, "view the app as")?;
+        if !sees_at_least(
+            &*self.tenant_policy(who.tenant())?,
+            who.tenant(),
+            who.user(),
+            id,
+        ) {
+            return Err(Error::Forbidden(
+                "this employee may see what you may not: viewing as them would show it to you"
+                    .into(),
+            ));
         }
         self.db.exec(
             "UPDATE sessions SET viewing_as = $1 WHERE token_hash = $2",
@@ -269,6 +291,54 @@ impl Backoffice {
 /// palisade-rbac's delegation rules (rank, rights held, owners untouchable).
 fn actor(who: &Principal) -> Actor<'_> {
     Actor::new(who.user(), who.tenant())
+}
+
+/// Whether `viewer` may see everything `target` may in `tenant`: every
+/// action the target may take (even only on its own resources) the viewer
+/// may take on any, and every field at least as openly. Viewing as someone
+/// who sees more would be an escalation.
+pub(crate) fn sees_at_least(policy: &Policy, tenant: &str, viewer: &str, target: &str) -> bool {
+    let (Ok(theirs), Ok(mine)) = (
+        policy.permissions(target, Some(tenant)),
+        policy.permissions(viewer, Some(tenant)),
+    ) else {
+        return false;
+    };
+    let allowed: HashSet<(&str, &str)> = mine
+        .iter()
+        .filter(|p| matches!(p.access, Access::Allowed))
+        .map(|p| (p.resource_type, p.action))
+        .collect();
+    let mut types = HashSet::new();
+    for p in &theirs {
+        if matches!(p.access, Access::Forbidden) {
+            continue;
+        }
+        if !allowed.contains(&(p.resource_type, p.action)) {
+            return false;
+        }
+        types.insert(p.resource_type);
+    }
+    let openness = |v: Visibility| match v {
+        Visibility::Hidden => 0,
+        Visibility::Masked => 1,
+        Visibility::Visible => 2,
+    };
+    types.into_iter().all(|ty| {
+        let (Ok(theirs), Ok(mine)) = (
+            policy.field_rights_of(target, Some(tenant), ty),
+            policy.field_rights_of(viewer, Some(tenant), ty),
+        ) else {
+            return false;
+        };
+        theirs.iter().all(|t| {
+            let mine = mine
+                .iter()
+                .find(|m| m.field == t.field)
+                .map_or(Visibility::Visible, |m| m.visibility);
+            openness(mine) >= openness(t.visibility)
+        })
+    })
 }
 
 /// Which of an employee's own settings a `DELETE` lifts.

@@ -453,6 +453,34 @@ fn viewing_as_an_employee_shows_exactly_their_answers_read_only_and_audited() {
     );
     let mine = olivia.get(&format!("/api/clients/{client}")).json();
     assert!(!mine["phone"].as_str().unwrap().contains("XX"), "{mine}");
+
+    // No escalation through someone else's eyes: the Manager may view as
+    // Otto, until Otto is granted what the Manager may not see (copies of
+    // downloads); from then on the view ends, and cannot start again.
+    let a = max.post(&format!("/api/users/{}/view-as", operator.id), json!({}));
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(max.get("/api/me").json()["viewed_by"], manager.id.as_str());
+    let a = olivia.put(
+        &format!("/api/users/{}/rights", operator.id),
+        json!({ "grant": ["Download:read"] }),
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let me = max.get("/api/me").json();
+    assert!(me.get("viewed_by").is_none(), "the view ended: {me}");
+    assert_eq!(max.get("/api/downloads").status, 403);
+    let a = max.post(&format!("/api/users/{}/view-as", operator.id), json!({}));
+    assert_eq!(a.status, 403, "{}", a.text);
+    // Nor among peers or upwards: a supervisor cannot view as the Manager.
+    let supervisor = role(&acme, "Operator supervisor");
+    let mut sam = sign_in(&server, "acme", supervisor);
+    let a = sam.post(&format!("/api/users/{}/view-as", manager.id), json!({}));
+    assert_eq!(a.status, 403, "{}", a.text);
+    let a = sam.post(
+        &format!("/api/users/{}/second-factor/reset", manager.id),
+        json!({}),
+    );
+    assert_eq!(a.status, 403, "{}", a.text);
 }
 
 // ---- data-access log, kept downloads ------------------------------------------------

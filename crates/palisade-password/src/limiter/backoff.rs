@@ -426,6 +426,6 @@ mod tests {
             other => unreachable!("{other:?}"),
         }
         let d = Limits::default();
-        assert_eq!(Limits::new(*d.account(), *d.address()), Ok(d));
+        assert_eq!(Limits::new(*d.account(), *d.address()).unwrap(), d);
     }
 }

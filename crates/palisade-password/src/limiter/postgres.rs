@@ -76,10 +76,7 @@ impl core::fmt::Debug for PostgresAttemptStore {
 }
 
 fn db(e: postgres::Error) -> Error {
-    match e.as_db_error() {
-        Some(d) => Error::AttemptStoreFailed(format!("{} ({})", d.message(), d.code().code())),
-        None => Error::AttemptStoreFailed(e.to_string()),
-    }
+    Error::AttemptStoreFailed(Box::new(e))
 }
 
 impl PostgresAttemptStore {

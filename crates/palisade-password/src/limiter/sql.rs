@@ -20,7 +20,7 @@ pub(super) type Columns = (i64, i64, i64);
 pub(super) fn to_columns(c: AttemptCounter) -> Result<Columns> {
     let time = |t: u64| {
         i64::try_from(t)
-            .map_err(|_| Error::AttemptStoreFailed(format!("time `{t}` is out of range")))
+            .map_err(|_| Error::AttemptStoreFailed(format!("time `{t}` is out of range").into()))
     };
     Ok((
         i64::from(c.attempts()),

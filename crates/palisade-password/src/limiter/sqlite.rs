@@ -29,7 +29,7 @@ impl core::fmt::Debug for SqliteAttemptStore {
 }
 
 fn db(e: rusqlite::Error) -> Error {
-    Error::AttemptStoreFailed(e.to_string())
+    Error::AttemptStoreFailed(Box::new(e))
 }
 
 impl SqliteAttemptStore {
@@ -98,9 +98,10 @@ fn create_private(path: &Path) -> Result<()> {
     {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(Error::AttemptStoreFailed(format!(
-            "cannot create the database file: {e}"
-        ))),
+        Err(e) => Err(Error::AttemptStoreFailed(Box::new(std::io::Error::new(
+            e.kind(),
+            format!("cannot create the database file: {e}"),
+        )))),
     }
 }
 

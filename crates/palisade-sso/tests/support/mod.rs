@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use palisade_audit::{MemoryLog, Outcome, Record};
+use palisade_audit::{AuditLog, MemoryStore, Outcome, Record};
 use palisade_sso::{Callback, Config, Sso, Url};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -417,8 +417,8 @@ second_factor = {{ amr = ["otp"] }}
     }
 
     /// A fresh `Sso` over the four tenants with its own audit log.
-    pub(crate) fn sso(&self) -> (Sso, Arc<MemoryLog>) {
-        let log = Arc::new(MemoryLog::new());
+    pub(crate) fn sso(&self) -> (Sso, Arc<AuditLog<MemoryStore>>) {
+        let log = Arc::new(AuditLog::new());
         let config = Config::from_toml(&self.config_text()).unwrap();
         let sso = Sso::new(config, log.clone())
             .unwrap()
@@ -510,12 +510,12 @@ pub(crate) async fn jwks_fetches(op: &Op) -> u64 {
 }
 
 /// Every record of the log.
-pub(crate) fn records(log: &MemoryLog) -> Vec<Record> {
+pub(crate) fn records(log: &AuditLog<MemoryStore>) -> Vec<Record> {
     log.read(0, log.len().unwrap()).unwrap()
 }
 
 /// The last record, which must be a refusal of `action` with `reason`.
-pub(crate) fn assert_refusal_recorded(log: &MemoryLog, action: &str, reason: &str) {
+pub(crate) fn assert_refusal_recorded(log: &AuditLog<MemoryStore>, action: &str, reason: &str) {
     let records = records(log);
     let last = records.last().expect("no audit record");
     assert_eq!(last.action(), action);

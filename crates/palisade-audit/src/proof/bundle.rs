@@ -3,13 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{Checkpoint, CheckpointVerifier};
 use crate::error::malformed;
-use crate::hex::{serde_bytes, serde_hash, serde_hashes};
-use crate::merkle::{Hash, verify_consistency, verify_inclusion};
+use crate::hash::{serde_hex, serde_proof};
+use crate::proof::checkpoint::{Checkpoint, CheckpointVerifier};
+use crate::proof::merkle::{verify_consistency, verify_inclusion};
 use crate::record::{PayloadState, Record};
 use crate::verify::ChainChecker;
-use crate::{Error, Finding, Result};
+use crate::{Error, Finding, Hash, Result};
 
 /// The format tag of version 1 bundles.
 pub const BUNDLE_FORMAT: &str = "palisade-audit-bundle/1";
@@ -23,7 +23,7 @@ pub const MAX_BUNDLE_RECORDS: usize = 1_000_000;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
-    /// Always [`BUNDLE_FORMAT`].
+    /// Always [`BUNDLE_FORMAT`](crate::format::BUNDLE_FORMAT).
     pub format: String,
     /// The log's origin.
     pub origin: String,
@@ -48,10 +48,9 @@ pub struct Bundle {
 #[serde(deny_unknown_fields)]
 pub struct ProvenLeaf {
     /// The leaf hash.
-    #[serde(with = "serde_hash")]
     pub leaf_hash: Hash,
     /// Its inclusion proof in the checkpoint's tree.
-    #[serde(with = "serde_hashes")]
+    #[serde(with = "serde_proof")]
     pub inclusion: Vec<Hash>,
 }
 
@@ -60,12 +59,12 @@ pub struct ProvenLeaf {
 #[serde(deny_unknown_fields)]
 pub struct BundleRecord {
     /// The canonical encoding, hex.
-    #[serde(with = "serde_bytes")]
+    #[serde(with = "serde_hex")]
     pub record: Vec<u8>,
     /// What the bundle discloses of the payload.
     pub payload: BundlePayload,
     /// Inclusion proof in the checkpoint's tree.
-    #[serde(with = "serde_hashes")]
+    #[serde(with = "serde_proof")]
     pub inclusion: Vec<Hash>,
 }
 
@@ -78,8 +77,8 @@ pub enum BundlePayload {
     /// The payload: its salt and exact JSON text, which open the commitment.
     Present {
         /// The salt, hex.
-        #[serde(with = "serde_hash")]
-        salt: Hash,
+        #[serde(with = "serde_hex")]
+        salt: [u8; 32],
         /// The JSON text as committed.
         json: String,
     },
@@ -94,12 +93,13 @@ pub struct EarlierCheckpoint {
     /// The signed note.
     pub note: String,
     /// Consistency proof from its size to the bundle checkpoint's size.
-    #[serde(with = "serde_hashes")]
+    #[serde(with = "serde_proof")]
     pub consistency: Vec<Hash>,
 }
 
 /// What a bundle verification established.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[must_use = "the report holds the verified records and the checkpoint they are proven against"]
 pub struct BundleReport {
     /// The checkpoint the records are proven against.
     pub checkpoint: Checkpoint,
@@ -140,7 +140,7 @@ impl BundlePayload {
 }
 
 fn fail<T>(finding: Finding) -> Result<T> {
-    Err(Error::Verification(finding))
+    Err(Error::LogInvalid(finding))
 }
 
 impl Bundle {
@@ -187,10 +187,10 @@ impl Bundle {
             .checked_add(count)
             .filter(|&e| e <= cp.size && count > 0)
             .ok_or_else(|| {
-                Error::Verification(Finding::log("the records lie outside the checkpoint"))
+                Error::LogInvalid(Finding::log("the records lie outside the checkpoint"))
             })?;
         let previous = match (&self.previous, self.start) {
-            (None, 0) => [0u8; 32],
+            (None, 0) => Hash::ZERO,
             (Some(p), s) if s > 0 => {
                 if verify_inclusion(s - 1, cp.size, &p.leaf_hash, &p.inclusion, &cp.root).is_err() {
                     return fail(Finding::at(s - 1, "inclusion proof does not verify"));

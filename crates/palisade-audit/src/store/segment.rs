@@ -1,36 +1,22 @@
-//! Segment files: length + CRC32C framing of records and their payloads.
-//!
-//! ```text
-//! segment := magic "PALAUDIT" (8) | format version u32le (= 1) | first index u64le
-//!            frame*
-//! frame   := record_len u32le | sidecar_len u32le
-//!            record_crc u32le | sidecar_crc u32le      masked CRC32C, as LevelDB
-//!            record[record_len]                        canonical encoding (see Record)
-//!            sidecar[sidecar_len]
-//! sidecar := 0x00                                      no payload
-//!          | 0x01 salt[32] json                        payload present
-//!          | 0x02 zero bytes                           payload erased (same length)
-//! ```
-//!
-//! The record part is immutable. The sidecar is rewritten in place, with its
-//! own checksum, only to erase a payload.
+//! Segment files: length + CRC32C framing of records and their payload
+//! sidecars, specified in [`crate::format`].
 
+use crate::Result;
 use crate::error::malformed;
 use crate::record::{Disclosure, PayloadState, Record};
-use crate::{Error, Result};
 
 /// The magic bytes at the start of each segment file.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"PALAUDIT";
 /// The segment format version.
-pub(crate) const SEGMENT_VERSION: u32 = 1;
+pub const SEGMENT_VERSION: u32 = 1;
 /// Length of a segment file header.
 pub const SEGMENT_HEADER_LEN: usize = 20;
 /// Length of a frame header.
-pub(crate) const FRAME_HEADER_LEN: usize = 16;
+pub const FRAME_HEADER_LEN: usize = 16;
 /// The longest record part accepted.
-pub(crate) const MAX_RECORD_LEN: usize = 4 << 20;
+pub const MAX_RECORD_LEN: usize = 4 << 20;
 /// The longest sidecar accepted.
-pub(crate) const MAX_SIDECAR_LEN: usize = crate::record::MAX_PAYLOAD_LEN + 33;
+pub const MAX_SIDECAR_LEN: usize = crate::record::MAX_PAYLOAD_LEN + 33;
 
 const SIDE_NONE: u8 = 0;
 const SIDE_PRESENT: u8 = 1;
@@ -121,14 +107,17 @@ pub(crate) fn decode_sidecar(bytes: &[u8]) -> Result<PayloadState> {
 
 /// Checks a sidecar against the record's commitment without allocating;
 /// returns a description of the problem, if any.
-pub(crate) fn check_sidecar(sidecar: &[u8], commitment: Option<&[u8; 32]>) -> Option<&'static str> {
+pub(crate) fn check_sidecar(
+    sidecar: &[u8],
+    commitment: Option<&crate::Hash>,
+) -> Option<&'static str> {
     match (sidecar.split_first(), commitment) {
         (Some((&SIDE_NONE, [])), None) => None,
         (Some((&SIDE_PRESENT, rest)), Some(c)) => match rest.split_at_checked(32) {
             Some((salt, json)) => {
                 let mut s = [0u8; 32];
                 s.copy_from_slice(salt);
-                if crate::merkle::ct_eq(&crate::record::payload_commitment(&s, json), c) {
+                if crate::record::payload_commitment(&s, json) == *c {
                     None
                 } else {
                     Some("payload does not match its commitment")
@@ -168,16 +157,21 @@ pub struct Frame<'a> {
 }
 
 /// Why a frame could not be read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FrameError {
     /// The bytes end inside the frame (a torn write at the tail).
+    #[error("frame is incomplete (torn write)")]
     Incomplete,
-    /// Declared lengths exceed the limits.
-    BadLength,
+    /// Declared lengths are zero or exceed the limits.
+    #[error("frame length is out of range")]
+    LengthOutOfRange,
     /// The record part's checksum does not match.
-    RecordChecksum,
+    #[error("record checksum mismatch")]
+    RecordChecksumMismatch,
     /// The sidecar's checksum does not match.
-    SidecarChecksum,
+    #[error("payload checksum mismatch")]
+    SidecarChecksumMismatch,
 }
 
 impl FrameError {
@@ -185,9 +179,9 @@ impl FrameError {
     pub fn describe(self) -> &'static str {
         match self {
             FrameError::Incomplete => "frame is incomplete (torn write)",
-            FrameError::BadLength => "frame length is out of range",
-            FrameError::RecordChecksum => "record checksum mismatch",
-            FrameError::SidecarChecksum => "payload checksum mismatch",
+            FrameError::LengthOutOfRange => "frame length is out of range",
+            FrameError::RecordChecksumMismatch => "record checksum mismatch",
+            FrameError::SidecarChecksumMismatch => "payload checksum mismatch",
         }
     }
 }
@@ -214,7 +208,7 @@ pub fn read_frame(bytes: &[u8]) -> std::result::Result<Frame<'_>, FrameError> {
     };
     let (rl, sl) = (rl as usize, sl as usize);
     if rl == 0 || rl > MAX_RECORD_LEN || sl == 0 || sl > MAX_SIDECAR_LEN {
-        return Err(FrameError::BadLength);
+        return Err(FrameError::LengthOutOfRange);
     }
     let total = FRAME_HEADER_LEN + rl + sl;
     let body = bytes
@@ -222,10 +216,10 @@ pub fn read_frame(bytes: &[u8]) -> std::result::Result<Frame<'_>, FrameError> {
         .ok_or(FrameError::Incomplete)?;
     let (record, sidecar) = body.split_at(rl);
     if masked_crc(record) != rc {
-        return Err(FrameError::RecordChecksum);
+        return Err(FrameError::RecordChecksumMismatch);
     }
     if masked_crc(sidecar) != sc {
-        return Err(FrameError::SidecarChecksum);
+        return Err(FrameError::SidecarChecksumMismatch);
     }
     Ok(Frame {
         record,
@@ -261,7 +255,8 @@ pub fn encode_segment(first: u64, records: &[Record]) -> Vec<u8> {
 }
 
 /// Splits a whole segment (header included) into records, strictly: any bad
-/// frame is an error. The function the `audit_segment` fuzz target drives.
+/// frame is an error, as is a record out of sequence. The function the
+/// `audit_segment` fuzz target drives.
 pub fn parse_segment(bytes: &[u8]) -> Result<(u64, Vec<Record>)> {
     let first = parse_segment_header(bytes)?;
     let mut rest = bytes.get(SEGMENT_HEADER_LEN..).unwrap_or_default();
@@ -271,13 +266,13 @@ pub fn parse_segment(bytes: &[u8]) -> Result<(u64, Vec<Record>)> {
         let record = frame_to_record(&frame)?;
         let expected = first.saturating_add(records.len() as u64);
         if record.index() != expected {
-            return Err(Error::Malformed {
-                what: "segment",
-                why: format!(
+            return Err(malformed(
+                "segment",
+                format!(
                     "record `{}` where `{expected}` was expected",
                     record.index()
                 ),
-            });
+            ));
         }
         records.push(record);
         rest = rest.get(frame.len..).unwrap_or_default();

@@ -1,132 +1,10 @@
-//! Where records live: the `Store` trait and the in-memory store.
+//! The in-memory store.
 
 use std::sync::Mutex;
-use std::time::SystemTime;
 
-use crate::merkle::Hash;
 use crate::record::{Record, Sealed};
-use crate::{Error, Result};
-
-/// The acknowledgement of one recorded event: its index and leaf hash.
-///
-/// A receipt is returned only once the record is durable under the store's
-/// durability policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Receipt {
-    /// The position of the record in the log, from 0.
-    pub index: u64,
-    /// `SHA-256(0x00 || canonical encoding)` of the record.
-    pub leaf_hash: [u8; 32],
-}
-
-/// Anything that records audit events: the one trait other crates depend on.
-pub trait AuditSink: Send + Sync {
-    /// Records `event` and returns its receipt once it is durable.
-    fn record(&self, event: crate::Event) -> Result<Receipt>;
-}
-
-/// A filter over records; every field set must match.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Query {
-    /// Records concerning this data subject.
-    pub subject: Option<String>,
-    /// Records of this actor.
-    pub actor: Option<String>,
-    /// Records at or after this time.
-    pub since: Option<SystemTime>,
-    /// Records strictly before this time.
-    pub until: Option<SystemTime>,
-}
-
-impl Query {
-    /// Records concerning `subject`.
-    pub fn subject(subject: impl Into<String>) -> Query {
-        Query {
-            subject: Some(subject.into()),
-            ..Query::default()
-        }
-    }
-
-    /// Records of `actor`.
-    pub fn actor(actor: impl Into<String>) -> Query {
-        Query {
-            actor: Some(actor.into()),
-            ..Query::default()
-        }
-    }
-
-    /// Records in the time range `since..until`.
-    pub fn between(since: SystemTime, until: SystemTime) -> Query {
-        Query {
-            since: Some(since),
-            until: Some(until),
-            ..Query::default()
-        }
-    }
-
-    /// Whether `record` matches.
-    pub fn matches(&self, record: &Record) -> bool {
-        self.subject.as_deref().is_none_or(|s| record.concerns(s))
-            && self.actor.as_deref().is_none_or(|a| record.actor() == a)
-            && self.since.is_none_or(|t| record.time() >= t)
-            && self.until.is_none_or(|t| record.time() < t)
-    }
-}
-
-/// Persistence for a log. A store assigns indexes and predecessors itself, so
-/// that a shared store (PostgreSQL) can sequence appends from many processes.
-pub trait Store: Send + Sync {
-    /// Number of acknowledged (durable) records.
-    fn len(&self) -> Result<u64>;
-
-    /// Whether the store holds no acknowledged record.
-    fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
-    }
-
-    /// Appends sealed events as the next records, in order. Returns once they
-    /// are durable under the store's policy.
-    fn append(&self, batch: Vec<Sealed>) -> Result<Vec<Receipt>>;
-
-    /// Records `start..end` (clamped to the acknowledged length).
-    fn read(&self, start: u64, end: u64) -> Result<Vec<Record>>;
-
-    /// Leaf hashes of records `start..end`.
-    fn leaf_hashes(&self, start: u64, end: u64) -> Result<Vec<Hash>> {
-        Ok(self
-            .read(start, end)?
-            .iter()
-            .map(|r| *r.leaf_hash())
-            .collect())
-    }
-
-    /// Records matching `query`, in index order.
-    fn query(&self, query: &Query) -> Result<Vec<Record>> {
-        let len = self.len()?;
-        let mut out = Vec::new();
-        let mut start = 0;
-        while start < len {
-            let end = len.min(start + 4096);
-            out.extend(
-                self.read(start, end)?
-                    .into_iter()
-                    .filter(|r| query.matches(r)),
-            );
-            start = end;
-        }
-        Ok(out)
-    }
-
-    /// Deletes the payload's salt and text of record `index`, keeping its
-    /// commitment. Returns whether there was a payload to erase.
-    fn erase_payload(&self, index: u64) -> Result<bool>;
-
-    /// Stores a signed checkpoint (note text).
-    fn add_checkpoint(&self, note: &str) -> Result<()>;
-
-    /// Every stored checkpoint, oldest first.
-    fn checkpoints(&self) -> Result<Vec<String>>;
-}
+use crate::store::{Receipt, Store};
+use crate::{Error, Hash, Result};
 
 /// A store in memory: fast, for tests and for processes that ship their log
 /// elsewhere.
@@ -198,7 +76,7 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, MemoryInner>> {
-        self.inner.lock().map_err(|_| Error::Poisoned)
+        self.inner.lock().map_err(|_| Error::LockPoisoned)
     }
 }
 
@@ -212,7 +90,7 @@ impl Store for MemoryStore {
         let mut receipts = Vec::with_capacity(batch.len());
         for sealed in batch {
             let index = inner.records.len() as u64;
-            let previous = inner.records.last().map_or([0; 32], |r| *r.leaf_hash());
+            let previous = inner.records.last().map_or(Hash::ZERO, |r| *r.leaf_hash());
             let record = sealed.place(index, previous);
             receipts.push(Receipt {
                 index,
@@ -241,7 +119,7 @@ impl Store for MemoryStore {
         let record = usize::try_from(index)
             .ok()
             .and_then(|i| inner.records.get_mut(i))
-            .ok_or(Error::OutOfRange(index))?;
+            .ok_or(Error::IndexOutOfRange(index))?;
         Ok(record.erase_payload())
     }
 
@@ -258,11 +136,11 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Event, MemoryLog};
+    use crate::{AuditLog, Event};
 
     #[test]
     fn memory_store_reads_across_chunk_boundaries() {
-        let log = MemoryLog::new();
+        let log = AuditLog::new();
         let n = Records::CHUNK * 2 + 10;
         let events = (0..n).map(|i| Event::new(format!("staff:{i}"), "read", "r"));
         log.append_batch(events.collect()).unwrap();

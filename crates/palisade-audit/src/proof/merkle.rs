@@ -2,31 +2,28 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::{Error, Result};
-
-/// A SHA-256 digest.
-pub type Hash = [u8; 32];
+use crate::{Error, Hash, Result};
 
 /// `SHA-256(0x00 || data)`: the hash of a leaf (RFC 6962 section 2.1).
 pub fn leaf_hash(data: &[u8]) -> Hash {
     let mut h = Sha256::new();
     h.update([0x00]);
     h.update(data);
-    h.finalize().into()
+    Hash::from_bytes(h.finalize().into())
 }
 
 /// `SHA-256(0x01 || left || right)`: the hash of an interior node.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update([0x01]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
+    h.update(left.as_bytes());
+    h.update(right.as_bytes());
+    Hash::from_bytes(h.finalize().into())
 }
 
 /// The root of the empty tree, `SHA-256("")`.
 pub fn empty_root() -> Hash {
-    Sha256::digest([]).into()
+    Hash::from_bytes(Sha256::digest([]).into())
 }
 
 /// The largest power of two strictly smaller than `n` (`n >= 2`).
@@ -101,7 +98,7 @@ impl MerkleTree {
     /// The root of the tree over the first `size` leaves.
     pub fn root(&self, size: u64) -> Result<Hash> {
         if size > self.len() {
-            return Err(Error::OutOfRange(size));
+            return Err(Error::IndexOutOfRange(size));
         }
         if size == 0 {
             return Ok(empty_root());
@@ -121,10 +118,10 @@ impl MerkleTree {
                 .get(height)
                 .and_then(|level| level.get(usize::try_from(start >> height).ok()?))
                 .copied()
-                .ok_or(Error::OutOfRange(end));
+                .ok_or(Error::IndexOutOfRange(end));
         }
         if n < 2 {
-            return Err(Error::OutOfRange(end));
+            return Err(Error::IndexOutOfRange(end));
         }
         let k = split(n);
         let left = self.subtree(start, start + k)?;
@@ -136,10 +133,10 @@ impl MerkleTree {
     /// (RFC 6962 `PATH(m, D[n])`), leaf side first.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>> {
         if size > self.len() {
-            return Err(Error::OutOfRange(size));
+            return Err(Error::IndexOutOfRange(size));
         }
         if index >= size {
-            return Err(Error::InvalidRequest(format!(
+            return Err(Error::RangeInvalid(format!(
                 "index `{index}` is not below size `{size}`"
             )));
         }
@@ -168,10 +165,10 @@ impl MerkleTree {
     /// tree of the first `new` leaves (RFC 6962 `PROOF(m, D[n])`).
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>> {
         if new > self.len() {
-            return Err(Error::OutOfRange(new));
+            return Err(Error::IndexOutOfRange(new));
         }
         if old > new {
-            return Err(Error::InvalidRequest(format!(
+            return Err(Error::RangeInvalid(format!(
                 "size `{old}` is above size `{new}`"
             )));
         }
@@ -254,8 +251,8 @@ pub fn verify_inclusion(
     root: &Hash,
 ) -> Result<()> {
     match root_from_inclusion_proof(index, size, leaf, proof) {
-        Some(computed) if ct_eq(&computed, root) => Ok(()),
-        _ => Err(Error::VerificationFailed),
+        Some(computed) if computed == *root => Ok(()),
+        _ => Err(Error::ProofInvalid),
     }
 }
 
@@ -269,11 +266,7 @@ pub fn verify_consistency(
     proof: &[Hash],
 ) -> Result<()> {
     let ok = consistency_holds(old, new, old_root, new_root, proof);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::VerificationFailed)
-    }
+    if ok { Ok(()) } else { Err(Error::ProofInvalid) }
 }
 
 fn consistency_holds(old: u64, new: u64, old_root: &Hash, new_root: &Hash, proof: &[Hash]) -> bool {
@@ -281,7 +274,7 @@ fn consistency_holds(old: u64, new: u64, old_root: &Hash, new_root: &Hash, proof
         return false;
     }
     if old == new {
-        return proof.is_empty() && ct_eq(old_root, new_root);
+        return proof.is_empty() && old_root == new_root;
     }
     if old == 0 {
         // Every tree extends the empty tree.
@@ -322,12 +315,7 @@ fn consistency_holds(old: u64, new: u64, old_root: &Hash, new_root: &Hash, proof
         f >>= 1;
         s >>= 1;
     }
-    ct_eq(&fr, old_root) && ct_eq(&sr, new_root) && s == 0
-}
-
-pub(crate) fn ct_eq(a: &Hash, b: &Hash) -> bool {
-    use subtle::ConstantTimeEq;
-    a.ct_eq(b).into()
+    fr == *old_root && sr == *new_root && s == 0
 }
 
 #[cfg(test)]

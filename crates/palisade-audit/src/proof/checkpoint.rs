@@ -24,8 +24,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::malformed;
-use crate::merkle::Hash;
-use crate::{Error, Result};
+use crate::{Error, Hash, Result};
 
 /// The longest checkpoint note accepted, in bytes.
 pub const MAX_NOTE_LEN: usize = 64 * 1024;
@@ -33,7 +32,10 @@ const ED25519_ALG: u8 = 0x01;
 const SIG_PREFIX: &str = "\u{2014} ";
 
 /// A tree head: the log's origin, its size and root, and when it was taken.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Serializes (for logs and API answers) with the root in hex and the time
+/// in RFC 3339; the signed form is the note text of [`CheckpointSigner::sign`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Checkpoint {
     /// The log's identity, e.g. `palisade.example/audit/3f2a...`.
     pub origin: String,
@@ -42,6 +44,7 @@ pub struct Checkpoint {
     /// Merkle root over those records.
     pub root: Hash,
     /// When the checkpoint was signed.
+    #[serde(with = "crate::event::rfc3339")]
     pub time: SystemTime,
 }
 
@@ -49,13 +52,12 @@ impl Checkpoint {
     /// The note body that is signed.
     pub fn body(&self) -> Result<String> {
         check_name(&self.origin, "origin")?;
-        crate::event::time_to_nanos(self.time)?;
         Ok(format!(
             "{}\n{}\n{}\ntime {}\n",
             self.origin,
             self.size,
-            STANDARD.encode(self.root),
-            humantime::format_rfc3339_nanos(self.time)
+            STANDARD.encode(self.root.as_bytes()),
+            crate::event::format_rfc3339(self.time)?
         ))
     }
 
@@ -80,16 +82,15 @@ impl Checkpoint {
         let root_bytes = STANDARD
             .decode(root_text)
             .map_err(|_| bad("root is not base64"))?;
-        let root: Hash = root_bytes
-            .try_into()
-            .map_err(|_| bad("root is not 32 bytes"))?;
-        if STANDARD.encode(root) != *root_text {
+        let root = Hash::from_slice(&root_bytes).map_err(|_| bad("root is not 32 bytes"))?;
+        if STANDARD.encode(root.as_bytes()) != *root_text {
             return Err(bad("root is not canonical base64"));
         }
         let time_text = time
             .strip_prefix("time ")
             .ok_or_else(|| bad("missing time line"))?;
-        let time = humantime::parse_rfc3339(time_text).map_err(|_| bad("time is not RFC 3339"))?;
+        let time =
+            crate::event::parse_rfc3339(time_text).ok_or_else(|| bad("time is not RFC 3339"))?;
         let checkpoint = Checkpoint {
             origin: (*origin).to_owned(),
             size,
@@ -280,7 +281,7 @@ impl CheckpointVerifier {
                     .and_then(|s| ed25519_dalek::Signature::from_slice(s).ok())
                     .is_some_and(|sig| self.key.verify_strict(body.as_bytes(), &sig).is_ok())
         })?;
-        checkpoint.ok_or(Error::VerificationFailed)
+        checkpoint.ok_or(Error::ProofInvalid)
     }
 }
 
@@ -344,7 +345,7 @@ fn split_key(text: &str) -> Option<(&str, &str, &str)> {
 }
 
 fn hex4(bytes: [u8; 4]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    data_encoding::HEXLOWER.encode(&bytes)
 }
 
 #[cfg(test)]
@@ -355,8 +356,8 @@ mod tests {
         Checkpoint {
             origin: "example.com/audit".into(),
             size: 42,
-            root: [7; 32],
-            time: humantime::parse_rfc3339("2026-01-02T03:04:05Z").unwrap(),
+            root: Hash::from_bytes([7; 32]),
+            time: crate::event::parse_rfc3339("2026-01-02T03:04:05Z").unwrap(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! The file store: append-only segment files with group commit and recovery.
+//! The file store: append-only segment files with group commit.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -8,14 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::merkle::Hash;
+use crate::format::{CHECKPOINTS_FILE, LOCK_FILE, SEGMENTS_DIR};
 use crate::record::{Record, Sealed};
-use crate::segment::{
-    FRAME_HEADER_LEN, FrameError, SEGMENT_HEADER_LEN, encode_frame, encode_sidecar, erased_sidecar,
-    frame_to_record, masked_crc, parse_segment_header, read_frame, segment_header,
+use crate::store::recovery::{Mode, Recovery, Scanned, scan};
+use crate::store::segment::{
+    FRAME_HEADER_LEN, SEGMENT_HEADER_LEN, encode_frame, encode_sidecar, erased_sidecar,
+    frame_to_record, masked_crc, read_frame, segment_header,
 };
 use crate::store::{Query, Receipt, Store};
-use crate::{Error, Finding, Result};
+use crate::{Error, Finding, Hash, Result};
 
 /// When appended records reach the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,18 +64,6 @@ impl Default for FileOptions {
     }
 }
 
-/// What opening a file store found and repaired.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Recovery {
-    /// Records found.
-    pub records: u64,
-    /// Bytes of an incomplete tail record that were dropped (a write torn
-    /// by a crash: never acknowledged).
-    pub dropped_tail_bytes: u64,
-    /// Records whose interrupted payload erasure was completed.
-    pub completed_erasures: Vec<u64>,
-}
-
 #[derive(Clone, Copy, Debug)]
 struct Position {
     segment: u32,
@@ -89,16 +78,18 @@ impl Position {
     }
 }
 
-struct Segment {
-    path: PathBuf,
-    file: Arc<File>,
+pub(crate) struct Segment {
+    pub(crate) path: PathBuf,
+    pub(crate) file: Arc<File>,
 }
 
-struct Inner {
+/// What the store knows of its records: where each frame is, its leaf hash
+/// and time, and the subject and actor indexes.
+pub(crate) struct Index {
     dir: PathBuf,
-    segments: Vec<Segment>,
-    current_len: u64,
-    next_index: u64,
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) current_len: u64,
+    pub(crate) next_index: u64,
     last_hash: Hash,
     positions: Vec<Position>,
     leaf_hashes: Vec<Hash>,
@@ -119,16 +110,20 @@ struct SyncState {
 
 /// A log kept in append-only segment files in one directory.
 ///
-/// Layout: `DIR/segments/<first index, 20 digits>.seg` and
-/// `DIR/checkpoints.log`. One process appends at a time (an advisory lock on
-/// `DIR/LOCK` enforces it); any number may read or verify.
+/// Layout (see [`crate::format`]): `DIR/segments/<first index, 20
+/// digits>.seg` and `DIR/checkpoints.log`. One process appends at a time (an
+/// advisory lock on `DIR/LOCK` enforces it); any number may read or verify.
+///
+/// After a crash, [`FileStore::open`] refuses a directory with a torn tail
+/// ([`Error::RecoveryNeeded`]); [`FileStore::recover`] repairs it, opens it,
+/// and reports what it dropped or finished in a [`Recovery`]. A service that
+/// restarts unattended calls `recover` and logs the report.
 pub struct FileStore {
     options: FileOptions,
-    inner: Mutex<Inner>,
+    inner: Mutex<Index>,
     sync: Mutex<SyncState>,
     synced: Condvar,
     checkpoints: Mutex<File>,
-    recovery: Recovery,
     _lock: File,
 }
 
@@ -141,7 +136,7 @@ impl std::fmt::Debug for FileStore {
 }
 
 fn segment_path(dir: &Path, first: u64) -> PathBuf {
-    dir.join("segments").join(format!("{first:020}.seg"))
+    dir.join(SEGMENTS_DIR).join(format!("{first:020}.seg"))
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -152,7 +147,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
 /// The segment files of a log directory, in order.
 pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let mut out = Vec::new();
-    let seg_dir = dir.join("segments");
+    let seg_dir = dir.join(SEGMENTS_DIR);
     if !seg_dir.exists() {
         return Ok(out);
     }
@@ -163,7 +158,7 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
             continue;
         };
         if stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()) {
-            let first: u64 = stem.parse().map_err(|_| Error::OutOfRange(0))?;
+            let first: u64 = stem.parse().map_err(|_| Error::IndexOutOfRange(0))?;
             out.push((first, path));
         }
     }
@@ -171,181 +166,69 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(out)
 }
 
-/// Whether a valid frame holding record `index` or a later one starts
-/// anywhere in `bytes`: then the damage is not a torn tail.
-fn valid_frame_follows(bytes: &[u8], index: u64) -> bool {
-    (1..bytes.len()).any(|at| {
-        let Some(rest) = bytes.get(at..) else {
-            return false;
-        };
-        read_frame(rest).is_ok_and(|f| Record::decode(f.record).is_ok_and(|r| r.index() >= index))
-    })
-}
-
 impl FileStore {
-    /// Opens (or creates) the log in `dir`, recovering from a crash: an
-    /// incomplete record at the very end is dropped and reported in
-    /// [`FileStore::recovery`]; damage anywhere else is an error.
+    /// Opens (or creates) the log in `dir` for appending, checking every
+    /// record's index and chain link on the way.
+    ///
+    /// Opening never repairs: a directory that a crash left with an
+    /// incomplete tail or an interrupted erasure is refused with
+    /// [`Error::RecoveryNeeded`] naming the place; [`FileStore::recover`]
+    /// repairs it. Damage anywhere else is [`Error::LogInvalid`]; another
+    /// process appending is [`Error::LogLocked`].
     pub fn open(dir: impl AsRef<Path>, options: FileOptions) -> Result<FileStore> {
-        let dir = dir.as_ref().to_path_buf();
+        let (store, _clean) = FileStore::open_in(dir.as_ref(), options, Mode::Strict)?;
+        Ok(store)
+    }
+
+    /// Repairs what a crash left in `dir` and opens it: an incomplete record
+    /// at the very end of the log (a write torn by the crash, never
+    /// acknowledged) is dropped, an interrupted payload erasure is finished,
+    /// and both are reported in the returned [`Recovery`]. Damage anywhere
+    /// else is not repaired: it is [`Error::LogInvalid`] naming the record.
+    ///
+    /// ```
+    /// use palisade_audit::{FileOptions, FileStore};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let (store, recovery) = FileStore::recover(dir.path(), FileOptions::default())?;
+    /// if !recovery.is_clean() {
+    ///     eprintln!("audit log recovered: {recovery:?}");
+    /// }
+    /// # drop(store);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recover(dir: impl AsRef<Path>, options: FileOptions) -> Result<(FileStore, Recovery)> {
+        FileStore::open_in(dir.as_ref(), options, Mode::Repair)
+    }
+
+    fn open_in(dir: &Path, options: FileOptions, mode: Mode) -> Result<(FileStore, Recovery)> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(dir.join("segments"))?;
+            .create(dir.join(SEGMENTS_DIR))?;
         let lock = OpenOptions::new()
             .mode(0o600)
             .create(true)
             .truncate(false)
             .write(true)
-            .open(dir.join("LOCK"))?;
+            .open(dir.join(LOCK_FILE))?;
         if fs4::FileExt::try_lock(&lock).is_err() {
-            return Err(Error::Io(std::io::Error::new(
-                std::io::ErrorKind::WouldBlock,
-                "the log is open for appending in another process",
-            )));
+            return Err(Error::LogLocked);
         }
-        let mut recovery = Recovery::default();
-        let mut inner = Inner {
-            dir: dir.clone(),
-            segments: Vec::new(),
-            current_len: 0,
-            next_index: 0,
-            last_hash: [0; 32],
-            positions: Vec::new(),
-            leaf_hashes: Vec::new(),
-            times: Vec::new(),
-            by_subject: HashMap::new(),
-            by_actor: HashMap::new(),
-            failed: false,
-            buf: Vec::new(),
-        };
-        let listed = list_segments(&dir)?;
-        let count = listed.len();
-        for (n, (first, path)) in listed.into_iter().enumerate() {
-            let last = n + 1 == count;
-            let mut bytes = Vec::new();
-            File::open(&path)?.read_to_end(&mut bytes)?;
-            if last && bytes.len() < SEGMENT_HEADER_LEN && first == inner.next_index {
-                // Created but its header never reached the disk.
-                fs::remove_file(&path)?;
-                recovery.dropped_tail_bytes += bytes.len() as u64;
-                continue;
-            }
-            let header_first = parse_segment_header(&bytes).map_err(|_| {
-                Error::Verification(Finding::log(format!(
-                    "segment `{}` has a bad header",
-                    path.display()
-                )))
-            })?;
-            if header_first != first || first != inner.next_index {
-                return Err(Error::Verification(Finding::at(
-                    inner.next_index,
-                    format!("segment `{}` does not start at this record", path.display()),
-                )));
-            }
-            let seg_no = u32::try_from(inner.segments.len()).map_err(|_| Error::OutOfRange(0))?;
-            let mut offset = SEGMENT_HEADER_LEN;
-            let mut truncate_at = None;
-            while offset < bytes.len() {
-                let rest = bytes.get(offset..).unwrap_or_default();
-                match read_frame(rest) {
-                    Ok(frame) => {
-                        let record = frame_to_record(&frame).map_err(|e| {
-                            Error::Verification(Finding::at(inner.next_index, e.to_string()))
-                        })?;
-                        inner.admit(&record, seg_no, offset as u64, &frame)?;
-                        offset += frame.len;
-                    }
-                    Err(FrameError::SidecarChecksum) => {
-                        // An erasure interrupted by a crash: the record part
-                        // is intact; finish erasing.
-                        let rl = crate::segment::FRAME_HEADER_LEN;
-                        let record_len = rest
-                            .get(..4)
-                            .and_then(|b| b.try_into().ok())
-                            .map(u32::from_le_bytes)
-                            .unwrap_or(0) as usize;
-                        let sidecar_len = rest
-                            .get(4..8)
-                            .and_then(|b| b.try_into().ok())
-                            .map(u32::from_le_bytes)
-                            .unwrap_or(0) as usize;
-                        let record_bytes = rest.get(rl..rl + record_len).unwrap_or_default();
-                        let decoded = Record::decode(record_bytes).map_err(|e| {
-                            Error::Verification(Finding::at(inner.next_index, e.to_string()))
-                        })?;
-                        let tag = rest.get(rl + record_len).copied();
-                        if decoded.payload_commitment().is_none() || !matches!(tag, Some(1 | 2)) {
-                            return Err(Error::Verification(Finding::at(
-                                inner.next_index,
-                                FrameError::SidecarChecksum.describe(),
-                            )));
-                        }
-                        let side = erased_sidecar(sidecar_len);
-                        let file = OpenOptions::new().write(true).open(&path)?;
-                        let at = (offset + rl + record_len) as u64;
-                        file.write_all_at(&side, at)?;
-                        file.write_all_at(&masked_crc(&side).to_le_bytes(), offset as u64 + 12)?;
-                        file.sync_data()?;
-                        let mut patched = rest
-                            .get(..rl + record_len + sidecar_len)
-                            .unwrap_or_default()
-                            .to_vec();
-                        if let Some(dst) = patched.get_mut(rl + record_len..) {
-                            dst.copy_from_slice(&side);
-                        }
-                        if let Some(dst) = patched.get_mut(12..16) {
-                            dst.copy_from_slice(&masked_crc(&side).to_le_bytes());
-                        }
-                        let frame = read_frame(&patched).map_err(|e| {
-                            Error::Verification(Finding::at(inner.next_index, e.describe()))
-                        })?;
-                        let record = frame_to_record(&frame)?;
-                        recovery.completed_erasures.push(record.index());
-                        inner.admit(&record, seg_no, offset as u64, &frame)?;
-                        offset += frame.len;
-                    }
-                    Err(e) => {
-                        if !last || valid_frame_follows(rest, inner.next_index) {
-                            return Err(Error::Verification(Finding::at(
-                                inner.next_index,
-                                e.describe(),
-                            )));
-                        }
-                        truncate_at = Some(offset);
-                        break;
-                    }
-                }
-            }
-            if let Some(at) = truncate_at {
-                let file = OpenOptions::new().write(true).open(&path)?;
-                recovery.dropped_tail_bytes += (bytes.len() - at) as u64;
-                file.set_len(at as u64)?;
-                file.sync_all()?;
-                offset = at;
-            }
-            let file = OpenOptions::new().read(true).append(true).open(&path)?;
-            inner.current_len = offset as u64;
-            inner.segments.push(Segment {
-                path,
-                file: Arc::new(file),
-            });
-        }
-        if inner.segments.is_empty() {
-            inner.new_segment()?;
-        }
-        recovery.records = inner.next_index;
-        let (checkpoints, dropped) = open_checkpoints(&dir)?;
-        recovery.dropped_tail_bytes += dropped;
-        let file = inner
+        let Scanned {
+            index,
+            checkpoints,
+            recovery,
+        } = scan(dir, mode)?;
+        let file = index
             .segments
             .last()
             .map(|s| Arc::clone(&s.file))
-            .ok_or(Error::OutOfRange(0))?;
-        let n = inner.next_index;
-        Ok(FileStore {
+            .ok_or(Error::IndexOutOfRange(0))?;
+        let n = index.next_index;
+        let store = FileStore {
             options,
-            inner: Mutex::new(inner),
+            inner: Mutex::new(index),
             sync: Mutex::new(SyncState {
                 written: n,
                 durable: n,
@@ -355,14 +238,14 @@ impl FileStore {
             }),
             synced: Condvar::new(),
             checkpoints: Mutex::new(checkpoints),
-            recovery,
             _lock: lock,
-        })
+        };
+        Ok((store, recovery))
     }
 
-    /// What opening found and repaired.
-    pub fn recovery(&self) -> &Recovery {
-        &self.recovery
+    /// The directory of the log.
+    pub fn dir(&self) -> Result<PathBuf> {
+        Ok(self.inner()?.dir.clone())
     }
 
     /// The options in force.
@@ -370,12 +253,12 @@ impl FileStore {
         &self.options
     }
 
-    fn inner(&self) -> Result<MutexGuard<'_, Inner>> {
-        self.inner.lock().map_err(|_| Error::Poisoned)
+    fn inner(&self) -> Result<MutexGuard<'_, Index>> {
+        self.inner.lock().map_err(|_| Error::LockPoisoned)
     }
 
     fn sync_state(&self) -> Result<MutexGuard<'_, SyncState>> {
-        self.sync.lock().map_err(|_| Error::Poisoned)
+        self.sync.lock().map_err(|_| Error::LockPoisoned)
     }
 
     /// Waits until record `target - 1` is durable, syncing as the leader of
@@ -384,13 +267,15 @@ impl FileStore {
         let mut state = self.sync_state()?;
         loop {
             if state.failed {
-                return Err(Error::Io(std::io::Error::other("an earlier fsync failed")));
+                return Err(Error::IoFailed(std::io::Error::other(
+                    "an earlier fsync failed",
+                )));
             }
             if state.durable >= target {
                 return Ok(());
             }
             if state.syncing {
-                state = self.synced.wait(state).map_err(|_| Error::Poisoned)?;
+                state = self.synced.wait(state).map_err(|_| Error::LockPoisoned)?;
                 continue;
             }
             state.syncing = true;
@@ -404,7 +289,7 @@ impl FileStore {
                     let (s, _) = self
                         .synced
                         .wait_timeout(state, deadline - now)
-                        .map_err(|_| Error::Poisoned)?;
+                        .map_err(|_| Error::LockPoisoned)?;
                     state = s;
                 }
             }
@@ -421,26 +306,6 @@ impl FileStore {
             self.synced.notify_all();
         }
     }
-}
-
-fn open_checkpoints(dir: &Path) -> Result<(File, u64)> {
-    let path = dir.join("checkpoints.log");
-    let mut file = OpenOptions::new()
-        .mode(0o600)
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(&path)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    let (notes, valid) = parse_checkpoint_frames(&bytes);
-    let _ = notes;
-    let dropped = (bytes.len() - valid) as u64;
-    if dropped > 0 {
-        file.set_len(valid as u64)?;
-        file.sync_all()?;
-    }
-    Ok((file, dropped))
 }
 
 /// Splits a checkpoints file into notes; returns them and the length of the
@@ -460,7 +325,7 @@ pub(crate) fn parse_checkpoint_frames(bytes: &[u8]) -> (Vec<String>, usize) {
             break;
         };
         let len = len as usize;
-        if len > crate::checkpoint::MAX_NOTE_LEN {
+        if len > crate::format::MAX_NOTE_LEN {
             break;
         }
         let Some(note) = rest.get(8..8 + len) else {
@@ -486,22 +351,39 @@ pub(crate) fn checkpoint_frame(note: &str) -> Vec<u8> {
     out
 }
 
-impl Inner {
-    fn admit(
+impl Index {
+    pub(crate) fn new(dir: PathBuf) -> Index {
+        Index {
+            dir,
+            segments: Vec::new(),
+            current_len: 0,
+            next_index: 0,
+            last_hash: Hash::ZERO,
+            positions: Vec::new(),
+            leaf_hashes: Vec::new(),
+            times: Vec::new(),
+            by_subject: HashMap::new(),
+            by_actor: HashMap::new(),
+            failed: false,
+            buf: Vec::new(),
+        }
+    }
+
+    pub(crate) fn admit(
         &mut self,
         record: &Record,
         segment: u32,
         offset: u64,
-        frame: &crate::segment::Frame<'_>,
+        frame: &crate::store::segment::Frame<'_>,
     ) -> Result<()> {
         if record.index() != self.next_index {
-            return Err(Error::Verification(Finding::at(
+            return Err(Error::LogInvalid(Finding::at(
                 self.next_index,
                 format!("found record `{}` in its place", record.index()),
             )));
         }
         if record.previous() != &self.last_hash {
-            return Err(Error::Verification(Finding::at(
+            return Err(Error::LogInvalid(Finding::at(
                 self.next_index,
                 "does not chain to the previous record",
             )));
@@ -511,9 +393,10 @@ impl Inner {
             Position {
                 segment,
                 offset,
-                record_len: u32::try_from(frame.record.len()).map_err(|_| Error::OutOfRange(0))?,
+                record_len: u32::try_from(frame.record.len())
+                    .map_err(|_| Error::IndexOutOfRange(0))?,
                 sidecar_len: u32::try_from(frame.sidecar.len())
-                    .map_err(|_| Error::OutOfRange(0))?,
+                    .map_err(|_| Error::IndexOutOfRange(0))?,
             },
         );
         Ok(())
@@ -535,7 +418,7 @@ impl Inner {
         self.last_hash = *record.leaf_hash();
     }
 
-    fn new_segment(&mut self) -> Result<()> {
+    pub(crate) fn new_segment(&mut self) -> Result<()> {
         let path = segment_path(&self.dir, self.next_index);
         let mut file = OpenOptions::new()
             .mode(0o600)
@@ -545,7 +428,7 @@ impl Inner {
             .open(&path)?;
         file.write_all(&segment_header(self.next_index))?;
         file.sync_all()?;
-        sync_dir(&self.dir.join("segments"))?;
+        sync_dir(&self.dir.join(SEGMENTS_DIR))?;
         self.segments.push(Segment {
             path,
             file: Arc::new(file),
@@ -576,18 +459,18 @@ impl Inner {
             let segment = self
                 .segments
                 .get(first.segment as usize)
-                .ok_or(Error::OutOfRange(i))?;
+                .ok_or(Error::IndexOutOfRange(i))?;
             let mut bytes = vec![
                 0u8;
                 usize::try_from(span_end - first.offset)
-                    .map_err(|_| Error::OutOfRange(i))?
+                    .map_err(|_| Error::IndexOutOfRange(i))?
             ];
             segment.file.read_exact_at(&mut bytes, first.offset)?;
             let mut at = 0;
             for _ in i..j {
                 let rest = bytes.get(at..).unwrap_or_default();
                 let frame = read_frame(rest)
-                    .map_err(|e| Error::Verification(Finding::at(i, e.describe())))?;
+                    .map_err(|e| Error::LogInvalid(Finding::at(i, e.describe())))?;
                 out.push(frame_to_record(&frame)?);
                 at += frame.len;
             }
@@ -608,7 +491,9 @@ impl Store for FileStore {
         {
             let mut inner = self.inner()?;
             if inner.failed {
-                return Err(Error::Io(std::io::Error::other("an earlier write failed")));
+                return Err(Error::IoFailed(std::io::Error::other(
+                    "an earlier write failed",
+                )));
             }
             let mut buf = std::mem::take(&mut inner.buf);
             buf.clear();
@@ -624,13 +509,13 @@ impl Store for FileStore {
                     .segments
                     .last()
                     .map(|s| Arc::clone(&s.file))
-                    .ok_or(Error::OutOfRange(0))?;
+                    .ok_or(Error::IndexOutOfRange(0))?;
                 let mut state = self.sync_state()?;
                 state.file = file;
                 state.durable = state.written;
             }
             let seg_no = u32::try_from(inner.segments.len().saturating_sub(1))
-                .map_err(|_| Error::OutOfRange(0))?;
+                .map_err(|_| Error::IndexOutOfRange(0))?;
             let mut offset = inner.current_len;
             for sealed in batch {
                 let record = sealed.place(inner.next_index, inner.last_hash);
@@ -641,8 +526,10 @@ impl Store for FileStore {
                 let position = Position {
                     segment: seg_no,
                     offset,
-                    record_len: u32::try_from(bytes.len()).map_err(|_| Error::OutOfRange(0))?,
-                    sidecar_len: u32::try_from(sidecar.len()).map_err(|_| Error::OutOfRange(0))?,
+                    record_len: u32::try_from(bytes.len())
+                        .map_err(|_| Error::IndexOutOfRange(0))?,
+                    sidecar_len: u32::try_from(sidecar.len())
+                        .map_err(|_| Error::IndexOutOfRange(0))?,
                 };
                 offset += (buf.len() - start) as u64;
                 receipts.push(Receipt {
@@ -655,7 +542,7 @@ impl Store for FileStore {
                 .segments
                 .last()
                 .map(|s| Arc::clone(&s.file))
-                .ok_or(Error::OutOfRange(0))?;
+                .ok_or(Error::IndexOutOfRange(0))?;
             if let Err(e) = (&*file).write_all(&buf) {
                 inner.failed = true;
                 return Err(e.into());
@@ -734,19 +621,19 @@ impl Store for FileStore {
         let inner = self.inner()?;
         let p = *inner
             .positions
-            .get(usize::try_from(index).map_err(|_| Error::OutOfRange(index))?)
-            .ok_or(Error::OutOfRange(index))?;
+            .get(usize::try_from(index).map_err(|_| Error::IndexOutOfRange(index))?)
+            .ok_or(Error::IndexOutOfRange(index))?;
         let record = inner
             .read_range(index, index + 1)?
             .pop()
-            .ok_or(Error::OutOfRange(index))?;
+            .ok_or(Error::IndexOutOfRange(index))?;
         if !matches!(record.payload_state(), crate::PayloadState::Present(_)) {
             return Ok(false);
         }
         let segment = inner
             .segments
             .get(p.segment as usize)
-            .ok_or(Error::OutOfRange(index))?;
+            .ok_or(Error::IndexOutOfRange(index))?;
         let side = erased_sidecar(p.sidecar_len as usize);
         let file = OpenOptions::new().write(true).open(&segment.path)?;
         file.write_all_at(
@@ -759,7 +646,7 @@ impl Store for FileStore {
     }
 
     fn add_checkpoint(&self, note: &str) -> Result<()> {
-        let mut file = self.checkpoints.lock().map_err(|_| Error::Poisoned)?;
+        let mut file = self.checkpoints.lock().map_err(|_| Error::LockPoisoned)?;
         file.write_all(&checkpoint_frame(note))?;
         file.sync_data()?;
         Ok(())
@@ -767,7 +654,7 @@ impl Store for FileStore {
 
     fn checkpoints(&self) -> Result<Vec<String>> {
         let mut bytes = Vec::new();
-        File::open(self.inner()?.dir.join("checkpoints.log"))?.read_to_end(&mut bytes)?;
+        File::open(self.inner()?.dir.join(CHECKPOINTS_FILE))?.read_to_end(&mut bytes)?;
         Ok(parse_checkpoint_frames(&bytes).0)
     }
 }

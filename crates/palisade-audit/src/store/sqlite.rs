@@ -5,12 +5,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::file::Durability;
-use crate::merkle::Hash;
 use crate::record::{Record, Sealed};
-use crate::segment::{encode_sidecar, erased_sidecar, record_from_parts};
+use crate::store::file::Durability;
+use crate::store::segment::{encode_sidecar, erased_sidecar, record_from_parts};
 use crate::store::{Query, Receipt, Store};
-use crate::{Error, Result};
+use crate::{Error, Hash, Result, error::malformed};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_records (
@@ -34,8 +33,8 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
 );
 ";
 
-/// A log in one SQLite database (WAL journal, `secure_delete` on so erased
-/// payloads do not linger in free pages). Appends run in `BEGIN IMMEDIATE`
+/// A log in one SQLite database (feature `sqlite`; WAL journal,
+/// `secure_delete` on so erased payloads do not linger in free pages). Appends run in `BEGIN IMMEDIATE`
 /// transactions that read the head inside, so several processes may append
 /// to one database file.
 pub struct SqliteStore {
@@ -49,15 +48,15 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 fn db(e: rusqlite::Error) -> Error {
-    Error::Database(e.to_string())
+    Error::DatabaseFailed(Box::new(e))
 }
 
 fn to_i64(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| Error::OutOfRange(v))
+    i64::try_from(v).map_err(|_| Error::IndexOutOfRange(v))
 }
 
 fn to_u64(v: i64) -> Result<u64> {
-    u64::try_from(v).map_err(|_| Error::Database("negative index".into()))
+    u64::try_from(v).map_err(|_| malformed("stored index", "negative"))
 }
 
 impl SqliteStore {
@@ -84,7 +83,7 @@ impl SqliteStore {
     }
 
     fn conn(&self) -> Result<MutexGuard<'_, Connection>> {
-        self.conn.lock().map_err(|_| Error::Poisoned)
+        self.conn.lock().map_err(|_| Error::LockPoisoned)
     }
 
     fn records_where(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Record>> {
@@ -124,12 +123,8 @@ impl Store for SqliteStore {
             .optional()
             .map_err(db)?;
         let (mut next, mut last) = match head {
-            None => (0u64, [0u8; 32]),
-            Some((i, leaf)) => (
-                to_u64(i)? + 1,
-                leaf.try_into()
-                    .map_err(|_| Error::Database("bad leaf hash".into()))?,
-            ),
+            None => (0u64, Hash::ZERO),
+            Some((i, leaf)) => (to_u64(i)? + 1, Hash::from_slice(&leaf)?),
         };
         let mut receipts = Vec::with_capacity(batch.len());
         {
@@ -149,7 +144,7 @@ impl Store for SqliteStore {
                 insert
                     .execute(params![
                         idx,
-                        &record.leaf_hash()[..],
+                        &record.leaf_hash().as_bytes()[..],
                         record.encode(),
                         encode_sidecar(record.payload_state()),
                         record.actor(),
@@ -191,10 +186,7 @@ impl Store for SqliteStore {
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(db)? {
             let leaf: Vec<u8> = row.get(0).map_err(db)?;
-            out.push(
-                leaf.try_into()
-                    .map_err(|_| Error::Database("bad leaf hash".into()))?,
-            );
+            out.push(Hash::from_slice(&leaf)?);
         }
         Ok(out)
     }

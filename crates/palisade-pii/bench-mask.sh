@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `palisade pii mask` as a whole command on the bench's short-line corpus
+# (lines of about 100 bytes, one in five with a value): one thread against two
+# (and against another build, if given), in interleaved runs, each pinned with
+# taskset when it is there: one thread to CPU 0, two threads to CPUs 0 and 1.
+# Prints min and median wall seconds, MB/s at the median, the two-thread
+# speed-up (median of the per-round ratios), and checks that every
+# configuration writes the same bytes.
+#
+#   cargo build --release -p palisade-cli -p palisade-benches
+#   bash crates/palisade-pii/bench-mask.sh [MB] [ROUNDS]       # default 100 MB, 7 rounds
+#   PALISADE_BASELINE=/path/to/old/palisade bash crates/palisade-pii/bench-mask.sh
+#
+# A build of another commit for PALISADE_BASELINE:
+#   git worktree add /tmp/base <commit> && cargo build --release -p palisade-cli \
+#     --manifest-path /tmp/base/Cargo.toml --target-dir /tmp/base-target
+set -euo pipefail
+mb="${1:-100}"
+rounds="${2:-7}"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+target="${CARGO_TARGET_DIR:-$root/target}/release"
+bin="${PALISADE_BIN:-$target/palisade}"
+corpus_bin="${PII_CORPUS_BIN:-$target/pii-corpus}"
+baseline="${PALISADE_BASELINE:-}"
+# tmpfs when there is one: the input is read from memory, not the disk.
+if [ -d /dev/shm ]; then work="$(mktemp -d /dev/shm/pii-bench.XXXXXX)"; else work="$(mktemp -d)"; fi
+trap 'rm -rf "$work"' EXIT
+
+"$corpus_bin" short "$mb" > "$work/in"
+bytes="$(wc -c < "$work/in")"
+run() { # label, cpus, command... ; appends wall seconds to $work/<label>
+    local label="$1" cpus="$2"; shift 2
+    local pin=()
+    if command -v taskset > /dev/null; then pin=(taskset -c "$cpus"); fi
+    /usr/bin/time -f '%e' -o "$work/t" "${pin[@]}" "$@" < "$work/in" > /dev/null
+    cat "$work/t" >> "$work/$label"
+}
+
+# The same bytes from every configuration.
+"$bin" pii mask --threads 1 < "$work/in" > "$work/out1"
+"$bin" pii mask --threads 2 < "$work/in" > "$work/out2"
+cmp "$work/out1" "$work/out2"
+if [ -n "$baseline" ]; then
+    "$baseline" pii mask < "$work/in" > "$work/out0"
+    cmp "$work/out0" "$work/out1"
+fi
+echo "input: $bytes bytes, $(wc -l < "$work/in") lines; output identical across configurations"
+rm -f "$work/out0" "$work/out1" "$work/out2"
+
+for _ in $(seq "$rounds"); do
+    run one 0 "$bin" pii mask --threads 1
+    run two 0,1 "$bin" pii mask --threads 2
+    if [ -n "$baseline" ]; then run base 0 "$baseline" pii mask; fi
+done
+
+stats() { # label, name
+    sort -n "$work/$1" | awk -v name="$2" -v bytes="$bytes" '
+        { t[NR] = $1 }
+        END {
+            med = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+            printf "%-34s min %6.3f s  median %6.3f s  %6.0f MB/s\n", name, t[1], med, bytes / 1e6 / med
+        }'
+}
+stats one "pii mask --threads 1 (cpu 0)"
+stats two "pii mask --threads 2 (cpus 0,1)"
+[ -n "$baseline" ] && stats base "baseline pii mask (cpu 0)"
+ratio() { # numerator label, denominator label, text
+    paste "$work/$1" "$work/$2" | awk '{ printf "%.4f\n", $1 / $2 }' | sort -n | awk -v text="$3" '
+        { r[NR] = $1 }
+        END {
+            med = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+            printf "%s: median %.2fx (min %.2fx, max %.2fx) over %d rounds\n", text, med, r[1], r[NR], NR
+        }'
+}
+ratio one two "two threads vs one, faster by"
+if [ -n "$baseline" ]; then ratio base one "one thread vs baseline, faster by"; fi

@@ -1,0 +1,506 @@
+//! Telephone numbers: libphonenumber's parsing and validity rules as the
+//! `phonenumber` crate applies them (`phonenumber::parse` then
+//! `phonenumber::is_valid`), for the characters the numeric engine hands
+//! over: ASCII digits, `+`, space, `-`, `.`, `/`, `(` and `)`.
+//!
+//! The crate's answers are what Palisade promises, but it pays for them on
+//! every number: a metadata database of some 3,000 patterns is loaded and
+//! checked on first use (about a tenth of a second), and each pattern lives
+//! in a shared least-recently-used cache of 100 compiled regexes behind one
+//! lock, so numbers of a few countries compile their patterns again and
+//! again, and threads wait for each other. Here the same metadata
+//! ([`crate::phone_tables`], generated from the crate's database, checked
+//! against it by the unit tests) is compiled once per region on first use,
+//! with the same regex options, and read without a lock. The unit tests and
+//! the `phone_matches_phonenumber` differential test hold every answer
+//! against the crate's. Text with any other character goes to the crate
+//! itself.
+
+use std::sync::OnceLock;
+
+use phonenumber::country::Id;
+use regex::{Regex, RegexBuilder};
+
+use crate::phone_tables::{CODES, REGION_COUNT, REGIONS};
+
+/// A phone number descriptor: the pattern a national significant number of
+/// one type matches, and the lengths it may have (empty: any).
+pub(crate) struct Desc {
+    pub(crate) pattern: &'static str,
+    pub(crate) lengths: &'static [u16],
+    pub(crate) local_lengths: &'static [u16],
+}
+
+/// The metadata of one region (`001`: a non-geographic country code).
+pub(crate) struct RegionMeta {
+    pub(crate) id: &'static str,
+    pub(crate) code: u16,
+    pub(crate) international_prefix: Option<&'static str>,
+    pub(crate) national_prefix: Option<&'static str>,
+    pub(crate) national_prefix_for_parsing: Option<&'static str>,
+    pub(crate) national_prefix_transform_rule: Option<&'static str>,
+    pub(crate) leading_digits: Option<&'static str>,
+    pub(crate) general: Desc,
+    /// The descriptors of the number types (mobile, fixed line, premium
+    /// rate, toll free, shared cost, VoIP, personal, pager, UAN, voicemail)
+    /// the region has: a number is valid when the general descriptor and one
+    /// of these match it.
+    pub(crate) types: &'static [Desc],
+}
+
+/// A region whose national formats are recognised (an index into the tables).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Region(usize);
+
+impl Region {
+    /// The region of an ISO 3166 code libphonenumber knows (`PL`), as
+    /// `phonenumber::country::Id` accepts it.
+    pub(crate) fn parse(code: &str) -> Option<Self> {
+        let id: Id = code.parse().ok()?;
+        by_id(id.as_ref()).map(Region)
+    }
+
+    /// The ISO 3166 code.
+    pub(crate) fn id(self) -> &'static str {
+        REGIONS.get(self.0).map_or("", |m| m.id)
+    }
+}
+
+impl std::fmt::Debug for Region {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// The index of the region `id` (not `001`, which several entries share).
+fn by_id(id: &str) -> Option<usize> {
+    REGIONS
+        .binary_search_by(|m| m.id.cmp(id))
+        .ok()
+        .filter(|&i| REGIONS.get(i).is_some_and(|m| m.id != "001"))
+}
+
+/// The regions of a country calling code, main region first.
+fn regions_of(code: u16) -> Option<&'static [u16]> {
+    CODES
+        .binary_search_by(|(c, _)| c.cmp(&code))
+        .ok()
+        .and_then(|i| CODES.get(i))
+        .map(|(_, r)| *r)
+}
+
+/// A pattern compiled on first use.
+struct Lazy {
+    pattern: &'static str,
+    /// Matching only from the start, which is all the crate asks of
+    /// `leading_digits` and of descriptors.
+    anchored: bool,
+    regex: OnceLock<Option<Regex>>,
+}
+
+impl Lazy {
+    fn new(pattern: &'static str, anchored: bool) -> Self {
+        Self {
+            pattern,
+            anchored,
+            regex: OnceLock::new(),
+        }
+    }
+
+    /// The pattern as compiled.
+    fn source(&self) -> std::borrow::Cow<'static, str> {
+        if self.anchored {
+            // With whitespace ignored a `#` starts a comment, which the line
+            // break ends.
+            format!("^(?:{}\n)", self.pattern).into()
+        } else {
+            self.pattern.into()
+        }
+    }
+
+    fn get(&self) -> Option<&Regex> {
+        self.regex.get_or_init(|| compile(&self.source())).as_ref()
+    }
+}
+
+/// A region's patterns, each compiled when first needed: most numbers are
+/// settled by their region's general and mobile patterns.
+struct Compiled {
+    international_prefix: Option<Lazy>,
+    national_prefix_for_parsing: Option<Lazy>,
+    leading_digits: Option<Lazy>,
+    general: Lazy,
+    types: Vec<(&'static [u16], Lazy)>,
+}
+
+/// phonenumber's options (regex-cache's defaults and `ignore_whitespace`),
+/// but ASCII classes: every text matched here is ASCII digits (national
+/// numbers) or the ASCII characters [`in_domain`] admits, on which `\d`
+/// and `[0-9]` agree. Unicode's `\d` compiles to an automaton over every
+/// script's digits, which made compilation most of the cost of a
+/// region's first number. A pattern that needs Unicode mode is compiled
+/// with it.
+fn compile(pattern: &str) -> Option<Regex> {
+    compile_with(pattern, false)
+        .or_else(|_| compile_with(pattern, true))
+        .ok()
+}
+
+fn compile_with(pattern: &str, unicode: bool) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .case_insensitive(false)
+        .multi_line(false)
+        .dot_matches_new_line(false)
+        .swap_greed(false)
+        .ignore_whitespace(true)
+        .unicode(unicode)
+        .size_limit(10 * (1 << 20))
+        .dfa_size_limit(2 * (1 << 20))
+        .build()
+}
+
+static COMPILED: [OnceLock<Compiled>; REGION_COUNT] = [const { OnceLock::new() }; REGION_COUNT];
+
+fn meta(i: usize) -> Option<&'static RegionMeta> {
+    REGIONS.get(i)
+}
+
+fn compiled(i: usize) -> Option<&'static Compiled> {
+    let cell = COMPILED.get(i)?;
+    let m = meta(i)?;
+    Some(cell.get_or_init(|| {
+        Compiled {
+            international_prefix: m.international_prefix.map(|p| Lazy::new(p, false)),
+            national_prefix_for_parsing: m.national_prefix_for_parsing.map(|p| Lazy::new(p, false)),
+            leading_digits: m.leading_digits.map(|p| Lazy::new(p, true)),
+            general: Lazy::new(m.general.pattern, true),
+            types: m
+                .types
+                .iter()
+                .map(|d| (d.lengths, Lazy::new(d.pattern, true)))
+                .collect(),
+        }
+    }))
+}
+
+/// `Descriptor::is_match`: a possible length and a match from the start.
+fn desc_match(lengths: &[u16], re: &Lazy, value: &str) -> bool {
+    (lengths.is_empty() || lengths.contains(&(value.len() as u16)))
+        && re.get().is_some_and(|re| re.is_match(value))
+}
+
+fn general_match(i: usize, value: &str) -> bool {
+    match (meta(i), compiled(i)) {
+        (Some(m), Some(c)) => desc_match(m.general.lengths, &c.general, value),
+        _ => false,
+    }
+}
+
+/// `number_type(meta, value) != Type::Unknown`.
+fn has_type(i: usize, value: &str) -> bool {
+    general_match(i, value)
+        && compiled(i).is_some_and(|c| {
+            c.types
+                .iter()
+                .any(|(lengths, re)| desc_match(lengths, re, value))
+        })
+}
+
+/// `validator::source_for`: the region whose rules judge `national` under
+/// country calling code `code`.
+fn source_for(code: u16, national: &str) -> Option<usize> {
+    let regions = regions_of(code)?;
+    if let [only] = regions {
+        return Some(usize::from(*only));
+    }
+    regions.iter().map(|&r| usize::from(r)).find(|&r| {
+        match compiled(r).and_then(|c| c.leading_digits.as_ref()) {
+            Some(ld) => ld.get().is_some_and(|ld| ld.is_match(national)),
+            None => has_type(r, national),
+        }
+    })
+}
+
+/// `validator::length(meta, number, Type::Unknown)`, as far as the parser
+/// looks at it.
+#[derive(PartialEq, Eq)]
+enum Length {
+    Possible,
+    TooShort,
+    Other,
+}
+
+fn length(i: usize, len: usize) -> Length {
+    let Some(m) = meta(i) else {
+        return Length::Other;
+    };
+    let len = len as u16;
+    let possible = m.general.lengths;
+    let (Some(&min), Some(&max)) = (possible.first(), possible.last()) else {
+        return Length::Other;
+    };
+    if m.general.local_lengths.contains(&len) || len == min {
+        Length::Possible
+    } else if len < min {
+        Length::TooShort
+    } else if len > max {
+        Length::Other
+    } else if possible.contains(&len) {
+        Length::Possible
+    } else {
+        Length::Other
+    }
+}
+
+/// The characters handled here; others go to the `phonenumber` crate.
+fn in_domain(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'-' | b'.' | b'/' | b'(' | b')'))
+}
+
+fn is_punctuation(b: u8) -> bool {
+    matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')')
+}
+
+/// The RFC 3966 reading (`+48-601-234-567`, `601.234.567`): national part
+/// and country code, when the whole text is one.
+fn rfc3966(s: &str) -> Option<(&str, Option<&str>)> {
+    if s.contains(' ') {
+        return None;
+    }
+    let separator = |b: u8| matches!(b, b'-' | b'.' | b'(' | b')');
+    let mut rest = s;
+    let mut prefix = None;
+    if let Some(after) = s.strip_prefix('+') {
+        let n = after.bytes().position(separator).unwrap_or(after.len());
+        if n >= 1 {
+            prefix = after.get(..n);
+            rest = after.get(n..)?;
+        }
+    }
+    let n = rest
+        .bytes()
+        .position(|b| !(b.is_ascii_digit() || separator(b)))
+        .unwrap_or(rest.len());
+    // Anything after the number would have to be `;` parameters.
+    (n >= 1 && n == rest.len()).then_some((rest, prefix))
+}
+
+/// The natural-language reading: from the first `+` or digit, without the
+/// punctuation at the end.
+fn natural(s: &str) -> Option<&str> {
+    let start = s.bytes().position(|b| b == b'+' || b.is_ascii_digit())?;
+    let rest = s.get(start..)?;
+    let end = rest
+        .bytes()
+        .rposition(|b| b.is_ascii_digit())
+        .map_or(0, |p| p + 1);
+    rest.get(..end).filter(|r| !r.is_empty())
+}
+
+/// `is_viable`: two digits, or pluses then at least three digits among
+/// punctuation.
+fn viable(s: &str) -> bool {
+    if s.len() < 2 {
+        return false;
+    }
+    if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    let body = s.trim_start_matches('+');
+    body.bytes()
+        .all(|b| b.is_ascii_digit() || is_punctuation(b))
+        && body.bytes().filter(u8::is_ascii_digit).count() >= 3
+}
+
+fn digits_of(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Where the country calling code comes from (the crate's `Source`, but
+/// `Number`, which nothing after the parse looks at).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Plus,
+    Idd,
+    Default,
+}
+
+/// `helper::national_number`: strips a national prefix (or a carrier code),
+/// or applies the region's transform rule.
+fn national_number(i: usize, national: &mut String) {
+    let Some(m) = meta(i) else { return };
+    let parsing = compiled(i).and_then(|c| c.national_prefix_for_parsing.as_ref()?.get());
+    let Some(parsing) = parsing else {
+        if let Some(p) = m.national_prefix
+            && national.starts_with(p)
+        {
+            national.drain(..p.len());
+        }
+        return;
+    };
+    let Some(found) = parsing.find(national) else {
+        return;
+    };
+    if found.start() != 0 {
+        return;
+    }
+    let end = found.end();
+    let viable = general_match(i, national);
+    let Some(caps) = parsing.captures(national) else {
+        return;
+    };
+    let last = caps.get(caps.len().saturating_sub(1));
+    match (m.national_prefix_transform_rule, last) {
+        (Some(rule), Some(_)) => {
+            let transformed = parsing.replace(national, rule).into_owned();
+            if viable && !general_match(i, &transformed) {
+                return;
+            }
+            *national = transformed;
+        }
+        _ => {
+            national.drain(..end);
+        }
+    }
+}
+
+/// `phonenumber::parse(region, text)`: the country calling code and the
+/// national significant number, or `None` where the crate returns an error.
+fn parse(region: Option<Region>, s: &str) -> Option<(u16, String)> {
+    let (raw, rfc_prefix) = match rfc3966(s) {
+        Some(found) => found,
+        None => (natural(s)?, None),
+    };
+    if !viable(raw) {
+        return None;
+    }
+    let region = region.map(|r| r.0);
+    let idd = region.and_then(|r| compiled(r)?.international_prefix.as_ref()?.get());
+    let mut national;
+    let mut prefix: Option<String>;
+    let mut source;
+    if let Some(p) = rfc_prefix {
+        source = Source::Plus;
+        national = digits_of(raw);
+        prefix = Some(digits_of(p));
+    } else {
+        prefix = None;
+        let plus = raw.bytes().take_while(|&b| b == b'+').count();
+        national = digits_of(raw.get(plus..).unwrap_or(""));
+        source = if plus == 0 {
+            Source::Default
+        } else {
+            Source::Plus
+        };
+        // After pluses an international prefix is looked for only where the
+        // region's pattern matches at the start.
+        let strip = idd
+            .and_then(|re| re.find(&national))
+            .filter(|m| m.start() == 0)
+            .map(|m| m.end())
+            .filter(|&end| !national.get(end..).unwrap_or("").starts_with('0'));
+        if let Some(end) = strip {
+            if source != Source::Plus {
+                source = Source::Idd;
+            }
+            national.drain(..end);
+        }
+    }
+    match source {
+        Source::Plus | Source::Idd => {
+            if national.len() <= 2 {
+                return None;
+            }
+            if let Some(p) = &prefix {
+                regions_of(p.parse().ok()?)?;
+            } else {
+                if national.starts_with('0') {
+                    return None;
+                }
+                let len = (1..=3).find(|&len| {
+                    national
+                        .get(..len)
+                        .and_then(|c| c.parse::<u16>().ok())
+                        .is_some_and(|c| regions_of(c).is_some())
+                })?;
+                let code: u16 = national.get(..len)?.parse().ok()?;
+                national.drain(..len);
+                prefix = Some(code.to_string());
+            }
+        }
+        Source::Default => {
+            let r = region?;
+            let code = meta(r)?.code.to_string();
+            if national.starts_with(&code)
+                && (!general_match(r, &national) || length(r, national.len()) != Length::Possible)
+            {
+                national.drain(..code.len());
+            }
+            prefix = Some(code);
+        }
+    }
+    let code: u16 = match &prefix {
+        Some(p) => p.parse().ok()?,
+        None => 0,
+    };
+    let judged_by = match region {
+        Some(r) => Some(r),
+        None => source_for(code, national.trim_start_matches('0')),
+    };
+    if let Some(r) = judged_by {
+        let mut potential = national.clone();
+        national_number(r, &mut potential);
+        if let Some(p) = meta(r).and_then(|m| m.national_prefix)
+            && potential.starts_with(p)
+        {
+            potential.drain(..p.len());
+        }
+        if length(r, potential.len()) != Length::TooShort {
+            national = potential;
+        }
+    }
+    if !(2..=17).contains(&national.len()) {
+        return None;
+    }
+    // `NationalNumber`: leading zeros counted, the rest read as a number
+    // below 2^56, written back the same way for validation.
+    let zeros = national.bytes().take_while(|&b| b == b'0').count();
+    let value: u64 = national.get(zeros..)?.parse().ok()?;
+    if value >= 1 << 56 {
+        return None;
+    }
+    let mut written = "0".repeat(zeros);
+    written.push_str(&value.to_string());
+    Some((code, written))
+}
+
+/// `phonenumber::is_valid`: the region's rules accept the number.
+fn valid_number(code: u16, national: &str) -> bool {
+    source_for(code, national).is_some_and(|r| has_type(r, national))
+}
+
+/// Whether `text` is a valid telephone number: in national form of `region`,
+/// or in international form (`+…`) for `None`. The same answer as
+/// `phonenumber::parse(region, text)` followed by `phonenumber::is_valid`.
+pub(crate) fn is_valid(region: Option<Region>, text: &str) -> bool {
+    if !in_domain(text) {
+        let id = region.and_then(|r| r.id().parse::<Id>().ok());
+        return phonenumber::parse(id, text).is_ok_and(|p| phonenumber::is_valid(&p));
+    }
+    parse(region, text).is_some_and(|(code, national)| valid_number(code, &national))
+}
+
+/// The country calling code of `text` read in international form, as
+/// `phonenumber::parse(None, text)` gives it.
+pub(crate) fn country_code(text: &str) -> Option<u16> {
+    if !in_domain(text) {
+        return phonenumber::parse(None, text)
+            .ok()
+            .map(|p| p.code().value());
+    }
+    parse(None, text).map(|(code, _)| code)
+}
+
+#[cfg(test)]
+mod tests;
