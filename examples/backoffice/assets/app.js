@@ -346,6 +346,19 @@ async function afterPassword(stage) {
   await enterApp();
 }
 
+// Single sign-on: the company's identity provider, then back to this page
+// (at the TOTP step when the provider proved no second factor).
+$("sso-button").addEventListener("click", () => {
+  clearMessages();
+  const tenant = $("tenant").value.trim();
+  if (!tenant) {
+    $("gate-message").textContent = "Enter your company (tenant) first.";
+    $("tenant").focus();
+    return;
+  }
+  location.assign(`/api/sso/${encodeURIComponent(tenant)}/start`);
+});
+
 $("signin-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   clearMessages();
@@ -418,7 +431,13 @@ $("signup-form").addEventListener("submit", async (ev) => {
 
 for (const b of document.querySelectorAll(".signout")) {
   b.addEventListener("click", async () => {
-    try { await api("POST", "/api/logout"); } catch (e) { /* already out */ }
+    let out = null;
+    try { out = await api("POST", "/api/logout"); } catch (e) { /* already out */ }
+    // Signed in through the company's provider: sign out there too.
+    if (out && out.logout_url) {
+      location.assign(out.logout_url);
+      return;
+    }
     state.users.clear();
     state.clientNames.clear();
     state.rightsMade.clear();

@@ -1133,12 +1133,14 @@ fn an_employee_signs_in_through_the_providers_login_page_in_a_browser() {
 
     let profile = tempfile::tempdir().unwrap();
     let driver = Driver::start(chromium, chromedriver, profile.path());
-    // "Sign in with your company account": to the provider's login page.
+    // The page's "Sign in with your company account": to the provider's login page.
     driver.session(
         "POST",
         "/url",
-        Some(json!({ "url": format!("{}/api/sso/acme/start", server.url) })),
+        Some(json!({ "url": format!("{}/", server.url) })),
     );
+    driver.type_into("#tenant", "acme");
+    driver.click("#sso-button");
     driver.wait_for("#login-name");
     let page = driver.session("GET", "/url", None)["value"]
         .as_str()
@@ -1165,7 +1167,7 @@ fn an_employee_signs_in_through_the_providers_login_page_in_a_browser() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(page, format!("{}/", server.url));
+    assert!(page.starts_with(&format!("{}/", server.url)), "{page}");
 
     let shot = driver.session("GET", "/screenshot", None);
     let png = data_encoding::BASE64
@@ -1176,10 +1178,33 @@ fn an_employee_signs_in_through_the_providers_login_page_in_a_browser() {
     std::fs::write(&out, &png).unwrap();
     eprintln!("screenshot: {} ({} bytes)", out.display(), png.len());
 
+    // Signing out goes through the provider's end-session page and back to
+    // the sign-in page; the provider's session ended too, so the next single
+    // sign-on asks for the login again.
+    driver.click("#signout");
+    driver.click("button[name=logout]");
+    driver.wait_for("#sso-button");
+    let page = driver.session("GET", "/url", None)["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(page.starts_with(&format!("{}/", server.url)), "{page}");
+    driver.type_into("#tenant", "acme");
+    driver.click("#sso-button");
+    driver.wait_for("#login-name");
+
     let log = records(&server, "acme");
     let carl = sso_records(&log, "oidc:carl");
+    // Provisioned and signed in; then (maybe not yet) the provider's
+    // back-channel logout.
     assert_eq!(
-        carl.iter().map(|r| r.action()).collect::<Vec<_>>(),
+        carl.iter().take(2).map(|r| r.action()).collect::<Vec<_>>(),
         ["sso.provision", "sso.sign_in"]
+    );
+    assert!(
+        log.iter().any(|r| r.action() == "sso.logout"
+            && r.tenant() == Some("acme")
+            && !r.actor().starts_with("oidc:")),
+        "the sign-out is recorded, by the account"
     );
 }
