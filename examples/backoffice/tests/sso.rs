@@ -1066,8 +1066,10 @@ impl Driver {
         }
     }
 
+    /// Replaces the field's value with `text`.
     fn type_into(&self, css: &str, text: &str) {
         let e = self.wait_for(css);
+        self.session("POST", &format!("/element/{e}/clear"), None);
         self.session(
             "POST",
             &format!("/element/{e}/value"),
@@ -1101,6 +1103,18 @@ impl Driver {
     }
 }
 
+/// Saves the page as a PNG under the test's output directory.
+fn screenshot(driver: &Driver, name: &str) {
+    let shot = driver.session("GET", "/screenshot", None);
+    let png = data_encoding::BASE64
+        .decode(shot["value"].as_str().unwrap().as_bytes())
+        .unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&out, &png).unwrap();
+    eprintln!("screenshot: {} ({} bytes)", out.display(), png.len());
+}
+
 fn chromium() -> Option<(&'static str, &'static str)> {
     let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
@@ -1122,23 +1136,72 @@ fn chromium() -> Option<(&'static str, &'static str)> {
 }
 
 #[test]
-fn an_employee_signs_in_through_the_providers_login_page_in_a_browser() {
+fn the_owner_sets_it_up_in_the_page_and_an_employee_signs_in_through_the_providers_login_page() {
     let Some((chromium, chromedriver)) = chromium() else {
         return;
     };
     let Some(env) = env() else { return };
     let server = serve(env, "browser");
     let demo = server.app.seed_demo("acme", 12).unwrap();
-    runtime().block_on(configure(env, &server, "browser", &demo));
+    let owner = demo.user("Administrator").unwrap();
 
     let profile = tempfile::tempdir().unwrap();
     let driver = Driver::start(chromium, chromedriver, profile.path());
-    // The page's "Sign in with your company account": to the provider's login page.
     driver.session(
         "POST",
         "/url",
         Some(json!({ "url": format!("{}/", server.url) })),
     );
+    // The owner signs in with password and TOTP and sets the company's
+    // provider up in Settings; saving asks for a step-up.
+    driver.type_into("#tenant", "acme");
+    driver.type_into("#email", &owner.email);
+    driver.type_into("#password", &owner.password);
+    driver.click("#signin-button");
+    let code = owner.code_at(server.app.clock().now()).unwrap();
+    driver.type_into("#code", &code);
+    driver.click("#totp-button");
+    driver.click("#nav-settings");
+    let register = driver.texts("#sso-register");
+    assert!(
+        register[0].contains(&format!("{}/api/sso/callback", server.url)),
+        "the page says what to register: {register:?}"
+    );
+    driver.type_into("#sso-issuer", &env.op.issuer);
+    driver.type_into("#sso-client-id", "bo-browser-acme");
+    driver.type_into("#sso-client-secret", "secret-browser-acme");
+    driver.type_into("#sso-domains", "acme.example");
+    driver.click("#sso-jit option[value=provision]");
+    driver.type_into(
+        "#sso-roles",
+        "groups=managers -> Manager\ngroups=support -> Operator",
+    );
+    driver.click("#sso-save");
+    driver.type_into("#stepup-password", &owner.password);
+    driver.click("#stepup-submit");
+    driver.wait_for("#sso-off");
+    screenshot(&driver, "backoffice-sso-settings.png");
+    server.app.clock().advance(30);
+    let stored = runtime().block_on(async {
+        let owner_api = support::browser();
+        password_sign_in(&server, &owner_api, "acme", owner, false).await;
+        get_json(&owner_api, &format!("{}/api/sso", server.url))
+            .await
+            .1
+    });
+    assert_eq!(
+        stored["provider"]["client_id"], "bo-browser-acme",
+        "{stored}"
+    );
+    assert_eq!(stored["provider"]["jit"], "provision");
+    assert_eq!(
+        stored["provider"]["roles"][1],
+        json!({ "claim": "groups", "value": "support", "role": "Operator" })
+    );
+    driver.click("#signout");
+
+    // An employee: the page's "Sign in with your company account", to the
+    // provider's login page.
     driver.type_into("#tenant", "acme");
     driver.click("#sso-button");
     driver.wait_for("#login-name");
@@ -1169,14 +1232,7 @@ fn an_employee_signs_in_through_the_providers_login_page_in_a_browser() {
         .to_owned();
     assert!(page.starts_with(&format!("{}/", server.url)), "{page}");
 
-    let shot = driver.session("GET", "/screenshot", None);
-    let png = data_encoding::BASE64
-        .decode(shot["value"].as_str().unwrap().as_bytes())
-        .unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("backoffice-sso-sign-in.png");
-    std::fs::write(&out, &png).unwrap();
-    eprintln!("screenshot: {} ({} bytes)", out.display(), png.len());
+    screenshot(&driver, "backoffice-sso-sign-in.png");
 
     // Signing out goes through the provider's end-session page and back to
     // the sign-in page; the provider's session ended too, so the next single
