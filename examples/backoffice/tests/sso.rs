@@ -1066,6 +1066,22 @@ impl Driver {
         }
     }
 
+    /// Waits until the element's text contains `needle`.
+    fn wait_for_text(&self, css: &str, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let texts = self.texts(css);
+            if texts.iter().any(|t| t.contains(needle)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{css}` never said `{needle}`: {texts:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Replaces the field's value with `text`.
     fn type_into(&self, css: &str, text: &str) {
         let e = self.wait_for(css);
@@ -1162,11 +1178,8 @@ fn the_owner_sets_it_up_in_the_page_and_an_employee_signs_in_through_the_provide
     driver.type_into("#code", &code);
     driver.click("#totp-button");
     driver.click("#nav-settings");
-    let register = driver.texts("#sso-register");
-    assert!(
-        register[0].contains(&format!("{}/api/sso/callback", server.url)),
-        "the page says what to register: {register:?}"
-    );
+    // The page says what to register at the provider.
+    driver.wait_for_text("#sso-register", &format!("{}/api/sso/callback", server.url));
     driver.type_into("#sso-issuer", &env.op.issuer);
     driver.type_into("#sso-client-id", "bo-browser-acme");
     driver.type_into("#sso-client-secret", "secret-browser-acme");
