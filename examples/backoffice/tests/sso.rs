@@ -36,8 +36,9 @@ use palisade_sso::Url;
 use serde_json::{Value, json};
 
 /// The back offices, each with the tenants whose clients the provider knows.
-const SLOTS: [(&str, &[&str]); 6] = [
+const SLOTS: [(&str, &[&str]); 7] = [
     ("map", &["acme"]),
+    ("postgres", &["acme"]),
     ("logout", &["acme"]),
     ("totp", &["acme"]),
     ("refuse", &["acme", "globex"]),
@@ -132,12 +133,18 @@ fn env() -> Option<&'static Env> {
 
 /// The back office of `slot` on its reserved port, its public URL that port.
 fn serve(env: &Env, slot: &str) -> Server {
+    serve_on(env, slot, None)
+}
+
+/// The same, on PostgreSQL at `database_url` when given.
+fn serve_on(env: &Env, slot: &str, database_url: Option<String>) -> Server {
     common::logs();
     let listener = env.listeners.lock().unwrap().remove(slot).unwrap();
     let url = env.urls[slot].clone();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new(dir.path().join("data"));
     config.public_url = Some(url.clone());
+    config.database_url = database_url;
     let app = Arc::new(Backoffice::open(config).unwrap());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -480,6 +487,50 @@ fn a_sign_in_gets_the_mapped_role_the_owner_keeps_theirs_and_the_session_ends_wi
         assert_eq!(get_json(&olivia, &format!("{url}/api/me")).await.0, 401);
         assert_eq!(get_json(&owner, &format!("{url}/api/me")).await.0, 200);
     });
+}
+
+/// On PostgreSQL the audit log is a store that blocks on a runtime of its
+/// own: palisade-sso's records (written from the server's async handlers)
+/// still reach the tenant's schema, and a sign-in works end to end.
+#[test]
+fn on_postgresql_a_sign_in_is_recorded_in_the_tenants_schema() {
+    let Some(env) = env() else { return };
+    let Some(pg) = palisade_testkit::Postgres::start_or_skip() else {
+        return;
+    };
+    let server = serve_on(env, "postgres", Some(pg.url().to_owned()));
+    assert_eq!(server.app.engine(), "postgresql");
+    let demo = server.app.seed_demo("acme", 0).unwrap();
+    let url = server.url.clone();
+    runtime().block_on(async {
+        configure(env, &server, "postgres", &demo).await;
+        let mia = support::browser();
+        assert_signed_in(&sso_sign_in(&mia, &url, "acme", "mia").await);
+        let (_, me) = get_json(&mia, &format!("{url}/api/me")).await;
+        assert_eq!(me["role"], "Manager", "{me}");
+        let dave = support::browser();
+        assert_eq!(sso_sign_in(&dave, &url, "acme", "dave").await.status(), 401);
+    });
+    let log = records(&server, "acme");
+    let actions: Vec<(&str, Outcome)> = log
+        .iter()
+        .filter(|r| r.actor().starts_with("oidc:"))
+        .map(|r| (r.action(), r.outcome()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("sso.provision", Outcome::Success),
+            ("sso.sign_in", Outcome::Success),
+            ("sso.sign_in", Outcome::Denied)
+        ]
+    );
+    assert_eq!(
+        server.app.verify_audit("acme").unwrap(),
+        Ok(log.len() as u64)
+    );
+    drop(server);
+    drop(pg);
 }
 
 #[test]
