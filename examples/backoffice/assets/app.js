@@ -26,6 +26,7 @@ const POLICY = {
   Analytics: ["read"],
   Statistics: ["read"],
   Settings: ["read", "edit"],
+  Sso: ["read", "edit"],
   Account: ["read", "create", "block", "delete", "set_rights", "unlock_factor", "reset_factor", "view_as"],
   Audit: ["read", "export"],
   Download: ["read"],
@@ -346,6 +347,19 @@ async function afterPassword(stage) {
   await enterApp();
 }
 
+// Single sign-on: the company's identity provider, then back to this page
+// (at the TOTP step when the provider proved no second factor).
+$("sso-button").addEventListener("click", () => {
+  clearMessages();
+  const tenant = $("tenant").value.trim();
+  if (!tenant) {
+    $("gate-message").textContent = "Enter your company (tenant) first.";
+    $("tenant").focus();
+    return;
+  }
+  location.assign(`/api/sso/${encodeURIComponent(tenant)}/start`);
+});
+
 $("signin-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   clearMessages();
@@ -418,7 +432,13 @@ $("signup-form").addEventListener("submit", async (ev) => {
 
 for (const b of document.querySelectorAll(".signout")) {
   b.addEventListener("click", async () => {
-    try { await api("POST", "/api/logout"); } catch (e) { /* already out */ }
+    let out = null;
+    try { out = await api("POST", "/api/logout"); } catch (e) { /* already out */ }
+    // Signed in through the company's provider: sign out there too.
+    if (out && out.logout_url) {
+      location.assign(out.logout_url);
+      return;
+    }
     state.users.clear();
     state.clientNames.clear();
     state.rightsMade.clear();
@@ -1392,7 +1412,67 @@ async function loadSettings() {
   $("settings-webhook").value = s.alert_webhook || "";
   const editable = can("Settings:edit");
   for (const id of ["settings-starts", "settings-ends", "settings-webhook"]) $(id).readOnly = !editable;
+  if (can("Sso:read")) await loadSso();
 }
+
+// The tenant's identity provider ("sign in with your company account").
+const words = (text) => text.split(/[\s,]+/).filter(Boolean);
+
+async function loadSso() {
+  const s = await api("GET", "/api/sso");
+  const p = s.provider || {};
+  $("sso-register").textContent = s.redirect_uri
+    ? `Register at your provider: redirect URI ${s.redirect_uri}, post-logout redirect URI ${s.post_logout_redirect_uri}, back-channel logout URI ${s.backchannel_logout_uri}. ` +
+      (s.configured ? "Staff sign in with the button on the sign-in page." : "Not set up yet.")
+    : "The server has no public URL (--public-url): single sign-on cannot be set up.";
+  $("sso-issuer").value = p.issuer || "";
+  $("sso-client-id").value = p.client_id || "";
+  $("sso-client-secret").value = "";
+  $("sso-client-secret").placeholder = s.client_secret_set ? "kept when left empty" : "";
+  $("sso-client-secret").required = !s.client_secret_set;
+  $("sso-domains").value = (p.allowed_email_domains || []).join(", ");
+  $("sso-scopes").value = (p.scopes || ["email", "profile", "groups"]).join(" ");
+  $("sso-jit").value = p.jit || "refuse";
+  $("sso-amr").value = ((p.second_factor || {}).amr || ["mfa", "otp", "hwk"]).join(" ");
+  $("sso-roles").value = (p.roles || []).map((r) => `${r.claim}=${r.value} -> ${r.role}`).join("\n");
+  $("sso-off").hidden = !s.configured || !can("Sso:edit");
+  const editable = can("Sso:edit");
+  for (const id of ["sso-issuer", "sso-client-id", "sso-client-secret", "sso-domains", "sso-scopes", "sso-amr", "sso-roles"]) $(id).readOnly = !editable;
+  $("sso-jit").disabled = !editable;
+}
+
+$("sso-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  attempt(async () => {
+    const roles = $("sso-roles").value.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => {
+      const m = line.match(/^([^=]+)=(.+?)\s*->\s*(.+)$/);
+      if (!m) throw new Error(`a rule reads claim=value -> Role, not \u201c${line}\u201d`);
+      return { claim: m[1].trim(), value: m[2].trim(), role: m[3].trim() };
+    });
+    const body = {
+      issuer: $("sso-issuer").value.trim(),
+      client_id: $("sso-client-id").value.trim(),
+      scopes: words($("sso-scopes").value),
+      allowed_email_domains: words($("sso-domains").value),
+      jit: $("sso-jit").value,
+      second_factor: { amr: words($("sso-amr").value), fallback: "local-totp" },
+      roles,
+    };
+    if ($("sso-client-secret").value) body.client_secret = $("sso-client-secret").value;
+    await api("PUT", "/api/sso", body);
+    await loadSso();
+    say("Single sign-on saved.");
+  });
+});
+
+$("sso-off").addEventListener("click", () => {
+  attempt(async () => {
+    if (!(await confirmAction("Turn off single sign-on?", "Staff then sign in with their password and TOTP only."))) return;
+    await api("DELETE", "/api/sso");
+    await loadSso();
+    say("Single sign-on turned off.");
+  });
+});
 
 $("settings-form").addEventListener("submit", (ev) => {
   ev.preventDefault();

@@ -250,6 +250,30 @@ fn issuer_key(issuer: &str) -> &str {
     issuer.trim_end_matches('/')
 }
 
+/// Why a production server refuses `issuer`, if it does. Any tenant's
+/// administrator sets it, and the server then fetches from it: outside a
+/// development configuration only `https://` and a domain name are
+/// accepted, never an IP address or `localhost` (palisade-sso alone would
+/// also take plain HTTP on loopback). A name resolving to an internal
+/// address is not caught here: keep outbound traffic filtered.
+fn issuer_refusal(issuer: &str, dev: bool) -> Option<String> {
+    if dev {
+        return None;
+    }
+    // What does not parse is palisade-sso's to report.
+    let url = palisade_sso::Url::parse(issuer).ok()?;
+    let public = url.scheme() == "https"
+        && url.domain().is_some_and(|d| {
+            let d = d.to_ascii_lowercase();
+            d != "localhost" && !d.ends_with(".localhost") && d.contains('.')
+        });
+    (!public).then(|| {
+        format!(
+            "issuer `{issuer}`: identity providers are reached by an https:// domain name only (no ip address or localhost)"
+        )
+    })
+}
+
 // ---- palisade-sso's configuration ---------------------------------------------
 
 #[derive(Serialize)]
@@ -643,6 +667,9 @@ impl Backoffice {
                     "role `{role}` cannot be given through single sign-on by you: {e}"
                 )));
             }
+        }
+        if let Some(why) = issuer_refusal(&settings.issuer, self.config.dev) {
+            return Err(Error::BadRequest(why));
         }
         palisade_sso::Config::from_toml(&config_text(&[(tenant, &settings)], &public_url)?)
             .map_err(config_refusal)?;
@@ -1397,5 +1424,64 @@ pub(crate) async fn backchannel_logout(
         )
             .into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_production_server_takes_issuers_by_https_domain_name_only() {
+        for good in [
+            "https://login.acme.example",
+            "https://acme.okta.com/oauth2/default",
+        ] {
+            assert_eq!(issuer_refusal(good, false), None, "{good}");
+        }
+        for bad in [
+            "http://login.acme.example",
+            "https://10.0.0.5",
+            "https://[::1]:8443",
+            "http://127.0.0.1:9090",
+            "https://localhost",
+            "https://idp.localhost",
+            "https://intranet",
+        ] {
+            assert!(issuer_refusal(bad, false).is_some(), "{bad}");
+            assert_eq!(issuer_refusal(bad, true), None, "development: {bad}");
+        }
+    }
+
+    #[test]
+    fn the_pending_sign_ins_are_bounded_and_single_use() {
+        let pending = |tenant: &str| -> PendingSignIn {
+            serde_json::from_value(json!({
+                "tenant": tenant, "state": "s", "nonce": "n", "verifier": "v",
+                "redirect_uri": "https://bo.example/api/sso/callback", "created": 1,
+            }))
+            .unwrap()
+        };
+        let now = Instant::now();
+        let mut store = PendingSignIns::default();
+        for i in 0..PENDING_MAX + 5 {
+            let key = pending_key(&i.to_string());
+            store.insert(key, pending("acme"), now + Duration::from_millis(i as u64));
+        }
+        assert_eq!(store.by_key.len(), PENDING_MAX);
+        assert!(
+            store.take(&pending_key("0"), now).is_none(),
+            "the oldest went"
+        );
+        let last = pending_key(&(PENDING_MAX + 4).to_string());
+        assert_eq!(store.take(&last, now).unwrap().tenant(), "acme");
+        assert!(store.take(&last, now).is_none(), "taken once");
+        let key = pending_key("late");
+        store.insert(key, pending("acme"), now);
+        assert!(
+            store
+                .take(&key, now + PENDING_TTL + Duration::from_secs(1))
+                .is_none()
+        );
     }
 }

@@ -36,8 +36,9 @@ use palisade_sso::Url;
 use serde_json::{Value, json};
 
 /// The back offices, each with the tenants whose clients the provider knows.
-const SLOTS: [(&str, &[&str]); 6] = [
+const SLOTS: [(&str, &[&str]); 7] = [
     ("map", &["acme"]),
+    ("postgres", &["acme"]),
     ("logout", &["acme"]),
     ("totp", &["acme"]),
     ("refuse", &["acme", "globex"]),
@@ -85,6 +86,11 @@ fn env() -> Option<&'static Env> {
             u["acr"] = json!("mfa");
             u
         });
+        // Another account at the provider with mia's address (a reused address).
+        users.insert(
+            "mia-again".into(),
+            user("mia@acme.example", &["managers"], &["pwd", "otp"]),
+        );
         users.insert(
             "olivia".into(),
             user("olivia@acme.example", &["support"], &["pwd", "otp"]),
@@ -127,12 +133,18 @@ fn env() -> Option<&'static Env> {
 
 /// The back office of `slot` on its reserved port, its public URL that port.
 fn serve(env: &Env, slot: &str) -> Server {
+    serve_on(env, slot, None)
+}
+
+/// The same, on PostgreSQL at `database_url` when given.
+fn serve_on(env: &Env, slot: &str, database_url: Option<String>) -> Server {
     common::logs();
     let listener = env.listeners.lock().unwrap().remove(slot).unwrap();
     let url = env.urls[slot].clone();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new(dir.path().join("data"));
     config.public_url = Some(url.clone());
+    config.database_url = database_url;
     let app = Arc::new(Backoffice::open(config).unwrap());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -477,6 +489,50 @@ fn a_sign_in_gets_the_mapped_role_the_owner_keeps_theirs_and_the_session_ends_wi
     });
 }
 
+/// On PostgreSQL the audit log is a store that blocks on a runtime of its
+/// own: palisade-sso's records (written from the server's async handlers)
+/// still reach the tenant's schema, and a sign-in works end to end.
+#[test]
+fn on_postgresql_a_sign_in_is_recorded_in_the_tenants_schema() {
+    let Some(env) = env() else { return };
+    let Some(pg) = palisade_testkit::Postgres::start_or_skip() else {
+        return;
+    };
+    let server = serve_on(env, "postgres", Some(pg.url().to_owned()));
+    assert_eq!(server.app.engine(), "postgresql");
+    let demo = server.app.seed_demo("acme", 0).unwrap();
+    let url = server.url.clone();
+    runtime().block_on(async {
+        configure(env, &server, "postgres", &demo).await;
+        let mia = support::browser();
+        assert_signed_in(&sso_sign_in(&mia, &url, "acme", "mia").await);
+        let (_, me) = get_json(&mia, &format!("{url}/api/me")).await;
+        assert_eq!(me["role"], "Manager", "{me}");
+        let dave = support::browser();
+        assert_eq!(sso_sign_in(&dave, &url, "acme", "dave").await.status(), 401);
+    });
+    let log = records(&server, "acme");
+    let actions: Vec<(&str, Outcome)> = log
+        .iter()
+        .filter(|r| r.actor().starts_with("oidc:"))
+        .map(|r| (r.action(), r.outcome()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("sso.provision", Outcome::Success),
+            ("sso.sign_in", Outcome::Success),
+            ("sso.sign_in", Outcome::Denied)
+        ]
+    );
+    assert_eq!(
+        server.app.verify_audit("acme").unwrap(),
+        Ok(log.len() as u64)
+    );
+    drop(server);
+    drop(pg);
+}
+
 #[test]
 fn a_user_without_a_provider_proven_second_factor_is_sent_to_totp() {
     let Some(env) = env() else { return };
@@ -547,7 +603,7 @@ fn refused_sign_ins_open_no_session_and_are_audited() {
     let globex = server.app.seed_demo("globex", 0).unwrap();
     let url = server.url.clone();
     runtime().block_on(async {
-        configure(env, &server, "refuse", &acme).await;
+        let owner = configure(env, &server, "refuse", &acme).await;
         configure(env, &server, "refuse", &globex).await;
 
         // An e-mail domain the tenant does not allow.
@@ -621,6 +677,50 @@ fn refused_sign_ins_open_no_session_and_are_audited() {
             .await
             .unwrap();
         assert_eq!(r.status(), 404);
+
+        // Mia's account is hers: another provider account with her address
+        // (a reused address) does not get into it.
+        let mia = support::browser();
+        assert_signed_in(&sso_sign_in(&mia, &url, "acme", "mia").await);
+        let mia_id = get_json(&mia, &format!("{url}/api/me")).await.1["user"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let impostor = support::browser();
+        let answer = sso_sign_in(&impostor, &url, "acme", "mia-again").await;
+        assert_eq!(answer.status(), 401);
+        assert!(
+            answer
+                .text()
+                .await
+                .unwrap()
+                .contains("linked_to_another_subject")
+        );
+        assert_eq!(get_json(&impostor, &format!("{url}/api/me")).await.0, 401);
+        let log = records(&server, "acme");
+        let last = sso_records(&log, "oidc:mia-again").pop().unwrap();
+        assert_eq!(
+            last.payload().unwrap()["reason"],
+            "linked_to_another_subject"
+        );
+
+        // Blocked by the owner: her session ends, and so does single sign-on.
+        let r = owner
+            .post(format!("{url}/api/users/{mia_id}/block"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        assert_eq!(get_json(&mia, &format!("{url}/api/me")).await.0, 401);
+        let answer = sso_sign_in(&mia, &url, "acme", "mia").await;
+        assert_eq!(answer.status(), 401);
+        assert!(answer.text().await.unwrap().contains("account_blocked"));
+        let log = records(&server, "acme");
+        let last = sso_records(&log, "oidc:mia").pop().unwrap();
+        assert_eq!(
+            (last.outcome(), last.payload().unwrap()["reason"].as_str()),
+            (Outcome::Denied, Some("account_blocked"))
+        );
     });
 }
 
@@ -1017,8 +1117,26 @@ impl Driver {
         }
     }
 
+    /// Waits until the element's text contains `needle`.
+    fn wait_for_text(&self, css: &str, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let texts = self.texts(css);
+            if texts.iter().any(|t| t.contains(needle)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{css}` never said `{needle}`: {texts:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Replaces the field's value with `text`.
     fn type_into(&self, css: &str, text: &str) {
         let e = self.wait_for(css);
+        self.session("POST", &format!("/element/{e}/clear"), None);
         self.session(
             "POST",
             &format!("/element/{e}/value"),
@@ -1052,6 +1170,18 @@ impl Driver {
     }
 }
 
+/// Saves the page as a PNG under the test's output directory.
+fn screenshot(driver: &Driver, name: &str) {
+    let shot = driver.session("GET", "/screenshot", None);
+    let png = data_encoding::BASE64
+        .decode(shot["value"].as_str().unwrap().as_bytes())
+        .unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&out, &png).unwrap();
+    eprintln!("screenshot: {} ({} bytes)", out.display(), png.len());
+}
+
 fn chromium() -> Option<(&'static str, &'static str)> {
     let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
@@ -1073,23 +1203,71 @@ fn chromium() -> Option<(&'static str, &'static str)> {
 }
 
 #[test]
-fn an_employee_signs_in_through_the_providers_login_page_in_a_browser() {
+fn the_owner_sets_it_up_in_the_page_and_an_employee_signs_in_through_the_providers_login_page() {
     let Some((chromium, chromedriver)) = chromium() else {
         return;
     };
     let Some(env) = env() else { return };
     let server = serve(env, "browser");
     let demo = server.app.seed_demo("acme", 12).unwrap();
-    runtime().block_on(configure(env, &server, "browser", &demo));
+    let owner = demo.user("Administrator").unwrap();
 
     let profile = tempfile::tempdir().unwrap();
     let driver = Driver::start(chromium, chromedriver, profile.path());
-    // "Sign in with your company account": to the provider's login page.
     driver.session(
         "POST",
         "/url",
-        Some(json!({ "url": format!("{}/api/sso/acme/start", server.url) })),
+        Some(json!({ "url": format!("{}/", server.url) })),
     );
+    // The owner signs in with password and TOTP and sets the company's
+    // provider up in Settings; saving asks for a step-up.
+    driver.type_into("#tenant", "acme");
+    driver.type_into("#email", &owner.email);
+    driver.type_into("#password", &owner.password);
+    driver.click("#signin-button");
+    let code = owner.code_at(server.app.clock().now()).unwrap();
+    driver.type_into("#code", &code);
+    driver.click("#totp-button");
+    driver.click("#nav-settings");
+    // The page says what to register at the provider.
+    driver.wait_for_text("#sso-register", &format!("{}/api/sso/callback", server.url));
+    driver.type_into("#sso-issuer", &env.op.issuer);
+    driver.type_into("#sso-client-id", "bo-browser-acme");
+    driver.type_into("#sso-client-secret", "secret-browser-acme");
+    driver.type_into("#sso-domains", "acme.example");
+    driver.click("#sso-jit option[value=provision]");
+    driver.type_into(
+        "#sso-roles",
+        "groups=managers -> Manager\ngroups=support -> Operator",
+    );
+    driver.click("#sso-save");
+    driver.type_into("#stepup-password", &owner.password);
+    driver.click("#stepup-submit");
+    driver.wait_for("#sso-off");
+    screenshot(&driver, "backoffice-sso-settings.png");
+    server.app.clock().advance(30);
+    let stored = runtime().block_on(async {
+        let owner_api = support::browser();
+        password_sign_in(&server, &owner_api, "acme", owner, false).await;
+        get_json(&owner_api, &format!("{}/api/sso", server.url))
+            .await
+            .1
+    });
+    assert_eq!(
+        stored["provider"]["client_id"], "bo-browser-acme",
+        "{stored}"
+    );
+    assert_eq!(stored["provider"]["jit"], "provision");
+    assert_eq!(
+        stored["provider"]["roles"][1],
+        json!({ "claim": "groups", "value": "support", "role": "Operator" })
+    );
+    driver.click("#signout");
+
+    // An employee: the page's "Sign in with your company account", to the
+    // provider's login page.
+    driver.type_into("#tenant", "acme");
+    driver.click("#sso-button");
     driver.wait_for("#login-name");
     let page = driver.session("GET", "/url", None)["value"]
         .as_str()
@@ -1116,21 +1294,37 @@ fn an_employee_signs_in_through_the_providers_login_page_in_a_browser() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(page, format!("{}/", server.url));
+    assert!(page.starts_with(&format!("{}/", server.url)), "{page}");
 
-    let shot = driver.session("GET", "/screenshot", None);
-    let png = data_encoding::BASE64
-        .decode(shot["value"].as_str().unwrap().as_bytes())
-        .unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("backoffice-sso-sign-in.png");
-    std::fs::write(&out, &png).unwrap();
-    eprintln!("screenshot: {} ({} bytes)", out.display(), png.len());
+    screenshot(&driver, "backoffice-sso-sign-in.png");
+
+    // Signing out goes through the provider's end-session page and back to
+    // the sign-in page; the provider's session ended too, so the next single
+    // sign-on asks for the login again.
+    driver.click("#signout");
+    driver.click("button[name=logout]");
+    driver.wait_for("#sso-button");
+    let page = driver.session("GET", "/url", None)["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(page.starts_with(&format!("{}/", server.url)), "{page}");
+    driver.type_into("#tenant", "acme");
+    driver.click("#sso-button");
+    driver.wait_for("#login-name");
 
     let log = records(&server, "acme");
     let carl = sso_records(&log, "oidc:carl");
+    // Provisioned and signed in; then (maybe not yet) the provider's
+    // back-channel logout.
     assert_eq!(
-        carl.iter().map(|r| r.action()).collect::<Vec<_>>(),
+        carl.iter().take(2).map(|r| r.action()).collect::<Vec<_>>(),
         ["sso.provision", "sso.sign_in"]
+    );
+    assert!(
+        log.iter().any(|r| r.action() == "sso.logout"
+            && r.tenant() == Some("acme")
+            && !r.actor().starts_with("oidc:")),
+        "the sign-out is recorded, by the account"
     );
 }
