@@ -405,7 +405,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct TenantLogs(Weak<Backoffice>);
 
 fn audit_unavailable(why: impl std::fmt::Display) -> palisade_audit::Error {
-    palisade_audit::Error::Io(std::io::Error::other(why.to_string()))
+    palisade_audit::Error::IoFailed(std::io::Error::other(why.to_string()))
 }
 
 impl AuditSink for TenantLogs {
