@@ -3,9 +3,11 @@
 # (lines of about 100 bytes, one in five with a value): one thread against two
 # (and against another build, if given), in interleaved runs, each pinned with
 # taskset when it is there: one thread to CPU 0, two threads to CPUs 0 and 1.
-# Prints min and median wall seconds, MB/s at the median, the two-thread
-# speed-up (median of the per-round ratios), and checks that every
-# configuration writes the same bytes.
+# Prints min and median wall seconds and CPU seconds (user + system, what
+# one core spent: the per-core figure on a shared machine, where wall time
+# also counts the waits for a core), MB/s at each median, the two-thread
+# speed-up (median of the per-round ratios), the load average before and
+# after, and checks that every configuration writes the same bytes.
 #
 #   cargo build --release -p palisade-cli -p palisade-benches
 #   bash crates/palisade-pii/bench-mask.sh [MB] [ROUNDS]       # default 100 MB, 7 rounds
@@ -28,12 +30,12 @@ trap 'rm -rf "$work"' EXIT
 
 "$corpus_bin" short "$mb" > "$work/in"
 bytes="$(wc -c < "$work/in")"
-run() { # label, cpus, command... ; appends wall seconds to $work/<label>
+run() { # label, cpus, command... ; appends "wall cpu" seconds to $work/<label>
     local label="$1" cpus="$2"; shift 2
     local pin=()
     if command -v taskset > /dev/null; then pin=(taskset -c "$cpus"); fi
-    /usr/bin/time -f '%e' -o "$work/t" "${pin[@]}" "$@" < "$work/in" > /dev/null
-    cat "$work/t" >> "$work/$label"
+    /usr/bin/time -f '%e %U %S' -o "$work/t" "${pin[@]}" "$@" < "$work/in" > /dev/null
+    awk '{ printf "%s %.3f\n", $1, $2 + $3 }' "$work/t" >> "$work/$label"
 }
 
 # The same bytes from every configuration.
@@ -47,6 +49,7 @@ fi
 echo "input: $bytes bytes, $(wc -l < "$work/in") lines; output identical across configurations"
 rm -f "$work/out0" "$work/out1" "$work/out2"
 
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$rounds"); do
     run one 0 "$bin" pii mask --threads 1
     run two 0,1 "$bin" pii mask --threads 2
@@ -54,23 +57,26 @@ for _ in $(seq "$rounds"); do
 done
 
 stats() { # label, name
-    sort -n "$work/$1" | awk -v name="$2" -v bytes="$bytes" '
-        { t[NR] = $1 }
-        END {
-            med = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-            printf "%-34s min %6.3f s  median %6.3f s  %6.0f MB/s\n", name, t[1], med, bytes / 1e6 / med
-        }'
+    for col in 1 2; do
+        cut -d' ' -f"$col" "$work/$1" | sort -n | awk -v name="$2" -v bytes="$bytes" -v col="$col" '
+            { t[NR] = $1 }
+            END {
+                med = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+                printf "%-34s %-4s min %6.3f s  median %6.3f s  %6.0f MB/s\n", name, (col == 1 ? "wall" : "cpu"), t[1], med, bytes / 1e6 / med
+            }'
+    done
 }
 stats one "pii mask --threads 1 (cpu 0)"
 stats two "pii mask --threads 2 (cpus 0,1)"
 [ -n "$baseline" ] && stats base "baseline pii mask (cpu 0)"
 ratio() { # numerator label, denominator label, text
-    paste "$work/$1" "$work/$2" | awk '{ printf "%.4f\n", $1 / $2 }' | sort -n | awk -v text="$3" '
+    paste -d' ' "$work/$1" "$work/$2" | awk '{ printf "%.4f\n", $1 / $3 }' | sort -n | awk -v text="$3" '
         { r[NR] = $1 }
         END {
             med = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
             printf "%s: median %.2fx (min %.2fx, max %.2fx) over %d rounds\n", text, med, r[1], r[NR], NR
         }'
 }
-ratio one two "two threads vs one, faster by"
-if [ -n "$baseline" ]; then ratio base one "one thread vs baseline, faster by"; fi
+ratio one two "two threads vs one, wall, faster by"
+if [ -n "$baseline" ]; then ratio base one "one thread vs baseline, wall, faster by"; fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
