@@ -258,6 +258,15 @@ impl TenantLog {
             TenantLog::Postgres(l) => l.blocking.append(event),
         }
     }
+    pub(crate) fn query(
+        &self,
+        query: &palisade_audit::Query,
+    ) -> palisade_audit::Result<Vec<palisade_audit::Record>> {
+        match self {
+            TenantLog::File(l) => l.query(query),
+            TenantLog::Postgres(l) => l.blocking.query(query),
+        }
+    }
     pub(crate) fn len(&self) -> palisade_audit::Result<u64> {
         match self {
             TenantLog::File(l) => l.len(),
@@ -332,6 +341,10 @@ pub struct Backoffice {
     /// Finds payment card numbers (brand ranges, lengths, Luhn) in free
     /// text, and masks them (all but the last four digits).
     pub(crate) card_masker: Masker,
+    /// What the misuse-detection rules remember (see `alerts`).
+    pub(crate) alert_state: Mutex<crate::alerts::AlertState>,
+    /// This instance's name in job leases (random per start).
+    pub(crate) instance: String,
 }
 
 impl std::fmt::Debug for Backoffice {
@@ -439,6 +452,8 @@ impl Backoffice {
                 Operator::Partial(PartialMask::new('X', 4).map_err(internal)?),
             ),
             db,
+            alert_state: Mutex::new(crate::alerts::AlertState::default()),
+            instance: random_id("i")?,
         })
     }
 
@@ -568,7 +583,11 @@ impl Backoffice {
 
     /// Appends `event` to `tenant`'s audit log; returns its index.
     pub(crate) fn append(&self, tenant: &str, event: Event) -> Result<u64> {
-        let receipt = self.audit(tenant)?.append(event).map_err(internal)?;
+        let receipt = self
+            .audit(tenant)?
+            .append(event.clone())
+            .map_err(internal)?;
+        self.watch(tenant, &event, receipt.index);
         Ok(receipt.index)
     }
 
@@ -624,8 +643,7 @@ impl Backoffice {
         for s in subjects.iter().take(palisade_audit::format::MAX_SUBJECTS) {
             event = event.with_subject(s.clone());
         }
-        let receipt = self.audit(tenant)?.append(event).map_err(internal)?;
-        Ok(receipt.index)
+        self.append(tenant, event)
     }
 
     /// Records a refused or failed attempt.
@@ -633,10 +651,7 @@ impl Backoffice {
         let event = Event::new(actor, action, resource)
             .with_tenant(tenant)
             .with_outcome(Outcome::Denied);
-        if let Err(e) = self
-            .audit(tenant)
-            .and_then(|l| l.append(event).map_err(internal))
-        {
+        if let Err(e) = self.append(tenant, event) {
             tracing::error!(error = %e, "audit append failed");
         }
     }
@@ -829,6 +844,9 @@ impl Backoffice {
         details: serde_json::Value,
     ) -> Result<u64> {
         tracing::error!(alert = kind, resource, "alert");
+        if let Err(e) = self.store_alert(SYSTEM_ALERTS, kind, "system", details.clone(), None) {
+            tracing::error!(error = %e, "storing a system alert failed");
+        }
         self.record_system(
             &format!("alert.{kind}"),
             resource,
@@ -861,6 +879,10 @@ impl Backoffice {
             .len())
     }
 }
+
+/// The tenant column of alerts about the whole installation (a failed
+/// restore drill), not one tenant.
+pub(crate) const SYSTEM_ALERTS: &str = "_system";
 
 /// How a refused policy change is answered.
 fn policy_refusal(e: palisade_rbac::Error) -> Error {

@@ -55,6 +55,13 @@ pub(crate) struct SecondFactor {
 /// Proof that the person at the keyboard holds the account, asked before a
 /// sensitive change such as replacing the second factor: the password, a
 /// current code or a recovery code.
+#[derive(Deserialize)]
+pub(crate) struct PasswordChange {
+    pub(crate) current: Zeroizing<String>,
+    pub(crate) new: Zeroizing<String>,
+}
+
+/// A step-up proof (see above).
 #[derive(Deserialize, Default)]
 pub(crate) struct StepUp {
     pub(crate) password: Option<Zeroizing<String>>,
@@ -486,6 +493,87 @@ impl Backoffice {
         ))
     }
 
+    /// Changes the signed-in employee's own password: the current one is
+    /// checked through the login limiter (a stolen session cannot guess it
+    /// faster than sign-in could), the new one against the password policy;
+    /// every other session of the account ends.
+    pub(crate) fn change_password(
+        &self,
+        session: &Session,
+        form: &PasswordChange,
+        address: IpAddr,
+    ) -> Result<u64> {
+        if session.viewing_as.is_some() {
+            return Err(Error::Forbidden(
+                "read-only while viewing as an employee".into(),
+            ));
+        }
+        let refused = || Error::Unauthorized("the current password is not right".into());
+        let row = self
+            .db
+            .query_one(
+                "SELECT id, email, name, password_hash FROM users WHERE id = $1",
+                &[session.user_id.clone().into()],
+            )?
+            .ok_or(Error::NotFound)?;
+        let (email, name) = self.employee_identity(&session.tenant, &row)?;
+        let current = Password::new(&form.current).map_err(|_| refused())?;
+        let now = u64::try_from(self.clock.now()).unwrap_or(0);
+        let stored = row.text("password_hash")?;
+        let verdict = self
+            .login_limiter
+            .verify(
+                PasswordHasher::shared_default(),
+                &format!("{}/password-change/{}", session.tenant, session.user_id),
+                address,
+                &current,
+                Some(&stored),
+                now,
+            )
+            .map_err(internal)?;
+        match verdict {
+            LoginVerdict::Accepted(_) => {}
+            LoginVerdict::Rejected => {
+                self.record_denied(
+                    &session.tenant,
+                    &session.user_id,
+                    "auth.password_change",
+                    "users",
+                );
+                return Err(refused());
+            }
+            LoginVerdict::Throttled { retry_after } => {
+                return Err(Error::Throttled(retry_after.max(1)));
+            }
+            LoginVerdict::Locked => return Err(Error::Throttled(15 * 60)),
+        }
+        let new = Password::new(&form.new).map_err(|e| Error::BadRequest(e.to_string()))?;
+        self.check_password_policy(&new, &email, &name)?;
+        let hash = PasswordHasher::shared_default()
+            .hash(&new)
+            .map_err(internal)?;
+        self.db.exec(
+            "UPDATE users SET password_hash = $1 WHERE id = $2",
+            &[hash.into(), session.user_id.clone().into()],
+        )?;
+        let ended = self.db.exec(
+            "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2",
+            &[
+                session.user_id.clone().into(),
+                session.token_hash.clone().into(),
+            ],
+        )?;
+        self.record(
+            &session.tenant,
+            &session.user_id,
+            "auth.password_change",
+            &format!("users/{}", session.user_id),
+            &[],
+            json!({ "sessions_ended": ended }),
+        )?;
+        Ok(ended)
+    }
+
     /// Starts TOTP enrollment: a new secret (kept encrypted until
     /// confirmed) and its QR code. Replacing an active factor needs a
     /// step-up proof first.
@@ -642,24 +730,27 @@ impl Backoffice {
 
     /// Who the caller is and what it may do.
     pub(crate) fn me(&self, session: &Session) -> Result<Me> {
+        // "Log in as": the employee's identity and rights, and who views.
+        let user = session.viewing_as.as_ref().unwrap_or(&session.user_id);
         let row = self
             .db
             .query_one(
-                "SELECT id, email, name, role FROM users WHERE id = $1",
-                &[session.user_id.clone().into()],
+                "SELECT id, email, name, role FROM users WHERE id = $1 AND tenant = $2",
+                &[user.clone().into(), session.tenant.clone().into()],
             )?
             .ok_or(Error::NotFound)?;
         let identity = self.employee_identity(&session.tenant, &row)?;
         let permissions: Vec<String> = self
             .tenant_policy(&session.tenant)?
-            .permissions(&session.user_id, Some(&session.tenant))
+            .permissions(user, Some(&session.tenant))
             .map_err(internal)?
             .into_iter()
             .filter(|p| matches!(p.access, palisade_rbac::Access::Allowed))
             .map(|p| format!("{}:{}", p.resource_type, p.action))
             .collect();
         Ok(Me {
-            user: session.user_id.clone(),
+            viewed_by: session.viewing_as.as_ref().map(|_| session.user_id.clone()),
+            user: user.clone(),
             tenant: session.tenant.clone(),
             email: identity.0,
             name: identity.1,
@@ -868,4 +959,46 @@ pub(crate) async fn me_route(
     Caller(session): Caller,
 ) -> Result<Json<Me>> {
     Ok(Json(app.blocking(move |app| app.me(&session)).await?))
+}
+
+/// `POST /api/me/password`: the signed-in employee changes its password.
+pub(crate) async fn change_password_route(
+    State(app): State<Arc<Backoffice>>,
+    ClientAddr(address): ClientAddr,
+    Caller(session): Caller,
+    ApiJson(form): ApiJson<PasswordChange>,
+) -> Result<Json<Value>> {
+    if session.stage != Stage::Full {
+        return Err(Error::Unauthorized("finish signing in first".into()));
+    }
+    let ended = app
+        .blocking(move |app| app.change_password(&session, &form, address))
+        .await?;
+    Ok(Json(
+        json!({ "done": "password changed", "sessions_ended": ended }),
+    ))
+}
+
+/// `POST /api/view-as/end`: back to the administrator's own view.
+pub(crate) async fn end_view_as_route(
+    State(app): State<Arc<Backoffice>>,
+    Caller(session): Caller,
+) -> Result<Json<Value>> {
+    let ended = app
+        .blocking(move |app| {
+            let viewed = app.end_view_as(&session)?;
+            if let Some(employee) = &viewed {
+                app.record(
+                    &session.tenant,
+                    &session.user_id,
+                    "account.view_as_end",
+                    &format!("Account:{employee}"),
+                    &[],
+                    json!({}),
+                )?;
+            }
+            Ok(viewed)
+        })
+        .await?;
+    Ok(Json(json!({ "viewing_as": null, "ended": ended })))
 }

@@ -122,7 +122,8 @@ const SCHEMA: &[&str] = &[
      totp_state TEXT NOT NULL, recovery TEXT, created BIGINT NOT NULL, \
      UNIQUE (tenant, email_index))",
     "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
-     tenant TEXT NOT NULL, stage TEXT NOT NULL, expires BIGINT NOT NULL, stepped_up BIGINT)",
+     tenant TEXT NOT NULL, stage TEXT NOT NULL, expires BIGINT NOT NULL, stepped_up BIGINT, \
+     viewing_as TEXT)",
     "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id)",
     "CREATE TABLE IF NOT EXISTS clients (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
      name TEXT NOT NULL, phone TEXT NOT NULL, email TEXT NOT NULL, phone_index TEXT NOT NULL, \
@@ -148,6 +149,17 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS login_attempts_expires ON login_attempts (expires_at)",
     "CREATE TABLE IF NOT EXISTS audit_keys (tenant TEXT PRIMARY KEY, origin TEXT NOT NULL, \
      signer TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS alerts (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+     rule TEXT NOT NULL, actor TEXT NOT NULL, raised BIGINT NOT NULL, detail TEXT NOT NULL, \
+     record BIGINT)",
+    "CREATE INDEX IF NOT EXISTS alerts_tenant ON alerts (tenant, raised)",
+    "CREATE TABLE IF NOT EXISTS job_leases (job TEXT PRIMARY KEY, holder TEXT NOT NULL, \
+     expires BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS job_runs (job TEXT NOT NULL, instance TEXT NOT NULL, \
+     at BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS downloads (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+     user_id TEXT NOT NULL, created BIGINT NOT NULL, file_name TEXT NOT NULL, body TEXT NOT NULL, \
+     bytes BIGINT NOT NULL, sha256 TEXT NOT NULL)",
 ];
 
 /// The database: SQLite or PostgreSQL, each behind a small connection pool.

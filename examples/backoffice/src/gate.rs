@@ -106,7 +106,12 @@ impl SessionLookup for Gate {
                 .await
                 .map_err(refusal)?;
             Ok(session.filter(|s| s.stage == Stage::Full).map(|s| {
-                let principal = Principal::new(s.user_id, s.tenant);
+                // "Log in as": the employee's rights decide, the
+                // administrator is named in every record, nothing changes.
+                let principal = match s.viewing_as {
+                    Some(employee) => Principal::new(employee, s.tenant).viewed_by(s.user_id),
+                    None => Principal::new(s.user_id, s.tenant),
+                };
                 match s.stepped_up.and_then(|t| u64::try_from(t).ok()) {
                     Some(at) => principal.with_step_up_at(at),
                     None => principal,

@@ -20,8 +20,8 @@ use serde::de::DeserializeOwned;
 use crate::app::{Backoffice, SESSION_COOKIE};
 use crate::error::Error;
 use crate::{
-    attachments, auth, bookings, clients, evidence, finance, gate, insights, invoices, retention,
-    settings, users,
+    alerts, attachments, auth, bookings, clients, closure, downloads, evidence, finance, gate,
+    insights, invoices, oversight, retention, settings, users,
 };
 
 const PAGE_HTML: &str = include_str!("../assets/index.html");
@@ -155,9 +155,17 @@ pub fn router(app: Arc<Backoffice>) -> Router {
         .route("/api/step-up", post(auth::step_up_route))
         .route("/api/logout", post(auth::sign_out_route))
         .route("/api/me", get(auth::me_route))
+        .route("/api/me/password", post(auth::change_password_route))
+        .route("/api/view-as/end", post(auth::end_view_as_route))
         .route("/api/users", get(users::list).post(users::create))
         .route("/api/users/{user}/block", post(users::block))
         .route("/api/users/{user}/unblock", post(users::unblock))
+        .route("/api/users/{user}", delete(users::delete))
+        .route("/api/users/{user}/view-as", post(users::view_as))
+        .route(
+            "/api/users/{user}/second-factor/reset",
+            post(users::reset_factor),
+        )
         .route("/api/users/{user}/rights", put(users::restrict))
         .route(
             "/api/users/{user}/rights/grant/{right}",
@@ -212,6 +220,13 @@ pub fn router(app: Arc<Backoffice>) -> Router {
         .route("/api/retention/sweep", post(retention::sweep))
         .route("/api/audit/bundle", get(evidence::bundle))
         .route("/api/audit/verify", get(evidence::verify))
+        .route("/api/audit/actions", get(oversight::actions))
+        .route("/api/audit/access", get(oversight::access))
+        .route("/api/incidents/report", get(oversight::report))
+        .route("/api/alerts", get(alerts::list))
+        .route("/api/tenant/close", post(closure::close))
+        .route("/api/downloads", get(downloads::list))
+        .route("/api/downloads/{download}", get(downloads::get))
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async {
             error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod api_session;
 mod app;
 mod attachments;
@@ -9,7 +10,9 @@ mod auth;
 mod backup;
 mod bookings;
 mod clients;
+mod closure;
 mod db;
+mod downloads;
 mod error;
 mod evidence;
 mod finance;
@@ -17,7 +20,9 @@ mod gate;
 mod http;
 mod insights;
 mod invoices;
+mod jobs;
 mod keys;
+mod oversight;
 mod retention;
 mod run;
 mod seed;
@@ -118,12 +123,21 @@ pub async fn redirect_to_https(
 /// Runs the retention sweeper over every tenant every `every`, on Tokio's
 /// blocking pool, until the runtime stops.
 pub fn spawn_sweeper(app: Arc<Backoffice>, every: Duration) -> tokio::task::JoinHandle<()> {
+    // Held for three periods: a dead holder is replaced within that.
+    let lease = i64::try_from(every.as_secs().max(1) * 3).unwrap_or(i64::MAX);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             let app = Arc::clone(&app);
-            match tokio::task::spawn_blocking(move || app.sweep_all()).await {
+            let run = move || {
+                if !app.hold_lease(SWEEPER_JOB, lease)? {
+                    return Ok(0);
+                }
+                app.note_run(SWEEPER_JOB)?;
+                app.sweep_all()
+            };
+            match tokio::task::spawn_blocking(run).await {
                 Ok(Ok(n)) if n > 0 => tracing::info!(actions = n, "retention sweep"),
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "retention sweep failed"),
@@ -132,6 +146,11 @@ pub fn spawn_sweeper(app: Arc<Backoffice>, every: Duration) -> tokio::task::Join
         }
     })
 }
+
+/// The retention sweeper's name in job leases.
+pub const SWEEPER_JOB: &str = "retention-sweeper";
+/// The daily backup's name in job leases.
+pub const BACKUP_JOB: &str = "backup";
 
 /// Runs the daily backup and its restore drill, if the configuration has a
 /// schedule, on Tokio's blocking pool, until the runtime stops. A failed
@@ -145,6 +164,11 @@ pub fn spawn_backups(app: Arc<Backoffice>) -> Option<tokio::task::JoinHandle<()>
             let job = Arc::clone(&app);
             let dir = schedule.dir.clone();
             let done = tokio::task::spawn_blocking(move || -> Result<()> {
+                // One instance backs up: the lease outlasts any backup.
+                if !job.hold_lease(BACKUP_JOB, 6 * 3600)? {
+                    return Ok(());
+                }
+                job.note_run(BACKUP_JOB)?;
                 match job.backup(&dir) {
                     Ok(report) => {
                         job.drill(&report)?;

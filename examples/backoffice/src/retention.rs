@@ -31,6 +31,7 @@ impl Executor<RecordBuf> for RowDeleter<'_> {
             "support_attachment" => "DELETE FROM attachments WHERE id = $1 AND tenant = $2",
             "client_record" => "DELETE FROM clients WHERE id = $1 AND tenant = $2",
             "invoice" => "DELETE FROM invoices WHERE id = $1 AND tenant = $2",
+            "download_copy" => "DELETE FROM downloads WHERE id = $1 AND tenant = $2",
             other => return Err(format!("no table for category `{other}`").into()),
         };
         self.db
@@ -66,6 +67,20 @@ impl Backoffice {
         if let Some(c) = client {
             params.push(c.into());
         }
+        // The end of service, once the owner closed the tenant.
+        let ended = self
+            .db
+            .query_one(
+                "SELECT closing_at FROM tenants WHERE id = $1",
+                &[tenant.into()],
+            )?
+            .and_then(|r| r.opt_int("closing_at"))
+            .map(ts)
+            .transpose()?;
+        let end = |rec: RecordBuf| match ended {
+            Some(at) => rec.with_event("service_ended", at),
+            None => rec,
+        };
         for r in self.db.query(&format!("SELECT id, client_id, created, ticket_closed, legal_hold FROM attachments WHERE tenant = $1{filter}"), &params)? {
             let mut rec = RecordBuf::new(r.text("id")?, "support_attachment", ts(r.int("created")?)?).with_subject(subject(&r.text("client_id")?));
             if let Some(closed) = r.opt_int("ticket_closed") {
@@ -75,7 +90,7 @@ impl Backoffice {
                 let id = r.text("id")?;
                 rec = rec.with_hold(self.open_text(tenant, "attachments", "legal_hold", &id, &hold)?);
             }
-            out.push(rec);
+            out.push(end(rec));
         }
         for r in self.db.query(
             &format!(
@@ -100,11 +115,27 @@ impl Backoffice {
             &params,
         )? {
             let id = r.text("id")?;
-            out.push(
-                RecordBuf::new(id.clone(), "client_record", ts(r.int("created")?)?)
-                    .with_subject(subject(&id))
-                    .with_last_activity(ts(r.int("last_activity")?)?),
-            );
+            out.push(end(RecordBuf::new(
+                id.clone(),
+                "client_record",
+                ts(r.int("created")?)?,
+            )
+            .with_subject(subject(&id))
+            .with_last_activity(ts(r.int("last_activity")?)?)));
+        }
+        if client.is_none() {
+            // Copies of exports hold many clients: kept as evidence of what
+            // left, by their own rule, not erased with one client.
+            for r in self.db.query(
+                "SELECT id, created FROM downloads WHERE tenant = $1",
+                &[tenant.into()],
+            )? {
+                out.push(end(RecordBuf::new(
+                    r.text("id")?,
+                    "download_copy",
+                    ts(r.int("created")?)?,
+                )));
+            }
         }
         Ok(out)
     }

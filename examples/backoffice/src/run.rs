@@ -116,7 +116,16 @@ impl Started {
             let _ = backups.await;
         }
         let app = self.app;
-        let _ = tokio::task::spawn_blocking(move || drop(app)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            // A clean stop hands the jobs over at once.
+            for job in [crate::SWEEPER_JOB, crate::BACKUP_JOB] {
+                if let Err(e) = app.release_lease(job) {
+                    tracing::warn!(error = %e, job, "releasing a job lease failed");
+                }
+            }
+            drop(app);
+        })
+        .await;
         served
     }
 }
@@ -127,6 +136,7 @@ pub async fn run(options: ServeOptions) -> Result<()> {
     let seeding = options.demo_tenant.is_some();
     let started = start(options).await?;
     println!("Palisade back office on {}/", started.url()?);
+    println!("  instance: {}", started.app().instance());
     let app = started.app();
     println!(
         "  storage: {} in {}",

@@ -51,6 +51,9 @@ pub(crate) struct Session {
     expires: i64,
     /// When the session last proved the password or a code again.
     pub(crate) stepped_up: Option<i64>,
+    /// "Log in as": the employee this (administrator's) session views the
+    /// app as, read-only.
+    pub(crate) viewing_as: Option<String>,
 }
 
 impl FromRow for Session {
@@ -62,6 +65,7 @@ impl FromRow for Session {
             stage: Stage::parse(&row.text("stage")?)?,
             expires: row.int("expires")?,
             stepped_up: row.opt_int("stepped_up"),
+            viewing_as: row.opt_text("viewing_as"),
         })
     }
 }
@@ -105,6 +109,15 @@ impl Backoffice {
             .exec("DELETE FROM sessions WHERE user_id = $1", &[user_id.into()])
     }
 
+    /// Ends "log in as" in `session`; returns whom it viewed as.
+    pub(crate) fn end_view_as(&self, session: &Session) -> Result<Option<String>> {
+        self.db.exec(
+            "UPDATE sessions SET viewing_as = NULL WHERE token_hash = $1",
+            &[session.token_hash.clone().into()],
+        )?;
+        Ok(session.viewing_as.clone())
+    }
+
     /// Records a step-up proof in `session` (now).
     pub(crate) fn mark_stepped_up(&self, session: &Session) -> Result<()> {
         self.db.exec(
@@ -118,7 +131,7 @@ impl Backoffice {
     pub(crate) fn session(&self, token: &str) -> Result<Option<Session>> {
         let hash = token_hash(token);
         let Some(session) = self.db.query_one_as::<Session>(
-            "SELECT token_hash, user_id, tenant, stage, expires, stepped_up FROM sessions WHERE token_hash = $1",
+            "SELECT token_hash, user_id, tenant, stage, expires, stepped_up, viewing_as FROM sessions WHERE token_hash = $1",
             &[hash.into()],
         )?
         else {
@@ -127,6 +140,20 @@ impl Backoffice {
         if session.expires <= self.clock.now() {
             self.end_session(&session)?;
             return Ok(None);
+        }
+        let mut session = session;
+        // "Log in as" ends when the employee has come to see more than the
+        // administrator (checked at every request).
+        if let Some(employee) = &session.viewing_as
+            && !crate::users::sees_at_least(
+                &*self.tenant_policy(&session.tenant)?,
+                &session.tenant,
+                &session.user_id,
+                employee,
+            )
+        {
+            self.end_view_as(&session)?;
+            session.viewing_as = None;
         }
         Ok(Some(session))
     }

@@ -7,14 +7,19 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use palisade_axum::{Authorized, Fresh, Guarded, Principal};
 use palisade_otp::FactorState;
-use palisade_rbac::{Actor, Visibility};
+use std::collections::HashSet;
+
+use palisade_rbac::{Access, Actor, Policy, PolicyDocument, Visibility};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::app::{Backoffice, ROLES};
 use crate::error::{Error, Result, internal};
-use crate::gate::{Account, Block, Create, Read, SetRights, UnlockFactor};
+use crate::gate::{
+    Account, Block, Create, Delete, Read, ResetFactor, SetRights, UnlockFactor, ViewAs,
+};
 use crate::http::ApiJson;
+use crate::sessions::Caller;
 use crate::views::{AccountChange, Created, UserList, UserView};
 
 /// A new employee.
@@ -151,6 +156,107 @@ impl Backoffice {
         })
     }
 
+    /// Deletes an employee: removed from the policy (owners cannot be) and
+    /// from the accounts, its sessions ended, in one transaction.
+    pub(crate) fn delete_user(&self, who: &Principal, id: &str) -> Result<()> {
+        let actor = actor(who);
+        let tenant = who.tenant().to_owned();
+        self.change_policy_and(
+            who.tenant(),
+            |doc| doc.delete_user(&actor, id),
+            |tx| {
+                tx.exec(
+                    "DELETE FROM users WHERE id = $1 AND tenant = $2",
+                    &[id.into(), tenant.clone().into()],
+                )?;
+                tx.exec("DELETE FROM sessions WHERE user_id = $1", &[id.into()])?;
+                Ok(())
+            },
+        )
+    }
+
+    /// Whether `user` owns `tenant` (owners are neither reset, nor viewed
+    /// as, by anyone else).
+    pub(crate) fn is_owner(&self, tenant: &str, user: &str) -> Result<bool> {
+        Ok(self
+            .tenant_policy(tenant)?
+            .tenants()
+            .any(|(t, owners)| t == tenant && owners.contains(&user)))
+    }
+
+    /// Refuses an administrative act of `who` on employee `id` unless the
+    /// policy's delegation rules let `who` administer `id` (outranks it, is
+    /// not `id`, and `id` is not an owner unless `who` is one): checked as
+    /// palisade-rbac checks a block, on a copy of the policy document.
+    fn require_outranks(&self, who: &Principal, id: &str, what: &str) -> Result<()> {
+        if who.user() == id {
+            return Err(Error::Forbidden(format!("nobody can {what} themselves")));
+        }
+        let text = self
+            .db
+            .query_one(
+                "SELECT policy FROM tenants WHERE id = $1",
+                &[who.tenant().into()],
+            )?
+            .ok_or(Error::NotFound)?
+            .text("policy")?;
+        let mut probe = PolicyDocument::from_toml(&text).map_err(internal)?;
+        probe
+            .block(&actor(who), id)
+            .map_err(|e| Error::Forbidden(format!("cannot {what} this employee: {e}")))
+    }
+
+    /// Resets an employee's second factor (a lost phone): the secret and
+    /// recovery codes are gone, every session ends, and the next sign-in
+    /// enrolls a new factor.
+    pub(crate) fn reset_factor(&self, who: &Principal, id: &str) -> Result<u64> {
+        self.require_outranks(who, id, "reset the second factor of")?;
+        let state = serde_json::to_string(&FactorState::new()).map_err(internal)?;
+        let n = self.db.exec(
+            "UPDATE users SET totp_secret = NULL, totp_pending = NULL, recovery = NULL, totp_state = $1              WHERE id = $2 AND tenant = $3",
+            &[state.into(), id.into(), who.tenant().into()],
+        )?;
+        if n != 1 {
+            return Err(Error::NotFound);
+        }
+        self.end_sessions(id)
+    }
+
+    /// Starts "log in as": `session` (an administrator's) shows the app as
+    /// employee `id` sees it, read-only, until it ends. Never as an owner.
+    pub(crate) fn start_view_as(
+        &self,
+        who: &Principal,
+        session: &crate::sessions::Session,
+        id: &str,
+    ) -> Result<()> {
+        if self.is_owner(who.tenant(), id)? {
+            return Err(Error::Forbidden(
+                "nobody views the app as the tenant's owner".into(),
+            ));
+        }
+        if who.user() == id {
+            return Err(Error::BadRequest("that is you".into()));
+        }
+        self.require_outranks(who, id, "view the app as")?;
+        if !sees_at_least(
+            &*self.tenant_policy(who.tenant())?,
+            who.tenant(),
+            who.user(),
+            id,
+        ) {
+            return Err(Error::Forbidden(
+                "this employee may see what you may not: viewing as them would show it to you"
+                    .into(),
+            ));
+        }
+        self.db.exec(
+            "UPDATE sessions SET viewing_as = $1 WHERE token_hash = $2",
+            &[id.into(), session.token_hash.clone().into()],
+        )?;
+        Ok(())
+    }
+
     /// An administrator's unlock of an employee's second factor, locked
     /// after too many wrong codes: the failure count and back-off are
     /// cleared, the last accepted step kept (old codes stay refused).
@@ -185,6 +291,54 @@ impl Backoffice {
 /// palisade-rbac's delegation rules (rank, rights held, owners untouchable).
 fn actor(who: &Principal) -> Actor<'_> {
     Actor::new(who.user(), who.tenant())
+}
+
+/// Whether `viewer` may see everything `target` may in `tenant`: every
+/// action the target may take (even only on its own resources) the viewer
+/// may take on any, and every field at least as openly. Viewing as someone
+/// who sees more would be an escalation.
+pub(crate) fn sees_at_least(policy: &Policy, tenant: &str, viewer: &str, target: &str) -> bool {
+    let (Ok(theirs), Ok(mine)) = (
+        policy.permissions(target, Some(tenant)),
+        policy.permissions(viewer, Some(tenant)),
+    ) else {
+        return false;
+    };
+    let allowed: HashSet<(&str, &str)> = mine
+        .iter()
+        .filter(|p| matches!(p.access, Access::Allowed))
+        .map(|p| (p.resource_type, p.action))
+        .collect();
+    let mut types = HashSet::new();
+    for p in &theirs {
+        if matches!(p.access, Access::Forbidden) {
+            continue;
+        }
+        if !allowed.contains(&(p.resource_type, p.action)) {
+            return false;
+        }
+        types.insert(p.resource_type);
+    }
+    let openness = |v: Visibility| match v {
+        Visibility::Hidden => 0,
+        Visibility::Masked => 1,
+        Visibility::Visible => 2,
+    };
+    types.into_iter().all(|ty| {
+        let (Ok(theirs), Ok(mine)) = (
+            policy.field_rights_of(target, Some(tenant), ty),
+            policy.field_rights_of(viewer, Some(tenant), ty),
+        ) else {
+            return false;
+        };
+        theirs.iter().all(|t| {
+            let mine = mine
+                .iter()
+                .find(|m| m.field == t.field)
+                .map_or(Visibility::Visible, |m| m.visibility);
+            openness(mine) >= openness(t.visibility)
+        })
+    })
 }
 
 /// Which of an employee's own settings a `DELETE` lifts.
@@ -361,4 +515,59 @@ pub(crate) async fn lift_field(
     Path((_, field)): Path<(String, String)>,
 ) -> Result<Guarded<AccountChange>> {
     lift(app, auth, Lift::Field, field).await
+}
+
+/// `DELETE /api/users/{user}`: needs a fresh step-up; owners cannot be deleted.
+pub(crate) async fn delete(
+    State(app): State<Arc<Backoffice>>,
+    auth: Authorized<Delete, Account>,
+    _fresh: Fresh,
+) -> Result<Guarded<AccountChange>> {
+    let (who, id) = (auth.principal().clone(), employee(&auth)?);
+    let target = id.clone();
+    app.blocking(move |app| app.delete_user(&who, &target))
+        .await?;
+    Ok(auth.respond(AccountChange {
+        id,
+        done: "deleted",
+        sessions_ended: None,
+    }))
+}
+
+/// `POST /api/users/{user}/second-factor/reset`: needs a fresh step-up.
+pub(crate) async fn reset_factor(
+    State(app): State<Arc<Backoffice>>,
+    auth: Authorized<ResetFactor, Account>,
+    _fresh: Fresh,
+) -> Result<Guarded<AccountChange>> {
+    let (who, id) = (auth.principal().clone(), employee(&auth)?);
+    let target = id.clone();
+    let ended = app
+        .blocking(move |app| app.reset_factor(&who, &target))
+        .await?;
+    auth.note("sessions_ended", ended);
+    Ok(auth.respond(AccountChange {
+        id,
+        done: "second factor reset",
+        sessions_ended: Some(ended),
+    }))
+}
+
+/// `POST /api/users/{user}/view-as`: "log in as", read-only; needs a fresh
+/// step-up; raises a `view_as` alert.
+pub(crate) async fn view_as(
+    State(app): State<Arc<Backoffice>>,
+    auth: Authorized<ViewAs, Account>,
+    _fresh: Fresh,
+    Caller(session): Caller,
+) -> Result<Guarded<AccountChange>> {
+    let (who, id) = (auth.principal().clone(), employee(&auth)?);
+    let target = id.clone();
+    app.blocking(move |app| app.start_view_as(&who, &session, &target))
+        .await?;
+    Ok(auth.respond(AccountChange {
+        id,
+        done: "viewing as",
+        sessions_ended: None,
+    }))
 }

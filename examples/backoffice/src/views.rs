@@ -149,6 +149,9 @@ impl Protected for UserList {
 /// The caller itself.
 #[derive(Debug, Serialize)]
 pub(crate) struct Me {
+    /// The administrator viewing the app as this employee ("log in as").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) viewed_by: Option<String>,
     pub(crate) user: String,
     pub(crate) tenant: String,
     pub(crate) email: String,
@@ -161,6 +164,7 @@ pub(crate) struct Me {
 impl Protected for Me {
     const TYPE: &'static str = "Me";
     const FIELDS: &'static [Field] = &[
+        Field::plain("viewed_by"),
         Field::plain("user"),
         Field::plain("tenant"),
         Field::plain("email"),
@@ -463,4 +467,181 @@ impl Protected for SettingsView {
         Field::plain("work_ends"),
         Field::plain("alert_webhook"),
     ];
+}
+
+/// One audit record, as the action and data-access logs show it.
+#[derive(Debug, Serialize)]
+pub(crate) struct LogEntry {
+    pub(crate) index: u64,
+    pub(crate) time: i64,
+    pub(crate) actor: String,
+    pub(crate) action: String,
+    pub(crate) resource: String,
+    pub(crate) outcome: &'static str,
+    pub(crate) subjects: Vec<String>,
+    /// Personal fields the answer showed in clear.
+    pub(crate) shown: Vec<String>,
+    /// Personal fields the answer masked.
+    pub(crate) masked: Vec<String>,
+}
+
+/// The action log.
+#[derive(Debug, Serialize)]
+pub(crate) struct ActionList {
+    pub(crate) entries: Vec<LogEntry>,
+}
+
+impl Protected for ActionList {
+    const TYPE: &'static str = "Audit";
+    const FIELDS: &'static [Field] = &[Field::plain("entries")];
+}
+
+/// A client's data-access log.
+#[derive(Debug, Serialize)]
+pub(crate) struct AccessList {
+    pub(crate) entries: Vec<LogEntry>,
+}
+
+impl Protected for AccessList {
+    const TYPE: &'static str = "Audit";
+    const FIELDS: &'static [Field] = &[Field::plain("entries")];
+}
+
+/// One data subject of an incident.
+#[derive(Debug, Serialize)]
+pub(crate) struct IncidentSubject {
+    pub(crate) subject: String,
+    /// The client's name, for the notice (`None` once erased).
+    pub(crate) name: Option<String>,
+    pub(crate) fields_in_clear: Vec<String>,
+    pub(crate) fields_masked: Vec<String>,
+    pub(crate) accesses: u64,
+    pub(crate) first: i64,
+    pub(crate) last: i64,
+}
+
+/// A draft notice to one data subject.
+#[derive(Debug, Serialize)]
+pub(crate) struct Notice {
+    pub(crate) subject: String,
+    pub(crate) text: String,
+}
+
+/// An incident report.
+#[derive(Debug, Serialize)]
+pub(crate) struct IncidentReport {
+    pub(crate) user: String,
+    pub(crate) from: i64,
+    pub(crate) to: i64,
+    pub(crate) detected: i64,
+    /// GDPR art. 33: 72 hours after the breach became known.
+    pub(crate) notify_authority_by: i64,
+    pub(crate) subjects: Vec<IncidentSubject>,
+    pub(crate) notices: Vec<Notice>,
+}
+
+impl Protected for IncidentReport {
+    const TYPE: &'static str = "Incident";
+    const FIELDS: &'static [Field] = &[
+        Field::plain("user"),
+        Field::plain("from"),
+        Field::plain("to"),
+        Field::plain("detected"),
+        Field::plain("notify_authority_by"),
+        Field::plain("subjects"),
+        Field::plain("notices"),
+    ];
+}
+
+/// An alert.
+#[derive(Debug, Serialize)]
+pub(crate) struct AlertView {
+    pub(crate) id: String,
+    pub(crate) rule: String,
+    pub(crate) actor: String,
+    pub(crate) raised: i64,
+    pub(crate) detail: serde_json::Value,
+    /// The audit record that raised it.
+    pub(crate) record: Option<i64>,
+}
+
+/// The alerts page.
+#[derive(Debug, Serialize)]
+pub(crate) struct AlertList {
+    pub(crate) alerts: Vec<AlertView>,
+}
+
+impl Protected for AlertList {
+    const TYPE: &'static str = "Alert";
+    const FIELDS: &'static [Field] = &[Field::plain("alerts")];
+}
+
+/// A kept copy of a downloaded file.
+#[derive(Debug, Serialize)]
+pub(crate) struct DownloadView {
+    pub(crate) id: String,
+    pub(crate) user: String,
+    pub(crate) created: i64,
+    pub(crate) file_name: String,
+    pub(crate) bytes: i64,
+    pub(crate) sha256: String,
+}
+
+/// The kept copies.
+#[derive(Debug, Serialize)]
+pub(crate) struct DownloadList {
+    pub(crate) downloads: Vec<DownloadView>,
+}
+
+impl Protected for DownloadList {
+    const TYPE: &'static str = "Download";
+    const FIELDS: &'static [Field] = &[Field::plain("downloads")];
+}
+
+/// A kept copy, its bytes as they were sent.
+#[derive(Debug, Serialize)]
+pub(crate) struct DownloadFile {
+    pub(crate) id: String,
+    pub(crate) file_name: String,
+    pub(crate) content: String,
+}
+
+impl Protected for DownloadFile {
+    const TYPE: &'static str = "Download";
+    const FIELDS: &'static [Field] = &[
+        Field::plain("id"),
+        Field::plain("file_name"),
+        Field::plain("content"),
+    ];
+}
+
+/// Everything a tenant holds, for the owner at the end of service.
+#[derive(Debug, Serialize)]
+pub(crate) struct TenantExport {
+    pub(crate) tenant: String,
+    /// When the service ended (Unix seconds).
+    pub(crate) service_ended: i64,
+    /// When the end-of-service rules delete the data.
+    pub(crate) deleted_after: i64,
+    pub(crate) clients: Vec<ClientView>,
+    pub(crate) bookings: Vec<BookingView>,
+    pub(crate) payments: Vec<PaymentView>,
+    pub(crate) tariffs: Vec<TariffView>,
+}
+
+impl Protected for TenantExport {
+    const TYPE: &'static str = "Tenant";
+    const FIELDS: &'static [Field] = &[
+        Field::plain("tenant"),
+        Field::plain("service_ended"),
+        Field::plain("deleted_after"),
+        Field::nested("clients", "Client", ClientView::FIELDS),
+        Field::nested("bookings", "Booking", BookingView::FIELDS),
+        Field::nested("payments", "Payment", PaymentView::FIELDS),
+        Field::nested("tariffs", "Tariff", TariffView::FIELDS),
+    ];
+
+    fn subjects(&self) -> Vec<String> {
+        self.clients.iter().flat_map(Protected::subjects).collect()
+    }
 }

@@ -62,7 +62,8 @@ fn decide(
 /// One route to walk: what it asks of the policy, and how to call it.
 struct Route {
     method: &'static str,
-    /// With `{client}`, `{attachment}`, `{user}` replaced per call.
+    /// With `{client}`, `{attachment}`, `{user}`, `{booking}`, `{invoice}`,
+    /// `{tariff}` replaced per call.
     path: &'static str,
     /// (type, action, id placeholder) of every decision the route makes.
     decisions: &'static [(&'static str, &'static str, &'static str)],
@@ -197,6 +198,167 @@ const ROUTES: &[Route] = &[
         fresh_target: true,
     },
     Route {
+        method: "DELETE",
+        path: "/api/users/{user}",
+        decisions: &[("Account", "delete", "user")],
+        body: no_body,
+        fresh_target: true,
+    },
+    Route {
+        method: "POST",
+        path: "/api/users/{user}/second-factor/reset",
+        decisions: &[("Account", "reset_factor", "user")],
+        body: no_body,
+        fresh_target: true,
+    },
+    Route {
+        method: "GET",
+        path: "/api/audit/actions?user={user}",
+        decisions: &[("Audit", "read", "*")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "GET",
+        path: "/api/audit/access?client={client}&field=phone",
+        decisions: &[("Audit", "read", "*")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "GET",
+        path: "/api/incidents/report?user={user}&from=0&to=4102444800",
+        decisions: &[("Incident", "report", "*")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "GET",
+        path: "/api/alerts",
+        decisions: &[("Alert", "read", "*")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "GET",
+        path: "/api/downloads",
+        decisions: &[("Download", "read", "*")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "GET",
+        path: "/api/attachments/{attachment}",
+        decisions: &[("Attachment", "read", "attachment")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "GET",
+        path: "/api/bookings",
+        decisions: &[("Booking", "read", "*")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "POST",
+        path: "/api/clients/{client}/bookings",
+        decisions: &[("Booking", "create", "*"), ("Client", "read", "client")],
+        body: |n| json!({ "starts": 4_100_000_000_i64 + i64::try_from(n).unwrap() * 3600, "minutes": 45 }),
+        fresh_target: false,
+    },
+    Route {
+        method: "PUT",
+        path: "/api/bookings/{booking}",
+        decisions: &[("Booking", "edit", "booking")],
+        body: |_| json!({ "minutes": 60 }),
+        fresh_target: false,
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/bookings/{booking}",
+        decisions: &[("Booking", "delete", "booking")],
+        body: no_body,
+        fresh_target: true,
+    },
+    Route {
+        method: "GET",
+        path: "/api/invoices",
+        decisions: &[("Invoice", "read", "*")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "POST",
+        path: "/api/invoices/{invoice}/payments",
+        decisions: &[("Payment", "create", "*"), ("Invoice", "read", "invoice")],
+        body: |_| json!({ "amount_cents": 100 }),
+        fresh_target: false,
+    },
+    Route {
+        method: "GET",
+        path: "/api/payments",
+        decisions: &[("Payment", "read", "*")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "GET",
+        path: "/api/tariffs",
+        decisions: &[("Tariff", "read", "*")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "POST",
+        path: "/api/tariffs",
+        decisions: &[("Tariff", "create", "*")],
+        body: |n| json!({ "name": format!("Walk {n}"), "price_cents": 1200 }),
+        fresh_target: false,
+    },
+    Route {
+        method: "PUT",
+        path: "/api/tariffs/{tariff}",
+        decisions: &[("Tariff", "edit", "tariff")],
+        body: |_| json!({ "amount_cents": 1300 }),
+        fresh_target: false,
+    },
+    Route {
+        method: "GET",
+        path: "/api/analytics",
+        decisions: &[("Analytics", "read", "*")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "GET",
+        path: "/api/statistics",
+        decisions: &[("Statistics", "read", "*")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "GET",
+        path: "/api/statistics/{user}",
+        decisions: &[("Statistics", "read", "user")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "GET",
+        path: "/api/settings",
+        decisions: &[("Settings", "read", "*")],
+        body: no_body,
+        fresh_target: false,
+    },
+    Route {
+        method: "PUT",
+        path: "/api/settings",
+        decisions: &[("Settings", "edit", "*")],
+        body: |_| json!({ "work_starts": 0, "work_ends": 24 }),
+        fresh_target: false,
+    },
+    Route {
         method: "POST",
         path: "/api/retention/sweep",
         decisions: &[("Retention", "run", "*")],
@@ -224,6 +386,9 @@ struct Targets {
     client: String,
     attachment: String,
     user: String,
+    booking: String,
+    invoice: String,
+    tariff: String,
 }
 
 /// A fresh client (with an attachment) and a fresh Operator, made by the owner.
@@ -246,10 +411,29 @@ fn fresh_targets(owner: &mut Browser, n: usize) -> Targets {
     );
     assert_eq!(a.status, 201, "{}", a.text);
     let user = a.json()["id"].as_str().unwrap().to_owned();
+    let id = |a: common::Answer| {
+        assert_eq!(a.status, 201, "{}", a.text);
+        a.json()["id"].as_str().unwrap().to_owned()
+    };
+    let booking = id(owner.post(
+        &format!("/api/clients/{client}/bookings"),
+        json!({ "starts": 4_000_000_000_i64 + i64::try_from(n).unwrap() * 3600, "minutes": 30, "note": "walk" }),
+    ));
+    let invoice = id(owner.post(
+        &format!("/api/clients/{client}/invoices"),
+        json!({ "amount_cents": 5000 }),
+    ));
+    let tariff = id(owner.post(
+        "/api/tariffs",
+        json!({ "name": format!("Tariff {n}"), "price_cents": 900 }),
+    ));
     Targets {
         client,
         attachment,
         user,
+        booking,
+        invoice,
+        tariff,
     }
 }
 
@@ -257,6 +441,9 @@ fn fill(path: &str, t: &Targets) -> String {
     path.replace("{client}", &t.client)
         .replace("{attachment}", &t.attachment)
         .replace("{user}", &t.user)
+        .replace("{booking}", &t.booking)
+        .replace("{invoice}", &t.invoice)
+        .replace("{tariff}", &t.tariff)
 }
 
 fn id_of<'a>(placeholder: &str, t: &'a Targets) -> &'a str {
@@ -264,6 +451,9 @@ fn id_of<'a>(placeholder: &str, t: &'a Targets) -> &'a str {
         "client" => &t.client,
         "attachment" => &t.attachment,
         "user" => &t.user,
+        "booking" => &t.booking,
+        "invoice" => &t.invoice,
+        "tariff" => &t.tariff,
         _ => "*",
     }
 }
@@ -352,6 +542,9 @@ fn walk(server: &Server, tenant: &str, demo: &Demo, other: &Demo) {
                     client: shared.client.clone(),
                     attachment: shared.attachment.clone(),
                     user: shared.user.clone(),
+                    booking: shared.booking.clone(),
+                    invoice: shared.invoice.clone(),
+                    tariff: shared.tariff.clone(),
                 }
             };
             let what = format!("{tenant} {} {} {}", user.role, route.method, route.path);

@@ -1,0 +1,249 @@
+//! Misuse detection: rules over each tenant's audit stream raise alerts,
+//! kept in the database, shown on the alerts page and posted to the
+//! tenant's webhook.
+//!
+//! The rules watch every record as it is appended (the guard's decisions
+//! and the back office's own records alike):
+//!
+//! | rule | raised when |
+//! |---|---|
+//! | `bulk_export` | a client list leaves as a file |
+//! | `refusal_burst` | one actor is refused [`REFUSAL_BURST`] times within a minute |
+//! | `mass_reads` | one actor reads [`MASS_READS`] different clients within ten minutes |
+//! | `off_hours_read` | client data is read outside the tenant's working hours (once per actor and hour) |
+//! | `view_as` | an administrator starts viewing the app as an employee |
+//! | `restore_drill_failed` | a backup's restore drill fails (system alert) |
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use axum::extract::State;
+use palisade_audit::{Event, Outcome};
+use palisade_axum::{Authorized, Guarded};
+use serde_json::{Value, json};
+
+use crate::app::{Backoffice, random_id};
+use crate::error::{Result, internal};
+use crate::gate::{Alert, Read};
+use crate::views::{AlertList, AlertView};
+
+/// Refusals of one actor within [`REFUSAL_WINDOW`] seconds that raise an alert.
+pub(crate) const REFUSAL_BURST: usize = 10;
+const REFUSAL_WINDOW: i64 = 60;
+/// Different clients read by one actor within [`READS_WINDOW`] seconds that
+/// raise an alert.
+pub(crate) const MASS_READS: usize = 50;
+const READS_WINDOW: i64 = 600;
+
+/// What the rules remember per tenant and actor.
+#[derive(Default)]
+pub(crate) struct AlertState {
+    refusals: HashMap<(String, String), VecDeque<i64>>,
+    reads: HashMap<(String, String), VecDeque<(i64, String)>>,
+    /// `(tenant, actor, rule)` → until when it stays quiet.
+    quiet: HashMap<(String, String, &'static str), i64>,
+}
+
+/// An alert about to be stored.
+struct Raised {
+    rule: &'static str,
+    actor: String,
+    detail: Value,
+}
+
+impl AlertState {
+    fn quiet(
+        &mut self,
+        tenant: &str,
+        actor: &str,
+        rule: &'static str,
+        now: i64,
+        for_s: i64,
+    ) -> bool {
+        let key = (tenant.to_owned(), actor.to_owned(), rule);
+        if self.quiet.get(&key).is_some_and(|until| *until > now) {
+            return true;
+        }
+        self.quiet.insert(key, now + for_s);
+        false
+    }
+
+    /// The alerts `event` raises in `tenant` at `now`, whose working hours
+    /// are given by `working`.
+    fn observe(&mut self, tenant: &str, event: &Event, now: i64, working: bool) -> Vec<Raised> {
+        let mut raised = Vec::new();
+        let actor = event.actor().to_owned();
+        let action = event.action();
+        if action.starts_with("alert.") {
+            return raised;
+        }
+        let key = (tenant.to_owned(), actor.clone());
+        match event.outcome() {
+            Outcome::Denied => {
+                let times = self.refusals.entry(key).or_default();
+                times.push_back(now);
+                while times.front().is_some_and(|t| *t <= now - REFUSAL_WINDOW) {
+                    times.pop_front();
+                }
+                if times.len() >= REFUSAL_BURST {
+                    times.clear();
+                    raised.push(Raised {
+                        rule: "refusal_burst",
+                        actor: actor.clone(),
+                        detail: json!({ "refusals": REFUSAL_BURST, "within_seconds": REFUSAL_WINDOW, "last": action }),
+                    });
+                }
+            }
+            Outcome::Success => {
+                if action == "client.export" {
+                    raised.push(Raised {
+                        rule: "bulk_export",
+                        actor: actor.clone(),
+                        detail: json!({ "resource": event.resource(), "clients": event.subjects().len() }),
+                    });
+                }
+                if action == "account.view_as" {
+                    raised.push(Raised {
+                        rule: "view_as",
+                        actor: actor.clone(),
+                        detail: json!({ "viewed": event.resource() }),
+                    });
+                }
+                let clients: Vec<&String> = event
+                    .subjects()
+                    .iter()
+                    .filter(|s| s.starts_with("client:"))
+                    .collect();
+                if !clients.is_empty() {
+                    if !working && !self.quiet(tenant, &actor, "off_hours_read", now, 3600) {
+                        raised.push(Raised {
+                            rule: "off_hours_read",
+                            actor: actor.clone(),
+                            detail: json!({ "action": action, "clients": clients.len() }),
+                        });
+                    }
+                    let reads = self.reads.entry(key).or_default();
+                    for c in clients {
+                        reads.push_back((now, c.clone()));
+                    }
+                    while reads.front().is_some_and(|(t, _)| *t <= now - READS_WINDOW) {
+                        reads.pop_front();
+                    }
+                    let distinct = reads.iter().map(|(_, c)| c).collect::<HashSet<_>>().len();
+                    if distinct >= MASS_READS
+                        && !self.quiet(tenant, &actor, "mass_reads", now, READS_WINDOW)
+                    {
+                        raised.push(Raised {
+                            rule: "mass_reads",
+                            actor,
+                            detail: json!({ "clients": distinct, "within_seconds": READS_WINDOW }),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+        raised
+    }
+}
+
+impl Backoffice {
+    /// Runs the alert rules over a record just appended to `tenant`'s log
+    /// (at `index`); stores and posts what they raise. A failure here is
+    /// logged, never lost silently, and never fails the request.
+    pub(crate) fn watch(&self, tenant: &str, event: &Event, index: u64) {
+        let now = self.clock.now();
+        let working = self
+            .settings(tenant)
+            .map(|s| s.working(now))
+            .unwrap_or(true);
+        let raised = match self.alert_state.lock() {
+            Ok(mut state) => state.observe(tenant, event, now, working),
+            Err(_) => {
+                tracing::error!("alert state poisoned");
+                return;
+            }
+        };
+        for alert in raised {
+            if let Err(e) =
+                self.store_alert(tenant, alert.rule, &alert.actor, alert.detail, Some(index))
+            {
+                tracing::error!(error = %e, rule = alert.rule, "storing an alert failed");
+            }
+        }
+    }
+
+    /// Stores an alert for `tenant` and posts it to the tenant's webhook.
+    pub(crate) fn store_alert(
+        &self,
+        tenant: &str,
+        rule: &str,
+        actor: &str,
+        detail: Value,
+        record: Option<u64>,
+    ) -> Result<String> {
+        let id = random_id("al")?;
+        let raised = self.clock.now();
+        self.db.exec(
+            "INSERT INTO alerts (id, tenant, rule, actor, raised, detail, record) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                id.clone().into(),
+                tenant.into(),
+                rule.into(),
+                actor.into(),
+                raised.into(),
+                detail.to_string().into(),
+                record.and_then(|r| i64::try_from(r).ok()).into(),
+            ],
+        )?;
+        tracing::warn!(tenant, rule, actor, "alert raised");
+        let webhook = self.settings(tenant).ok().and_then(|s| s.alert_webhook);
+        if let Some(url) = webhook {
+            let body = json!({
+                "id": id, "tenant": tenant, "rule": rule, "actor": actor,
+                "raised": raised, "detail": detail,
+            });
+            // Posted off the request path: a slow receiver delays nobody.
+            std::thread::spawn(move || {
+                let agent = ureq::Agent::config_builder()
+                    .timeout_global(Some(std::time::Duration::from_secs(10)))
+                    .build()
+                    .new_agent();
+                if let Err(e) = agent.post(&url).send_json(&body) {
+                    tracing::error!(error = %e, "alert webhook failed");
+                }
+            });
+        }
+        Ok(id)
+    }
+
+    /// The tenant's alerts, newest first.
+    pub(crate) fn alerts(&self, tenant: &str) -> Result<Vec<AlertView>> {
+        let rows = self.db.query(
+            "SELECT id, rule, actor, raised, detail, record FROM alerts WHERE tenant = $1 ORDER BY raised DESC, id",
+            &[tenant.into()],
+        )?;
+        rows.iter()
+            .map(|row| {
+                Ok(AlertView {
+                    id: row.text("id")?,
+                    rule: row.text("rule")?,
+                    actor: row.text("actor")?,
+                    raised: row.int("raised")?,
+                    detail: serde_json::from_str(&row.text("detail")?).map_err(internal)?,
+                    record: row.opt_int("record"),
+                })
+            })
+            .collect()
+    }
+}
+
+/// `GET /api/alerts`
+pub(crate) async fn list(
+    State(app): State<Arc<Backoffice>>,
+    auth: Authorized<Read, Alert>,
+) -> Result<Guarded<AlertList>> {
+    let tenant = auth.tenant().to_owned();
+    let alerts = app.blocking(move |app| app.alerts(&tenant)).await?;
+    Ok(auth.respond(AlertList { alerts }))
+}
