@@ -124,7 +124,7 @@ impl Guard {
     }
 
     /// Takes one request from `principal`'s allowance of the named quota
-    /// (set with [`GuardBuilder::quota`]), or refuses with 429.
+    /// (set with [`GuardBuilder::with_quota`]), or refuses with 429.
     ///
     /// # Errors
     /// [`Refusal::RateLimited`]; [`Refusal::Internal`] for an unknown quota.
