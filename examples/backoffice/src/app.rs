@@ -592,8 +592,9 @@ impl Backoffice {
     }
 
     /// [`Backoffice::append`] from async code; resolves once the record is
-    /// durable. A PostgreSQL log takes it through its async log, whose
-    /// commits concurrent requests share; a file log on the blocking pool
+    /// durable and the alert rules have seen it. A PostgreSQL log takes it
+    /// through its async log, whose commits concurrent requests share (no
+    /// blocking thread waits for the commit); a file log on the blocking pool
     /// (its store groups concurrent `fsync`s itself).
     pub(crate) async fn append_async(self: &Arc<Self>, tenant: &str, event: Event) -> Result<u64> {
         let cached = self
@@ -616,8 +617,20 @@ impl Backoffice {
                     .decisions()
                     .await
                     .map_err(|e| Error::Storage(e.to_string()))?;
-                let receipt = decisions.append(event).await.map_err(internal)?;
-                Ok(receipt.index)
+                let index = decisions
+                    .append(event.clone())
+                    .await
+                    .map_err(internal)?
+                    .index;
+                // The alert rules read the tenant's settings and store what
+                // they raise (blocking calls), once the record is durable,
+                // as `append` runs them.
+                let tenant = tenant.to_owned();
+                self.blocking(move |app| {
+                    app.watch(&tenant, &event, index);
+                    Ok(index)
+                })
+                .await
             }
             TenantLog::File(_) => {
                 let tenant = tenant.to_owned();
