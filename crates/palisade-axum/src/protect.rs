@@ -102,8 +102,8 @@ enum Format {
     Csv(&'static str),
 }
 
-/// An answer the guard vouches for: made by [`Authorized::respond`](crate::Authorized::respond)
-/// (crate::Authorized::respond), serialized with the field rights of the
+/// An answer the guard vouches for: made by
+/// [`Authorized::respond`](crate::Authorized::respond), serialized with the field rights of the
 /// request's principal. The only way to answer an authorized request with
 /// a body (the guard's layer refuses other bodies).
 #[must_use = "a Guarded value is the answer: return it"]

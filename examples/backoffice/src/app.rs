@@ -601,8 +601,10 @@ impl Backoffice {
     }
 
     /// [`Backoffice::append`] from async code; resolves once the record is
-    /// durable. A PostgreSQL log takes it through its async log, whose
-    /// commits concurrent requests share; a file log on the blocking pool
+    /// durable (the alert rules see it right after, off the request's path).
+    /// A PostgreSQL log takes it
+    /// through its async log, whose commits concurrent requests share (no
+    /// blocking thread waits for the commit); a file log on the blocking pool
     /// (its store groups concurrent `fsync`s itself).
     pub(crate) async fn append_async(self: &Arc<Self>, tenant: &str, event: Event) -> Result<u64> {
         let cached = self
