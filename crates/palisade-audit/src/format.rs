@@ -37,7 +37,8 @@
 //!
 //! The payload commitment ([`payload_commitment`]) is
 //! `SHA-256("palisade-audit payload v1" || 0x00 || salt[32] || payload)` where
-//! `payload` is the JSON text of the payload (at most 1 MiB) and `salt` 32
+//! `payload` is the JSON text of the payload (compact, every object's keys
+//! in byte order, at most 1 MiB) and `salt` 32
 //! random bytes kept beside the record. Erasing a payload deletes the salt
 //! and the JSON; the commitment, and with it every hash and proof, stays as
 //! it was. An erased payload must be covered by a later event whose action is

@@ -23,6 +23,40 @@ pub const MAX_PAYLOAD_LEN: usize = 1 << 20;
 
 const PAYLOAD_DOMAIN: &[u8] = b"palisade-audit payload v1\0";
 
+/// A JSON value serialized with every object's keys in byte order, whatever
+/// order the `Value` keeps them in (serde_json's `preserve_order` feature,
+/// turned on by any crate in the build, keeps insertion order): the same
+/// payload gives the same text, and so the same commitment, in every build.
+struct SortedKeys<'a>(&'a serde_json::Value);
+
+impl serde::Serialize for SortedKeys<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                let mut out = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value) in entries {
+                    out.serialize_entry(key, &SortedKeys(value))?;
+                }
+                out.end()
+            }
+            serde_json::Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&SortedKeys(item))?;
+                }
+                out.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
 /// The salt and JSON text of a payload that has not been erased.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Disclosure {
@@ -131,7 +165,8 @@ impl Sealed {
         let (commitment, payload) = match payload {
             None => (None, PayloadState::None),
             Some(value) => {
-                let json = serde_json::to_vec(&value).map_err(Error::PayloadUnserializable)?;
+                let json = serde_json::to_vec(&SortedKeys(&value))
+                    .map_err(Error::PayloadUnserializable)?;
                 if json.len() > MAX_PAYLOAD_LEN {
                     return Err(Error::FieldTooLong("payload"));
                 }
@@ -541,5 +576,34 @@ impl<'a> Reader<'a> {
         }
         let bytes = self.take(len)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| malformed("record", "string is not UTF-8"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An object whose keys were inserted out of order, nested in arrays and
+    /// objects. With serde_json's `preserve_order` on (a workspace build turns
+    /// it on) the `Value` keeps insertion order; the sealed text must not.
+    #[test]
+    fn payload_text_has_its_keys_in_byte_order_whatever_the_insertion_order() {
+        let mut inner = serde_json::Map::new();
+        inner.insert("zeta".into(), serde_json::json!(1));
+        inner.insert("Alpha".into(), serde_json::json!([{ "b": 2, "a": 1 }]));
+        inner.insert("alpha".into(), serde_json::Value::Null);
+        let mut outer = serde_json::Map::new();
+        outer.insert("shown".into(), serde_json::Value::Object(inner));
+        outer.insert("fields".into(), serde_json::json!(["phone", "email"]));
+        let event = Event::new("staff:alice", "client.read", "clients/7")
+            .with_payload(serde_json::Value::Object(outer));
+        let sealed = Sealed::seal(event, &mut rand_core::OsRng).unwrap();
+        let PayloadState::Present(disclosure) = &sealed.payload else {
+            panic!("the payload is present");
+        };
+        assert_eq!(
+            std::str::from_utf8(disclosure.json()).unwrap(),
+            r#"{"fields":["phone","email"],"shown":{"Alpha":[{"a":1,"b":2}],"alpha":null,"zeta":1}}"#
+        );
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
 use palisade_audit::{
@@ -199,18 +199,6 @@ impl Clock {
     }
 }
 
-/// One tenant's compiled policy at a version, and when the version was
-/// last compared with the database's.
-pub(crate) struct TenantPolicy {
-    pub(crate) version: i64,
-    pub(crate) policy: Arc<Policy>,
-    checked: std::time::Instant,
-}
-
-/// How stale a cached policy may be before its version is checked again:
-/// a change made by another instance is in force here within this time.
-const POLICY_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
-
 /// One tenant's audit log: segment files next to SQLite, or tables in the
 /// tenant's own PostgreSQL schema (shared by every app instance).
 pub(crate) enum TenantLog {
@@ -332,7 +320,8 @@ pub struct Backoffice {
     pub(crate) db: Arc<Db>,
     pub(crate) keyring: Keyring,
     pub(crate) clock: Arc<Clock>,
-    pub(crate) policies: RwLock<HashMap<String, TenantPolicy>>,
+    /// The compiled tenant policies, kept current across instances.
+    pub(crate) policies: Arc<crate::policy_cache::PolicyCache>,
     pub(crate) audit_logs: Mutex<HashMap<String, Arc<TenantLog>>>,
     pub(crate) retention: palisade_retention::Policy,
     pub(crate) masker: Arc<Masker>,
@@ -431,6 +420,14 @@ impl Backoffice {
             palisade_retention::Policy::from_toml(RETENTION_POLICY).map_err(internal)?;
         let masker = Arc::new(Masker::new(Operator::Partial(PartialMask::default())));
         tracing::info!(engine = db.engine(), "back office opened");
+        let policies = Arc::new(crate::policy_cache::PolicyCache::default());
+        if let Some(url) = &config.database_url {
+            crate::policy_cache::PolicyCache::listen(
+                &policies,
+                url.clone(),
+                config.database_ca.clone(),
+            );
+        }
         let db = Arc::new(db);
         let scanner = config.scanner.clone().map(|address| {
             palisade_scan::Scanner::new(address)
@@ -447,7 +444,7 @@ impl Backoffice {
             config,
             keyring,
             clock: Arc::new(Clock::default()),
-            policies: RwLock::new(HashMap::new()),
+            policies,
             audit_logs: Mutex::new(HashMap::new()),
             retention,
             masker,
@@ -673,15 +670,14 @@ impl Backoffice {
 
     // ---- policies -------------------------------------------------------------
 
-    /// The current compiled policy of `tenant`: cached, its version
-    /// compared with the database's at most every [`POLICY_RECHECK`]; a
-    /// change made through this instance is in force at once.
+    /// The current compiled policy of `tenant`: cached, dropped when
+    /// another instance's change is announced (PostgreSQL `NOTIFY`), and its
+    /// version compared with the database's now and then in case a notice
+    /// was missed (see `policy_cache`); a change made through this instance
+    /// is in force at once.
     pub(crate) fn tenant_policy(&self, tenant: &str) -> Result<Arc<Policy>> {
-        if let Ok(cache) = self.policies.read()
-            && let Some(p) = cache.get(tenant)
-            && p.checked.elapsed() < POLICY_RECHECK
-        {
-            return Ok(Arc::clone(&p.policy));
+        if let Some(policy) = self.policies.fresh(tenant) {
+            return Ok(policy);
         }
         let version = self
             .db
@@ -691,12 +687,8 @@ impl Backoffice {
             )?
             .ok_or(Error::NotFound)?
             .int("policy_version")?;
-        if let Ok(mut cache) = self.policies.write()
-            && let Some(p) = cache.get_mut(tenant)
-            && p.version == version
-        {
-            p.checked = std::time::Instant::now();
-            return Ok(Arc::clone(&p.policy));
+        if let Some(policy) = self.policies.confirm(tenant, version) {
+            return Ok(policy);
         }
         self.load_policy(tenant)
     }
@@ -704,13 +696,12 @@ impl Backoffice {
     /// `tenant`'s policy if the cache holds a recently checked one (no
     /// database access: callable from async code).
     pub(crate) fn cached_policy(&self, tenant: &str) -> Option<Arc<Policy>> {
-        let cache = self.policies.read().ok()?;
-        let p = cache.get(tenant)?;
-        (p.checked.elapsed() < POLICY_RECHECK).then(|| Arc::clone(&p.policy))
+        self.policies.fresh(tenant)
     }
 
     /// Reads, compiles and caches `tenant`'s policy.
     fn load_policy(&self, tenant: &str) -> Result<Arc<Policy>> {
+        let generation = self.policies.generation();
         let row = self
             .db
             .query_one(
@@ -720,14 +711,12 @@ impl Backoffice {
             .ok_or(Error::NotFound)?;
         let document = PolicyDocument::from_toml(&row.text("policy")?).map_err(internal)?;
         let policy = Arc::new(document.compile());
-        let entry = TenantPolicy {
-            version: row.int("policy_version")?,
-            policy: Arc::clone(&policy),
-            checked: std::time::Instant::now(),
-        };
-        if let Ok(mut cache) = self.policies.write() {
-            cache.insert(tenant.to_owned(), entry);
-        }
+        self.policies.insert(
+            tenant,
+            row.int("policy_version")?,
+            Arc::clone(&policy),
+            generation,
+        );
         Ok(policy)
     }
 
@@ -769,6 +758,9 @@ impl Backoffice {
                 if n != 1 {
                     return Ok(false);
                 }
+                // Every other instance drops its cached policy when this
+                // commits (PostgreSQL; nothing to tell on SQLite).
+                tx.notify(crate::policy_cache::CHANNEL, tenant)?;
                 also(tx)?;
                 Ok(true)
             })?;

@@ -505,6 +505,21 @@ impl Tx<'_, '_> {
     pub(crate) fn query_one(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
+
+    /// Sends `payload` on the notification `channel` when the transaction
+    /// commits (PostgreSQL's `pg_notify`, to every session that `LISTEN`s,
+    /// on every instance); nothing on SQLite, which has one instance.
+    pub(crate) fn notify(&mut self, channel: &str, payload: &str) -> Result<()> {
+        match self {
+            Tx::Sqlite(_) => Ok(()),
+            Tx::Postgres(c) => pg_exec(
+                &mut **c,
+                "SELECT pg_notify($1, $2)",
+                &[channel.into(), payload.into()],
+            )
+            .map(drop),
+        }
+    }
 }
 
 fn sqlite_exec(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<u64> {

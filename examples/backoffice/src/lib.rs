@@ -23,6 +23,7 @@ mod invoices;
 mod jobs;
 mod keys;
 mod oversight;
+mod policy_cache;
 mod retention;
 mod run;
 mod seed;
