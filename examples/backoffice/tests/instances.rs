@@ -15,113 +15,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::Browser;
-use palisade_backoffice::{Backoffice, Config, Demo, DemoUser};
+use common::{Browser, Instance, now, on, sign_in_real_time as sign_in, spawn, until};
+use palisade_backoffice::{Backoffice, Config, Demo};
 use serde_json::json;
-
-/// One `palisade-backoffice serve` process.
-struct Instance {
-    child: Child,
-    url: String,
-    name: String,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(data: &Path, database: &str) -> Instance {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade-backoffice"))
-        .args([
-            "serve",
-            "--dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--sweep-every",
-            "1",
-            "--data",
-        ])
-        .arg(data)
-        .env("BACKOFFICE_DATABASE_URL", database)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut name) = (None, None);
-    while url.is_none() || name.is_none() {
-        let line = lines.next().expect("the instance started").unwrap();
-        if let Some(rest) = line.strip_prefix("Palisade back office on ") {
-            url = Some(rest.trim_end_matches('/').to_owned());
-        }
-        if let Some(rest) = line.trim().strip_prefix("instance: ") {
-            name = Some(rest.to_owned());
-        }
-    }
-    // Keep draining its output.
-    std::thread::spawn(move || for _ in lines {});
-    Instance {
-        child,
-        url: url.unwrap(),
-        name: name.unwrap(),
-    }
-}
-
-fn now() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
-
-/// Signs in on `url` with the current TOTP code (real time: the instances
-/// run on the system clock) and steps up.
-fn sign_in(url: &str, user: &DemoUser) -> Browser {
-    let mut c = Browser::new(url);
-    let a = c.post(
-        "/api/login",
-        json!({ "tenant": "acme", "email": user.email, "password": user.password.as_str() }),
-    );
-    assert_eq!(a.status, 200, "{}", a.text);
-    let code = user.code_at(now()).unwrap();
-    let a = c.post("/api/login/second-factor", json!({ "code": code.as_str() }));
-    assert_eq!(a.status, 200, "{}", a.text);
-    let a = c.post(
-        "/api/step-up",
-        json!({ "password": user.password.as_str() }),
-    );
-    assert_eq!(a.status, 200, "{}", a.text);
-    c
-}
-
-/// The same session, sent to another instance.
-fn on(url: &str, session: &Browser) -> Browser {
-    let mut c = Browser::new(url);
-    c.cookie = session.cookie.clone();
-    c
-}
-
-/// How long until `check` holds (polled every 20 ms, at most 20 s).
-fn until(mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < Duration::from_secs(20), "never held");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    start.elapsed()
-}
 
 fn runs(database: &str) -> Vec<(String, i64)> {
     let mut db = postgres::Client::connect(database, postgres::NoTls).unwrap();

@@ -274,3 +274,116 @@ impl Browser {
 pub(crate) fn ci() -> bool {
     std::env::var_os("PALISADE_CI").is_some()
 }
+
+// ---- back-office processes (the instances and load tests) -----------------
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use palisade_backoffice::DemoUser;
+use serde_json::json;
+
+/// One `palisade-backoffice serve` process.
+pub(crate) struct Instance {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    pub(crate) name: String,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn spawn(data: &Path, database: &str) -> Instance {
+    spawn_with(data, Some(database))
+}
+
+/// [`spawn`], on SQLite in `data` when `database` is `None`.
+pub(crate) fn spawn_with(data: &Path, database: Option<&str>) -> Instance {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade-backoffice"))
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--sweep-every",
+            "1",
+            "--data",
+        ])
+        .arg(data)
+        .envs(database.map(|url| ("BACKOFFICE_DATABASE_URL", url)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut name) = (None, None);
+    while url.is_none() || name.is_none() {
+        let line = lines.next().expect("the instance started").unwrap();
+        if let Some(rest) = line.strip_prefix("Palisade back office on ") {
+            url = Some(rest.trim_end_matches('/').to_owned());
+        }
+        if let Some(rest) = line.trim().strip_prefix("instance: ") {
+            name = Some(rest.to_owned());
+        }
+    }
+    // Keep draining its output.
+    std::thread::spawn(move || for _ in lines {});
+    Instance {
+        child,
+        url: url.unwrap(),
+        name: name.unwrap(),
+    }
+}
+
+pub(crate) fn now() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+/// Signs in on `url` with the current TOTP code (real time: the instances
+/// run on the system clock) and steps up.
+pub(crate) fn sign_in_real_time(url: &str, user: &DemoUser) -> Browser {
+    let mut c = Browser::new(url);
+    let a = c.post(
+        "/api/login",
+        json!({ "tenant": "acme", "email": user.email, "password": user.password.as_str() }),
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+    let code = user.code_at(now()).unwrap();
+    let a = c.post("/api/login/second-factor", json!({ "code": code.as_str() }));
+    assert_eq!(a.status, 200, "{}", a.text);
+    let a = c.post(
+        "/api/step-up",
+        json!({ "password": user.password.as_str() }),
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+    c
+}
+
+/// The same session, sent to another instance.
+pub(crate) fn on(url: &str, session: &Browser) -> Browser {
+    let mut c = Browser::new(url);
+    c.cookie = session.cookie.clone();
+    c
+}
+
+/// How long until `check` holds (polled every 20 ms, at most 20 s).
+pub(crate) fn until(mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < Duration::from_secs(20), "never held");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
