@@ -9,7 +9,9 @@ cd "$(dirname "$0")/../.."
 
 python3 -c 'import pyotp' 2>/dev/null || pip install -q pyotp
 
-cargo build -q -p palisade-cli
+# The binary the workspace's tests built (features unified across the
+# workspace); built here only when run on its own.
+[ -x "${CARGO_TARGET_DIR:-target}/debug/palisade" ] || cargo build --workspace --locked -q --bins
 bin="${CARGO_TARGET_DIR:-target}/debug/palisade"
 
 checked=0

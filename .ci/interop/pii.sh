@@ -10,4 +10,4 @@ trap 'rm -f "$vectors"' EXIT
 seed=$(( (RANDOM << 15) | RANDOM ))
 echo "palisade-pii differential vs python-stdnum, seed $seed"
 python3 crates/palisade-pii/scripts/gen_differential.py --seed "$seed" > "$vectors"
-PALISADE_PII_DIFFERENTIAL="$vectors" cargo test -q --locked -p palisade-pii --test differential
+PALISADE_PII_DIFFERENTIAL="$vectors" cargo test -q --locked --workspace --test differential
