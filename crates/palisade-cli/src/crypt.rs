@@ -218,7 +218,7 @@ impl StreamArgs {
 /// (1), everything else is malformed input or usage (2).
 fn failure(error: Error) -> Failure {
     match error {
-        Error::Io(e) if e.kind() == io::ErrorKind::BrokenPipe => Failure::output(&e),
+        Error::IoFailed(e) if e.kind() == io::ErrorKind::BrokenPipe => Failure::output(&e),
         error if is_verdict(&error) => Failure::verdict(error),
         error => Failure::input(error),
     }
@@ -290,7 +290,7 @@ fn load(arg: &KeyringArg) -> Result<Loaded, Failure> {
 
 fn keyring_failure(path: &Path, error: Error) -> Failure {
     match error {
-        Error::Io(e) => {
+        Error::IoFailed(e) => {
             Failure::input(format_args!("cannot use keyring `{}`: {e}", path.display()))
         }
         other => Failure::input(other),

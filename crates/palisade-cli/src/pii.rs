@@ -231,10 +231,10 @@ fn mask(args: &MaskArgs) -> CliResult {
         masker
             .mask_stream_parallel(stdin, &mut out, threads)
             .map_err(|e| match e {
-                palisade_pii::Error::Io(io) if io.kind() == io::ErrorKind::BrokenPipe => {
+                palisade_pii::Error::IoFailed(io) if io.kind() == io::ErrorKind::BrokenPipe => {
                     Failure::output(&io)
                 }
-                palisade_pii::Error::Io(io) => {
+                palisade_pii::Error::IoFailed(io) => {
                     Failure::input(format_args!("cannot read or write a stream: {io}"))
                 }
                 other => Failure::input(other),

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use palisade_retention::{PlanItem, Policy, RecordBuf, Severity, Timestamp};
-use serde::Serialize;
 
 use crate::{CliResult, Failure};
 
@@ -244,40 +243,8 @@ fn stream(
     }
 }
 
-#[derive(Serialize)]
-struct Line<'a> {
-    record: &'a str,
-    status: &'a str,
-    action: &'a str,
-    rule: &'a str,
-    due: Option<String>,
-    reason: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hold: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    retained_by: Option<Retained<'a>>,
-}
-
-#[derive(Serialize)]
-struct Retained<'a> {
-    rule: &'a str,
-    until: Option<String>,
-}
-
 fn emit(out: &mut dyn Write, item: &PlanItem<'_, RecordBuf>) -> Result<(), Failure> {
-    let line = Line {
-        record: &item.record.id,
-        status: item.status.as_str(),
-        action: item.action.as_str(),
-        rule: item.rule.name(),
-        due: item.due.map(|due| due.to_string()),
-        reason: item.reason().to_string(),
-        hold: item.hold(),
-        retained_by: item.retention.map(|r| Retained {
-            rule: r.rule.name(),
-            until: r.until.map(|u| u.to_string()),
-        }),
-    };
-    serde_json::to_writer(&mut *out, &line).map_err(|e| Failure::output(&e.into()))?;
+    // The plan line's shape is the library's (`PlanItem`'s `Serialize`).
+    serde_json::to_writer(&mut *out, item).map_err(|e| Failure::output(&e.into()))?;
     out.write_all(b"\n").map_err(write_failed)
 }

@@ -51,7 +51,7 @@ pub enum Error {
     },
     /// Reading or writing a file or stream failed.
     #[error("i/o error: {0}")]
-    Io(#[from] std::io::Error),
+    IoFailed(#[from] std::io::Error),
     /// The operating system's random number generator failed.
     #[error("the operating system random number generator failed")]
     RandomUnavailable,

@@ -74,7 +74,7 @@ impl PinSource {
     fn read(&self) -> Result<Zeroizing<Vec<u8>>> {
         let mut pin = match self {
             Self::File(path) => secret_file::read(path).map_err(|e| match e {
-                Error::Io(io) => {
+                Error::IoFailed(io) => {
                     Error::PinUnavailable(format!("cannot read `{}`: {io}", path.display()))
                 }
                 other => Error::PinUnavailable(other.to_string()),

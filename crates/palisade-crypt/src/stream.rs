@@ -226,7 +226,7 @@ where
             Some((i, Err(e))) if i == index => return (Some((index, e)), side),
             _ => {
                 let stopped = io::Error::other("a stream worker thread stopped");
-                return (Some((index, Error::Io(stopped))), side);
+                return (Some((index, Error::IoFailed(stopped))), side);
             }
         }
     }

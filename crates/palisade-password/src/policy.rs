@@ -135,11 +135,63 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// With the `serde` feature each refusal serializes as an object naming it,
+/// with its bound or word and the sentence [`Display`](fmt::Display) prints:
+/// `{"refusal":"too-short","min":15,"message":"shorter than 15 characters"}`.
+#[cfg(feature = "serde")]
+impl serde::Serialize for Refusal {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> core::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        match self {
+            Refusal::TooShort { min } => {
+                map.serialize_entry("refusal", "too-short")?;
+                map.serialize_entry("min", min)?;
+            }
+            Refusal::TooLong { max } => {
+                map.serialize_entry("refusal", "too-long")?;
+                map.serialize_entry("max", max)?;
+            }
+            Refusal::Common => map.serialize_entry("refusal", "common")?,
+            Refusal::Predictable => map.serialize_entry("refusal", "predictable")?,
+            Refusal::ContextWord(word) => {
+                map.serialize_entry("refusal", "context-word")?;
+                map.serialize_entry("word", word)?;
+            }
+            Refusal::Breached => map.serialize_entry("refusal", "breached")?,
+        }
+        map.serialize_entry("message", &format_args!("{self}"))?;
+        map.end()
+    }
+}
+
 /// The policy's answer: accepted, or refused with every reason.
+///
+/// With the `serde` feature it serializes, for a sign-up form's answer or a
+/// log line, as `{"accepted":false,"refusals":[{"refusal":"common","message":…}]}`
+/// (each [`Refusal`] as its own `Serialize` describes). The password is never
+/// part of it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[must_use]
 pub struct PolicyVerdict {
     refusals: Vec<Refusal>,
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for PolicyVerdict {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> core::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut out = serializer.serialize_struct("PolicyVerdict", 2)?;
+        out.serialize_field("accepted", &self.is_accepted())?;
+        out.serialize_field("refusals", &self.refusals)?;
+        out.end()
+    }
 }
 
 impl PolicyVerdict {

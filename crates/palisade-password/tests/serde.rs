@@ -1,5 +1,6 @@
 //! The `serde` feature: `Params` round trips and is checked on the way in;
-//! `Verdict` serializes in the shape the CLI prints.
+//! `Verdict` serializes in the shape the CLI prints; a policy's verdict
+//! serializes with every refusal and never the password.
 
 #![allow(
     clippy::unwrap_used,
@@ -7,7 +8,7 @@
     reason = "test code: a failed expectation is a test failure"
 )]
 
-use palisade_password::{Params, ParamsBuilder, verify_password};
+use palisade_password::{Context, Params, ParamsBuilder, Password, Policy, verify_password};
 
 #[test]
 fn params_round_trip_and_are_checked_when_read() {
@@ -59,5 +60,46 @@ fn verdicts_serialize_with_scheme_and_reasons() {
             "scheme": "django-pbkdf2-sha256",
             "upgrade_reasons": [],
         })
+    );
+}
+
+#[test]
+fn policy_verdicts_serialize_every_refusal_without_the_password() {
+    let policy = Policy::new();
+    let context = Context::new().word("alice");
+    let refused = policy
+        .check(&Password::new("zalice7").unwrap(), &context)
+        .unwrap();
+    let value = serde_json::to_value(&refused).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({
+            "accepted": false,
+            "refusals": [
+                {"refusal": "too-short", "min": 8, "message": "shorter than 8 characters"},
+                {
+                    "refusal": "context-word",
+                    "word": "alice",
+                    "message": "contains `alice`, a word of the context",
+                },
+            ],
+        })
+    );
+    assert!(!value.to_string().contains("zalice7"), "{value}");
+
+    let common = policy
+        .check(&Password::new("iloveyou").unwrap(), &Context::new())
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&common).unwrap()["refusals"],
+        serde_json::json!([{"refusal": "common", "message": "one of the most common passwords"}])
+    );
+
+    let accepted = policy
+        .check(&Password::new("ink wolf parsley tundra").unwrap(), &context)
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&accepted).unwrap(),
+        serde_json::json!({"accepted": true, "refusals": []})
     );
 }

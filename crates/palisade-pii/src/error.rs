@@ -32,7 +32,7 @@ pub enum Error {
     MaskCharDigit(char),
     /// Reading or writing a stream failed.
     #[error("stream could not be read or written: {0}")]
-    Io(#[from] std::io::Error),
+    IoFailed(#[from] std::io::Error),
     /// Encrypting a value failed (palisade-crypt's error is the source).
     #[cfg(feature = "crypt")]
     #[cfg_attr(docsrs, doc(cfg(feature = "crypt")))]

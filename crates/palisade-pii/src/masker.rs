@@ -16,7 +16,7 @@ const MAX_EXTRA_PASSES: usize = 4;
 
 /// A masking thread that stopped without an answer (it panicked).
 fn stopped() -> crate::Error {
-    crate::Error::Io(std::io::Error::other("a masking thread stopped"))
+    crate::Error::IoFailed(std::io::Error::other("a masking thread stopped"))
 }
 
 /// The start of a PEM block: whether a streamed line holds one (a vectorised

@@ -51,6 +51,13 @@ impl fmt::Display for Status {
     }
 }
 
+/// As its name ([`Status::as_str`]).
+impl serde::Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// An obligation to retain that defers or blocks an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention<'p> {
@@ -61,6 +68,15 @@ pub struct Retention<'p> {
 }
 
 /// One decision of a plan: what to do to which record, and why.
+///
+/// Serialized (one line of a plan, for a log or a job queue) as the
+/// record's id, the status, the action, the rule's name, the due date, the
+/// [`reason`](PlanItem::reason), and when they apply the legal hold and the
+/// obligation to retain:
+/// `{"record":"inv-1","status":"held","action":"delete","rule":"invoices","due":"2031-01-01T00:00:00Z","reason":"…","hold":"case-7"}`,
+/// `"retained_by":{"rule":"tax","until":"2035-01-01T00:00:00Z"}` (`until`
+/// `null` while the obligation's event has not happened). This is the shape
+/// `palisade retention plan` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanItem<'p, R> {
     /// The record, as it was passed in.
@@ -92,6 +108,39 @@ impl<'p, R: Record> PlanItem<'p, R> {
     pub fn reason(&self) -> impl fmt::Display + '_ {
         Reason(self)
     }
+}
+
+impl<R: Record> serde::Serialize for PlanItem<'_, R> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("record", self.record.id())?;
+        map.serialize_entry("status", &self.status)?;
+        map.serialize_entry("action", &self.action)?;
+        map.serialize_entry("rule", self.rule.name())?;
+        map.serialize_entry("due", &self.due.map(|due| due.to_string()))?;
+        map.serialize_entry("reason", &self.reason().to_string())?;
+        if let Some(hold) = self.hold() {
+            map.serialize_entry("hold", hold)?;
+        }
+        if let Some(retention) = self.retention {
+            map.serialize_entry(
+                "retained_by",
+                &RetainedBy {
+                    rule: retention.rule.name(),
+                    until: retention.until.map(|until| until.to_string()),
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+/// The obligation to retain in a serialized [`PlanItem`].
+#[derive(serde::Serialize)]
+struct RetainedBy<'a> {
+    rule: &'a str,
+    until: Option<String>,
 }
 
 struct Reason<'a, 'p, R>(&'a PlanItem<'p, R>);

@@ -78,6 +78,16 @@ impl fmt::Display for Action {
     }
 }
 
+/// As its name ([`Action::as_str`]).
+impl serde::Serialize for Action {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// When a rule's clock starts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Trigger {

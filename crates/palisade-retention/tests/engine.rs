@@ -555,6 +555,68 @@ fn erasure_with_and_without_exemptions() {
 }
 
 #[test]
+fn plan_items_serialize_as_one_line_each() {
+    let policy = Policy::from_toml(ERASURE_POLICY).unwrap();
+    let created = t("2026-01-01T00:00:00Z");
+    let records = vec![
+        RecordBuf::new("invoice", "invoice", created).with_subject("alice"),
+        RecordBuf::new("held-note", "note", created)
+            .with_subject("alice")
+            .with_hold("case-7"),
+        RecordBuf::new("contract", "contract", created).with_subject("alice"),
+    ];
+    let answer: Vec<_> = policy
+        .erase(&records, "alice", t("2026-06-01T00:00:00Z"))
+        .collect();
+    let lines: Vec<_> = answer
+        .iter()
+        .map(|item| serde_json::to_value(item).unwrap())
+        .collect();
+    let reasons: Vec<_> = answer.iter().map(|i| i.reason().to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            serde_json::json!({
+                "record": "invoice",
+                "status": "retained",
+                "action": "delete",
+                // The rule that calls for the action; the one that keeps the
+                // record is `retained_by`'s.
+                "rule": "erasure-request",
+                "due": "2036-01-01T00:00:00Z",
+                "reason": reasons[0],
+                "retained_by": {"rule": "invoices-kept-by-law", "until": "2036-01-01T00:00:00Z"},
+            }),
+            serde_json::json!({
+                "record": "held-note",
+                "status": "held",
+                "action": "delete",
+                "rule": "erasure-request",
+                "due": "2026-06-01T00:00:00Z",
+                "reason": reasons[1],
+                "hold": "case-7",
+            }),
+            serde_json::json!({
+                "record": "contract",
+                "status": "retained",
+                "action": "delete",
+                "rule": "erasure-request",
+                "due": null,
+                "reason": reasons[2],
+                "retained_by": {"rule": "contracts", "until": null},
+            }),
+        ]
+    );
+    // Keys in a fixed order: a plan written as JSON lines diffs cleanly.
+    let text = serde_json::to_string(&answer[1]).unwrap();
+    assert!(
+        text.starts_with(r#"{"record":"held-note","status":"held","action":"delete","rule":"#),
+        "{text}"
+    );
+    assert!(text.ends_with(r#""hold":"case-7"}"#), "{text}");
+}
+
+#[test]
 fn an_erasure_event_on_a_record_drives_the_plan() {
     let policy = Policy::from_toml(ERASURE_POLICY).unwrap();
     let requested = t("2026-03-01T00:00:00Z");

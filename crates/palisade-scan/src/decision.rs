@@ -67,6 +67,39 @@ impl Decision {
     }
 }
 
+/// With the `serde` feature a decision serializes for a log line or an API
+/// answer: `{"decision":"clean","may_store":true}`,
+/// `{"decision":"infected","may_store":false,"signature":"Win.Test.EICAR_HDB-1"}`,
+/// `{"decision":"refused","may_store":false,"error":"…"}` or
+/// `{"decision":"admitted_unscanned","may_store":true,"error":"…"}` (the
+/// error's message, as `Display` prints it).
+#[cfg(feature = "serde")]
+impl serde::Serialize for Decision {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> core::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        let name = match self {
+            Decision::Clean => "clean",
+            Decision::Infected { .. } => "infected",
+            Decision::Refused(_) => "refused",
+            Decision::AdmittedUnscanned(_) => "admitted_unscanned",
+        };
+        map.serialize_entry("decision", name)?;
+        map.serialize_entry("may_store", &self.may_store())?;
+        match self {
+            Decision::Clean => {}
+            Decision::Infected { signature } => map.serialize_entry("signature", signature)?,
+            Decision::Refused(error) | Decision::AdmittedUnscanned(error) => {
+                map.serialize_entry("error", &format_args!("{error}"))?;
+            }
+        }
+        map.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +169,53 @@ mod tests {
             );
             assert!(matches!(&infected, Decision::Infected { signature } if signature == "Eicar"));
             assert!(!infected.may_store());
+        }
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn decisions_and_verdicts_serialize_for_a_log_line() {
+        use serde_json::{json, to_value};
+        let infected = Verdict::Infected {
+            signature: "Win.Test.EICAR_HDB-1".into(),
+        };
+        assert_eq!(
+            to_value(&Verdict::Clean).unwrap(),
+            json!({"verdict": "clean"})
+        );
+        assert_eq!(
+            to_value(&infected).unwrap(),
+            json!({"verdict": "infected", "signature": "Win.Test.EICAR_HDB-1"})
+        );
+        let policy = FailurePolicy::FailOpen;
+        let cases = [
+            (
+                Decision::from_scan(Ok(Verdict::Clean), policy),
+                json!({"decision": "clean", "may_store": true}),
+            ),
+            (
+                Decision::from_scan(Ok(infected), policy),
+                json!({"decision": "infected", "may_store": false, "signature": "Win.Test.EICAR_HDB-1"}),
+            ),
+            (
+                Decision::from_scan(Err(Error::FileTooLarge { limit: 1 }), policy),
+                json!({
+                    "decision": "refused",
+                    "may_store": false,
+                    "error": "the file is larger than the virus scanner accepts (1 bytes)",
+                }),
+            ),
+            (
+                Decision::from_scan(Err(unreachable()), policy),
+                json!({
+                    "decision": "admitted_unscanned",
+                    "may_store": true,
+                    "error": unreachable().to_string(),
+                }),
+            ),
+        ];
+        for (decision, expected) in cases {
+            assert_eq!(to_value(&decision).unwrap(), expected, "{decision:?}");
         }
     }
 }

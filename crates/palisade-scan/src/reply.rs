@@ -19,8 +19,13 @@ pub const MAX_SIGNATURE_LEN: usize = 512;
 const QUOTED_LEN: usize = 120;
 
 /// What the scanner found in a file it read to the end.
+///
+/// With the `serde` feature it serializes as `{"verdict":"clean"}` or
+/// `{"verdict":"infected","signature":"Win.Test.EICAR_HDB-1"}`.
 #[must_use = "a verdict says whether the file may be stored"]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "verdict", rename_all = "snake_case"))]
 pub enum Verdict {
     /// No signature matched (`stream: OK`).
     Clean,

@@ -139,6 +139,7 @@ fn humantime_secs(t: SystemTime) -> u64 {
 
 /// The outcome of an admitted sign-in.
 #[derive(Debug)]
+#[must_use = "a sign-in may still need a local second factor before a session opens"]
 pub enum SignIn {
     /// The provider proved a second factor: open a session for the identity
     /// (ending no later than [`Identity::expires_at`]).

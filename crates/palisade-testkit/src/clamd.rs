@@ -157,7 +157,7 @@ fn write_database(dir: &Path, db: &Path) -> Result<(), Error> {
     let name = strip_unofficial(Clamd::EICAR_MD5_SIGNATURE);
     std::fs::write(db.join("test.hdb"), format!("{md5}:{size}:{name}\n"))
         .map_err(io("writing test.hdb"))?;
-    let hex: String = Clamd::eicar().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = data_encoding::HEXLOWER.encode(&Clamd::eicar());
     let name = strip_unofficial(Clamd::EICAR_BODY_SIGNATURE);
     // Name:TargetType:Offset:HexSignature (any file type, anywhere).
     std::fs::write(db.join("test.ndb"), format!("{name}:0:*:{hex}\n"))

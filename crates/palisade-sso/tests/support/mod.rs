@@ -105,11 +105,8 @@ fn install() -> Result<PathBuf, String> {
         .find(|(name, _)| *name == "package-lock.json")
         .map(|(_, text)| *text)
         .unwrap_or_default();
-    let hash: String = Sha256::digest(lock.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = Sha256::digest(lock.as_bytes());
+    let hash = data_encoding::HEXLOWER.encode(digest.get(..8).unwrap_or_default());
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("palisade-sso-provider-{hash}"));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     for (file, text) in PROVIDER_FILES {
