@@ -28,7 +28,7 @@ age-keygen -o "$work/age.key" 2> /dev/null
 recipient="$(age-keygen -y "$work/age.key")"
 ours=(); theirs=()
 for r in $(seq 1 "$rounds"); do
-  rm -rf "$work/out" "$work/ref"; mkdir -p "$work/out" "$work/ref"
+  rm -rf "$work/out" "$work/ref"; mkdir -m 700 -p "$work/out" "$work/ref"
   t="$( { /usr/bin/time -f '%e %M' "$bin" backup --dev --data "$data" --out "$work/out" --no-drill > /dev/null; } 2>&1 | tail -1)"
   echo "round $r palisade-backoffice backup: ${t% *} s, peak ${t#* } KiB"
   ours+=("${t% *}")
