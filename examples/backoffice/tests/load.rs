@@ -121,6 +121,8 @@ fn seed(data: &std::path::Path, database: Option<&str>) -> Demo {
 /// the CPU that PostgreSQL and the instances used meanwhile.
 fn load(instances: &[&Instance], cookie: &str, label: &str) {
     let ids: Vec<u32> = instances.iter().map(|i| i.child.id()).collect();
+    // PostgreSQL's processes are counted while they live (a server of an
+    // earlier test may be exiting: its CPU is not this run's).
     let pg = || cpu_seconds(|_, name| name == "postgres");
     let apps = || cpu_seconds(|pid, _| ids.contains(&pid));
     let (pg0, app0, began) = (pg(), apps(), Instant::now());
@@ -141,8 +143,8 @@ fn load(instances: &[&Instance], cookie: &str, label: &str) {
         "{label}: {total:.0} reads/s, p99 {p99:?}, {CONNECTIONS} connections; CPU over {wall:.1} s \
          on {cores} cores: PostgreSQL {pg:.1} s ({pg_share:.0}% of the machine), back office {app:.1} s",
         cores = std::thread::available_parallelism().map_or(1, usize::from),
-        pg = pg1 - pg0,
-        pg_share = 100.0 * (pg1 - pg0)
+        pg = (pg1 - pg0).max(0.0),
+        pg_share = 100.0 * (pg1 - pg0).max(0.0)
             / (wall * std::thread::available_parallelism().map_or(1, usize::from) as f64),
         app = app1 - app0,
     );
