@@ -102,6 +102,78 @@ impl PartialMask {
     }
 
     fn apply(&self, kind: Kind, value: &[u8], out: &mut Vec<u8>) {
+        if kind != Kind::Secret && value.is_ascii() {
+            self.apply_ascii(kind, value, out);
+        } else {
+            self.apply_general(kind, value, out);
+        }
+    }
+
+    /// [`PartialMask::apply_general`] for ASCII text, byte by byte: the same
+    /// bytes out (each character is one byte, so character and byte
+    /// positions agree), without the general path's lossy copy and per
+    /// character decoding. `value` is ASCII and `kind` is not
+    /// [`Kind::Secret`].
+    fn apply_ascii(&self, kind: Kind, value: &[u8], out: &mut Vec<u8>) {
+        let mut mc = [0u8; 4];
+        let mask = self.mask_char.encode_utf8(&mut mc).as_bytes();
+        let numeric = kind.is_numeric();
+        let maskable = |b: u8| {
+            (if numeric {
+                b.is_ascii_digit()
+            } else {
+                // `char::is_whitespace` on ASCII: tab, line feed, vertical
+                // tab, form feed, carriage return and space (unlike
+                // `u8::is_ascii_whitespace`, which leaves out vertical tab).
+                !b.is_ascii_punctuation() && !matches!(b, b'\t'..=b'\r' | b' ')
+            }) && !self.ignore.contains(&char::from(b))
+        };
+        let (mut keep_front, tail_end) = match kind {
+            Kind::Email => (
+                1,
+                value
+                    .iter()
+                    .rposition(|&b| b == b'@')
+                    .unwrap_or(value.len()),
+            ),
+            Kind::Iban => (2, value.len()),
+            Kind::Phone if self.keep_country_code && value.first() == Some(&b'+') => (
+                std::str::from_utf8(value).map_or(0, country_code_len),
+                value.len(),
+            ),
+            _ => (0, value.len()),
+        };
+        let head = value.get(..tail_end).unwrap_or(&[]);
+        let total = head.iter().filter(|&&b| maskable(b)).count();
+        let keep_from = if kind == Kind::Email {
+            total
+        } else {
+            total.saturating_sub(self.keep_last)
+        };
+        out.reserve(
+            value
+                .len()
+                .saturating_add(mask.len().saturating_sub(1).saturating_mul(total)),
+        );
+        let mut seen = 0;
+        for &b in head {
+            if maskable(b) {
+                let visible = keep_front > 0 || seen >= keep_from;
+                keep_front = keep_front.saturating_sub(1);
+                seen += 1;
+                if !visible {
+                    out.extend_from_slice(mask);
+                    continue;
+                }
+            }
+            out.push(b);
+        }
+        out.extend_from_slice(value.get(tail_end..).unwrap_or(&[]));
+    }
+
+    /// Partial masking of any text, character by character (invalid UTF-8
+    /// read lossily).
+    fn apply_general(&self, kind: Kind, value: &[u8], out: &mut Vec<u8>) {
         let mut mc = [0u8; 4];
         let mask = self.mask_char.encode_utf8(&mut mc).as_bytes();
         if kind == Kind::Secret {
@@ -294,6 +366,7 @@ mod country_code_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn partial(p: &PartialMask, kind: Kind, v: &str) -> String {
         let mut out = Vec::new();
@@ -323,6 +396,97 @@ mod tests {
             "***-***-32-18"
         );
         assert!(PartialMask::new('7', 1).is_err());
+    }
+
+    fn kinds() -> impl Strategy<Value = Kind> {
+        prop_oneof![
+            Just(Kind::Phone),
+            Just(Kind::Email),
+            Just(Kind::Iban),
+            Just(Kind::PaymentCard),
+            Just(Kind::PlPesel),
+            Just(Kind::IpAddress),
+            Just(Kind::Secret),
+            Just(Kind::Custom("NAME")),
+        ]
+    }
+
+    fn masks() -> impl Strategy<Value = PartialMask> {
+        (
+            prop_oneof![
+                Just('X'),
+                Just('*'),
+                Just('#'),
+                Just('é'),
+                Just('█'),
+                Just(' ')
+            ],
+            0usize..6,
+            any::<bool>(),
+            prop::collection::vec(
+                prop_oneof![
+                    Just('-'),
+                    Just(' '),
+                    Just('@'),
+                    Just('a'),
+                    Just('4'),
+                    Just('ł')
+                ],
+                0..3,
+            ),
+        )
+            .prop_map(|(c, keep, cc, ignore)| {
+                PartialMask::new(c, keep)
+                    .unwrap()
+                    .keep_country_code(cc)
+                    .ignore(ignore)
+            })
+    }
+
+    /// Text shaped like the values masked: telephone numbers with and
+    /// without a calling code, e-mail addresses, IBANs, and any ASCII
+    /// (control characters, every whitespace, punctuation).
+    fn ascii_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\+[0-9]{1,3}[ -]?[0-9 ()./-]{0,16}",
+            "[0-9 ()+-]{0,18}",
+            "[a-z0-9._%+-]{0,12}@[a-z0-9.-@]{0,12}",
+            "[A-Z]{2}[0-9]{2}[ A-Z0-9]{0,24}",
+            "[\\x00-\\x7f]{0,24}",
+        ]
+    }
+
+    proptest! {
+        /// The ASCII fast path writes the same bytes as the general path.
+        #[test]
+        fn ascii_path_equals_general_path(
+            mask in masks(),
+            kind in kinds(),
+            text in ascii_text(),
+        ) {
+            prop_assume!(kind != Kind::Secret);
+            let (mut fast, mut general) = (Vec::new(), Vec::new());
+            mask.apply_ascii(kind, text.as_bytes(), &mut fast);
+            mask.apply_general(kind, text.as_bytes(), &mut general);
+            prop_assert_eq!(fast, general, "{:?} {:?}", kind, text);
+        }
+
+        /// On any input (UTF-8 or not), `apply` agrees with the general path.
+        #[test]
+        fn apply_equals_general_path_on_any_bytes(
+            mask in masks(),
+            kind in kinds(),
+            text in prop_oneof![
+                ascii_text().prop_map(String::into_bytes),
+                any::<String>().prop_map(String::into_bytes),
+                prop::collection::vec(any::<u8>(), 0..24),
+            ],
+        ) {
+            let (mut fast, mut general) = (b"prefix ".to_vec(), b"prefix ".to_vec());
+            mask.apply(kind, &text, &mut fast);
+            mask.apply_general(kind, &text, &mut general);
+            prop_assert_eq!(fast, general);
+        }
     }
 
     #[test]
