@@ -352,7 +352,7 @@ impl Slot {
 
 /// What a [`Guarded`](crate::Guarded) answer tells the layer: the data
 /// subjects it shows, the fields masked, hidden or withheld.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct GuardedMark {
     pub(crate) subjects: Vec<String>,
     pub(crate) masked: Vec<String>,
