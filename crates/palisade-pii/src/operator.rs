@@ -117,17 +117,20 @@ impl PartialMask {
     fn apply_ascii(&self, kind: Kind, value: &[u8], out: &mut Vec<u8>) {
         let mut mc = [0u8; 4];
         let mask = self.mask_char.encode_utf8(&mut mc).as_bytes();
-        let numeric = kind.is_numeric();
-        let maskable = |b: u8| {
-            (if numeric {
-                b.is_ascii_digit()
-            } else {
-                // `char::is_whitespace` on ASCII: tab, line feed, vertical
-                // tab, form feed, carriage return and space (unlike
-                // `u8::is_ascii_whitespace`, which leaves out vertical tab).
-                !b.is_ascii_punctuation() && !matches!(b, b'\t'..=b'\r' | b' ')
-            }) && !self.ignore.contains(&char::from(b))
+        // The maskable ASCII characters, one bit each: the kind's class
+        // but the characters to ignore.
+        let ignored = self
+            .ignore
+            .iter()
+            .filter(|c| c.is_ascii())
+            .fold(0u128, |bits, &c| bits | 1u128 << u32::from(c));
+        let class = if kind.is_numeric() {
+            ASCII_DIGITS
+        } else {
+            ASCII_TEXT
         };
+        let maskable_set = class & !ignored;
+        let maskable = |b: u8| (maskable_set >> (b & 0x7f)) & 1 == 1;
         let (mut keep_front, tail_end) = match kind {
             Kind::Email => (
                 1,
@@ -150,23 +153,39 @@ impl PartialMask {
         } else {
             total.saturating_sub(self.keep_last)
         };
+        let mut seen = 0;
+        let mut masked = |b: u8| {
+            if !maskable(b) {
+                return false;
+            }
+            let visible = keep_front > 0 || seen >= keep_from;
+            keep_front = keep_front.saturating_sub(1);
+            seen += 1;
+            !visible
+        };
+        if let [single] = mask {
+            // A one-byte mask: the value copied, masked characters replaced.
+            let start = out.len();
+            out.extend_from_slice(value);
+            let copied = out.get_mut(start..).unwrap_or(&mut []);
+            for b in copied.iter_mut().take(tail_end) {
+                if masked(*b) {
+                    *b = *single;
+                }
+            }
+            return;
+        }
         out.reserve(
             value
                 .len()
                 .saturating_add(mask.len().saturating_sub(1).saturating_mul(total)),
         );
-        let mut seen = 0;
         for &b in head {
-            if maskable(b) {
-                let visible = keep_front > 0 || seen >= keep_from;
-                keep_front = keep_front.saturating_sub(1);
-                seen += 1;
-                if !visible {
-                    out.extend_from_slice(mask);
-                    continue;
-                }
+            if masked(b) {
+                out.extend_from_slice(mask);
+            } else {
+                out.push(b);
             }
-            out.push(b);
         }
         out.extend_from_slice(value.get(tail_end..).unwrap_or(&[]));
     }
@@ -230,13 +249,41 @@ impl PartialMask {
     }
 }
 
+/// The ASCII characters a partial mask masks, one bit each (bit `b` for
+/// byte `b`): digits in numbers; in other kinds, every character but
+/// punctuation and whitespace as `char::is_whitespace` has it (tab, line
+/// feed, vertical tab, form feed, carriage return, space; unlike
+/// `u8::is_ascii_whitespace`, which leaves out vertical tab).
+const fn ascii_set(numeric: bool) -> u128 {
+    let mut set = 0u128;
+    let mut b = 0u8;
+    while b < 128 {
+        let maskable = if numeric {
+            b.is_ascii_digit()
+        } else {
+            !b.is_ascii_punctuation() && !matches!(b, b'\t'..=b'\r' | b' ')
+        };
+        if maskable {
+            set |= 1 << b;
+        }
+        b += 1;
+    }
+    set
+}
+
+const ASCII_DIGITS: u128 = ascii_set(true);
+const ASCII_TEXT: u128 = ascii_set(false);
+
 /// Digits of the country calling code of an international number (`+48` →
 /// 2), 0 when it has none. Calling codes are a prefix code (ITU-T E.164):
 /// the one assigned code that prefixes the digits after `+` is the number's,
 /// found by looking up its one-, two- and three-digit prefixes in
 /// libphonenumber's metadata, without parsing the whole number.
 fn country_code_len(text: &str) -> usize {
-    crate::phone::country_code(text).map_or(0, |code| code.to_string().len())
+    // The digits of the code as written (`code.to_string().len()`).
+    crate::phone::country_code(text).map_or(0, |code| {
+        code.checked_ilog10().map_or(1, |log| log as usize + 1)
+    })
 }
 
 /// The key of the [`Operator::Hash`] tokens: at least 16 bytes, wiped from
