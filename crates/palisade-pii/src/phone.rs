@@ -513,7 +513,73 @@ pub(crate) fn country_code(text: &str) -> Option<u16> {
             .ok()
             .map(|p| p.code().value());
     }
+    if let Some(answer) = quick_country_code(text) {
+        return answer;
+    }
     parse_national(None, text).map(|(code, _)| code)
+}
+
+/// [`parse_national`]`(None, text)`'s calling code without allocating, for
+/// the common case: a number written `+<digits and punctuation>` of a
+/// region whose national prefix (if any) is stripped without a pattern.
+/// `None` leaves the answer to `parse_national` (every other case: an RFC
+/// 3966 number, no `+`, a region with a `national_prefix_for_parsing`
+/// pattern, a number that is not one).
+fn quick_country_code(text: &str) -> Option<Option<u16>> {
+    if rfc3966(text).is_some() {
+        return None;
+    }
+    let raw = natural(text)?;
+    if !viable(raw) {
+        return None;
+    }
+    let plus = raw.bytes().take_while(|&b| b == b'+').count();
+    if plus == 0 {
+        return None;
+    }
+    // The digits after the pluses (`digits_of`).
+    let mut buffer = [0u8; 32];
+    let mut len = 0;
+    for b in raw.bytes().skip(plus).filter(u8::is_ascii_digit) {
+        *buffer.get_mut(len)? = b;
+        len += 1;
+    }
+    let digits = std::str::from_utf8(buffer.get(..len)?).ok()?;
+    if digits.len() <= 2 || digits.starts_with('0') {
+        return None;
+    }
+    let (code_len, code) = (1..=3).find_map(|n| {
+        digits
+            .get(..n)
+            .and_then(|c| c.parse::<u16>().ok())
+            .filter(|&c| regions_of(c).is_some())
+            .map(|c| (n, c))
+    })?;
+    let mut national = digits.get(code_len..)?;
+    if let Some(r) = source_for(code, national.trim_start_matches('0')) {
+        let m = meta(r)?;
+        if m.national_prefix_for_parsing.is_some() {
+            return None;
+        }
+        // `national_number` without a pattern strips the national prefix,
+        // and the parser strips it once more.
+        let mut potential = national;
+        for _ in 0..2 {
+            if let Some(p) = m.national_prefix
+                && let Some(rest) = potential.strip_prefix(p)
+            {
+                potential = rest;
+            }
+        }
+        if length(r, potential.len()) != Length::TooShort {
+            national = potential;
+        }
+    }
+    if !(2..=17).contains(&national.len()) {
+        return None;
+    }
+    let value: u64 = national.trim_start_matches('0').parse().ok()?;
+    (value < 1 << 56).then_some(Some(code))
 }
 
 #[cfg(test)]
