@@ -21,6 +21,22 @@ use crate::stream::Stream;
 pub struct Field {
     pub(crate) name: &'static str,
     pub(crate) carries: Carries,
+    /// The name needs no escaping in JSON (no quote, backslash or control
+    /// character): written as it is.
+    pub(crate) json_plain: bool,
+}
+
+/// Whether `name` is written in JSON as it is (serde_json escapes control
+/// characters, `"` and `\\`).
+const fn json_plain(name: &str) -> bool {
+    let mut bytes = name.as_bytes();
+    while let [b, rest @ ..] = bytes {
+        if *b < 0x20 || *b == b'"' || *b == b'\\' {
+            return false;
+        }
+        bytes = rest;
+    }
+    true
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -38,6 +54,7 @@ impl Field {
         Field {
             name,
             carries: Carries::Plain,
+            json_plain: json_plain(name),
         }
     }
 
@@ -49,6 +66,7 @@ impl Field {
         Field {
             name,
             carries: Carries::Personal(kind),
+            json_plain: json_plain(name),
         }
     }
 
@@ -64,6 +82,7 @@ impl Field {
         Field {
             name,
             carries: Carries::Nested(type_name, fields),
+            json_plain: json_plain(name),
         }
     }
 }

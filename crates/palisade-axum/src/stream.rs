@@ -232,12 +232,12 @@ impl<'a> Stream<'a> {
         serde_json::Serializer::new(&mut self.out)
     }
 
-    /// `,"key":` (the comma unless `first`).
-    fn key(&mut self, first: &mut bool, key: &str) -> Result<(), GiveUp> {
+    /// `,"name":` (the comma unless `first`).
+    fn key(&mut self, first: &mut bool, field: &Field) -> Result<(), GiveUp> {
         if !std::mem::take(first) {
             self.out.push(b',');
         }
-        write_str(&mut self.out, key)?;
+        write_name(&mut self.out, field)?;
         self.out.push(b':');
         Ok(())
     }
@@ -266,6 +266,18 @@ fn unseen<T: Serialize + ?Sized>(value: &T) -> Result<(), GiveUp> {
     value
         .serialize(Check(&mut serde_json::Serializer::new(std::io::sink())))
         .map_err(|_| GiveUp)
+}
+
+/// A field's name as a JSON string.
+fn write_name(out: &mut Vec<u8>, field: &Field) -> Result<(), GiveUp> {
+    if field.json_plain {
+        out.push(b'"');
+        out.extend_from_slice(field.name.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        write_str(out, field.name)
+    }
 }
 
 fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), GiveUp> {
@@ -443,6 +455,7 @@ impl<'s, 'a> Serializer for Level<'s, 'a> {
             top: self.top,
             first: true,
             seen: 0,
+            next: 0,
         })
     }
 }
@@ -521,6 +534,8 @@ struct LevelObject<'s, 'a> {
     first: bool,
     /// The declared fields serialized so far (one bit each).
     seen: u64,
+    /// The index after the last field serialized.
+    next: usize,
 }
 
 impl LevelObject<'_, '_> {
@@ -549,7 +564,7 @@ impl LevelObject<'_, '_> {
                 }
                 st.path.push_str(field.name);
                 let done = if st.readable(nested_type) {
-                    st.key(&mut self.first, field.name).and_then(|()| {
+                    st.key(&mut self.first, field).and_then(|()| {
                         value.serialize(Level {
                             st: &mut *st,
                             type_name: nested_type,
@@ -567,7 +582,7 @@ impl LevelObject<'_, '_> {
             }
             Carries::Plain | Carries::Personal(_) => match visibility {
                 Visibility::Visible => {
-                    st.key(&mut self.first, field.name)?;
+                    st.key(&mut self.first, field)?;
                     let start = st.out.len();
                     value.serialize(Check(&mut st.json())).map_err(|_| GiveUp)?;
                     if matches!(field.carries, Carries::Personal(_))
@@ -586,7 +601,7 @@ impl LevelObject<'_, '_> {
                         Carries::Personal(kind) => kind,
                         _ => Kind::Custom("REDACTED"),
                     };
-                    st.key(&mut self.first, field.name)?;
+                    st.key(&mut self.first, field)?;
                     st.masked(value, kind)?;
                     note(&mut st.masked, field.name, &st.at, || field.name);
                     Ok(())
@@ -607,12 +622,18 @@ impl ser::SerializeStruct for LevelObject<'_, '_> {
     ) -> Result<(), GiveUp> {
         // An undeclared field is refused by the walk; a field serialized
         // twice is written once by it.
+        // Fields mostly serialize in their declared order: the one after
+        // the last is tried first.
         let fields = self.fields;
-        let (index, field) = fields
-            .iter()
-            .enumerate()
-            .find(|(_, f)| f.name == key)
-            .ok_or(GiveUp)?;
+        let (index, field) = match fields.get(self.next) {
+            Some(f) if f.name == key => (self.next, f),
+            _ => fields
+                .iter()
+                .enumerate()
+                .find(|(_, f)| f.name == key)
+                .ok_or(GiveUp)?,
+        };
+        self.next = index + 1;
         let bit = 1u64
             .checked_shl(u32::try_from(index).map_err(|_| GiveUp)?)
             .ok_or(GiveUp)?;
