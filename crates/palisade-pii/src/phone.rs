@@ -544,19 +544,31 @@ fn quick_country_code(text: &str) -> Option<Option<u16>> {
         *buffer.get_mut(len)? = b;
         len += 1;
     }
-    let digits = std::str::from_utf8(buffer.get(..len)?).ok()?;
-    if digits.len() <= 2 || digits.starts_with('0') {
+    let digits = buffer.get(..len)?;
+    if digits.len() <= 2 || digits.first() == Some(&b'0') {
         return None;
     }
+    // The calling code: the first of the one-, two- and three-digit
+    // prefixes that is one (`parse::<u16>` of ASCII digits).
     let (code_len, code) = (1..=3).find_map(|n| {
-        digits
-            .get(..n)
-            .and_then(|c| c.parse::<u16>().ok())
-            .filter(|&c| regions_of(c).is_some())
-            .map(|c| (n, c))
+        let code = digits
+            .get(..n)?
+            .iter()
+            .fold(0u16, |code, d| code * 10 + u16::from(d - b'0'));
+        regions_of(code).is_some().then_some((n, code))
     })?;
     let mut national = digits.get(code_len..)?;
-    if let Some(r) = source_for(code, national.trim_start_matches('0')) {
+    let zeros = |digits: &[u8]| digits.iter().take_while(|&&d| d == b'0').count();
+    // `source_for`, which looks at the number only for a code shared by
+    // several regions.
+    let judged_by = match regions_of(code)? {
+        [only] => Some(usize::from(*only)),
+        _ => {
+            let trimmed = national.get(zeros(national)..)?;
+            source_for(code, std::str::from_utf8(trimmed).ok()?)
+        }
+    };
+    if let Some(r) = judged_by {
         let m = meta(r)?;
         if m.national_prefix_for_parsing.is_some() {
             return None;
@@ -566,7 +578,7 @@ fn quick_country_code(text: &str) -> Option<Option<u16>> {
         let mut potential = national;
         for _ in 0..2 {
             if let Some(p) = m.national_prefix
-                && let Some(rest) = potential.strip_prefix(p)
+                && let Some(rest) = potential.strip_prefix(p.as_bytes())
             {
                 potential = rest;
             }
@@ -578,7 +590,15 @@ fn quick_country_code(text: &str) -> Option<Option<u16>> {
     if !(2..=17).contains(&national.len()) {
         return None;
     }
-    let value: u64 = national.trim_start_matches('0').parse().ok()?;
+    // The digits after the leading zeros read as a number (at most 17
+    // digits: no overflow); none is not a number.
+    let significant = national.get(zeros(national)..)?;
+    if significant.is_empty() {
+        return None;
+    }
+    let value = significant
+        .iter()
+        .fold(0u64, |value, d| value * 10 + u64::from(d - b'0'));
     (value < 1 << 56).then_some(Some(code))
 }
 
