@@ -216,6 +216,7 @@ impl<'a> Stream<'a> {
         allowed
     }
 
+    #[inline]
     fn enter(&mut self, index: usize) -> Result<(), GiveUp> {
         if self.at.len() >= MAX_DEPTH {
             return Err(GiveUp);
@@ -224,6 +225,7 @@ impl<'a> Stream<'a> {
         Ok(())
     }
 
+    #[inline]
     fn leave(&mut self) {
         self.at.pop();
     }
@@ -233,6 +235,7 @@ impl<'a> Stream<'a> {
     }
 
     /// `,"name":` (the comma unless `first`).
+    #[inline]
     fn key(&mut self, first: &mut bool, field: &Field) -> Result<(), GiveUp> {
         if !std::mem::take(first) {
             self.out.push(b',');
@@ -269,6 +272,7 @@ fn unseen<T: Serialize + ?Sized>(value: &T) -> Result<(), GiveUp> {
 }
 
 /// A field's name as a JSON string.
+#[inline]
 fn write_name(out: &mut Vec<u8>, field: &Field) -> Result<(), GiveUp> {
     if field.json_plain {
         out.push(b'"');
@@ -280,10 +284,20 @@ fn write_name(out: &mut Vec<u8>, field: &Field) -> Result<(), GiveUp> {
     }
 }
 
+/// `text` as a JSON string, as serde_json writes it: as it is between
+/// quotes unless it holds a character serde_json escapes (control
+/// characters, `"`, `\\`).
 fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), GiveUp> {
-    serde_json::Serializer::new(out)
-        .serialize_str(text)
-        .map_err(|_| GiveUp)
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return serde_json::Serializer::new(out)
+            .serialize_str(text)
+            .map_err(|_| GiveUp);
+    }
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+    Ok(())
 }
 
 /// A value at a decided level: an object of `type_name`, a list of them,
@@ -539,6 +553,7 @@ struct LevelObject<'s, 'a> {
 }
 
 impl LevelObject<'_, '_> {
+    #[inline]
     fn visibility(&self, index: usize) -> Visibility {
         self.st
             .rights
