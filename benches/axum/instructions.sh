@@ -12,8 +12,11 @@ set -euo pipefail
 n="${1:-2000}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-cargo build --release -q -p palisade-axum --example overhead
-bin="${CARGO_TARGET_DIR:-$root/target}/release/examples/overhead"
+# BIN: another build of the example (an older commit's, to compare).
+if [ -z "${BIN:-}" ]; then
+    cargo build --release -q -p palisade-axum --example overhead
+fi
+bin="${BIN:-${CARGO_TARGET_DIR:-$root/target}/release/examples/overhead}"
 port="${PORT:-18182}"
 out="$(mktemp -d)"
 valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$bin" "127.0.0.1:$port" \
