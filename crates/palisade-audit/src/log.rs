@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, RngCore, SeedableRng};
 use serde::Serialize;
+use zeroize::Zeroize;
 
 use crate::format::{KEY_FILE, ORIGIN_FILE, PUBLIC_KEY_FILE};
 use crate::proof::bundle::{
@@ -291,14 +292,26 @@ impl LogCore {
     }
 
     pub(crate) fn seal_all(&self, events: Vec<Event>) -> Result<Vec<Sealed>> {
-        let mut slot = self.rng.lock().map_err(|_| Error::LockPoisoned)?;
-        let rng = match &mut *slot {
-            Some(rng) => rng,
-            none => {
-                none.insert(ChaCha20Rng::from_rng(OsRng).map_err(|_| Error::RandomUnavailable)?)
-            }
-        };
-        events.into_iter().map(|e| Sealed::seal(e, rng)).collect()
+        // The batch's salts come from a generator seeded from the shared
+        // one, so that concurrent appends hold its lock only to draw the
+        // seed, not while they serialize and commit their payloads.
+        let mut seed = <ChaCha20Rng as SeedableRng>::Seed::default();
+        {
+            let mut slot = self.rng.lock().map_err(|_| Error::LockPoisoned)?;
+            let rng = match &mut *slot {
+                Some(rng) => rng,
+                none => {
+                    none.insert(ChaCha20Rng::from_rng(OsRng).map_err(|_| Error::RandomUnavailable)?)
+                }
+            };
+            rng.fill_bytes(&mut seed);
+        }
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        seed.zeroize();
+        events
+            .into_iter()
+            .map(|e| Sealed::seal(e, &mut rng))
+            .collect()
     }
 
     pub(crate) fn tree(&self) -> Result<MutexGuard<'_, MerkleTree>> {

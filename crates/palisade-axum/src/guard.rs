@@ -352,7 +352,7 @@ impl Slot {
 
 /// What a [`Guarded`](crate::Guarded) answer tells the layer: the data
 /// subjects it shows, the fields masked, hidden or withheld.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct GuardedMark {
     pub(crate) subjects: Vec<String>,
     pub(crate) masked: Vec<String>,
@@ -427,7 +427,10 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
             "palisade-axum: an authorized request answered with a body that is not Guarded; refused"
         );
     }
-    let mark = mark.unwrap_or_default();
+    let mut mark = mark.unwrap_or_default();
+    // The answer's subjects go in the record of every allowed decision:
+    // moved into the last one's, copied into the others'.
+    let mut allowed_left = pending.iter().filter(|p| p.allowed).count();
     for p in pending {
         let outcome = if !p.allowed {
             Outcome::Denied
@@ -461,9 +464,15 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
             .with_outcome(outcome)
             .with_payload(payload);
         if p.allowed {
-            let shown = mark.subjects.iter().chain(&p.subjects);
+            allowed_left -= 1;
+            let shown = if allowed_left == 0 {
+                std::mem::take(&mut mark.subjects)
+            } else {
+                mark.subjects.clone()
+            };
+            let shown = shown.into_iter().chain(p.subjects);
             for subject in shown.take(palisade_audit::format::MAX_SUBJECTS) {
-                event = event.with_subject(subject.clone());
+                event = event.with_subject(subject);
             }
         }
         if guard

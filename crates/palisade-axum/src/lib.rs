@@ -7,6 +7,7 @@ mod layers;
 mod principal;
 mod protect;
 mod refusal;
+mod stream;
 
 pub use crate::{
     authorized::{Action, Authorized, Fresh, Resource, SignedIn},

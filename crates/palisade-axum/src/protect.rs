@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use palisade_pii::Kind;
@@ -15,16 +14,33 @@ use serde_json::{Map, Value};
 use crate::guard::{Guard, GuardedMark};
 use crate::principal::Principal;
 use crate::refusal::Refusal;
+use crate::stream::Stream;
 
 /// What one serialized field of a [`Protected`] value carries.
 #[derive(Clone, Copy, Debug)]
 pub struct Field {
-    name: &'static str,
-    carries: Carries,
+    pub(crate) name: &'static str,
+    pub(crate) carries: Carries,
+    /// The name needs no escaping in JSON (no quote, backslash or control
+    /// character): written as it is.
+    pub(crate) json_plain: bool,
+}
+
+/// Whether `name` is written in JSON as it is (serde_json escapes control
+/// characters, `"` and `\\`).
+const fn json_plain(name: &str) -> bool {
+    let mut bytes = name.as_bytes();
+    while let [b, rest @ ..] = bytes {
+        if *b < 0x20 || *b == b'"' || *b == b'\\' {
+            return false;
+        }
+        bytes = rest;
+    }
+    true
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Carries {
+pub(crate) enum Carries {
     Plain,
     Personal(Kind),
     Nested(&'static str, &'static [Field]),
@@ -38,6 +54,7 @@ impl Field {
         Field {
             name,
             carries: Carries::Plain,
+            json_plain: json_plain(name),
         }
     }
 
@@ -49,6 +66,7 @@ impl Field {
         Field {
             name,
             carries: Carries::Personal(kind),
+            json_plain: json_plain(name),
         }
     }
 
@@ -64,6 +82,7 @@ impl Field {
         Field {
             name,
             carries: Carries::Nested(type_name, fields),
+            json_plain: json_plain(name),
         }
     }
 }
@@ -163,7 +182,7 @@ impl<T: Protected> Guarded<T> {
 
     /// The value serialized and decided: what the client receives, and
     /// what the audit record says of it.
-    fn protect(&self) -> Result<(Value, GuardedMark), Refusal> {
+    pub(crate) fn protect(&self) -> Result<(Value, GuardedMark), Refusal> {
         let mut value = serde_json::to_value(&self.value).map_err(|e| {
             tracing::error!(error = %e, "palisade-axum: a response did not serialize");
             Refusal::Internal
@@ -296,7 +315,7 @@ impl Walker<'_> {
                     if self.readable(nested_type) {
                         self.walk(value, nested_type, nested_fields, &path)?;
                     } else {
-                        map.remove(field.name);
+                        remove(map, field.name);
                         Self::note(&mut self.mark.withheld, path);
                     }
                 }
@@ -315,7 +334,7 @@ impl Walker<'_> {
                             }
                         }
                         Visibility::Hidden => {
-                            map.remove(field.name);
+                            remove(map, field.name);
                             note_name(&mut self.mark.hidden, field.name);
                         }
                         Visibility::Masked => {
@@ -336,13 +355,20 @@ impl Walker<'_> {
     }
 }
 
+/// Removes `key` from `map`, keeping the order of the other keys (with
+/// serde_json's `preserve_order`, `Map::remove` moves the last key into the
+/// removed one's place).
+fn remove(map: &mut Map<String, Value>, key: &str) {
+    map.retain(|k, _| k != key);
+}
+
 fn note_name(list: &mut Vec<String>, name: &str) {
     if !list.iter().any(|n| n == name) {
         list.push(name.to_owned());
     }
 }
 
-fn mask(guard: &Guard, value: &mut Value, kind: Kind) -> Result<(), Refusal> {
+pub(crate) fn mask(guard: &Guard, value: &mut Value, kind: Kind) -> Result<(), Refusal> {
     let text = match value {
         Value::Null => return Ok(()),
         Value::String(s) => std::mem::take(s),
@@ -365,31 +391,56 @@ fn mask_text(guard: &Guard, kind: Kind, text: &str) -> Result<String, Refusal> {
     })
 }
 
+impl<T: Protected> Guarded<T> {
+    /// The value written as JSON, and what the audit record says of it: in
+    /// one pass by the guarded serializer, or, for the shapes it leaves to
+    /// the walk, through [`Guarded::protect`] (the reference: the serializer
+    /// writes the same text).
+    pub(crate) fn protect_json(&self) -> Result<(Vec<u8>, GuardedMark), Refusal> {
+        let mut stream = Stream::new(&self.policy, &self.principal, &self.guard);
+        if stream.write(&self.value, T::TYPE, T::FIELDS).is_ok() {
+            let (json, mut mark) = stream.finish();
+            mark.subjects = self.value.subjects();
+            return Ok((json, mark));
+        }
+        let (value, mark) = self.protect()?;
+        let json = serde_json::to_vec(&value).map_err(|e| {
+            tracing::error!(error = %e, "palisade-axum: a response did not serialize");
+            Refusal::Internal
+        })?;
+        Ok((json, mark))
+    }
+}
+
 impl<T: Protected> IntoResponse for Guarded<T> {
     fn into_response(self) -> Response {
-        let (value, mark) = match self.protect() {
-            Ok(done) => done,
-            Err(refusal) => return refusal.into_response(),
-        };
-        let mut response = match self.format {
-            Format::Json => (self.status, Json(value)).into_response(),
-            Format::Csv(list) => {
+        let done = match self.format {
+            Format::Json => self
+                .protect_json()
+                .map(|(json, mark)| (self.status, json, mark)),
+            Format::Csv(list) => self.protect().and_then(|(value, mark)| {
                 let columns = T::FIELDS.iter().find_map(|f| match f.carries {
                     Carries::Nested(_, fields) if f.name == list => Some(fields),
                     _ => None,
                 });
-                let csv = match to_csv(&value, list, columns.unwrap_or(&[])) {
-                    Ok(csv) => csv,
-                    Err(refusal) => return refusal.into_response(),
-                };
-                let mut r = (self.status, csv).into_response();
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/csv; charset=utf-8"),
-                );
-                r
-            }
+                let csv = to_csv(&value, list, columns.unwrap_or(&[]))?;
+                Ok((self.status, csv.into_bytes(), mark))
+            }),
         };
+        let (status, body, mark) = match done {
+            Ok(done) => done,
+            Err(refusal) => return refusal.into_response(),
+        };
+        let content_type = match self.format {
+            Format::Json => "application/json",
+            Format::Csv(_) => "text/csv; charset=utf-8",
+        };
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+            body,
+        )
+            .into_response();
         if let Some(name) = self.download
             && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
         {

@@ -652,6 +652,48 @@ impl Masker {
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
+    /// [`Masker::mask_value`] appending to `out`, for callers masking many
+    /// values (a serializer writing a response): no allocation beyond
+    /// `out`'s growth. The same text as `mask_value`.
+    ///
+    /// ```
+    /// use palisade_pii::{Kind, Masker, Operator, PartialMask};
+    ///
+    /// let masker = Masker::new(Operator::Partial(PartialMask::default()));
+    /// let mut out = String::new();
+    /// for phone in ["+48 601 234 211", "+44 20 7946 0958"] {
+    ///     out.clear();
+    ///     masker.mask_value_into(Kind::Phone, phone, &mut out)?;
+    ///     assert!(out.starts_with("+4") && out.contains("XXX"));
+    /// }
+    /// # Ok::<(), palisade_pii::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When the operator fails (see [`Masker::mask`]); `out` keeps what it
+    /// held before.
+    pub fn mask_value_into(&self, kind: Kind, value: &str, out: &mut String) -> Result<()> {
+        let mut bytes = std::mem::take(out).into_bytes();
+        let start = bytes.len();
+        let applied = self.operator.apply(kind, value.as_bytes(), &mut bytes);
+        if applied.is_err() {
+            bytes.truncate(start);
+        }
+        *out = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                // As in `mask_value`: a lossy copy of what the operator
+                // wrote, if it was not UTF-8.
+                let mut bytes = e.into_bytes();
+                let tail = bytes.split_off(start);
+                let mut text = String::from_utf8_lossy(&bytes).into_owned();
+                text.push_str(&String::from_utf8_lossy(&tail));
+                text
+            }
+        };
+        applied
+    }
+
     /// Whether `label`, which the operator wrote for a value of `kind`,
     /// holds a fragment of a secret rule's prefix: for the label operator's
     /// `<KIND>`, looked up.
@@ -676,7 +718,47 @@ impl Masker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::operator::HashKey;
+    use crate::operator::{HashKey, PartialMask};
+
+    /// `mask_value_into` appends exactly what `mask_value` returns, after
+    /// whatever `out` held, with every operator.
+    #[test]
+    fn mask_value_into_appends_mask_value() {
+        let operators = [
+            Operator::Redact,
+            Operator::Label,
+            Operator::Partial(PartialMask::default()),
+            Operator::Partial(PartialMask::new('█', 1).unwrap().ignore(['-'])),
+            Operator::Hash(HashKey::new(&[7; 32]).unwrap()),
+        ];
+        let values = [
+            "+48 601 234 567",
+            "jan.kowalski@example.com",
+            "PL61 1090 1014 0000 0712 1981 2874",
+            "Zażółć gęślą jaźń",
+            "",
+            "+",
+        ];
+        let kinds = [
+            Kind::Phone,
+            Kind::Email,
+            Kind::Iban,
+            Kind::Secret,
+            Kind::Custom("NAME"),
+        ];
+        for operator in operators {
+            let masker = Masker::new(operator);
+            let mut out = String::from("kept ");
+            for value in values {
+                for kind in kinds {
+                    let expected = masker.mask_value(kind, value).unwrap();
+                    out.truncate(5);
+                    masker.mask_value_into(kind, value, &mut out).unwrap();
+                    assert_eq!(out, format!("kept {expected}"), "{kind:?} {value:?}");
+                }
+            }
+        }
+    }
 
     /// xorshift64*: reproducible inputs.
     struct Rng(u64);

@@ -102,6 +102,97 @@ impl PartialMask {
     }
 
     fn apply(&self, kind: Kind, value: &[u8], out: &mut Vec<u8>) {
+        if kind != Kind::Secret && value.is_ascii() {
+            self.apply_ascii(kind, value, out);
+        } else {
+            self.apply_general(kind, value, out);
+        }
+    }
+
+    /// [`PartialMask::apply_general`] for ASCII text, byte by byte: the same
+    /// bytes out (each character is one byte, so character and byte
+    /// positions agree), without the general path's lossy copy and per
+    /// character decoding. `value` is ASCII and `kind` is not
+    /// [`Kind::Secret`].
+    fn apply_ascii(&self, kind: Kind, value: &[u8], out: &mut Vec<u8>) {
+        let mut mc = [0u8; 4];
+        let mask = self.mask_char.encode_utf8(&mut mc).as_bytes();
+        // The maskable ASCII characters, one bit each: the kind's class
+        // but the characters to ignore.
+        let ignored = self
+            .ignore
+            .iter()
+            .filter(|c| c.is_ascii())
+            .fold(0u128, |bits, &c| bits | 1u128 << u32::from(c));
+        let class = if kind.is_numeric() {
+            ASCII_DIGITS
+        } else {
+            ASCII_TEXT
+        };
+        let maskable_set = class & !ignored;
+        let maskable = |b: u8| (maskable_set >> (b & 0x7f)) & 1 == 1;
+        let (mut keep_front, tail_end) = match kind {
+            Kind::Email => (
+                1,
+                value
+                    .iter()
+                    .rposition(|&b| b == b'@')
+                    .unwrap_or(value.len()),
+            ),
+            Kind::Iban => (2, value.len()),
+            Kind::Phone if self.keep_country_code && value.first() == Some(&b'+') => (
+                std::str::from_utf8(value).map_or(0, country_code_len),
+                value.len(),
+            ),
+            _ => (0, value.len()),
+        };
+        let head = value.get(..tail_end).unwrap_or(&[]);
+        let total = head.iter().filter(|&&b| maskable(b)).count();
+        let keep_from = if kind == Kind::Email {
+            total
+        } else {
+            total.saturating_sub(self.keep_last)
+        };
+        let mut seen = 0;
+        let mut masked = |b: u8| {
+            if !maskable(b) {
+                return false;
+            }
+            let visible = keep_front > 0 || seen >= keep_from;
+            keep_front = keep_front.saturating_sub(1);
+            seen += 1;
+            !visible
+        };
+        if let [single] = mask {
+            // A one-byte mask: the value copied, masked characters replaced.
+            let start = out.len();
+            out.extend_from_slice(value);
+            let copied = out.get_mut(start..).unwrap_or(&mut []);
+            for b in copied.iter_mut().take(tail_end) {
+                if masked(*b) {
+                    *b = *single;
+                }
+            }
+            return;
+        }
+        out.reserve(
+            value
+                .len()
+                .saturating_add(mask.len().saturating_sub(1).saturating_mul(total)),
+        );
+        for &b in head {
+            if masked(b) {
+                out.extend_from_slice(mask);
+            } else {
+                out.push(b);
+            }
+        }
+        out.extend_from_slice(value.get(tail_end..).unwrap_or(&[]));
+    }
+
+    /// Partial masking of any text, character by character (invalid UTF-8
+    /// read lossily).
+    fn apply_general(&self, kind: Kind, value: &[u8], out: &mut Vec<u8>) {
         let mut mc = [0u8; 4];
         let mask = self.mask_char.encode_utf8(&mut mc).as_bytes();
         if kind == Kind::Secret {
@@ -158,13 +249,41 @@ impl PartialMask {
     }
 }
 
+/// The ASCII characters a partial mask masks, one bit each (bit `b` for
+/// byte `b`): digits in numbers; in other kinds, every character but
+/// punctuation and whitespace as `char::is_whitespace` has it (tab, line
+/// feed, vertical tab, form feed, carriage return, space; unlike
+/// `u8::is_ascii_whitespace`, which leaves out vertical tab).
+const fn ascii_set(numeric: bool) -> u128 {
+    let mut set = 0u128;
+    let mut b = 0u8;
+    while b < 128 {
+        let maskable = if numeric {
+            b.is_ascii_digit()
+        } else {
+            !b.is_ascii_punctuation() && !matches!(b, b'\t'..=b'\r' | b' ')
+        };
+        if maskable {
+            set |= 1 << b;
+        }
+        b += 1;
+    }
+    set
+}
+
+const ASCII_DIGITS: u128 = ascii_set(true);
+const ASCII_TEXT: u128 = ascii_set(false);
+
 /// Digits of the country calling code of an international number (`+48` →
 /// 2), 0 when it has none. Calling codes are a prefix code (ITU-T E.164):
 /// the one assigned code that prefixes the digits after `+` is the number's,
 /// found by looking up its one-, two- and three-digit prefixes in
 /// libphonenumber's metadata, without parsing the whole number.
 fn country_code_len(text: &str) -> usize {
-    crate::phone::country_code(text).map_or(0, |code| code.to_string().len())
+    // The digits of the code as written (`code.to_string().len()`).
+    crate::phone::country_code(text).map_or(0, |code| {
+        code.checked_ilog10().map_or(1, |log| log as usize + 1)
+    })
 }
 
 /// The key of the [`Operator::Hash`] tokens: at least 16 bytes, wiped from
@@ -294,6 +413,7 @@ mod country_code_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn partial(p: &PartialMask, kind: Kind, v: &str) -> String {
         let mut out = Vec::new();
@@ -323,6 +443,97 @@ mod tests {
             "***-***-32-18"
         );
         assert!(PartialMask::new('7', 1).is_err());
+    }
+
+    fn kinds() -> impl Strategy<Value = Kind> {
+        prop_oneof![
+            Just(Kind::Phone),
+            Just(Kind::Email),
+            Just(Kind::Iban),
+            Just(Kind::PaymentCard),
+            Just(Kind::PlPesel),
+            Just(Kind::IpAddress),
+            Just(Kind::Secret),
+            Just(Kind::Custom("NAME")),
+        ]
+    }
+
+    fn masks() -> impl Strategy<Value = PartialMask> {
+        (
+            prop_oneof![
+                Just('X'),
+                Just('*'),
+                Just('#'),
+                Just('é'),
+                Just('█'),
+                Just(' ')
+            ],
+            0usize..6,
+            any::<bool>(),
+            prop::collection::vec(
+                prop_oneof![
+                    Just('-'),
+                    Just(' '),
+                    Just('@'),
+                    Just('a'),
+                    Just('4'),
+                    Just('ł')
+                ],
+                0..3,
+            ),
+        )
+            .prop_map(|(c, keep, cc, ignore)| {
+                PartialMask::new(c, keep)
+                    .unwrap()
+                    .keep_country_code(cc)
+                    .ignore(ignore)
+            })
+    }
+
+    /// Text shaped like the values masked: telephone numbers with and
+    /// without a calling code, e-mail addresses, IBANs, and any ASCII
+    /// (control characters, every whitespace, punctuation).
+    fn ascii_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\+[0-9]{1,3}[ -]?[0-9 ()./-]{0,16}",
+            "[0-9 ()+-]{0,18}",
+            "[a-z0-9._%+-]{0,12}@[a-z0-9.-@]{0,12}",
+            "[A-Z]{2}[0-9]{2}[ A-Z0-9]{0,24}",
+            "[\\x00-\\x7f]{0,24}",
+        ]
+    }
+
+    proptest! {
+        /// The ASCII fast path writes the same bytes as the general path.
+        #[test]
+        fn ascii_path_equals_general_path(
+            mask in masks(),
+            kind in kinds(),
+            text in ascii_text(),
+        ) {
+            prop_assume!(kind != Kind::Secret);
+            let (mut fast, mut general) = (Vec::new(), Vec::new());
+            mask.apply_ascii(kind, text.as_bytes(), &mut fast);
+            mask.apply_general(kind, text.as_bytes(), &mut general);
+            prop_assert_eq!(fast, general, "{:?} {:?}", kind, text);
+        }
+
+        /// On any input (UTF-8 or not), `apply` agrees with the general path.
+        #[test]
+        fn apply_equals_general_path_on_any_bytes(
+            mask in masks(),
+            kind in kinds(),
+            text in prop_oneof![
+                ascii_text().prop_map(String::into_bytes),
+                any::<String>().prop_map(String::into_bytes),
+                prop::collection::vec(any::<u8>(), 0..24),
+            ],
+        ) {
+            let (mut fast, mut general) = (b"prefix ".to_vec(), b"prefix ".to_vec());
+            mask.apply(kind, &text, &mut fast);
+            mask.apply_general(kind, &text, &mut general);
+            prop_assert_eq!(fast, general);
+        }
     }
 
     #[test]

@@ -314,7 +314,9 @@ fn viable(s: &str) -> bool {
 }
 
 fn digits_of(s: &str) -> String {
-    s.chars().filter(char::is_ascii_digit).collect()
+    let mut digits = String::with_capacity(s.len());
+    digits.extend(s.bytes().filter(u8::is_ascii_digit).map(char::from));
+    digits
 }
 
 /// Where the country calling code comes from (the crate's `Source`, but
@@ -368,6 +370,20 @@ fn national_number(i: usize, national: &mut String) {
 /// `phonenumber::parse(region, text)`: the country calling code and the
 /// national significant number, or `None` where the crate returns an error.
 fn parse(region: Option<Region>, s: &str) -> Option<(u16, String)> {
+    let (code, national) = parse_national(region, s)?;
+    // `NationalNumber`: leading zeros counted, the rest read as a number
+    // below 2^56 (checked by `parse_national`), written back the same way
+    // for validation.
+    let zeros = national.bytes().take_while(|&b| b == b'0').count();
+    let value: u64 = national.get(zeros..)?.parse().ok()?;
+    let mut written = "0".repeat(zeros);
+    written.push_str(&value.to_string());
+    Some((code, written))
+}
+
+/// [`parse`] but for writing the national number back: the country calling
+/// code and the national number's digits.
+fn parse_national(region: Option<Region>, s: &str) -> Option<(u16, String)> {
     let (raw, rfc_prefix) = match rfc3966(s) {
         Some(found) => found,
         None => (natural(s)?, None),
@@ -378,7 +394,8 @@ fn parse(region: Option<Region>, s: &str) -> Option<(u16, String)> {
     let region = region.map(|r| r.0);
     let idd = region.and_then(|r| compiled(r)?.international_prefix.as_ref()?.get());
     let mut national;
-    let mut prefix: Option<String>;
+    // The calling code written before the number (RFC 3966), as digits.
+    let prefix: Option<String>;
     let mut source;
     if let Some(p) = rfc_prefix {
         source = Source::Plus;
@@ -407,42 +424,41 @@ fn parse(region: Option<Region>, s: &str) -> Option<(u16, String)> {
             national.drain(..end);
         }
     }
-    match source {
+    let code: u16 = match source {
         Source::Plus | Source::Idd => {
             if national.len() <= 2 {
                 return None;
             }
             if let Some(p) = &prefix {
-                regions_of(p.parse().ok()?)?;
+                let code = p.parse().ok()?;
+                regions_of(code)?;
+                code
             } else {
                 if national.starts_with('0') {
                     return None;
                 }
-                let len = (1..=3).find(|&len| {
+                let (len, code) = (1..=3).find_map(|len| {
                     national
                         .get(..len)
                         .and_then(|c| c.parse::<u16>().ok())
-                        .is_some_and(|c| regions_of(c).is_some())
+                        .filter(|&c| regions_of(c).is_some())
+                        .map(|c| (len, c))
                 })?;
-                let code: u16 = national.get(..len)?.parse().ok()?;
                 national.drain(..len);
-                prefix = Some(code.to_string());
+                code
             }
         }
         Source::Default => {
             let r = region?;
-            let code = meta(r)?.code.to_string();
-            if national.starts_with(&code)
+            let code = meta(r)?.code;
+            let written = code.to_string();
+            if national.starts_with(&written)
                 && (!general_match(r, &national) || length(r, national.len()) != Length::Possible)
             {
-                national.drain(..code.len());
+                national.drain(..written.len());
             }
-            prefix = Some(code);
+            code
         }
-    }
-    let code: u16 = match &prefix {
-        Some(p) => p.parse().ok()?,
-        None => 0,
     };
     let judged_by = match region {
         Some(r) => Some(r),
@@ -463,16 +479,14 @@ fn parse(region: Option<Region>, s: &str) -> Option<(u16, String)> {
     if !(2..=17).contains(&national.len()) {
         return None;
     }
-    // `NationalNumber`: leading zeros counted, the rest read as a number
-    // below 2^56, written back the same way for validation.
+    // `NationalNumber`: the digits after the leading zeros read as a number
+    // below 2^56.
     let zeros = national.bytes().take_while(|&b| b == b'0').count();
     let value: u64 = national.get(zeros..)?.parse().ok()?;
     if value >= 1 << 56 {
         return None;
     }
-    let mut written = "0".repeat(zeros);
-    written.push_str(&value.to_string());
-    Some((code, written))
+    Some((code, national))
 }
 
 /// `phonenumber::is_valid`: the region's rules accept the number.
@@ -499,7 +513,93 @@ pub(crate) fn country_code(text: &str) -> Option<u16> {
             .ok()
             .map(|p| p.code().value());
     }
-    parse(None, text).map(|(code, _)| code)
+    if let Some(answer) = quick_country_code(text) {
+        return answer;
+    }
+    parse_national(None, text).map(|(code, _)| code)
+}
+
+/// [`parse_national`]`(None, text)`'s calling code without allocating, for
+/// the common case: a number written `+<digits and punctuation>` of a
+/// region whose national prefix (if any) is stripped without a pattern.
+/// `None` leaves the answer to `parse_national` (every other case: an RFC
+/// 3966 number, no `+`, a region with a `national_prefix_for_parsing`
+/// pattern, a number that is not one).
+fn quick_country_code(text: &str) -> Option<Option<u16>> {
+    if rfc3966(text).is_some() {
+        return None;
+    }
+    let raw = natural(text)?;
+    if !viable(raw) {
+        return None;
+    }
+    let plus = raw.bytes().take_while(|&b| b == b'+').count();
+    if plus == 0 {
+        return None;
+    }
+    // The digits after the pluses (`digits_of`).
+    let mut buffer = [0u8; 32];
+    let mut len = 0;
+    for b in raw.bytes().skip(plus).filter(u8::is_ascii_digit) {
+        *buffer.get_mut(len)? = b;
+        len += 1;
+    }
+    let digits = buffer.get(..len)?;
+    if digits.len() <= 2 || digits.first() == Some(&b'0') {
+        return None;
+    }
+    // The calling code: the first of the one-, two- and three-digit
+    // prefixes that is one (`parse::<u16>` of ASCII digits).
+    let (code_len, code) = (1..=3).find_map(|n| {
+        let code = digits
+            .get(..n)?
+            .iter()
+            .fold(0u16, |code, d| code * 10 + u16::from(d - b'0'));
+        regions_of(code).is_some().then_some((n, code))
+    })?;
+    let mut national = digits.get(code_len..)?;
+    let zeros = |digits: &[u8]| digits.iter().take_while(|&&d| d == b'0').count();
+    // `source_for`, which looks at the number only for a code shared by
+    // several regions.
+    let judged_by = match regions_of(code)? {
+        [only] => Some(usize::from(*only)),
+        _ => {
+            let trimmed = national.get(zeros(national)..)?;
+            source_for(code, std::str::from_utf8(trimmed).ok()?)
+        }
+    };
+    if let Some(r) = judged_by {
+        let m = meta(r)?;
+        if m.national_prefix_for_parsing.is_some() {
+            return None;
+        }
+        // `national_number` without a pattern strips the national prefix,
+        // and the parser strips it once more.
+        let mut potential = national;
+        for _ in 0..2 {
+            if let Some(p) = m.national_prefix
+                && let Some(rest) = potential.strip_prefix(p.as_bytes())
+            {
+                potential = rest;
+            }
+        }
+        if length(r, potential.len()) != Length::TooShort {
+            national = potential;
+        }
+    }
+    if !(2..=17).contains(&national.len()) {
+        return None;
+    }
+    // The digits after the leading zeros read as a number (at most 17
+    // digits: no overflow); none is not a number.
+    let significant = national.get(zeros(national)..)?;
+    if significant.is_empty() {
+        return None;
+    }
+    let value = significant
+        .iter()
+        .fold(0u64, |value, d| value * 10 + u64::from(d - b'0'));
+    (value < 1 << 56).then_some(Some(code))
 }
 
 #[cfg(test)]

@@ -423,3 +423,75 @@ fn phone_matches_phonenumber() {
         "too few valid numbers to mean much: {valid} of {compared}"
     );
 }
+
+/// The allocation-free calling code agrees with the full parse wherever it
+/// answers, and `country_code` with the crate: every region's example
+/// numbers written internationally, with and without the national prefix
+/// after the calling code (which the parse strips), grouped, and the random
+/// candidates of `phone_matches_phonenumber`.
+#[test]
+fn quick_country_code_agrees_with_the_parse() {
+    let all = entries();
+    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut texts = Vec::new();
+    for m in &all {
+        let code = m.country_code();
+        let np = m.national_prefix().unwrap_or("");
+        let examples = std::iter::once(m.descriptors().general())
+            .chain(type_descs(m))
+            .filter_map(|d| d.example());
+        for example in examples {
+            for prefix in ["", np, "0"] {
+                texts.push(format!("+{code} {prefix}{example}"));
+                texts.push(format!("+{code}{prefix}{example}"));
+                let grouped = grouped(&mut r, &format!("{prefix}{example}"));
+                texts.push(format!("+{code} {grouped}"));
+            }
+        }
+    }
+    // Lengths at the parser's limits (2 to 17 digits, below 2^56), after
+    // national prefixes and leading zeros.
+    let mut codes: Vec<u16> = all.iter().map(|m| m.country_code()).collect();
+    codes.dedup();
+    for code in codes {
+        for n in 0..=19 {
+            for body in ["9", "1"] {
+                for lead in ["", "0", "01"] {
+                    texts.push(format!("+{code} {lead}{}", body.repeat(n)));
+                }
+            }
+        }
+    }
+    for _ in 0..20_000 {
+        texts.push(candidate(&mut r, &all).1);
+    }
+    let (mut answered, mut wrong) = (0, Vec::new());
+    for text in &texts {
+        if let Some(quick) = quick_country_code(text) {
+            answered += 1;
+            let full = parse_national(None, text).map(|(code, _)| code);
+            if quick != full {
+                wrong.push(format!("{text:?}: quick {quick:?}, parse {full:?}"));
+            }
+        }
+        if let Some(theirs) = theirs_code(text)
+            && country_code(text) != theirs
+        {
+            wrong.push(format!(
+                "{text:?}: ours {:?}, theirs {theirs:?}",
+                country_code(text)
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} differences:\n{}",
+        wrong.len(),
+        wrong[..wrong.len().min(40)].join("\n")
+    );
+    assert!(
+        answered > texts.len() / 4,
+        "the quick path answered {answered} of {}",
+        texts.len()
+    );
+}
