@@ -25,6 +25,7 @@ use crate::log::{CheckpointPolicy, LogCore, TREE_CHUNK, erasure_event, erasure_t
 use crate::proof::bundle::Bundle;
 use crate::proof::checkpoint::{CheckpointSigner, CheckpointVerifier};
 use crate::record::{Record, Sealed};
+use crate::store::file::FileStore;
 use crate::store::{Query, Receipt, Store};
 use crate::verify::{LogReport, StoreChecker};
 use crate::{Erasure, Error, Event, Hash, Result};
@@ -331,6 +332,44 @@ impl<S: AsyncStore> AsyncLogBuilder<S> {
                 counters: Counters::default(),
             }),
         }
+    }
+}
+
+impl AsyncAuditLog<BlockingStore<Arc<FileStore>>> {
+    /// The async log over a file store it shares with a blocking
+    /// [`AuditLog`](crate::AuditLog) (built with
+    /// [`AuditLog::from_shared_file_store`](crate::AuditLog::from_shared_file_store)):
+    /// the same segment files, origin and checkpoint key. Requests append
+    /// through this one (concurrent appends share one `fsync` without a
+    /// blocking thread per request); code that already blocks uses the other.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use palisade_audit::{AsyncAuditLog, AuditLog, Event, FileOptions, FileStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), palisade_audit::Error> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = Arc::new(FileStore::open(dir.path(), FileOptions::default())?);
+    /// let blocking = AuditLog::from_shared_file_store(Arc::clone(&store), None)?;
+    /// let requests = AsyncAuditLog::from_shared_file_store(store, None)?;
+    /// requests.append(Event::new("staff:alice", "customer.read", "customers/4711")).await?;
+    /// blocking.append(Event::new("system", "retention.sweep", "customers"))?;
+    /// assert_eq!(blocking.len()?, 2);
+    /// assert_eq!(requests.origin(), blocking.origin());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_shared_file_store(
+        store: Arc<FileStore>,
+        signer: Option<CheckpointSigner>,
+    ) -> Result<AsyncAuditLog<BlockingStore<Arc<FileStore>>>> {
+        let (origin, signer, last) = crate::log::file_identity(&store, signer)?;
+        let log = AsyncAuditLog::builder(BlockingStore::new(store))
+            .with_signer(origin, signer)
+            .build();
+        log.shared.core.checkpointed(last)?;
+        Ok(log)
     }
 }
 

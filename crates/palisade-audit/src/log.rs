@@ -3,7 +3,7 @@
 //! assembly).
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use rand_chacha::ChaCha20Rng;
@@ -532,35 +532,61 @@ impl AuditLog<FileStore> {
         store: FileStore,
         signer: Option<CheckpointSigner>,
     ) -> Result<AuditLog<FileStore>> {
-        let dir = store.dir()?;
-        let origin = read_or_create_origin(&dir)?;
-        let signer = match signer {
-            Some(signer) => signer,
-            None => {
-                let key_path = dir.join(KEY_FILE);
-                if key_path.exists() {
-                    let text = zeroize::Zeroizing::new(std::fs::read_to_string(&key_path)?);
-                    CheckpointSigner::from_text(&text)?
-                } else {
-                    let signer = CheckpointSigner::generate(&origin)?;
-                    write_atomically(&dir, KEY_FILE, signer.to_text().as_bytes())?;
-                    signer
-                }
-            }
-        };
-        if !dir.join(PUBLIC_KEY_FILE).exists() {
-            let public = signer.verifier().to_text();
-            write_atomically(&dir, PUBLIC_KEY_FILE, public.as_bytes())?;
-        }
+        let (origin, signer, last) = file_identity(&store, signer)?;
         let log = AuditLog::with_store(store).with_signer(origin, signer);
-        let last = log
-            .store
-            .checkpoints()?
-            .last()
-            .map_or(0, |n| parse_checkpoint_unverified(n).map_or(0, |c| c.size));
         log.core.checkpointed(last)?;
         Ok(log)
     }
+}
+
+impl AuditLog<Arc<FileStore>> {
+    /// [`AuditLog::from_file_store`] over a store it shares, with an async
+    /// log (`AsyncAuditLog::from_shared_file_store`, feature `tokio`) for
+    /// example: both write the same segment files, which sequence their
+    /// appends, and sign checkpoints with the directory's key.
+    pub fn from_shared_file_store(
+        store: Arc<FileStore>,
+        signer: Option<CheckpointSigner>,
+    ) -> Result<AuditLog<Arc<FileStore>>> {
+        let (origin, signer, last) = file_identity(&store, signer)?;
+        let log = AuditLog::with_store(store).with_signer(origin, signer);
+        log.core.checkpointed(last)?;
+        Ok(log)
+    }
+}
+
+/// A file log's origin (from its directory, created if missing), its signer
+/// (`signer`, or else the directory's key, created if missing, mode 0600,
+/// with the public key beside it) and the size of its last checkpoint.
+pub(crate) fn file_identity(
+    store: &FileStore,
+    signer: Option<CheckpointSigner>,
+) -> Result<(String, CheckpointSigner, u64)> {
+    let dir = store.dir()?;
+    let origin = read_or_create_origin(&dir)?;
+    let signer = match signer {
+        Some(signer) => signer,
+        None => {
+            let key_path = dir.join(KEY_FILE);
+            if key_path.exists() {
+                let text = zeroize::Zeroizing::new(std::fs::read_to_string(&key_path)?);
+                CheckpointSigner::from_text(&text)?
+            } else {
+                let signer = CheckpointSigner::generate(&origin)?;
+                write_atomically(&dir, KEY_FILE, signer.to_text().as_bytes())?;
+                signer
+            }
+        }
+    };
+    if !dir.join(PUBLIC_KEY_FILE).exists() {
+        let public = signer.verifier().to_text();
+        write_atomically(&dir, PUBLIC_KEY_FILE, public.as_bytes())?;
+    }
+    let last = store
+        .checkpoints()?
+        .last()
+        .map_or(0, |n| parse_checkpoint_unverified(n).map_or(0, |c| c.size));
+    Ok((origin, signer, last))
 }
 
 fn read_or_create_origin(dir: &Path) -> Result<String> {

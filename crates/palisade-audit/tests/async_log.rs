@@ -497,3 +497,49 @@ async fn a_server_without_tls_is_refused() {
         other => panic!("expected a TLS failure, got {other:?}"),
     }
 }
+
+/// A blocking log and an async log over one shared file store (the back
+/// office's requests append through the async one, its jobs through the
+/// other): appends from both, concurrently, form one log with distinct
+/// indexes, and checkpoints from either verify with the directory's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_and_an_async_log_share_one_file_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileStore::open(dir.path(), FileOptions::default()).unwrap());
+    let blocking = Arc::new(AuditLog::from_shared_file_store(Arc::clone(&store), None).unwrap());
+    let requests = AsyncAuditLog::from_shared_file_store(Arc::clone(&store), None).unwrap();
+    assert_eq!(requests.origin(), blocking.origin());
+    assert_eq!(requests.verifier(), blocking.verifier());
+    let jobs = {
+        let blocking = Arc::clone(&blocking);
+        tokio::task::spawn_blocking(move || {
+            (0..100)
+                .map(|i| blocking.append(event(1000 + i)).unwrap().index)
+                .collect::<Vec<_>>()
+        })
+    };
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let requests = requests.clone();
+            tokio::spawn(async move { requests.append(event(i)).await.unwrap().index })
+        })
+        .collect();
+    let mut indexes: BTreeSet<u64> = jobs.await.unwrap().into_iter().collect();
+    for t in tasks {
+        assert!(
+            indexes.insert(t.await.unwrap()),
+            "an index handed out twice"
+        );
+    }
+    assert_eq!(indexes, (0..200).collect());
+    requests.checkpoint().await.unwrap();
+    let verifier = blocking.verifier().unwrap();
+    tokio::task::spawn_blocking(move || blocking.checkpoint().map(drop))
+        .await
+        .unwrap()
+        .unwrap();
+    drop((requests, store));
+    let report = verify_dir(dir.path(), Some(&verifier)).unwrap();
+    assert_eq!(report.records, 200);
+    assert!(report.checkpoints_verified >= 2, "{report:?}");
+}

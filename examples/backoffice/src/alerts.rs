@@ -184,31 +184,100 @@ impl AlertState {
     }
 }
 
+/// How long the alert rules trust a tenant's working hours as last read
+/// (this instance drops its copy when it changes them; another instance's
+/// change is seen within this time).
+pub(crate) const SETTINGS_FRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether `event` reads client data, the only records whose rules depend on
+/// the tenant's working hours.
+fn reads_clients(event: &Event) -> bool {
+    event.outcome() == Outcome::Success
+        && matches!(
+            event.action(),
+            "client.read" | "client.search" | "client.export"
+        )
+        && event.subjects().iter().any(|s| s.starts_with("client:"))
+}
+
 impl Backoffice {
     /// Runs the alert rules over a record just appended to `tenant`'s log
     /// (at `index`); stores and posts what they raise. A failure here is
     /// logged, never lost silently, and never fails the request.
     pub(crate) fn watch(&self, tenant: &str, event: &Event, index: u64) {
         let now = self.clock.now();
-        // Working hours matter (and are read) only for reads of client data.
-        let reads_clients = event.outcome() == Outcome::Success
-            && matches!(
-                event.action(),
-                "client.read" | "client.search" | "client.export"
-            )
-            && event.subjects().iter().any(|s| s.starts_with("client:"));
-        let working = !reads_clients
-            || self
-                .settings(tenant)
-                .map(|s| s.working(now))
-                .unwrap_or(true);
-        let raised = match self.alert_state.lock() {
+        let working = !reads_clients(event) || self.working(tenant, now);
+        let raised = self.raise(tenant, event, now, working);
+        self.store_raised(tenant, raised, index);
+    }
+
+    /// [`Backoffice::watch`] from async code: the rules run in the caller's
+    /// task; the blocking pool is used only to read settings not seen within
+    /// [`SETTINGS_FRESH`] and to store what the rules raise.
+    pub(crate) async fn watch_async(self: &Arc<Self>, tenant: &str, event: &Event, index: u64) {
+        let now = self.clock.now();
+        let working = if !reads_clients(event) {
+            true
+        } else if let Some(working) = self.working_seen(tenant, now) {
+            working
+        } else {
+            let owned = tenant.to_owned();
+            self.blocking(move |app| Ok(app.working(&owned, now)))
+                .await
+                .unwrap_or(true)
+        };
+        let raised = self.raise(tenant, event, now, working);
+        if raised.is_empty() {
+            return;
+        }
+        let owned = tenant.to_owned();
+        let stored = self
+            .blocking(move |app| {
+                app.store_raised(&owned, raised, index);
+                Ok(())
+            })
+            .await;
+        if let Err(e) = stored {
+            tracing::error!(error = %e, "storing alerts failed");
+        }
+    }
+
+    /// Whether `now` is in `tenant`'s working hours, from settings read
+    /// within [`SETTINGS_FRESH`]; `None` when there are none that recent.
+    fn working_seen(&self, tenant: &str, now: i64) -> Option<bool> {
+        let seen = self.settings_seen.lock().ok()?;
+        let (at, settings) = seen.get(tenant)?;
+        (at.elapsed() < SETTINGS_FRESH).then(|| settings.working(now))
+    }
+
+    /// Whether `now` is in `tenant`'s working hours (settings read from the
+    /// database, and remembered); unknown settings count as working hours.
+    fn working(&self, tenant: &str, now: i64) -> bool {
+        match self.settings(tenant) {
+            Ok(settings) => {
+                let working = settings.working(now);
+                if let Ok(mut seen) = self.settings_seen.lock() {
+                    seen.insert(tenant.to_owned(), (std::time::Instant::now(), settings));
+                }
+                working
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// The alerts `event` raises (the rules' memory updated).
+    fn raise(&self, tenant: &str, event: &Event, now: i64, working: bool) -> Vec<Raised> {
+        match self.alert_state.lock() {
             Ok(mut state) => state.observe(tenant, event, now, working),
             Err(_) => {
                 tracing::error!("alert state poisoned");
-                return;
+                Vec::new()
             }
-        };
+        }
+    }
+
+    /// Stores and posts `raised`, raised by record `index`.
+    fn store_raised(&self, tenant: &str, raised: Vec<Raised>, index: u64) {
         for alert in raised {
             if let Err(e) =
                 self.store_alert(tenant, alert.rule, &alert.actor, alert.detail, Some(index))

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
 use palisade_audit::{
-    AsyncAuditLog, AsyncPostgresStore, AuditLog, AuditSink, Bundle, CheckpointSigner,
-    CheckpointVerifier, Event, FileOptions, FileStore, Outcome, PostgresStore, Receipt,
+    AsyncAuditLog, AsyncPostgresStore, AuditLog, AuditSink, BlockingStore, Bundle,
+    CheckpointSigner, CheckpointVerifier, Event, FileOptions, FileStore, Outcome, PostgresStore,
+    Receipt,
 };
 use palisade_crypt::{Context, Keyring};
 use palisade_password::{Limits, LoginLimiter};
@@ -201,9 +202,23 @@ impl Clock {
 
 /// One tenant's audit log: segment files next to SQLite, or tables in the
 /// tenant's own PostgreSQL schema (shared by every app instance).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per tenant, held behind an Arc: never moved around"
+)]
 pub(crate) enum TenantLog {
-    File(AuditLog<FileStore>),
+    File(FileLog),
     Postgres(PostgresLog),
+}
+
+/// A tenant's audit log in segment files, written two ways over one store:
+/// blocking appends for the operations that already run on the blocking
+/// pool, and the async log for the guard's decision records, one per
+/// request, which concurrent requests commit together (one `fsync` per
+/// batch, no blocking thread parked per request). The store sequences both.
+pub(crate) struct FileLog {
+    blocking: AuditLog<Arc<FileStore>>,
+    decisions: AsyncAuditLog<BlockingStore<Arc<FileStore>>>,
 }
 
 /// A tenant's audit log in PostgreSQL, written two ways: blocking appends
@@ -247,7 +262,7 @@ impl PostgresLog {
 impl TenantLog {
     pub(crate) fn append(&self, event: Event) -> palisade_audit::Result<Receipt> {
         match self {
-            TenantLog::File(l) => l.append(event),
+            TenantLog::File(l) => l.blocking.append(event),
             TenantLog::Postgres(l) => l.blocking.append(event),
         }
     }
@@ -256,25 +271,25 @@ impl TenantLog {
         query: &palisade_audit::Query,
     ) -> palisade_audit::Result<Vec<palisade_audit::Record>> {
         match self {
-            TenantLog::File(l) => l.query(query),
+            TenantLog::File(l) => l.blocking.query(query),
             TenantLog::Postgres(l) => l.blocking.query(query),
         }
     }
     pub(crate) fn len(&self) -> palisade_audit::Result<u64> {
         match self {
-            TenantLog::File(l) => l.len(),
+            TenantLog::File(l) => l.blocking.len(),
             TenantLog::Postgres(l) => l.blocking.len(),
         }
     }
     pub(crate) fn export(&self, from: u64, to: u64) -> palisade_audit::Result<Bundle> {
         match self {
-            TenantLog::File(l) => l.export(from, to),
+            TenantLog::File(l) => l.blocking.export(from, to),
             TenantLog::Postgres(l) => l.blocking.export(from, to),
         }
     }
     pub(crate) fn verifier(&self) -> Option<CheckpointVerifier> {
         match self {
-            TenantLog::File(l) => l.verifier(),
+            TenantLog::File(l) => l.blocking.verifier(),
             TenantLog::Postgres(l) => l.blocking.verifier(),
         }
     }
@@ -337,6 +352,10 @@ pub struct Backoffice {
     pub(crate) card_masker: Masker,
     /// What the misuse-detection rules remember (see `alerts`).
     pub(crate) alert_state: Mutex<crate::alerts::AlertState>,
+    /// Tenants' settings as the alert rules last read them, and when (see
+    /// `alerts::SETTINGS_FRESH`).
+    pub(crate) settings_seen:
+        Mutex<HashMap<String, (std::time::Instant, crate::settings::TenantSettings)>>,
     /// This instance's name in job leases (random per start).
     pub(crate) instance: String,
     /// Single sign-on through each tenant's identity provider (see `sso`).
@@ -458,6 +477,7 @@ impl Backoffice {
             ),
             db,
             alert_state: Mutex::new(crate::alerts::AlertState::default()),
+            settings_seen: Mutex::new(HashMap::new()),
             instance: random_id("i")?,
             sso: crate::sso::SsoState::default(),
         })
@@ -515,7 +535,13 @@ impl Backoffice {
                 if !recovery.is_clean() {
                     tracing::warn!(tenant, ?recovery, "audit log recovered after a crash");
                 }
-                TenantLog::File(AuditLog::from_file_store(store, None).map_err(internal)?)
+                let store = Arc::new(store);
+                TenantLog::File(FileLog {
+                    blocking: AuditLog::from_shared_file_store(Arc::clone(&store), None)
+                        .map_err(internal)?,
+                    decisions: AsyncAuditLog::from_shared_file_store(store, None)
+                        .map_err(internal)?,
+                })
             }
             Some(url) => {
                 let schema = audit_schema(tenant);
@@ -598,11 +624,10 @@ impl Backoffice {
     }
 
     /// [`Backoffice::append`] from async code; resolves once the record is
-    /// durable (the alert rules see it right after, off the request's path).
-    /// A PostgreSQL log takes it
-    /// through its async log, whose commits concurrent requests share (no
-    /// blocking thread waits for the commit); a file log on the blocking pool
-    /// (its store groups concurrent `fsync`s itself).
+    /// durable and the alert rules have seen it (and stored what it raised).
+    /// The record goes through the tenant's async log, whose commits
+    /// concurrent requests share (one transaction or `fsync` per batch, no
+    /// blocking thread parked per request).
     pub(crate) async fn append_async(self: &Arc<Self>, tenant: &str, event: Event) -> Result<u64> {
         let cached = self
             .audit_logs
@@ -618,24 +643,22 @@ impl Backoffice {
                 self.blocking(move |app| app.audit(&tenant)).await?
             }
         };
-        match &*log {
-            TenantLog::Postgres(pg) => {
-                let decisions = pg
-                    .decisions()
-                    .await
-                    .map_err(|e| Error::Storage(e.to_string()))?;
-                let receipt = decisions.append(event.clone()).await.map_err(internal)?;
-                // The alert rules read settings and write alerts through the
-                // blocking driver: off the request's path.
-                let (app, tenant, index) = (Arc::clone(self), tenant.to_owned(), receipt.index);
-                tokio::task::spawn_blocking(move || app.watch(&tenant, &event, index));
-                Ok(receipt.index)
-            }
-            TenantLog::File(_) => {
-                let tenant = tenant.to_owned();
-                self.blocking(move |app| app.append(&tenant, event)).await
-            }
-        }
+        let receipt = match &*log {
+            TenantLog::Postgres(pg) => pg
+                .decisions()
+                .await
+                .map_err(|e| Error::Storage(e.to_string()))?
+                .append(event.clone())
+                .await
+                .map_err(internal)?,
+            TenantLog::File(file) => file
+                .decisions
+                .append(event.clone())
+                .await
+                .map_err(internal)?,
+        };
+        self.watch_async(tenant, &event, receipt.index).await;
+        Ok(receipt.index)
     }
 
     /// Appends an event to the tenant's audit log; returns its index.

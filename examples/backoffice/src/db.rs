@@ -370,6 +370,16 @@ impl Db {
                 .map_err(sqlite_error)?;
             conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
                 .map_err(sqlite_error)?;
+            // Query plans that do not depend on bound values: without it
+            // SQLite (3.47 and later) marks a statement whose `LIMIT` or
+            // `LIKE` takes a parameter as expired on every new binding, and
+            // re-parses and re-plans it on each execution (the statement
+            // cache then saves nothing for the client list).
+            conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                true,
+            )
+            .map_err(sqlite_error)?;
             conns.push(conn);
         }
         let db = Db::Sqlite(Pool::new(conns));

@@ -90,6 +90,9 @@ impl Backoffice {
                 tenant.into(),
             ],
         )?;
+        if let Ok(mut seen) = self.settings_seen.lock() {
+            seen.remove(tenant);
+        }
         Ok(())
     }
 }

@@ -132,3 +132,44 @@ pub trait Store: Send + Sync {
     /// Every stored checkpoint, oldest first.
     fn checkpoints(&self) -> Result<Vec<String>>;
 }
+
+/// A shared store is a store: a blocking [`AuditLog`](crate::AuditLog) and
+/// an async log (through `BlockingStore`) can write the same files, since
+/// the store sequences appends itself.
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn len(&self) -> Result<u64> {
+        (**self).len()
+    }
+
+    fn is_empty(&self) -> Result<bool> {
+        (**self).is_empty()
+    }
+
+    fn append(&self, batch: Vec<Sealed>) -> Result<Vec<Receipt>> {
+        (**self).append(batch)
+    }
+
+    fn read(&self, start: u64, end: u64) -> Result<Vec<Record>> {
+        (**self).read(start, end)
+    }
+
+    fn leaf_hashes(&self, start: u64, end: u64) -> Result<Vec<Hash>> {
+        (**self).leaf_hashes(start, end)
+    }
+
+    fn query(&self, query: &Query) -> Result<Vec<Record>> {
+        (**self).query(query)
+    }
+
+    fn erase_payload(&self, index: u64) -> Result<bool> {
+        (**self).erase_payload(index)
+    }
+
+    fn add_checkpoint(&self, note: &str) -> Result<()> {
+        (**self).add_checkpoint(note)
+    }
+
+    fn checkpoints(&self) -> Result<Vec<String>> {
+        (**self).checkpoints()
+    }
+}
