@@ -68,6 +68,18 @@ pub struct Problem {
     pub message: String,
 }
 
+impl Problem {
+    /// A problem anchored to a line only (or to nothing).
+    pub(crate) fn at_line(severity: Severity, line: Option<usize>, message: String) -> Problem {
+        Problem {
+            severity,
+            line,
+            column: None,
+            message,
+        }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let severity = match self.severity {

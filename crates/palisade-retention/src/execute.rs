@@ -5,8 +5,8 @@ use std::fmt;
 use palisade_audit::{AuditSink, Event, Outcome, Receipt};
 
 use crate::plan::{PlanItem, Status};
-use crate::policy::Action;
 use crate::record::Record;
+use crate::rule::Action;
 
 /// The error an [`Executor`] returns when an action fails.
 pub type ActionError = Box<dyn std::error::Error + Send + Sync>;
