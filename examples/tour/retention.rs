@@ -32,9 +32,6 @@ impl Executor<RecordBuf> for HelpDesk {
         std::fs::remove_file(self.file(record))?;
         Ok(())
     }
-    fn anonymize(&mut self, _record: &RecordBuf) -> Result<(), ActionError> {
-        Err("this help desk has no masking hook yet".into())
-    }
     fn crypto_shred(&mut self, record: &RecordBuf) -> Result<(), ActionError> {
         self.record_keys
             .remove(record.id())

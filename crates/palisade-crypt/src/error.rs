@@ -38,9 +38,13 @@ pub enum Error {
     /// The keyring has used up its key ids.
     #[error("the keyring has no key ids left")]
     KeyIdsExhausted,
-    /// A keyring or key file could not be parsed or is inconsistent.
+    /// A keyring or key file could not be parsed, is inconsistent, or could
+    /// not be written. The cause says what is wrong: the JSON parser's or
+    /// writer's error for a wrapped keyring, or a rule of the format the
+    /// file breaks. It never quotes key material: for a plain keyring, whose
+    /// keys are in clear, a parser error is reduced to its kind and place.
     #[error("invalid key file: {0}")]
-    KeyFileInvalid(String),
+    KeyFileInvalid(#[source] Cause),
     /// A secret file is readable or writable by group or others.
     #[error("`{path}` is accessible by group or others (mode {mode:o}): run `chmod 600` on it")]
     FileInsecure {
@@ -105,9 +109,11 @@ pub enum Error {
     #[error("the PKCS#11 token's user PIN is locked: the security officer must reset it")]
     PinLocked,
     /// The PIN could not be read: its file is missing, empty or readable by
-    /// others, or its environment variable is unset or empty.
+    /// others, or its environment variable is unset or empty. The cause is
+    /// the file's [`std::io::Error`] (under the file name), this crate's
+    /// [`Error::FileInsecure`], or what is wrong with the variable.
     #[error("cannot read the PIN: {0}")]
-    PinUnavailable(String),
+    PinUnavailable(#[source] Cause),
     /// No key-encryption key with this label is on the token.
     #[error("no key-encryption key labelled `{0}` on the token")]
     KekUnknown(String),
@@ -135,9 +141,32 @@ pub enum Error {
     },
 }
 
-/// The underlying error of a failed key provider, as the provider reported
-/// it; any error type, or a `String`, converts into it with `.into()`.
+/// The underlying error of a failed key provider, an unreadable PIN or an
+/// invalid key file; any error type, or a `String`, converts into it with
+/// `.into()`.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An underlying error with what was being done when it happened, as a
+/// [`Cause`]: `cannot read `/etc/pin`: No such file or directory`.
+#[derive(Debug, thiserror::Error)]
+#[error("{doing}: {source}")]
+pub(crate) struct While<E: std::error::Error + 'static> {
+    /// What was being done (`wrapped keyring`, ``cannot read `/etc/pin` ``).
+    pub(crate) doing: String,
+    /// What went wrong.
+    #[source]
+    pub(crate) source: E,
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> While<E> {
+    /// `source`, met while `doing`, as a [`Cause`].
+    pub(crate) fn cause(doing: impl Into<String>, source: E) -> Cause {
+        Box::new(While {
+            doing: doing.into(),
+            source,
+        })
+    }
+}
 
 /// The result type of the crate.
 pub type Result<T> = core::result::Result<T, Error>;

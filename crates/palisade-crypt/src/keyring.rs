@@ -72,9 +72,9 @@ impl Keyring {
                     .insert(*id, KeyVersion::new(SecretKey::from_bytes(*key))?)
                     .is_some()
             {
-                return Err(Error::KeyFileInvalid(format!(
-                    "key id `{id}` is zero or given twice"
-                )));
+                return Err(Error::KeyFileInvalid(
+                    format!("key id `{id}` is zero or given twice").into(),
+                ));
             }
         }
         let (&primary, _) = map
@@ -227,7 +227,7 @@ impl Keyring {
         // leave unwiped copies of key material behind).
         let mut out = Zeroizing::new(Vec::with_capacity(512 + 128 * self.keys.len()));
         serde_json::to_writer_pretty(&mut *out, &file)
-            .map_err(|e| Error::KeyFileInvalid(e.to_string()))?;
+            .map_err(|e| Error::KeyFileInvalid(Box::new(e)))?;
         out.push(b'\n');
         Ok(out)
     }
@@ -236,19 +236,17 @@ impl Keyring {
     /// fields, unique ids, 32-byte keys, the primary present and at or above
     /// the minimum decryption version.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let file: FileIn<'_> =
-            serde_json::from_slice(bytes).map_err(|e| Error::KeyFileInvalid(without_input(&e)))?;
+        let file: FileIn<'_> = serde_json::from_slice(bytes)
+            .map_err(|e| Error::KeyFileInvalid(Box::new(JsonInvalid::from(&e))))?;
         if file.format != FORMAT {
-            return Err(Error::KeyFileInvalid(format!(
-                "format `{}` is not `{FORMAT}`",
-                file.format
-            )));
+            return Err(Error::KeyFileInvalid(
+                format!("format `{}` is not `{FORMAT}`", file.format).into(),
+            ));
         }
         if file.version != FORMAT_VERSION {
-            return Err(Error::KeyFileInvalid(format!(
-                "unsupported version `{}`",
-                file.version
-            )));
+            return Err(Error::KeyFileInvalid(
+                format!("unsupported version `{}`", file.version).into(),
+            ));
         }
         let mut keys = BTreeMap::new();
         for entry in &file.keys {
@@ -259,23 +257,24 @@ impl Keyring {
                 .insert(entry.id, KeyVersion::new(decode_key(entry.key)?)?)
                 .is_some()
             {
-                return Err(Error::KeyFileInvalid(format!(
-                    "key id `{}` is given twice",
-                    entry.id
-                )));
+                return Err(Error::KeyFileInvalid(
+                    format!("key id `{}` is given twice", entry.id).into(),
+                ));
             }
         }
         if !keys.contains_key(&file.primary) {
-            return Err(Error::KeyFileInvalid(format!(
-                "primary key `{}` is missing",
-                file.primary
-            )));
+            return Err(Error::KeyFileInvalid(
+                format!("primary key `{}` is missing", file.primary).into(),
+            ));
         }
         if file.min_decryption_version == 0 || file.min_decryption_version > file.primary {
-            return Err(Error::KeyFileInvalid(format!(
-                "minimum decryption version `{}` is outside 1..=primary",
-                file.min_decryption_version
-            )));
+            return Err(Error::KeyFileInvalid(
+                format!(
+                    "minimum decryption version `{}` is outside 1..=primary",
+                    file.min_decryption_version
+                )
+                .into(),
+            ));
         }
         Ok(Self {
             keys,
@@ -329,16 +328,31 @@ impl fmt::Debug for Keyring {
     }
 }
 
-/// serde_json's messages can quote the input, which here is key material:
-/// keep only the category and position.
-fn without_input(e: &serde_json::Error) -> String {
-    let category = match e.classify() {
-        serde_json::error::Category::Io => "cannot read",
-        serde_json::error::Category::Syntax => "not valid JSON",
-        serde_json::error::Category::Data => "unexpected or missing field",
-        serde_json::error::Category::Eof => "unexpected end",
-    };
-    format!("{category} at line {} column {}", e.line(), e.column())
+/// Why a keyring file is not the JSON expected, without serde_json's
+/// message: that can quote the input, which here is key material. Only the
+/// kind of error and its place are kept, so it has no source.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} at line {line} column {column}")]
+struct JsonInvalid {
+    kind: &'static str,
+    line: usize,
+    column: usize,
+}
+
+impl From<&serde_json::Error> for JsonInvalid {
+    fn from(e: &serde_json::Error) -> Self {
+        let kind = match e.classify() {
+            serde_json::error::Category::Io => "cannot read",
+            serde_json::error::Category::Syntax => "not valid JSON",
+            serde_json::error::Category::Data => "unexpected or missing field",
+            serde_json::error::Category::Eof => "unexpected end",
+        };
+        JsonInvalid {
+            kind,
+            line: e.line(),
+            column: e.column(),
+        }
+    }
 }
 
 fn decode_key(text: &str) -> Result<SecretKey> {

@@ -21,6 +21,7 @@ use cryptoki::slot::Slot;
 use cryptoki::types::RawAuthPin;
 use zeroize::Zeroizing;
 
+use crate::error::While;
 use crate::key::{KEY_LEN, fill_random};
 use crate::provider::{DataKey, KeyProvider, WrappedKey};
 use crate::{Context, Error, Result, secret_file};
@@ -74,17 +75,18 @@ impl PinSource {
     fn read(&self) -> Result<Zeroizing<Vec<u8>>> {
         let mut pin = match self {
             Self::File(path) => secret_file::read(path).map_err(|e| match e {
-                Error::IoFailed(io) => {
-                    Error::PinUnavailable(format!("cannot read `{}`: {io}", path.display()))
-                }
-                other => Error::PinUnavailable(other.to_string()),
+                Error::IoFailed(io) => Error::PinUnavailable(While::cause(
+                    format!("cannot read `{}`", path.display()),
+                    io,
+                )),
+                other => Error::PinUnavailable(Box::new(other)),
             })?,
             Self::Env(name) => match std::env::var_os(name) {
                 Some(value) => Zeroizing::new(value.into_encoded_bytes()),
                 None => {
-                    return Err(Error::PinUnavailable(format!(
-                        "environment variable `{name}` is not set"
-                    )));
+                    return Err(Error::PinUnavailable(
+                        format!("environment variable `{name}` is not set").into(),
+                    ));
                 }
             },
         };
@@ -95,10 +97,13 @@ impl PinSource {
             }
         }
         if pin.is_empty() {
-            return Err(Error::PinUnavailable(match self {
-                Self::File(path) => format!("`{}` is empty", path.display()),
-                Self::Env(name) => format!("environment variable `{name}` is empty"),
-            }));
+            return Err(Error::PinUnavailable(
+                match self {
+                    Self::File(path) => format!("`{}` is empty", path.display()),
+                    Self::Env(name) => format!("environment variable `{name}` is empty"),
+                }
+                .into(),
+            ));
         }
         Ok(pin)
     }

@@ -5,6 +5,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::AsyncKeyProvider;
+use crate::error::While;
 use crate::provider::{DataKey, KeyProvider, WrappedKey};
 use crate::{Ciphertext, Context, Error, Keyring, Result, secret_file};
 
@@ -97,7 +98,7 @@ impl WrappedKeyring {
     /// The file's bytes (JSON).
     pub fn to_json(&self) -> Result<Vec<u8>> {
         let mut out = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::KeyFileInvalid(format!("cannot write: {e}")))?;
+            .map_err(|e| Error::KeyFileInvalid(While::cause("cannot write", e)))?;
         out.push(b'\n');
         Ok(out)
     }
@@ -112,18 +113,16 @@ impl WrappedKeyring {
             ));
         }
         let file: Self = serde_json::from_slice(bytes)
-            .map_err(|e| Error::KeyFileInvalid(format!("wrapped keyring: {e}")))?;
+            .map_err(|e| Error::KeyFileInvalid(While::cause("wrapped keyring", e)))?;
         if file.format != FORMAT {
-            return Err(Error::KeyFileInvalid(format!(
-                "format `{}` is not `{FORMAT}`",
-                file.format
-            )));
+            return Err(Error::KeyFileInvalid(
+                format!("format `{}` is not `{FORMAT}`", file.format).into(),
+            ));
         }
         if file.version != FORMAT_VERSION {
-            return Err(Error::KeyFileInvalid(format!(
-                "unsupported wrapped keyring version `{}`",
-                file.version
-            )));
+            return Err(Error::KeyFileInvalid(
+                format!("unsupported wrapped keyring version `{}`", file.version).into(),
+            ));
         }
         Ok(file)
     }

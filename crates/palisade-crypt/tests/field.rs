@@ -304,9 +304,32 @@ fn keyring_file_is_owner_only_and_strict() {
     assert!(tweak(&|v| v["keys"][1]["id"] = 1.into()).is_err());
     assert!(tweak(&|v| v["keys"][0]["key"] = "AAAA".into()).is_err());
     assert!(tweak(&|v| v["index_key"] = format!("{secret}A").into()).is_err());
-    // Errors never quote the file (which holds keys).
+    // Errors never quote the file (which holds keys): not in the message,
+    // not in `Debug`, not anywhere in the chain of causes.
     let err = Keyring::from_json(format!("{{\"format\": \"{secret}").as_bytes()).unwrap_err();
     assert!(!err.to_string().contains(&secret), "{err}");
+    for text in [
+        format!("{{\"format\": \"{secret}"),
+        // serde_json's own message would be `invalid type: string "…"`.
+        json.replacen(
+            "\"primary\": ",
+            &format!("\"primary\": \"{secret}\", \"x\": "),
+            1,
+        ),
+        json.replacen("\"version\": 1", &format!("\"version\": \"{secret}\""), 1),
+        json.replacen(&secret, &format!("{secret}!"), 1),
+    ] {
+        let err = Keyring::from_json(text.as_bytes()).unwrap_err();
+        assert!(matches!(err, Error::KeyFileInvalid(_)), "{err:?}");
+        let mut chain: Vec<&dyn std::error::Error> = vec![&err];
+        while let Some(next) = chain.last().unwrap().source() {
+            chain.push(next);
+        }
+        for e in chain {
+            assert!(!e.to_string().contains(&secret), "{e}");
+            assert!(!format!("{e:?}").contains(&secret), "{e:?}");
+        }
+    }
 }
 
 #[test]

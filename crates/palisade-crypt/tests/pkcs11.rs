@@ -294,6 +294,7 @@ fn missing_module_and_missing_pin_are_typed_errors() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&readable, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
+    let mut causes = Vec::new();
     for file in [empty, no_file, readable] {
         let config = Pkcs11Config::new(
             "/nonexistent/libpkcs11.so",
@@ -305,6 +306,41 @@ fn missing_module_and_missing_pin_are_typed_errors() {
         assert!(
             matches!(error, Error::PinUnavailable(_)),
             "{file:?}: {error:?}"
+        );
+        causes.push(error);
+    }
+    // The causes are typed: the file's I/O error (under the file's name),
+    // and this crate's own refusal of a file others can read.
+    let [empty, absent, readable] = &causes[..] else {
+        unreachable!()
+    };
+    assert!(
+        empty.to_string().ends_with("empty.pin` is empty"),
+        "{empty}"
+    );
+    let io = std::iter::successors(std::error::Error::source(absent), |e| e.source())
+        .find_map(|e| e.downcast_ref::<std::io::Error>())
+        .expect("an io::Error in the chain");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    assert!(
+        absent
+            .to_string()
+            .starts_with("cannot read the PIN: cannot read `"),
+        "{absent}"
+    );
+    #[cfg(unix)]
+    {
+        let source = std::error::Error::source(readable).unwrap();
+        assert!(
+            matches!(
+                source.downcast_ref::<Error>(),
+                Some(Error::FileInsecure { mode: 0o644, .. })
+            ),
+            "{source:?}"
+        );
+        assert!(
+            readable.to_string().contains("run `chmod 600`"),
+            "{readable}"
         );
     }
 }

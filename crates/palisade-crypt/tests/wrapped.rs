@@ -170,6 +170,18 @@ fn wrapped_keyring_parser_is_strict() {
             "accepted: {case}"
         );
     }
+    // The JSON parser's error is kept as the cause (the file holds no key
+    // in clear).
+    let err = WrappedKeyring::from_json(b"{\"format\": 7}").unwrap_err();
+    let parser = std::iter::successors(std::error::Error::source(&err), |e| e.source())
+        .find_map(|e| e.downcast_ref::<serde_json::Error>())
+        .expect("serde_json's error in the chain");
+    assert!(parser.is_data(), "{parser}");
+    assert!(
+        err.to_string()
+            .starts_with("invalid key file: wrapped keyring: invalid type"),
+        "{err}"
+    );
     let huge = vec![b' '; (4 << 20) + 1];
     assert!(matches!(
         WrappedKeyring::from_json(&huge),

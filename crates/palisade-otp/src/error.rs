@@ -103,12 +103,13 @@ pub enum Error {
         /// The kind of key it was given.
         found: &'static str,
     },
-    /// The QR code could not be drawn (the key URI is too long for a QR
-    /// code, or the image could not be encoded; what went wrong is given).
+    /// The QR code could not be drawn: the key URI is too long for a QR
+    /// code, or the image could not be encoded ([`QrError`](crate::QrError)
+    /// says which; the encoder's error is its source).
     #[cfg(feature = "qr")]
     #[cfg_attr(docsrs, doc(cfg(feature = "qr")))]
     #[error("cannot draw the QR code: {0}")]
-    QrUnrenderable(String),
+    QrUnrenderable(#[source] crate::QrError),
     /// A number of recovery codes outside 1 to 100.
     #[error("recovery code count must be 1 to 100, not `{0}`")]
     RecoveryCountOutOfRange(usize),

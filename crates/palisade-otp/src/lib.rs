@@ -14,6 +14,9 @@ mod state;
 mod stepup;
 mod uri;
 
+#[cfg(feature = "qr")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qr")))]
+pub use crate::qr::QrError;
 pub use crate::{
     enroll::Enrollment,
     error::{Error, Result, SecretError, UriError},

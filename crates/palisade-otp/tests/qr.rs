@@ -82,3 +82,41 @@ fn svg_qr_code_decodes_to_the_uri() {
     assert_eq!(grids.len(), 1);
     assert_eq!(grids[0].decode().unwrap().1, *enrollment.uri_exposed());
 }
+
+/// A key URI longer than a QR code holds: a typed error, with the QR
+/// encoder's error as its source, for both images.
+#[test]
+fn a_uri_too_long_for_a_qr_code_is_a_typed_error_with_its_source() {
+    use palisade_otp::Error;
+    use std::error::Error as _;
+
+    // A 1024-byte secret is 1639 base32 characters, and a name of 127 `é`
+    // 762 percent-encoded ones: about 4000 characters, past the 3391 a QR
+    // code holds at level M even in its densest (alphanumeric) mode.
+    let secret = "A".repeat(1639);
+    let name = "%C3%A9".repeat(127);
+    let uri = format!("otpauth://totp/{name}:{name}?secret={secret}&issuer={name}");
+    let key = KeyUri::parse(&uri).unwrap();
+    assert!(
+        key.to_uri_exposed().len() > 3391,
+        "{}",
+        key.to_uri_exposed().len()
+    );
+    let errors = [key.qr_svg().unwrap_err(), key.qr_png().unwrap_err()];
+    for error in &errors {
+        let Error::QrUnrenderable(cause) = error else {
+            panic!("{error:?}")
+        };
+        assert!(cause.is_uri_too_long());
+        assert_eq!(
+            error.to_string(),
+            "cannot draw the QR code: the key URI is too long for a QR code"
+        );
+        let source = error.source().unwrap();
+        assert_eq!(source.to_string(), cause.to_string());
+        // The encoder's own error, one level down.
+        assert_eq!(source.source().unwrap().to_string(), "data too long");
+    }
+    assert_eq!(errors[0], errors[1]);
+    assert_eq!(errors[0].clone(), errors[0]);
+}

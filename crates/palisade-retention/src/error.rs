@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::rule::Action;
+
 /// What went wrong in palisade-retention.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -12,16 +14,22 @@ pub enum Error {
     /// A new policy version would weaken a locked rule of the version it replaces.
     #[error("{}", Problems(.0))]
     LockedRuleWeakened(Vec<Problem>),
+    /// The [`Executor`](crate::Executor) does not carry out this action: the
+    /// application left its method out. Nothing was done to the record.
+    #[error("the executor does not carry out action `{0}`")]
+    ActionUnsupported(Action),
 }
 
 /// The result type of palisade-retention.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    /// Every problem behind the error, in file order.
+    /// Every problem behind the error, in file order; none for an error
+    /// that is not about a policy file.
     pub fn problems(&self) -> &[Problem] {
         match self {
             Error::PolicyInvalid(problems) | Error::LockedRuleWeakened(problems) => problems,
+            Error::ActionUnsupported(_) => &[],
         }
     }
 }
@@ -66,6 +74,18 @@ pub struct Problem {
     pub column: Option<usize>,
     /// What is wrong, in one lowercase sentence.
     pub message: String,
+}
+
+impl Problem {
+    /// A problem anchored to a line only (or to nothing).
+    pub(crate) fn at_line(severity: Severity, line: Option<usize>, message: String) -> Problem {
+        Problem {
+            severity,
+            line,
+            column: None,
+            message,
+        }
+    }
 }
 
 impl fmt::Display for Problem {

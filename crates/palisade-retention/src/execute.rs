@@ -4,11 +4,13 @@ use std::fmt;
 
 use palisade_audit::{AuditSink, Event, Outcome, Receipt};
 
+use crate::error::Error;
 use crate::plan::{PlanItem, Status};
-use crate::policy::Action;
 use crate::record::Record;
+use crate::rule::Action;
 
-/// The error an [`Executor`] returns when an action fails.
+/// The error an [`Executor`] returns when an action fails: any error type,
+/// or a `String`, converts into it with `.into()` or `?`.
 pub type ActionError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The application's side of execution: how to act on one record.
@@ -17,20 +19,63 @@ pub type ActionError = Box<dyn std::error::Error + Send + Sync>;
 /// keyring (crypto-shredding), moving a file to cold storage, opening a review
 /// ticket: the policy decides *what*, the executor knows *how*. Each method
 /// should be idempotent, since a plan that failed half-way is run again.
+///
+/// Implement the actions your policy uses and nothing else. A method left out
+/// refuses: it returns [`Error::ActionUnsupported`] without touching the record,
+/// and [`execute`] reports the item as a failure ([`FailedStep::Unsupported`])
+/// and records a failure event, so an action is never reported done unless
+/// the application did it. Remember that an erasure request deletes records of
+/// every category without an explicit erasure rule ([`ERASURE_REQUESTED`]): an
+/// executor that answers erasure requests implements [`delete`](Self::delete).
+/// Legal holds and retain obligations are decided by the plan: held and
+/// retained items never reach the executor.
+///
+/// [`ERASURE_REQUESTED`]: crate::ERASURE_REQUESTED
+///
+/// ```
+/// use palisade_retention::{ActionError, Executor, RecordBuf};
+///
+/// /// Deletes attachment files; this policy says nothing else.
+/// struct Attachments;
+///
+/// impl Executor<RecordBuf> for Attachments {
+///     fn delete(&mut self, record: &RecordBuf) -> Result<(), ActionError> {
+///         println!("rm {}.bin", record.id);
+///         Ok(())
+///     }
+/// }
+/// ```
 pub trait Executor<R: ?Sized> {
     /// Deletes the record.
-    fn delete(&mut self, record: &R) -> Result<(), ActionError>;
+    fn delete(&mut self, record: &R) -> Result<(), ActionError> {
+        unsupported(Action::Delete, record)
+    }
     /// Removes personal data from the record through the masking hook.
-    fn anonymize(&mut self, record: &R) -> Result<(), ActionError>;
+    fn anonymize(&mut self, record: &R) -> Result<(), ActionError> {
+        unsupported(Action::Anonymize, record)
+    }
     /// Destroys the record's encryption key.
-    fn crypto_shred(&mut self, record: &R) -> Result<(), ActionError>;
+    fn crypto_shred(&mut self, record: &R) -> Result<(), ActionError> {
+        unsupported(Action::CryptoShred, record)
+    }
     /// Moves the record to archive storage.
-    fn archive(&mut self, record: &R) -> Result<(), ActionError>;
+    fn archive(&mut self, record: &R) -> Result<(), ActionError> {
+        unsupported(Action::Archive, record)
+    }
     /// Sends the record to disposition review.
-    fn review(&mut self, record: &R) -> Result<(), ActionError>;
+    fn review(&mut self, record: &R) -> Result<(), ActionError> {
+        unsupported(Action::Review, record)
+    }
+}
+
+/// What a method left out of an [`Executor`] returns.
+fn unsupported<R: ?Sized>(action: Action, _record: &R) -> Result<(), ActionError> {
+    Err(Box::new(Error::ActionUnsupported(action)))
 }
 
 /// An executor for records also executes plans over references to them.
+///
+/// Every method forwards, so the methods `E` leaves out refuse as they do for `T`.
 impl<'r, T: ?Sized, E: Executor<T> + ?Sized> Executor<&'r T> for E {
     fn delete(&mut self, record: &&'r T) -> Result<(), ActionError> {
         Executor::<T>::delete(self, record)
@@ -54,6 +99,9 @@ impl<'r, T: ?Sized, E: Executor<T> + ?Sized> Executor<&'r T> for E {
 pub enum FailedStep {
     /// The executor could not carry out the action (a failure event was still recorded).
     Action,
+    /// The executor does not carry out this action ([`Error::ActionUnsupported`]):
+    /// nothing was done, and a failure event was recorded.
+    Unsupported,
     /// The action was carried out but its receipt could not be recorded.
     Audit,
 }
@@ -92,6 +140,11 @@ impl fmt::Display for ExecutionFailure {
             FailedStep::Action => write!(
                 f,
                 "{} of record `{}` under rule `{}` failed: {}",
+                self.action, self.record, self.rule, self.message
+            ),
+            FailedStep::Unsupported => write!(
+                f,
+                "{} of record `{}` under rule `{}` was not done: {}",
                 self.action, self.record, self.rule, self.message
             ),
             FailedStep::Audit => write!(
@@ -201,9 +254,13 @@ where
             (Ok(()), Err(error)) => execution
                 .failures
                 .push(failure(FailedStep::Audit, error.to_string())),
-            (Err(error), _) => execution
-                .failures
-                .push(failure(FailedStep::Action, error.to_string())),
+            (Err(error), _) => {
+                let step = match error.downcast_ref::<Error>() {
+                    Some(Error::ActionUnsupported(_)) => FailedStep::Unsupported,
+                    _ => FailedStep::Action,
+                };
+                execution.failures.push(failure(step, error.to_string()));
+            }
         }
     }
     execution

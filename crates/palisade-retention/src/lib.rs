@@ -3,11 +3,15 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod calendar;
+mod compile;
 mod error;
 mod execute;
+mod model;
 mod plan;
 mod policy;
 mod record;
+mod rule;
+mod validate;
 
 pub use crate::{
     error::{Error, Problem, Result, Severity},
@@ -16,7 +20,8 @@ pub use crate::{
         execute,
     },
     plan::{Erasure, Plan, PlanItem, Retention, Status},
-    policy::{Action, ERASURE_REQUESTED, Policy, Rule, RuleKind, Trigger},
+    policy::Policy,
     record::{Record, RecordBuf},
+    rule::{Action, ERASURE_REQUESTED, Rule, RuleKind, Trigger},
 };
 pub use jiff::Timestamp;

@@ -15,8 +15,9 @@ use std::fmt;
 
 use jiff::Timestamp;
 
-use crate::policy::{Action, ERASURE_REQUESTED, Policy, Rule, Trigger};
+use crate::policy::Policy;
 use crate::record::Record;
+use crate::rule::{Action, ERASURE_REQUESTED, Rule, Trigger};
 
 /// What a plan item asks of the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -246,3 +246,132 @@ fn erasure_answers_execute_only_what_is_due() {
     assert_eq!(execution.skipped, 1);
     assert_eq!(log.len().unwrap(), 1);
 }
+
+/// Deletes, and nothing else: every other method is left out.
+#[derive(Default)]
+struct DeleteOnly {
+    deleted: Vec<String>,
+}
+
+impl Executor<RecordBuf> for DeleteOnly {
+    fn delete(&mut self, record: &RecordBuf) -> Result<(), ActionError> {
+        self.deleted.push(record.id().to_owned());
+        Ok(())
+    }
+}
+
+/// Crypto-shreds, and nothing else (the back office's backups).
+#[derive(Default)]
+struct ShredOnly {
+    shredded: Vec<String>,
+}
+
+impl Executor<RecordBuf> for ShredOnly {
+    fn crypto_shred(&mut self, record: &RecordBuf) -> Result<(), ActionError> {
+        self.shredded.push(record.id().to_owned());
+        Ok(())
+    }
+}
+
+#[test]
+fn an_action_left_out_of_the_executor_is_a_reported_failure_never_done() {
+    let policy = Policy::from_toml(POLICY).unwrap();
+    let created = t("2026-01-01T00:00:00Z");
+    let records: Vec<_> = ["a", "b", "c", "d", "e"]
+        .into_iter()
+        .map(|category| RecordBuf::new(format!("r-{category}"), category, created))
+        .chain([RecordBuf::new("held", "b", created).with_hold("case-1")])
+        .collect();
+    let log = AuditLog::new();
+    let mut executor = DeleteOnly::default();
+    // A plan over references: the forwarding impl keeps both the method
+    // written and the refusals of the ones left out.
+    let plan = policy.plan(&records, t("2026-01-03T00:00:00Z"));
+    let execution = execute(plan, &mut executor, &log);
+
+    assert_eq!(executor.deleted, ["r-a"]);
+    assert_eq!(execution.executed.len(), 1);
+    assert_eq!(execution.executed[0].action, Action::Delete);
+    assert_eq!(
+        execution.skipped, 1,
+        "the held record never reaches the executor"
+    );
+    let refused: Vec<_> = execution
+        .failures
+        .iter()
+        .map(|f| (f.record.as_str(), f.action, f.step))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("r-b", Action::Anonymize, FailedStep::Unsupported),
+            ("r-c", Action::CryptoShred, FailedStep::Unsupported),
+            ("r-d", Action::Archive, FailedStep::Unsupported),
+            ("r-e", Action::Review, FailedStep::Unsupported),
+        ]
+    );
+    assert_eq!(
+        execution.failures[0].to_string(),
+        "anonymize of record `r-b` under rule `rb` was not done: \
+         the executor does not carry out action `anonymize`"
+    );
+    // Every attempt is in the log; the refusals as failures.
+    let events = log.read(0, 5).unwrap();
+    let outcomes: Vec<_> = events.iter().map(|r| r.outcome()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Success,
+            Outcome::Failure,
+            Outcome::Failure,
+            Outcome::Failure,
+            Outcome::Failure
+        ]
+    );
+    assert_eq!(
+        events[1].payload().unwrap()["error"],
+        "the executor does not carry out action `anonymize`"
+    );
+}
+
+#[test]
+fn an_erasure_request_is_never_silently_skipped_by_an_executor_without_delete() {
+    // No explicit erasure rule: the built-in one deletes at once.
+    let policy = Policy::from_toml(POLICY).unwrap();
+    let records = vec![RecordBuf::new("r-c", "c", t("2026-01-01T00:00:00Z")).with_subject("alice")];
+    let log = AuditLog::new();
+    let mut executor = ShredOnly::default();
+    let answer = policy.erase(&records, "alice", t("2026-01-01T12:00:00Z"));
+    let execution = execute(answer, &mut executor, &log);
+    assert!(executor.shredded.is_empty());
+    assert!(execution.executed.is_empty());
+    assert_eq!(execution.failures.len(), 1);
+    assert_eq!(
+        (execution.failures[0].action, execution.failures[0].step),
+        (Action::Delete, FailedStep::Unsupported)
+    );
+    assert_eq!(log.read(0, 1).unwrap()[0].outcome(), Outcome::Failure);
+
+    // The method it does write is used, through references too.
+    let execution = execute(
+        policy.plan(&records, t("2026-01-03T00:00:00Z")),
+        &mut executor,
+        &log,
+    );
+    assert_eq!(executor.shredded, ["r-c"]);
+    assert!(execution.is_complete());
+}
+
+#[test]
+fn the_unsupported_error_is_typed() {
+    let mut executor = DeleteOnly::default();
+    let record = RecordBuf::new("r", "a", t("2026-01-01T00:00:00Z"));
+    let error = executor.archive(&record).unwrap_err();
+    assert!(matches!(
+        error.downcast_ref::<palisade_retention::Error>(),
+        Some(palisade_retention::Error::ActionUnsupported(
+            Action::Archive
+        ))
+    ));
+    assert!(executor.deleted.is_empty());
+}

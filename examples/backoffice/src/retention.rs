@@ -19,7 +19,9 @@ fn ts(unix: i64) -> Result<Timestamp> {
     Timestamp::from_second(unix).map_err(internal)
 }
 
-/// Deletes rows when the retention plan says so.
+/// Deletes rows when the retention plan says so: the back office's policy
+/// only ever deletes these records, so `delete` is all it implements (any
+/// other action would be refused and reported, never skipped).
 struct RowDeleter<'a> {
     db: &'a Db,
     tenant: &'a str,
@@ -37,19 +39,6 @@ impl Executor<RecordBuf> for RowDeleter<'_> {
         self.db
             .exec(sql, &[record.id.clone().into(), self.tenant.into()])
             .map_err(|e| -> ActionError { e.to_string().into() })?;
-        Ok(())
-    }
-    fn anonymize(&mut self, _: &RecordBuf) -> std::result::Result<(), ActionError> {
-        Err("anonymization is not used by this policy".into())
-    }
-    fn crypto_shred(&mut self, _: &RecordBuf) -> std::result::Result<(), ActionError> {
-        Err("crypto-shredding is not used by this policy".into())
-    }
-    fn archive(&mut self, _: &RecordBuf) -> std::result::Result<(), ActionError> {
-        Err("archiving is not used by this policy".into())
-    }
-    fn review(&mut self, record: &RecordBuf) -> std::result::Result<(), ActionError> {
-        tracing::warn!(record = %record.id, "record sent to review");
         Ok(())
     }
 }
@@ -245,30 +234,18 @@ impl Backoffice {
     }
 }
 
-/// Destroys the keys of backups whose retention ended.
+/// Destroys the keys of backups whose retention ended: backups are only
+/// ever crypto-shredded, so that is all it implements.
 struct BackupShredder<'a> {
     app: &'a Backoffice,
 }
 
 impl Executor<RecordBuf> for BackupShredder<'_> {
-    fn delete(&mut self, _: &RecordBuf) -> std::result::Result<(), ActionError> {
-        Err("backups are crypto-shredded, not deleted".into())
-    }
-    fn anonymize(&mut self, _: &RecordBuf) -> std::result::Result<(), ActionError> {
-        Err("backups are crypto-shredded, not anonymized".into())
-    }
     fn crypto_shred(&mut self, record: &RecordBuf) -> std::result::Result<(), ActionError> {
         self.app
             .shred_backup(&record.id)
             .map(|_| ())
             .map_err(|e| -> ActionError { e.to_string().into() })
-    }
-    fn archive(&mut self, _: &RecordBuf) -> std::result::Result<(), ActionError> {
-        Err("backups are not archived".into())
-    }
-    fn review(&mut self, record: &RecordBuf) -> std::result::Result<(), ActionError> {
-        tracing::warn!(record = %record.id, "backup sent to review");
-        Ok(())
     }
 }
 
