@@ -38,10 +38,24 @@ impl Executor<RecordBuf> for HelpDesk {
             .map(drop)
             .ok_or_else(|| format!("no key for `{}`", record.id()).into())
     }
-    fn archive(&mut self, _record: &RecordBuf) -> Result<(), ActionError> {
+    /// Moves the record's file to cold storage (a folder beside it here).
+    fn archive(&mut self, record: &RecordBuf) -> Result<(), ActionError> {
+        let cold = self.attachments.join("archive");
+        std::fs::create_dir_all(&cold)?;
+        let file = self.file(record);
+        if file.exists() {
+            std::fs::rename(&file, cold.join(format!("{}.bin", record.id())))?;
+        }
         Ok(())
     }
-    fn review(&mut self, _record: &RecordBuf) -> Result<(), ActionError> {
+    /// Queues the record for a person to decide (a line in a review file).
+    fn review(&mut self, record: &RecordBuf) -> Result<(), ActionError> {
+        use std::io::Write;
+        let mut queue = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.attachments.join("review-queue.txt"))?;
+        writeln!(queue, "{}", record.id())?;
         Ok(())
     }
 }
