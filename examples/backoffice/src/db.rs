@@ -5,6 +5,7 @@
 //! both engines. Each engine has a small pool of connections; calls block and
 //! are made from Tokio's blocking pool.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -179,7 +180,40 @@ const SCHEMA: &[&str] = &[
 /// The database: SQLite or PostgreSQL, each behind a small connection pool.
 pub(crate) enum Db {
     Sqlite(Pool<rusqlite::Connection>),
-    Postgres(Pool<postgres::Client>),
+    Postgres(Pool<PgConn>),
+}
+
+/// A PostgreSQL connection with the statements it prepared: a statement
+/// run again is bound and executed in one round trip, without the server
+/// parsing and planning it anew.
+pub(crate) struct PgConn {
+    client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+/// The most statements one connection keeps prepared (the app's statements
+/// are a fixed set; DDL with names in it is not kept).
+const STATEMENTS_KEPT: usize = 256;
+
+impl PgConn {
+    fn new(client: postgres::Client) -> PgConn {
+        PgConn {
+            client,
+            statements: HashMap::new(),
+        }
+    }
+
+    /// `sql` prepared on this connection, from the cache when it was before.
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql).map_err(pg_error)?;
+        if self.statements.len() < STATEMENTS_KEPT {
+            self.statements.insert(sql.to_owned(), statement.clone());
+        }
+        Ok(statement)
+    }
 }
 
 pub(crate) struct Pool<C> {
@@ -393,7 +427,7 @@ impl Db {
     pub(crate) fn postgres(url: &str, ca: Option<&Path>, pool: usize) -> Result<Db> {
         let mut conns = Vec::new();
         for _ in 0..pool.max(1) {
-            conns.push(pg_connect(url, ca)?);
+            conns.push(PgConn::new(pg_connect(url, ca)?));
         }
         let db = Db::Postgres(Pool::new(conns));
         db.migrate()?;
@@ -411,7 +445,10 @@ impl Db {
     pub(crate) fn exec(&self, sql: &str, params: &[Val]) -> Result<u64> {
         match self {
             Db::Sqlite(pool) => pool.with(|c| sqlite_exec(c, sql, params)),
-            Db::Postgres(pool) => pool.with(|c| pg_exec(c, sql, params)),
+            Db::Postgres(pool) => pool.with(|c| {
+                let statement = c.statement(sql)?;
+                pg_exec(&mut c.client, &statement, params)
+            }),
         }
     }
 
@@ -419,7 +456,10 @@ impl Db {
     pub(crate) fn query(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         match self {
             Db::Sqlite(pool) => pool.with(|c| sqlite_query(c, sql, params)),
-            Db::Postgres(pool) => pool.with(|c| pg_query(c, sql, params)),
+            Db::Postgres(pool) => pool.with(|c| {
+                let statement = c.statement(sql)?;
+                pg_query(&mut c.client, &statement, params)
+            }),
         }
     }
 
@@ -456,7 +496,7 @@ impl Db {
                 Ok(out)
             }),
             Db::Postgres(pool) => pool.with(|c| {
-                let mut tx = c.transaction().map_err(pg_error)?;
+                let mut tx = c.client.transaction().map_err(pg_error)?;
                 let out = f(&mut Tx::Postgres(&mut tx))?;
                 tx.commit().map_err(pg_error)?;
                 Ok(out)
@@ -567,13 +607,19 @@ fn sqlite_query(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<V
     Ok(out)
 }
 
-fn pg_exec(c: &mut impl postgres::GenericClient, sql: &str, params: &[Val]) -> Result<u64> {
+fn pg_exec<Q>(c: &mut impl postgres::GenericClient, sql: &Q, params: &[Val]) -> Result<u64>
+where
+    Q: postgres::ToStatement + ?Sized,
+{
     let owned = pg_params(params);
     let refs = pg_refs(&owned);
     c.execute(sql, &refs).map_err(pg_error)
 }
 
-fn pg_query(c: &mut impl postgres::GenericClient, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+fn pg_query<Q>(c: &mut impl postgres::GenericClient, sql: &Q, params: &[Val]) -> Result<Vec<Row>>
+where
+    Q: postgres::ToStatement + ?Sized,
+{
     let owned = pg_params(params);
     let refs = pg_refs(&owned);
     let rows = c.query(sql, &refs).map_err(pg_error)?;
