@@ -197,7 +197,8 @@ fn a_sqlite_backup_is_one_snapshot_while_writers_run() {
     let stop = AtomicBool::new(false);
     let out = server.dir.path().join("backups");
     let (before, report, after) = std::thread::scope(|scope| {
-        let writer = scope.spawn(|| {
+        let stop = &stop;
+        let writer = scope.spawn(move || {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let tx = writer_conn.unchecked_transaction().unwrap();
