@@ -333,7 +333,7 @@ impl Backoffice {
     /// table, all of that one snapshot (WAL: writers go on, and a checkpoint
     /// never overwrites a page this transaction still reads). `None` when
     /// this SQLite was built without the `sqlite_dbpage` table.
-    fn sqlite_pages(&self) -> Result<Option<(rusqlite::Connection, u64, BTreeMap<String, u64>)>> {
+    fn sqlite_pages(&self) -> Result<Option<PagesSnapshot>> {
         let path = self.db.sqlite_path()?;
         let flags =
             rusqlite::OpenFlags::default().difference(rusqlite::OpenFlags::SQLITE_OPEN_CREATE);
@@ -590,6 +590,10 @@ fn database_url_named(url: &str, name: &str) -> Result<String> {
         "host={host} port={port} user={user} dbname={name}{password}"
     ))
 }
+
+/// A connection holding a read transaction open, the database's size in
+/// bytes and its rows per table in that transaction's snapshot.
+type PagesSnapshot = (rusqlite::Connection, u64, BTreeMap<String, u64>);
 
 /// Where the bytes of one file of a backup come from.
 enum Source {
