@@ -206,7 +206,7 @@ impl Backoffice {
         let staging = scratch_dir(&self.config.data_dir, ".backup-")?;
         let snapshot_dir = staging.path();
         let (db_file, rows) = self.snapshot_database(snapshot_dir)?;
-        let mut files: Vec<(String, PathBuf)> = vec![(db_file.0, db_file.1)];
+        let mut files: Vec<(String, Source)> = vec![db_file];
         if self.config.database_url.is_none() {
             // File-store audit logs: append-only segments, copied as they are.
             let audit = self.config.data_dir.join("audit");
@@ -219,12 +219,15 @@ impl Backoffice {
                     } else if let Ok(relative) = path.strip_prefix(&self.config.data_dir)
                         && relative.file_name().is_some_and(|n| n != "LOCK")
                     {
-                        files.push((relative.to_string_lossy().into_owned(), path.clone()));
+                        files.push((
+                            relative.to_string_lossy().into_owned(),
+                            Source::File(path.clone()),
+                        ));
                     }
                 }
             }
         }
-        files.sort();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
         // The backup's own keyring, kept encrypted under the app's keyring.
         let key = Keyring::generate().map_err(internal)?;
         let wrapped = self
@@ -242,7 +245,7 @@ impl Backoffice {
             components: Vec::new(),
             rows,
         };
-        let (manifest, sealed_bytes, sealed_sha256) = seal_archive(&key, header, &files, &path)?;
+        let (manifest, sealed_bytes, sealed_sha256) = seal_archive(&key, header, files, &path)?;
         let report = BackupReport {
             path,
             manifest,
@@ -263,10 +266,16 @@ impl Backoffice {
         Ok(report)
     }
 
-    /// The database snapshot in `dir`, and the rows per table it holds.
-    fn snapshot_database(&self, dir: &Path) -> Result<((String, PathBuf), BTreeMap<String, u64>)> {
+    /// The database snapshot (SQLite: the pages of one read transaction,
+    /// streamed as they are packed, or a copy in `dir` when this SQLite has
+    /// no `sqlite_dbpage` table; PostgreSQL: a dump in `dir`), and the rows
+    /// per table it holds.
+    fn snapshot_database(&self, dir: &Path) -> Result<((String, Source), BTreeMap<String, u64>)> {
         match &self.config.database_url {
             None => {
+                if let Some((conn, bytes, rows)) = self.sqlite_pages()? {
+                    return Ok((("db.sqlite3".into(), Source::Pages { conn, bytes }), rows));
+                }
                 let file = dir.join("db.sqlite3");
                 self.db.sqlite_backup(&file)?;
                 let copy = rusqlite::Connection::open_with_flags(
@@ -274,14 +283,8 @@ impl Backoffice {
                     rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
                 )
                 .map_err(internal)?;
-                let mut rows = BTreeMap::new();
-                for table in TABLES {
-                    let n: i64 = copy
-                        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-                        .map_err(internal)?;
-                    rows.insert((*table).to_owned(), u64::try_from(n).unwrap_or(0));
-                }
-                Ok((("db.sqlite3".into(), file), rows))
+                let rows = sqlite_rows(&copy)?;
+                Ok((("db.sqlite3".into(), Source::File(file)), rows))
             }
             Some(url) => {
                 // One exported snapshot: the counts and the dump see the
@@ -320,9 +323,46 @@ impl Backoffice {
                     "pg_dump",
                 )?;
                 tx.commit().map_err(pg_error)?;
-                Ok((("db.pgdump".into(), file), rows))
+                Ok((("db.pgdump".into(), Source::File(file)), rows))
             }
         }
+    }
+
+    /// A connection of its own to the SQLite database, holding a read
+    /// transaction open, with the database's size in bytes and its rows per
+    /// table, all of that one snapshot (WAL: writers go on, and a checkpoint
+    /// never overwrites a page this transaction still reads). `None` when
+    /// this SQLite was built without the `sqlite_dbpage` table.
+    fn sqlite_pages(&self) -> Result<Option<PagesSnapshot>> {
+        let path = self.db.sqlite_path()?;
+        let flags =
+            rusqlite::OpenFlags::default().difference(rusqlite::OpenFlags::SQLITE_OPEN_CREATE);
+        let conn = rusqlite::Connection::open_with_flags(&path, flags).map_err(internal)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(internal)?;
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+            .map_err(internal)?;
+        match conn.prepare(PAGES) {
+            Ok(_) => {}
+            Err(e) if e.to_string().contains("no such table") => return Ok(None),
+            Err(e) => return Err(internal(e)),
+        }
+        // Pages are read once, in order: a small cache is enough.
+        conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -512; BEGIN")
+            .map_err(internal)?;
+        // The first read starts the snapshot; every statement until the
+        // transaction ends sees the same database.
+        let rows = sqlite_rows(&conn)?;
+        let pragma = |name: &str| -> Result<u64> {
+            let n: i64 = conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+                .map_err(internal)?;
+            u64::try_from(n).map_err(internal)
+        };
+        let bytes = pragma("page_size")?
+            .checked_mul(pragma("page_count")?)
+            .ok_or_else(|| internal("the database's size overflows"))?;
+        Ok(Some((conn, bytes, rows)))
     }
 
     /// Records an event of the installation itself (backups, drills, alerts)
@@ -514,6 +554,23 @@ impl Backoffice {
     }
 }
 
+/// Rows per table of [`TABLES`] in the SQLite database `conn`.
+fn sqlite_rows(conn: &rusqlite::Connection) -> Result<BTreeMap<String, u64>> {
+    let mut rows = BTreeMap::new();
+    for table in TABLES {
+        let n: i64 = conn
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .map_err(internal)?;
+        rows.insert((*table).to_owned(), u64::try_from(n).unwrap_or(0));
+    }
+    Ok(rows)
+}
+
+/// The pages of the database, in order (`sqlite_dbpage` reads each through
+/// the pager, so from the transaction's snapshot; the lock-byte page of a
+/// database over 1 GiB comes back as zeros, as SQLite leaves it).
+const PAGES: &str = "SELECT data FROM sqlite_dbpage ORDER BY pgno";
+
 /// `url` with its database name replaced by `name`.
 fn database_url_named(url: &str, name: &str) -> Result<String> {
     let mut config: postgres::Config = url.parse().map_err(internal)?;
@@ -534,66 +591,303 @@ fn database_url_named(url: &str, name: &str) -> Result<String> {
     ))
 }
 
+/// A connection holding a read transaction open, the database's size in
+/// bytes and its rows per table in that transaction's snapshot.
+type PagesSnapshot = (rusqlite::Connection, u64, BTreeMap<String, u64>);
+
+/// Where the bytes of one file of a backup come from.
+enum Source {
+    /// A file: an audit segment, a database copy or dump.
+    File(PathBuf),
+    /// The SQLite database's pages, read through `sqlite_dbpage` on `conn`,
+    /// whose open read transaction pins the snapshot the manifest's row
+    /// counts were taken from; `bytes` is its size in that snapshot.
+    Pages {
+        conn: rusqlite::Connection,
+        bytes: u64,
+    },
+}
+
 /// Packs `files` and then `manifest.json` (with every file's size and
 /// SHA-256, computed as it is packed: one read of each file) as a tar
-/// stream, and seals it into `path` under `key`, in constant memory (a pipe
-/// between the packing thread and the sealing threads). Returns the
-/// manifest, the sealed size and the sealed file's SHA-256.
+/// stream, and seals it into `path` under `key`. One pass over the data, in
+/// constant memory, on three threads joined by bounded in-memory pipes: the
+/// packer reads and hashes the files, the sealer seals the chunks (on every
+/// core), the writer hashes and writes the sealed bytes and syncs the file
+/// once at the end. Returns the manifest, the sealed size and the sealed
+/// file's SHA-256.
 fn seal_archive(
     key: &Keyring,
     mut manifest: Manifest,
-    files: &[(String, PathBuf)],
+    files: Vec<(String, Source)>,
     path: &Path,
 ) -> Result<(Manifest, u64, String)> {
     let id = manifest.id.clone();
-    let (reader, writer) = std::io::pipe()?;
-    let packing = std::thread::scope(|scope| {
+    let created = u64::try_from(manifest.created).unwrap_or(0);
+    let out = std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode_private()
+        .open(path)?;
+    let (plain_in, plain_out) = pipe();
+    let (sealed_in, mut sealed_out) = pipe();
+    let result = std::thread::scope(|scope| {
         let packer = scope.spawn(move || -> Result<Manifest> {
-            let mut tar = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, writer));
-            for (name, file) in files {
-                let opened = std::fs::File::open(file)?;
+            let mut tar = tar::Builder::new(plain_in);
+            for (name, source) in files {
                 let mut header = tar::Header::new_gnu();
-                header.set_metadata(&opened.metadata()?);
-                header.set_mode(0o600);
-                let mut hashing = HashingReader::new(opened);
-                tar.append_data(&mut header, name, &mut hashing)?;
+                let (bytes, sha256) = match source {
+                    Source::File(file) => {
+                        let opened = std::fs::File::open(file)?;
+                        header.set_metadata(&opened.metadata()?);
+                        header.set_mode(0o600);
+                        let mut hashing = HashingReader::new(opened);
+                        tar.append_data(&mut header, &name, &mut hashing)?;
+                        (hashing.bytes, hashing.hasher.finalize())
+                    }
+                    Source::Pages { conn, bytes } => {
+                        header.set_size(bytes);
+                        header.set_mode(0o600);
+                        header.set_mtime(created);
+                        let (read, sha256) = {
+                            let mut pages = conn.prepare(PAGES).map_err(internal)?;
+                            let mut hashing = HashingReader::new(PageReader {
+                                rows: pages.query([]).map_err(internal)?,
+                                page: Vec::new(),
+                                at: 0,
+                            });
+                            tar.append_data(&mut header, &name, &mut hashing)?;
+                            (hashing.bytes, hashing.hasher.finalize())
+                        };
+                        if read != bytes {
+                            return Err(Error::Internal(format!(
+                                "the database snapshot has {read} bytes, {bytes} expected"
+                            )));
+                        }
+                        conn.execute_batch("COMMIT").map_err(internal)?;
+                        (bytes, sha256)
+                    }
+                };
                 manifest.components.push(Component {
-                    path: name.clone(),
-                    bytes: hashing.bytes,
-                    sha256: hex(&hashing.hasher.finalize()),
+                    path: name,
+                    bytes,
+                    sha256: hex(&sha256),
                 });
             }
             let json = serde_json::to_vec_pretty(&manifest).map_err(internal)?;
             let mut header = tar::Header::new_gnu();
             header.set_size(json.len() as u64);
             header.set_mode(0o600);
+            header.set_mtime(created);
             header.set_cksum();
             tar.append_data(&mut header, "manifest.json", json.as_slice())?;
-            tar.into_inner()?.flush()?;
+            tar.into_inner()?.finish()?;
             Ok(manifest)
         });
-        let out = std::fs::OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .mode_private()
-            .open(path)?;
-        let mut hashing = HashingWriter::new(std::io::BufWriter::new(out));
+        let writer = scope.spawn(move || -> Result<(u64, String)> {
+            let mut hashing = HashingWriter::new(out);
+            sealed_out.drain_into(&mut hashing)?;
+            hashing.inner.sync_all()?;
+            Ok((hashing.bytes, hex(&hashing.hasher.finalize())))
+        });
         let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
+        let mut sealed_in = sealed_in;
         let sealed = key
-            .seal_stream_parallel(&backup_context(&id), reader, &mut hashing, threads)
-            .map_err(internal);
+            .seal_stream_parallel(&backup_context(&id), plain_out, &mut sealed_in, threads)
+            .map_err(internal)
+            .and_then(|_| Ok(sealed_in.finish()?));
         let manifest = packer
             .join()
-            .map_err(|_| internal("the packing thread failed"))??;
+            .map_err(|_| internal("the packing thread failed"))?;
+        let written = writer
+            .join()
+            .map_err(|_| internal("the writing thread failed"))?;
+        let manifest = manifest?;
         sealed?;
-        hashing.inner.flush()?;
-        hashing.inner.get_ref().sync_all()?;
-        Ok((manifest, hashing.bytes, hex(&hashing.hasher.finalize())))
+        let (bytes, sha256) = written?;
+        Ok((manifest, bytes, sha256))
     });
-    if packing.is_err() {
+    if result.is_err() {
         let _ = std::fs::remove_file(path);
     }
-    packing
+    result
+}
+
+/// Bytes per buffer of a [`pipe`].
+const PIPE_BUFFER: usize = 256 * 1024;
+/// Buffers a [`pipe`] holds between its ends.
+const PIPE_DEPTH: usize = 16;
+
+/// An in-memory pipe between two threads: buffers of [`PIPE_BUFFER`] bytes
+/// handed over whole (at most [`PIPE_DEPTH`] waiting, then the writer
+/// waits), and handed back for reuse. The reader sees the end of the stream
+/// only after [`PipeWriter::finish`]: a writer dropped before it (its thread
+/// failed) is an error, never a stream that looks complete.
+fn pipe() -> (PipeWriter, PipeReader) {
+    let (full, full_rx) = std::sync::mpsc::sync_channel(PIPE_DEPTH);
+    let (empty, empty_rx) = std::sync::mpsc::channel();
+    (
+        PipeWriter {
+            full,
+            empty: empty_rx,
+            buffer: Vec::with_capacity(PIPE_BUFFER),
+        },
+        PipeReader {
+            full: full_rx,
+            empty,
+            buffer: Vec::new(),
+            at: 0,
+            ended: false,
+        },
+    )
+}
+
+fn pipe_closed() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::BrokenPipe,
+        "the other end of the pipe stopped",
+    )
+}
+
+/// The writing end of a [`pipe`].
+struct PipeWriter {
+    full: std::sync::mpsc::SyncSender<Vec<u8>>,
+    empty: std::sync::mpsc::Receiver<Vec<u8>>,
+    buffer: Vec<u8>,
+}
+
+impl PipeWriter {
+    /// Hands the buffer over (when it holds anything).
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let mut next = self.empty.try_recv().unwrap_or_default();
+        next.clear();
+        next.reserve(PIPE_BUFFER);
+        let full = std::mem::replace(&mut self.buffer, next);
+        self.full.send(full).map_err(|_| pipe_closed())
+    }
+
+    /// Hands over what is left and marks the end of the stream.
+    fn finish(mut self) -> std::io::Result<()> {
+        self.send()?;
+        self.full.send(Vec::new()).map_err(|_| pipe_closed())
+    }
+}
+
+impl Write for PipeWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buffer.len() >= PIPE_BUFFER {
+            self.send()?;
+        }
+        let n = data.len().min(PIPE_BUFFER - self.buffer.len());
+        self.buffer
+            .extend_from_slice(data.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The reading end of a [`pipe`].
+struct PipeReader {
+    full: std::sync::mpsc::Receiver<Vec<u8>>,
+    empty: std::sync::mpsc::Sender<Vec<u8>>,
+    buffer: Vec<u8>,
+    at: usize,
+    ended: bool,
+}
+
+impl PipeReader {
+    /// The next buffer, the old one handed back; `false` at the end.
+    fn next_buffer(&mut self) -> std::io::Result<bool> {
+        if self.ended {
+            return Ok(false);
+        }
+        let next = self.full.recv().map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the stream stopped before its end",
+            )
+        })?;
+        if next.is_empty() {
+            self.ended = true;
+            return Ok(false);
+        }
+        let old = std::mem::replace(&mut self.buffer, next);
+        self.at = 0;
+        // The writer may be gone already: the buffer is then just freed.
+        let _ = self.empty.send(old);
+        Ok(true)
+    }
+
+    /// Writes every buffer, whole, into `out` until the end of the stream.
+    fn drain_into(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        while self.next_buffer()? {
+            out.write_all(&self.buffer)?;
+        }
+        Ok(())
+    }
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at >= self.buffer.len() {
+            if !self.next_buffer()? {
+                return Ok(0);
+            }
+        }
+        let rest = self.buffer.get(self.at..).unwrap_or_default();
+        let n = rest.len().min(out.len());
+        if let (Some(to), Some(from)) = (out.get_mut(..n), rest.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// The rows of [`PAGES`] as one byte stream.
+struct PageReader<'s> {
+    rows: rusqlite::Rows<'s>,
+    page: Vec<u8>,
+    at: usize,
+}
+
+impl Read for PageReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at >= self.page.len() {
+            let Some(row) = self.rows.next().map_err(std::io::Error::other)? else {
+                return Ok(0);
+            };
+            let data = row
+                .get_ref(0)
+                .map_err(std::io::Error::other)?
+                .as_blob()
+                .map_err(std::io::Error::other)?;
+            if data.is_empty() {
+                return Err(std::io::Error::other("an empty database page"));
+            }
+            // A whole page fits: straight into the caller's buffer.
+            if let Some(to) = out.get_mut(..data.len()) {
+                to.copy_from_slice(data);
+                return Ok(data.len());
+            }
+            self.page.clear();
+            self.page.extend_from_slice(data);
+            self.at = 0;
+        }
+        let rest = self.page.get(self.at..).unwrap_or_default();
+        let n = rest.len().min(out.len());
+        if let (Some(to), Some(from)) = (out.get_mut(..n), rest.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Unseals and unpacks the backup at `file` into `into`, checking every

@@ -414,6 +414,11 @@ impl Db {
                 true,
             )
             .map_err(sqlite_error)?;
+            // Defensive mode: no raw page writes through `sqlite_dbpage`
+            // (compiled in for the backup, which only reads it), no
+            // writable schema, no journal switched off.
+            conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+                .map_err(sqlite_error)?;
             conns.push(conn);
         }
         let db = Db::Sqlite(Pool::new(conns));
@@ -504,15 +509,30 @@ impl Db {
         }
     }
 
+    /// The SQLite database's file (for a backup's own connection).
+    pub(crate) fn sqlite_path(&self) -> Result<std::path::PathBuf> {
+        match self {
+            Db::Sqlite(pool) => pool.with(|c| {
+                c.path()
+                    .filter(|p| !p.is_empty())
+                    .map(std::path::PathBuf::from)
+                    .ok_or_else(|| Error::Internal("the SQLite database has no file".into()))
+            }),
+            Db::Postgres(_) => Err(Error::Internal("not a SQLite database".into())),
+        }
+    }
+
     /// A consistent copy of the SQLite database in `file` (SQLite's online
-    /// backup API: writers go on while it copies).
+    /// backup API: writers go on while it copies). All pages are copied in
+    /// one step, under one read lock: a backup stepped a few pages at a time
+    /// starts over whenever another connection writes between two steps.
     pub(crate) fn sqlite_backup(&self, file: &Path) -> Result<()> {
         match self {
             Db::Sqlite(pool) => pool.with(|c| {
                 let mut copy = rusqlite::Connection::open(file).map_err(sqlite_error)?;
                 let backup = rusqlite::backup::Backup::new(c, &mut copy).map_err(sqlite_error)?;
                 backup
-                    .run_to_completion(1024, std::time::Duration::ZERO, None)
+                    .run_to_completion(i32::MAX, std::time::Duration::from_millis(10), None)
                     .map_err(sqlite_error)
             }),
             Db::Postgres(_) => Err(Error::Internal("not a SQLite database".into())),
