@@ -27,6 +27,14 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 pub(crate) use failure::{CliResult, Failure};
 
+/// mimalloc (v3) reserves its memory in large arenas it advises the kernel
+/// to back with transparent huge pages. `password hash` and `verify` work in
+/// 19 MiB of Argon2 memory, which with 4 KiB pages costs a new process about
+/// 4,900 page faults (about a third of its CPU time); in huge pages about 300.
+/// The Argon2 memory is still wiped after every hash by palisade-password.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Palisade: security building blocks for SaaS back ends.
 #[derive(Debug, Parser)]
 #[command(name = "palisade", version, about, long_about = None)]
