@@ -3,9 +3,12 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
@@ -158,6 +161,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let d = Arc::clone(&self.defences);
+        let (request, body_read) = track_body(request);
         Box::pin(async move {
             let api = request.uri().path().starts_with(&d.api_prefix);
             let refused = if !same_origin(request.method(), request.headers()) {
@@ -196,6 +200,14 @@ where
             if api {
                 h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             }
+            if body_read.is_some_and(|read| !read.load(Ordering::Acquire)) {
+                // Answered before the request's body was read (a refusal):
+                // the server cannot tell where the next request would
+                // start, so it closes the connection after this answer, and
+                // says so, so that the client does not send its next
+                // request on a connection about to close.
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             if d.hsts {
                 h.insert(
                     header::STRICT_TRANSPORT_SECURITY,
@@ -204,6 +216,51 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+/// Wraps a request body that may carry bytes so that reading it to its end
+/// is noted; a request without a body is left as it is.
+fn track_body(request: Request) -> (Request, Option<Arc<AtomicBool>>) {
+    if request.body().size_hint().exact() == Some(0) {
+        return (request, None);
+    }
+    let read = Arc::new(AtomicBool::new(false));
+    let (parts, inner) = request.into_parts();
+    let body = Body::new(TrackedBody {
+        inner,
+        read: Arc::clone(&read),
+    });
+    (Request::from_parts(parts, body), Some(read))
+}
+
+/// A request body that notes when it has been read to its end.
+struct TrackedBody {
+    inner: Body,
+    read: Arc<AtomicBool>,
+}
+
+impl HttpBody for TrackedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.read.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -334,6 +334,16 @@ fn world() -> World {
                 Ok::<_, Refusal>(auth.respond(ClientList { clients: vec![] }))
             }),
         )
+        .route(
+            "/notes",
+            post(|note: String| async move {
+                if note.is_empty() {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        )
         .layer(guard.layer())
         .layer(WebDefences::new().with_hsts(true))
         .with_state(guard);
@@ -368,6 +378,27 @@ async fn call(
         Response::from_parts(parts, ()),
         String::from_utf8_lossy(&bytes).into_owned(),
     )
+}
+
+/// `call` with a request body.
+async fn call_with_body(
+    router: &Router,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &'static str,
+) -> Response<()> {
+    use tower::ServiceExt;
+    let mut request = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = router
+        .clone()
+        .oneshot(request.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    Response::from_parts(response.into_parts().0, ())
 }
 
 fn json(text: &str) -> Value {
@@ -614,4 +645,37 @@ async fn cross_site_changes_are_refused_before_any_handler() {
     let (r, _) = call(&w.router, "GET", "/clients/c-1", &[("x-user", "olivia")]).await;
     let csp = r.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+}
+
+/// A refusal answered before the request's body was read closes the
+/// connection and says so (the server cannot find the next request on it;
+/// a client that reused it would see it closed under its next request).
+#[tokio::test]
+async fn a_refusal_before_the_body_is_read_says_the_connection_closes() {
+    let w = world();
+    let refused = call_with_body(
+        &w.router,
+        "POST",
+        "/notes",
+        &[("sec-fetch-site", "cross-site")],
+        "hello",
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.headers()["connection"], "close");
+    let read = call_with_body(
+        &w.router,
+        "POST",
+        "/notes",
+        &[("sec-fetch-site", "same-origin")],
+        "hello",
+    )
+    .await;
+    assert_eq!(read.status(), 204);
+    assert!(
+        read.headers().get("connection").is_none(),
+        "body read: kept"
+    );
+    let (r, _) = call(&w.router, "GET", "/clients/c-1", &[("x-user", "olivia")]).await;
+    assert!(r.headers().get("connection").is_none(), "no body: kept");
 }
