@@ -118,6 +118,16 @@ impl Event {
         self
     }
 
+    /// Adds several data subjects, in order: as [`Event::with_subject`]
+    /// once for each.
+    pub fn with_subjects<S: Into<String>>(
+        mut self,
+        subjects: impl IntoIterator<Item = S>,
+    ) -> Event {
+        self.subjects.extend(subjects.into_iter().map(Into::into));
+        self
+    }
+
     /// Sets the outcome (default: [`Outcome::Success`]).
     pub fn with_outcome(mut self, outcome: Outcome) -> Event {
         self.outcome = outcome;
@@ -247,5 +257,26 @@ pub(crate) mod rfc3339 {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         super::parse_rfc3339(&text)
             .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 time with an offset"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_subjects_is_with_subject_once_for_each() {
+        let time = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let one_by_one = Event::new("a", "b", "c")
+            .with_time(time)
+            .with_subject("client:1")
+            .with_subject("client:2")
+            .with_subject("client:3");
+        let at_once = Event::new("a", "b", "c")
+            .with_time(time)
+            .with_subject("client:1")
+            .with_subjects(["client:2".to_owned(), "client:3".to_owned()]);
+        assert_eq!(one_by_one, at_once);
+        assert_eq!(at_once.subjects(), ["client:1", "client:2", "client:3"]);
     }
 }

@@ -439,8 +439,8 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
         } else {
             Outcome::Failure
         };
-        let resource = format!("{}:{}", p.type_name, p.id.as_deref().unwrap_or("*"));
-        let action = format!("{}.{}", p.type_name.to_lowercase(), p.action);
+        let resource = [p.type_name, ":", p.id.as_deref().unwrap_or("*")].concat();
+        let action = [&lowercase(p.type_name), ".", p.action.as_str()].concat();
         let mut payload = serde_json::Value::Object(p.details);
         if let Some(o) = payload.as_object_mut() {
             o.insert("status".into(), status.as_u16().into());
@@ -459,7 +459,8 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
                 }
             }
         }
-        let mut event = Event::new(p.principal.actor(), action, resource.clone())
+        let probe_resource = p.probe_of.is_some().then(|| resource.clone());
+        let mut event = Event::new(p.principal.actor(), action, resource)
             .with_tenant(p.principal.tenant())
             .with_outcome(outcome)
             .with_payload(payload);
@@ -471,9 +472,7 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
                 mark.subjects.clone()
             };
             let shown = shown.into_iter().chain(p.subjects);
-            for subject in shown.take(palisade_audit::format::MAX_SUBJECTS) {
-                event = event.with_subject(subject);
-            }
+            event = event.with_subjects(shown.take(palisade_audit::format::MAX_SUBJECTS));
         }
         if guard
             .0
@@ -485,7 +484,7 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
             tracing::error!("palisade-axum: audit append failed; answer withheld");
             return Refusal::Internal.into_response();
         }
-        if let Some(other) = &p.probe_of {
+        if let (Some(other), Some(resource)) = (&p.probe_of, probe_resource) {
             let probe = Event::new(
                 format!("{}/{}", p.principal.tenant(), p.principal.actor()),
                 format!("{}.cross_tenant", p.type_name.to_lowercase()),
@@ -504,6 +503,20 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
         return Refusal::Internal.into_response();
     }
     response
+}
+
+/// `name` in lower case, as `str::to_lowercase` writes it (without its
+/// per-character case mapping for an ASCII name).
+fn lowercase(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) || !name.is_ascii() {
+        if name.is_ascii() {
+            name.to_ascii_lowercase().into()
+        } else {
+            name.to_lowercase().into()
+        }
+    } else {
+        name.into()
+    }
 }
 
 fn has_body(response: &Response) -> bool {

@@ -130,7 +130,13 @@ impl PartialMask {
             ASCII_TEXT
         };
         let maskable_set = class & !ignored;
-        let maskable = |b: u8| (maskable_set >> (b & 0x7f)) & 1 == 1;
+        // The set as two words: a 64-bit shift picks the bit (a shift of
+        // the 128-bit set takes several instructions per byte).
+        let (low, high) = (maskable_set as u64, (maskable_set >> 64) as u64);
+        let maskable = |b: u8| {
+            let half = if b & 0x40 == 0 { low } else { high };
+            (half >> (b & 0x3f)) & 1 == 1
+        };
         let (mut keep_front, tail_end) = match kind {
             Kind::Email => (
                 1,
@@ -141,7 +147,7 @@ impl PartialMask {
             ),
             Kind::Iban => (2, value.len()),
             Kind::Phone if self.keep_country_code && value.first() == Some(&b'+') => (
-                std::str::from_utf8(value).map_or(0, country_code_len),
+                code_len(crate::phone::country_code_of_bytes(value)),
                 value.len(),
             ),
             _ => (0, value.len()),
@@ -153,6 +159,24 @@ impl PartialMask {
         } else {
             total.saturating_sub(self.keep_last)
         };
+        if let [single] = mask {
+            // A one-byte mask: the value copied, masked characters replaced:
+            // the maskable ones from the `keep_front`th to the `keep_from`th
+            // (counted from 0 among the maskable ones).
+            let start = out.len();
+            out.extend_from_slice(value);
+            let copied = out.get_mut(start..).unwrap_or(&mut []);
+            let mut seen = 0;
+            for b in copied.iter_mut().take(tail_end) {
+                if maskable(*b) {
+                    if seen >= keep_front && seen < keep_from {
+                        *b = *single;
+                    }
+                    seen += 1;
+                }
+            }
+            return;
+        }
         let mut seen = 0;
         let mut masked = |b: u8| {
             if !maskable(b) {
@@ -163,18 +187,6 @@ impl PartialMask {
             seen += 1;
             !visible
         };
-        if let [single] = mask {
-            // A one-byte mask: the value copied, masked characters replaced.
-            let start = out.len();
-            out.extend_from_slice(value);
-            let copied = out.get_mut(start..).unwrap_or(&mut []);
-            for b in copied.iter_mut().take(tail_end) {
-                if masked(*b) {
-                    *b = *single;
-                }
-            }
-            return;
-        }
         out.reserve(
             value
                 .len()
@@ -280,8 +292,13 @@ const ASCII_TEXT: u128 = ascii_set(false);
 /// found by looking up its one-, two- and three-digit prefixes in
 /// libphonenumber's metadata, without parsing the whole number.
 fn country_code_len(text: &str) -> usize {
-    // The digits of the code as written (`code.to_string().len()`).
-    crate::phone::country_code(text).map_or(0, |code| {
+    code_len(crate::phone::country_code(text))
+}
+
+/// The digits of a calling code as written (`code.to_string().len()`), 0
+/// without one.
+fn code_len(code: Option<u16>) -> usize {
+    code.map_or(0, |code| {
         code.checked_ilog10().map_or(1, |log| log as usize + 1)
     })
 }

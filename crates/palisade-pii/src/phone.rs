@@ -544,24 +544,87 @@ fn quick_country_code(text: &str) -> Option<Option<u16>> {
         *buffer.get_mut(len)? = b;
         len += 1;
     }
-    let digits = buffer.get(..len)?;
+    quick_from_digits(buffer.get(..len)?)
+}
+
+/// [`country_code`] of `text` given as bytes, the same answer: for the
+/// common shape (`+48 601 234 567`: the characters of [`in_domain`], a
+/// space, so not an RFC 3966 number) the checks of [`quick_country_code`]
+/// up to its digits in two passes over the bytes; every other text, and
+/// every case the quick path leaves to the parser, through
+/// [`country_code`] itself.
+pub(crate) fn country_code_of_bytes(text: &[u8]) -> Option<u16> {
+    match quick_scan(text) {
+        Some(answer) => answer,
+        None => std::str::from_utf8(text).ok().and_then(country_code),
+    }
+}
+
+/// [`quick_country_code`] for an [`in_domain`] text holding a space (which
+/// no RFC 3966 number does); `None` for any other text and wherever
+/// `quick_country_code` answers `None`.
+fn quick_scan(text: &[u8]) -> Option<Option<u16>> {
+    // In the domain, a space, and `natural`'s bounds: from the first `+` or
+    // digit to the last digit.
+    let (mut space, mut first, mut last) = (false, None, None);
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                first.get_or_insert(i);
+                last = Some(i);
+            }
+            b'+' => {
+                first.get_or_insert(i);
+            }
+            b' ' => space = true,
+            b'-' | b'.' | b'/' | b'(' | b')' => {}
+            _ => return None,
+        }
+    }
+    let raw = text.get(first?..=last?)?;
+    if !space {
+        return None;
+    }
+    // `viable` with the pluses `quick_country_code` asks for: pluses, then
+    // digits among punctuation (no other `+`); fewer than three digits is
+    // refused by both.
+    let plus = raw.iter().take_while(|&&b| b == b'+').count();
+    if plus == 0 {
+        return None;
+    }
+    let mut buffer = [0u8; 32];
+    let mut len = 0;
+    for &b in raw.get(plus..)? {
+        if b.is_ascii_digit() {
+            *buffer.get_mut(len)? = b;
+            len += 1;
+        } else if b == b'+' {
+            return None;
+        }
+    }
+    quick_from_digits(buffer.get(..len)?)
+}
+
+/// The rest of [`quick_country_code`]: the answer from the digits after
+/// the pluses.
+fn quick_from_digits(digits: &[u8]) -> Option<Option<u16>> {
     if digits.len() <= 2 || digits.first() == Some(&b'0') {
         return None;
     }
     // The calling code: the first of the one-, two- and three-digit
     // prefixes that is one (`parse::<u16>` of ASCII digits).
-    let (code_len, code) = (1..=3).find_map(|n| {
+    let (code_len, code, regions) = (1..=3).find_map(|n| {
         let code = digits
             .get(..n)?
             .iter()
             .fold(0u16, |code, d| code * 10 + u16::from(d - b'0'));
-        regions_of(code).is_some().then_some((n, code))
+        regions_of(code).map(|regions| (n, code, regions))
     })?;
     let mut national = digits.get(code_len..)?;
     let zeros = |digits: &[u8]| digits.iter().take_while(|&&d| d == b'0').count();
     // `source_for`, which looks at the number only for a code shared by
     // several regions.
-    let judged_by = match regions_of(code)? {
+    let judged_by = match regions {
         [only] => Some(usize::from(*only)),
         _ => {
             let trimmed = national.get(zeros(national)..)?;

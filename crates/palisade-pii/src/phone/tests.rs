@@ -465,7 +465,7 @@ fn quick_country_code_agrees_with_the_parse() {
     for _ in 0..20_000 {
         texts.push(candidate(&mut r, &all).1);
     }
-    let (mut answered, mut wrong) = (0, Vec::new());
+    let (mut answered, mut scans, mut wrong) = (0, 0, Vec::new());
     for text in &texts {
         if let Some(quick) = quick_country_code(text) {
             answered += 1;
@@ -473,6 +473,17 @@ fn quick_country_code_agrees_with_the_parse() {
             if quick != full {
                 wrong.push(format!("{text:?}: quick {quick:?}, parse {full:?}"));
             }
+        }
+        // The two-pass scan answers as the quick path wherever it answers,
+        // and the bytes entry point as `country_code` everywhere.
+        if let Some(scanned) = quick_scan(text.as_bytes()) {
+            scans += 1;
+            if Some(scanned) != quick_country_code(text) {
+                wrong.push(format!("{text:?}: scan {scanned:?}, quick path differs"));
+            }
+        }
+        if country_code_of_bytes(text.as_bytes()) != country_code(text) {
+            wrong.push(format!("{text:?}: of bytes differs from country_code"));
         }
         if let Some(theirs) = theirs_code(text)
             && country_code(text) != theirs
@@ -492,6 +503,11 @@ fn quick_country_code_agrees_with_the_parse() {
     assert!(
         answered > texts.len() / 4,
         "the quick path answered {answered} of {}",
+        texts.len()
+    );
+    assert!(
+        scans > texts.len() / 8,
+        "the scan answered {scans} of {}",
         texts.len()
     );
 }
