@@ -8,7 +8,7 @@ use std::sync::{LazyLock, Mutex, mpsc};
 use crate::error::Result;
 use crate::kind::{Finding, Kind};
 use crate::operator::Operator;
-use crate::scanner::Scanner;
+use crate::scanner::{Known, Scanner};
 use crate::secrets::Prefixes;
 
 /// Extra masking passes over a label or hash output (see `mask_into`).
@@ -108,6 +108,9 @@ struct LineMasker<'m> {
     /// start in it.
     lower: Vec<u8>,
     fragments: Vec<(usize, bool)>,
+    /// Where `@` and `::` occur in a chunk (see `text::trigger_marks`).
+    at_signs: Vec<usize>,
+    double_colons: Vec<usize>,
     /// Inside a private-key block: every line is masked whole until its
     /// `-----END` line.
     in_key: bool,
@@ -123,17 +126,18 @@ impl<'m> LineMasker<'m> {
             again: Vec::new(),
             lower: Vec::new(),
             fragments: Vec::new(),
+            at_signs: Vec::new(),
+            double_colons: Vec::new(),
             in_key: false,
             summary: StreamSummary::default(),
         }
     }
 
-    /// Masks `line` (its `\n` included) into `writer`; `prefixes`: what is
-    /// known of its fragments of secret rule prefixes. (The tests' line by
-    /// line reference.)
+    /// Masks `line` (its `\n` included) into `writer`; `known`: what is
+    /// known of it. (The tests' line by line reference.)
     #[cfg(test)]
-    fn line(&mut self, line: &[u8], prefixes: Prefixes<'_>, writer: &mut impl Write) -> Result<()> {
-        if self.masked_line(line, prefixes)? {
+    fn line(&mut self, line: &[u8], known: Known<'_>, writer: &mut impl Write) -> Result<()> {
+        if self.masked_line(line, known)? {
             writer.write_all(&self.out)?;
         } else {
             writer.write_all(line)?;
@@ -143,7 +147,7 @@ impl<'m> LineMasker<'m> {
 
     /// Masks `line` (its `\n` included) into `self.out`; `false` when
     /// nothing in it is masked (`self.out` is then not the line).
-    fn masked_line(&mut self, line: &[u8], prefixes: Prefixes<'_>) -> Result<bool> {
+    fn masked_line(&mut self, line: &[u8], known: Known<'_>) -> Result<bool> {
         self.summary.bytes += line.len() as u64;
         self.summary.lines += 1;
         let body_len = line.len() - usize::from(line.ends_with(b"\n"));
@@ -164,7 +168,7 @@ impl<'m> LineMasker<'m> {
             &mut self.out,
             &mut self.again,
             false,
-            prefixes,
+            known,
         )?;
         self.summary.masked += n as u64;
         // `-----BEGIN` is a fragment of a secret rule's prefix: a line
@@ -188,6 +192,20 @@ impl<'m> LineMasker<'m> {
             self.lower.make_ascii_lowercase();
             crate::secrets::fragment_starts(&self.lower, &mut self.fragments)
         };
+        let scanner = self.masker.scanner();
+        // The e-mail and IPv6 engines' triggers, found once for the chunk.
+        let triggers = scanner.enabled(Kind::Email)
+            || scanner.enabled(Kind::Secret)
+            || scanner.enabled(Kind::IpAddress);
+        if triggers {
+            crate::text::trigger_marks(chunk, &mut self.at_signs, &mut self.double_colons);
+        }
+        let (at_signs, double_colons) = (
+            std::mem::take(&mut self.at_signs),
+            std::mem::take(&mut self.double_colons),
+        );
+        let mut next_at_sign = at_signs.iter().copied().peekable();
+        let mut next_double_colon = double_colons.iter().copied().peekable();
         let mut fragments = std::mem::take(&mut self.fragments);
         let lower = std::mem::take(&mut self.lower);
         let mut next = fragments.iter().copied().peekable();
@@ -212,8 +230,18 @@ impl<'m> LineMasker<'m> {
                 }
                 _ => Prefixes::None,
             };
+            let (at_sign, colons) = if triggers {
+                crate::text::triggers(line, at, &mut next_at_sign, &mut next_double_colon)
+            } else {
+                (true, true)
+            };
+            let of_line = Known {
+                prefixes,
+                at_sign,
+                colons,
+            };
             // A line that fails is not written, nor is anything after it.
-            if self.masked_line(line, prefixes)? {
+            if self.masked_line(line, of_line)? {
                 out.extend_from_slice(chunk.get(copied..at).unwrap_or(&[]));
                 out.extend_from_slice(&self.out);
                 copied = end;
@@ -225,6 +253,8 @@ impl<'m> LineMasker<'m> {
         self.lower = lower;
         fragments.clear();
         self.fragments = fragments;
+        self.at_signs = at_signs;
+        self.double_colons = double_colons;
         result
     }
 }
@@ -506,7 +536,7 @@ impl Masker {
             out,
             again,
             char_boundaries,
-            Prefixes::Unknown,
+            Known::prefixes(Prefixes::Unknown),
         )
         .map(|(spans, _)| spans)
     }
@@ -521,10 +551,10 @@ impl Masker {
         out: &mut Vec<u8>,
         again: &mut Vec<u8>,
         char_boundaries: bool,
-        prefixes: Prefixes<'_>,
+        known: Known<'_>,
     ) -> Result<(usize, bool)> {
         let (mut spans, text_no_prefix, mut no_prefix) =
-            self.mask_once(text, findings, out, char_boundaries, prefixes)?;
+            self.mask_once(text, findings, out, char_boundaries, known)?;
         if spans == 0 || !matches!(self.operator, Operator::Label | Operator::Hash(_)) {
             return Ok((spans, text_no_prefix));
         }
@@ -542,7 +572,13 @@ impl Masker {
             } else {
                 Prefixes::Unknown
             };
-            let (n, _, none) = self.mask_once(out, findings, again, char_boundaries, known)?;
+            let (n, _, none) = self.mask_once(
+                out,
+                findings,
+                again,
+                char_boundaries,
+                Known::prefixes(known),
+            )?;
             no_prefix = none;
             if n == 0 {
                 break;
@@ -555,7 +591,8 @@ impl Masker {
 
     /// Masks `text` into `out` once; returns the number of merged spans and
     /// whether `text`, then `out`, are known to hold no fragment of a secret
-    /// rule's prefix. `prefixes` says what is already known of `text`. It is known of `out` when `text` holds none and no
+    /// rule's prefix. `known` says what is already known of `text`. It is
+    /// known of `out` when `text` holds none and no
     /// replacement does: the bytes between replacements are copied, and a
     /// fragment across a replacement's edge would contain its `<` or `>`,
     /// which no fragment does.
@@ -565,15 +602,13 @@ impl Masker {
         findings: &mut Vec<Finding>,
         out: &mut Vec<u8>,
         char_boundaries: bool,
-        prefixes: Prefixes<'_>,
+        known: Known<'_>,
     ) -> Result<(usize, bool, bool)> {
         #[cfg(not(test))]
         let every = false;
         #[cfg(test)]
         let every = self.every_confidence;
-        let text_none = self
-            .scanner
-            .scan_into_known(text, findings, prefixes, every);
+        let text_none = self.scanner.scan_into_known(text, findings, known, every);
         if findings.is_empty() {
             return Ok((0, text_none, text_none));
         }
@@ -827,7 +862,9 @@ mod tests {
         max: usize,
     ) -> Result<StreamSummary> {
         let mut lines = LineMasker::new(m);
-        crate::stream::for_each_line(reader, max, |line| lines.line(line, Prefixes::Unknown, out))?;
+        crate::stream::for_each_line(reader, max, |line| {
+            lines.line(line, Known::prefixes(Prefixes::Unknown), out)
+        })?;
         Ok(lines.summary)
     }
 

@@ -9,6 +9,31 @@ use crate::phone::Region;
 use crate::secrets::Prefixes;
 use crate::{context, secrets, text};
 
+/// What a caller knows of a text before it is scanned, from a prefilter run
+/// over many lines at once: what is ruled out is not searched for.
+#[derive(Clone, Copy)]
+pub(crate) struct Known<'a> {
+    /// What is known of its fragments of secret rule prefixes.
+    pub(crate) prefixes: Prefixes<'a>,
+    /// `false`: it holds no `@`, so no e-mail address and no URL
+    /// credentials (`text::scan_email` finds nothing).
+    pub(crate) at_sign: bool,
+    /// `false`: it holds neither `::` nor six colons, so no IPv6 address
+    /// (`text::scan_ipv6` finds nothing).
+    pub(crate) colons: bool,
+}
+
+impl<'a> Known<'a> {
+    /// Only `prefixes` is known.
+    pub(crate) fn prefixes(prefixes: Prefixes<'a>) -> Self {
+        Self {
+            prefixes,
+            at_sign: true,
+            colons: true,
+        }
+    }
+}
+
 /// A detector of a kind of data the built-in ones do not know.
 ///
 /// Implementations append findings for `text` to `findings`, with byte
@@ -127,12 +152,13 @@ impl Scanner {
     }
 
     pub(crate) fn scan_into(&self, text: &[u8], out: &mut Vec<Finding>) {
-        self.scan_into_known(text, out, Prefixes::Unknown, true);
+        self.scan_into_known(text, out, Known::prefixes(Prefixes::Unknown), true);
     }
 
-    /// [`Scanner::scan_into`], told what is known of `text`'s fragments of
-    /// secret rule prefixes (see `secrets::FRAGMENTS`): with none, the secret
-    /// engine, which would find nothing, is not run. Returns whether `text`
+    /// [`Scanner::scan_into`], told what is known of `text` ([`Known`]): of
+    /// its fragments of secret rule prefixes (see `secrets::FRAGMENTS`): with
+    /// none, the secret engine, which would find nothing, is not run; nor are
+    /// the e-mail and IPv6 engines without their triggers. Returns whether `text`
     /// is known to hold none after this scan. Without `confidences`, a
     /// confidence that cannot change what a masker writes is left at its
     /// base (see `context::apply`).
@@ -140,7 +166,7 @@ impl Scanner {
         &self,
         text: &[u8],
         out: &mut Vec<Finding>,
-        prefixes: Prefixes<'_>,
+        known: Known<'_>,
         confidences: bool,
     ) -> bool {
         out.clear();
@@ -148,14 +174,14 @@ impl Scanner {
         let on = |k: Kind| self.enabled & k.bit() != 0;
         // Engines with their own triggers first; the numeric engine then
         // treats their findings as it will treat the labels replacing them.
-        if on(Kind::Email) || on(Kind::Secret) {
+        if known.at_sign && (on(Kind::Email) || on(Kind::Secret)) {
             text::scan_email(text, on(Kind::Email), on(Kind::Secret), out);
         }
-        if on(Kind::IpAddress) {
+        if known.colons && on(Kind::IpAddress) {
             text::scan_ipv6(text, out);
         }
         if on(Kind::Secret) {
-            no_prefix = match prefixes {
+            no_prefix = match known.prefixes {
                 Prefixes::Unknown => !secrets::scan(text, out),
                 Prefixes::None => true,
                 Prefixes::At {
