@@ -838,6 +838,15 @@ mod tests {
         b"=",
         b": ",
         b"Q9fK2mZ7xW4pL8vB3nR6",
+        // IPv6 addresses, colons and URL credentials: the e-mail and IPv6
+        // engines' triggers, which the chunks look for ahead of the lines.
+        b"fe80::1 ",
+        b"2001:db8:0:0:1:0:0:1",
+        b"10:11:12 ",
+        b"64:ff9b:1:2:3:4:10.0.0.1 ",
+        b":",
+        b"https://deploy:hunter2@git.example.com/x ",
+        b"@",
         b"\n",
         b"\n",
         b"\n",

@@ -249,6 +249,47 @@ pub(crate) fn scan_ipv6(text: &[u8], out: &mut Vec<Finding>) {
 mod tests {
     use super::*;
 
+    /// What [`triggers`] says of each line of a chunk is what the engines'
+    /// own searches find in that line alone: an `@`, and `::` or six colons.
+    #[test]
+    fn triggers_of_a_line_are_its_own() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        const BYTES: &[u8] = b"::::@@ab1\n\n";
+        let (mut at_signs, mut double_colons) = (Vec::new(), Vec::new());
+        for _ in 0..3_000 {
+            let len = (next() % 90) as usize;
+            let chunk: Vec<u8> = (0..len)
+                .map(|_| BYTES[(next() % BYTES.len() as u64) as usize])
+                .collect();
+            trigger_marks(&chunk, &mut at_signs, &mut double_colons);
+            let mut a = at_signs.iter().copied().peekable();
+            let mut d = double_colons.iter().copied().peekable();
+            // Lines as a stream cuts them, including pieces of a long line
+            // that end without a `\n`.
+            let max = 2 + (next() % 12) as usize;
+            let mut start = 0;
+            crate::stream::for_each_line(chunk.as_slice(), max, |line| {
+                let want = (memchr::memchr(b'@', line).is_some(), may_hold_ipv6(line));
+                assert_eq!(
+                    triggers(line, start, &mut a, &mut d),
+                    want,
+                    "{:?} in {:?}",
+                    String::from_utf8_lossy(line),
+                    String::from_utf8_lossy(&chunk)
+                );
+                start += line.len();
+                Ok(())
+            })
+            .unwrap();
+        }
+    }
+
     #[test]
     fn texts_without_double_colon_or_six_colons_hold_no_ipv6() {
         for (text, may) in [
