@@ -553,7 +553,7 @@ impl Masker {
         char_boundaries: bool,
         known: Known<'_>,
     ) -> Result<(usize, bool)> {
-        let (mut spans, text_no_prefix, mut no_prefix) =
+        let (mut spans, text_no_prefix, mut no_prefix, mut kept) =
             self.mask_once(text, findings, out, char_boundaries, known)?;
         if spans == 0 || !matches!(self.operator, Operator::Label | Operator::Hash(_)) {
             return Ok((spans, text_no_prefix));
@@ -565,21 +565,29 @@ impl Masker {
         // until nothing new is found. Each pass turns digits or an e-mail
         // into a label, so this ends; the bound is a guard.
         // A text that held no fragment of a secret rule's prefix (see
-        // `mask_once`) is not searched for secrets again.
+        // `mask_once`) is not searched for secrets again; nor for e-mail
+        // addresses or IPv6 addresses without their triggers, which the
+        // output holds only where the text did when no replacement holds
+        // `@` or `:` (its bytes are the text's, or a replacement's, which
+        // is never empty, so no two colons become neighbours).
+        let (mut at_sign, mut colons) = (known.at_sign, known.colons);
         for _ in 0..MAX_EXTRA_PASSES {
-            let known = if no_prefix {
+            at_sign |= !kept;
+            colons |= !kept;
+            let prefixes = if no_prefix {
                 Prefixes::None
             } else {
                 Prefixes::Unknown
             };
-            let (n, _, none) = self.mask_once(
-                out,
-                findings,
-                again,
-                char_boundaries,
-                Known::prefixes(known),
-            )?;
+            let of_out = Known {
+                prefixes,
+                at_sign,
+                colons,
+            };
+            let (n, _, none, clean) =
+                self.mask_once(out, findings, again, char_boundaries, of_out)?;
             no_prefix = none;
+            kept = clean;
             if n == 0 {
                 break;
             }
@@ -589,13 +597,15 @@ impl Masker {
         Ok((spans, text_no_prefix))
     }
 
-    /// Masks `text` into `out` once; returns the number of merged spans and
+    /// Masks `text` into `out` once; returns the number of merged spans,
     /// whether `text`, then `out`, are known to hold no fragment of a secret
     /// rule's prefix. `known` says what is already known of `text`. It is
     /// known of `out` when `text` holds none and no
     /// replacement does: the bytes between replacements are copied, and a
     /// fragment across a replacement's edge would contain its `<` or `>`,
     /// which no fragment does.
+    /// And last, whether every replacement written is non-empty and holds
+    /// neither `@` nor `:` (see `mask_into_known`).
     fn mask_once(
         &self,
         text: &[u8],
@@ -603,16 +613,17 @@ impl Masker {
         out: &mut Vec<u8>,
         char_boundaries: bool,
         known: Known<'_>,
-    ) -> Result<(usize, bool, bool)> {
+    ) -> Result<(usize, bool, bool, bool)> {
         #[cfg(not(test))]
         let every = false;
         #[cfg(test)]
         let every = self.every_confidence;
         let text_none = self.scanner.scan_into_known(text, findings, known, every);
         if findings.is_empty() {
-            return Ok((0, text_none, text_none));
+            return Ok((0, text_none, text_none, true));
         }
         let mut none = text_none;
+        let mut kept = true;
         out.clear();
         out.reserve(text.len() + 16);
         let mut copied = 0;
@@ -654,8 +665,9 @@ impl Masker {
             let written = out.len();
             self.operator
                 .apply(kind, text.get(start..end).unwrap_or(&[]), out)?;
+            let label = out.get(written..).unwrap_or(&[]);
+            kept &= !label.is_empty() && !label.iter().any(|&b| b == b'@' || b == b':');
             if none {
-                let label = out.get(written..).unwrap_or(&[]);
                 none = label.first() == Some(&b'<')
                     && label.last() == Some(&b'>')
                     && !self.label_holds_fragment(kind, label);
@@ -664,7 +676,7 @@ impl Masker {
             spans += 1;
         }
         out.extend_from_slice(text.get(copied..).unwrap_or(&[]));
-        Ok((spans, text_none, none))
+        Ok((spans, text_none, none, kept))
     }
 
     /// Masks `value` whole as a value of `kind`, without scanning it: for a
