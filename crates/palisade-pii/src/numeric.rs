@@ -334,7 +334,8 @@ fn scan_tokens<const SHORT: bool>(
 /// Where [`scan`] goes on after the token starting at the digit `d`, when
 /// that token is certain to hold nothing and no span is blocked: a number
 /// glued to letters on its right (`692s`), or a single group of fewer than
-/// seven digits that no separator joins to another (`retry 5`, `:31`).
+/// seven digits that no separator joins to another (`retry 5`, `:31`) or
+/// that a separator joins only to digits glued to letters (`15.237Z`).
 /// `None` for every other token, and for a digit glued on its left. `e`: the
 /// end of the digit run starting at `d`.
 #[inline(always)]
@@ -359,7 +360,13 @@ fn short_token(text: &[u8], d: usize, e: usize) -> Option<usize> {
     }
     if is_sep(c) {
         let c2 = at(text, e + 1);
-        if c2.is_ascii_digit() || (is_sep(c2) && at(text, e + 2).is_ascii_digit()) {
+        if c2.is_ascii_digit() {
+            // `15.237Z`, `1.5s`: the second group is glued to letters, so it
+            // is not one; the token is the first alone, which is short.
+            let e2 = digit_run(text, e + 1);
+            return is_word(at(text, e2)).then(|| word_run(text, e2));
+        }
+        if is_sep(c2) && at(text, e + 2).is_ascii_digit() {
             return None;
         }
     }
@@ -898,6 +905,9 @@ mod tests {
             b"T",
             b"Z",
             b"ms",
+            b"s",
+            b"1.5",
+            b"15.237Z",
             b"PL",
             b"DE89",
             b"x",
