@@ -334,8 +334,8 @@ fn scan_tokens<const SHORT: bool>(
 /// Where [`scan`] goes on after the token starting at the digit `d`, when
 /// that token is certain to hold nothing and no span is blocked: a number
 /// glued to letters on its right (`692s`), or a single group of fewer than
-/// seven digits that no separator joins to another (`retry 5`, `:31`) or
-/// that a separator joins only to digits glued to letters (`15.237Z`).
+/// eight digits that no separator joins to another (`retry 5`, `:31`,
+/// `9869457`) or that one joins only to digits glued to letters (`15.237Z`).
 /// `None` for every other token, and for a digit glued on its left. `e`: the
 /// end of the digit run starting at `d`.
 #[inline(always)]
@@ -355,7 +355,9 @@ fn short_token(text: &[u8], d: usize, e: usize) -> Option<usize> {
     if is_word(c) {
         return Some(word_run(text, e));
     }
-    if c == b'<' || e - d >= 7 {
+    // No kind is a lone group of seven digits (see `evaluate`: identifiers
+    // have nine or more, cards twelve, telephone numbers eight).
+    if c == b'<' || e - d >= 8 {
         return None;
     }
     if is_sep(c) {
@@ -924,6 +926,9 @@ mod tests {
             b"2026-12-06T0",
             b"1999-99-99 99:99:9",
             b"+1 212 907 5283",
+            // Telephone numbers of eight digits, one group (Saint Helena).
+            b"+29022158",
+            b"+290 22158",
             b"914.431.775-12",
             b"DE50701524860468476016",
             b"PL61 1090 1014 0000 0712 1981 2874",
