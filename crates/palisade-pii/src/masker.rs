@@ -147,6 +147,7 @@ impl<'m> LineMasker<'m> {
 
     /// Masks `line` (its `\n` included) into `self.out`; `false` when
     /// nothing in it is masked (`self.out` is then not the line).
+    #[inline(always)]
     fn masked_line(&mut self, line: &[u8], known: Known<'_>) -> Result<bool> {
         self.summary.bytes += line.len() as u64;
         self.summary.lines += 1;
@@ -544,6 +545,7 @@ impl Masker {
     /// [`Masker::mask_into`], told what is known of `text`'s fragments of
     /// secret rule prefixes, and returning whether it is known to hold none
     /// after the scan (see `mask_once`).
+    #[inline(always)]
     fn mask_into_known(
         &self,
         text: &[u8],
@@ -606,6 +608,7 @@ impl Masker {
     /// which no fragment does.
     /// And last, whether every replacement written is non-empty and holds
     /// neither `@` nor `:` (see `mask_into_known`).
+    #[inline(always)]
     fn mask_once(
         &self,
         text: &[u8],

@@ -162,6 +162,7 @@ impl Scanner {
     /// is known to hold none after this scan. Without `confidences`, a
     /// confidence that cannot change what a masker writes is left at its
     /// base (see `context::apply`).
+    #[inline(always)]
     pub(crate) fn scan_into_known(
         &self,
         text: &[u8],
