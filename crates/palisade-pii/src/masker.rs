@@ -8,7 +8,7 @@ use std::sync::{LazyLock, Mutex, mpsc};
 use crate::error::Result;
 use crate::kind::{Finding, Kind};
 use crate::operator::Operator;
-use crate::scanner::Scanner;
+use crate::scanner::{Known, Scanner};
 use crate::secrets::Prefixes;
 
 /// Extra masking passes over a label or hash output (see `mask_into`).
@@ -108,6 +108,9 @@ struct LineMasker<'m> {
     /// start in it.
     lower: Vec<u8>,
     fragments: Vec<(usize, bool)>,
+    /// Where `@` and `::` occur in a chunk (see `text::trigger_marks`).
+    at_signs: Vec<usize>,
+    double_colons: Vec<usize>,
     /// Inside a private-key block: every line is masked whole until its
     /// `-----END` line.
     in_key: bool,
@@ -123,17 +126,18 @@ impl<'m> LineMasker<'m> {
             again: Vec::new(),
             lower: Vec::new(),
             fragments: Vec::new(),
+            at_signs: Vec::new(),
+            double_colons: Vec::new(),
             in_key: false,
             summary: StreamSummary::default(),
         }
     }
 
-    /// Masks `line` (its `\n` included) into `writer`; `prefixes`: what is
-    /// known of its fragments of secret rule prefixes. (The tests' line by
-    /// line reference.)
+    /// Masks `line` (its `\n` included) into `writer`; `known`: what is
+    /// known of it. (The tests' line by line reference.)
     #[cfg(test)]
-    fn line(&mut self, line: &[u8], prefixes: Prefixes<'_>, writer: &mut impl Write) -> Result<()> {
-        if self.masked_line(line, prefixes)? {
+    fn line(&mut self, line: &[u8], known: Known<'_>, writer: &mut impl Write) -> Result<()> {
+        if self.masked_line(line, known)? {
             writer.write_all(&self.out)?;
         } else {
             writer.write_all(line)?;
@@ -143,7 +147,8 @@ impl<'m> LineMasker<'m> {
 
     /// Masks `line` (its `\n` included) into `self.out`; `false` when
     /// nothing in it is masked (`self.out` is then not the line).
-    fn masked_line(&mut self, line: &[u8], prefixes: Prefixes<'_>) -> Result<bool> {
+    #[inline(always)]
+    fn masked_line(&mut self, line: &[u8], known: Known<'_>) -> Result<bool> {
         self.summary.bytes += line.len() as u64;
         self.summary.lines += 1;
         let body_len = line.len() - usize::from(line.ends_with(b"\n"));
@@ -164,7 +169,7 @@ impl<'m> LineMasker<'m> {
             &mut self.out,
             &mut self.again,
             false,
-            prefixes,
+            known,
         )?;
         self.summary.masked += n as u64;
         // `-----BEGIN` is a fragment of a secret rule's prefix: a line
@@ -188,6 +193,20 @@ impl<'m> LineMasker<'m> {
             self.lower.make_ascii_lowercase();
             crate::secrets::fragment_starts(&self.lower, &mut self.fragments)
         };
+        let scanner = self.masker.scanner();
+        // The e-mail and IPv6 engines' triggers, found once for the chunk.
+        let triggers = scanner.enabled(Kind::Email)
+            || scanner.enabled(Kind::Secret)
+            || scanner.enabled(Kind::IpAddress);
+        if triggers {
+            crate::text::trigger_marks(chunk, &mut self.at_signs, &mut self.double_colons);
+        }
+        let (at_signs, double_colons) = (
+            std::mem::take(&mut self.at_signs),
+            std::mem::take(&mut self.double_colons),
+        );
+        let mut next_at_sign = at_signs.iter().copied().peekable();
+        let mut next_double_colon = double_colons.iter().copied().peekable();
         let mut fragments = std::mem::take(&mut self.fragments);
         let lower = std::mem::take(&mut self.lower);
         let mut next = fragments.iter().copied().peekable();
@@ -212,8 +231,18 @@ impl<'m> LineMasker<'m> {
                 }
                 _ => Prefixes::None,
             };
+            let (at_sign, colons) = if triggers {
+                crate::text::triggers(line, at, &mut next_at_sign, &mut next_double_colon)
+            } else {
+                (true, true)
+            };
+            let of_line = Known {
+                prefixes,
+                at_sign,
+                colons,
+            };
             // A line that fails is not written, nor is anything after it.
-            if self.masked_line(line, prefixes)? {
+            if self.masked_line(line, of_line)? {
                 out.extend_from_slice(chunk.get(copied..at).unwrap_or(&[]));
                 out.extend_from_slice(&self.out);
                 copied = end;
@@ -225,6 +254,8 @@ impl<'m> LineMasker<'m> {
         self.lower = lower;
         fragments.clear();
         self.fragments = fragments;
+        self.at_signs = at_signs;
+        self.double_colons = double_colons;
         result
     }
 }
@@ -506,7 +537,7 @@ impl Masker {
             out,
             again,
             char_boundaries,
-            Prefixes::Unknown,
+            Known::prefixes(Prefixes::Unknown),
         )
         .map(|(spans, _)| spans)
     }
@@ -514,6 +545,7 @@ impl Masker {
     /// [`Masker::mask_into`], told what is known of `text`'s fragments of
     /// secret rule prefixes, and returning whether it is known to hold none
     /// after the scan (see `mask_once`).
+    #[inline(always)]
     fn mask_into_known(
         &self,
         text: &[u8],
@@ -521,10 +553,10 @@ impl Masker {
         out: &mut Vec<u8>,
         again: &mut Vec<u8>,
         char_boundaries: bool,
-        prefixes: Prefixes<'_>,
+        known: Known<'_>,
     ) -> Result<(usize, bool)> {
-        let (mut spans, text_no_prefix, mut no_prefix) =
-            self.mask_once(text, findings, out, char_boundaries, prefixes)?;
+        let (mut spans, text_no_prefix, mut no_prefix, mut kept) =
+            self.mask_once(text, findings, out, char_boundaries, known)?;
         if spans == 0 || !matches!(self.operator, Operator::Label | Operator::Hash(_)) {
             return Ok((spans, text_no_prefix));
         }
@@ -535,15 +567,29 @@ impl Masker {
         // until nothing new is found. Each pass turns digits or an e-mail
         // into a label, so this ends; the bound is a guard.
         // A text that held no fragment of a secret rule's prefix (see
-        // `mask_once`) is not searched for secrets again.
+        // `mask_once`) is not searched for secrets again; nor for e-mail
+        // addresses or IPv6 addresses without their triggers, which the
+        // output holds only where the text did when no replacement holds
+        // `@` or `:` (its bytes are the text's, or a replacement's, which
+        // is never empty, so no two colons become neighbours).
+        let (mut at_sign, mut colons) = (known.at_sign, known.colons);
         for _ in 0..MAX_EXTRA_PASSES {
-            let known = if no_prefix {
+            at_sign |= !kept;
+            colons |= !kept;
+            let prefixes = if no_prefix {
                 Prefixes::None
             } else {
                 Prefixes::Unknown
             };
-            let (n, _, none) = self.mask_once(out, findings, again, char_boundaries, known)?;
+            let of_out = Known {
+                prefixes,
+                at_sign,
+                colons,
+            };
+            let (n, _, none, clean) =
+                self.mask_once(out, findings, again, char_boundaries, of_out)?;
             no_prefix = none;
+            kept = clean;
             if n == 0 {
                 break;
             }
@@ -553,31 +599,34 @@ impl Masker {
         Ok((spans, text_no_prefix))
     }
 
-    /// Masks `text` into `out` once; returns the number of merged spans and
+    /// Masks `text` into `out` once; returns the number of merged spans,
     /// whether `text`, then `out`, are known to hold no fragment of a secret
-    /// rule's prefix. `prefixes` says what is already known of `text`. It is known of `out` when `text` holds none and no
+    /// rule's prefix. `known` says what is already known of `text`. It is
+    /// known of `out` when `text` holds none and no
     /// replacement does: the bytes between replacements are copied, and a
     /// fragment across a replacement's edge would contain its `<` or `>`,
     /// which no fragment does.
+    /// And last, whether every replacement written is non-empty and holds
+    /// neither `@` nor `:` (see `mask_into_known`).
+    #[inline(always)]
     fn mask_once(
         &self,
         text: &[u8],
         findings: &mut Vec<Finding>,
         out: &mut Vec<u8>,
         char_boundaries: bool,
-        prefixes: Prefixes<'_>,
-    ) -> Result<(usize, bool, bool)> {
+        known: Known<'_>,
+    ) -> Result<(usize, bool, bool, bool)> {
         #[cfg(not(test))]
         let every = false;
         #[cfg(test)]
         let every = self.every_confidence;
-        let text_none = self
-            .scanner
-            .scan_into_known(text, findings, prefixes, every);
+        let text_none = self.scanner.scan_into_known(text, findings, known, every);
         if findings.is_empty() {
-            return Ok((0, text_none, text_none));
+            return Ok((0, text_none, text_none, true));
         }
         let mut none = text_none;
+        let mut kept = true;
         out.clear();
         out.reserve(text.len() + 16);
         let mut copied = 0;
@@ -619,8 +668,9 @@ impl Masker {
             let written = out.len();
             self.operator
                 .apply(kind, text.get(start..end).unwrap_or(&[]), out)?;
+            let label = out.get(written..).unwrap_or(&[]);
+            kept &= !label.is_empty() && !label.iter().any(|&b| b == b'@' || b == b':');
             if none {
-                let label = out.get(written..).unwrap_or(&[]);
                 none = label.first() == Some(&b'<')
                     && label.last() == Some(&b'>')
                     && !self.label_holds_fragment(kind, label);
@@ -629,7 +679,7 @@ impl Masker {
             spans += 1;
         }
         out.extend_from_slice(text.get(copied..).unwrap_or(&[]));
-        Ok((spans, text_none, none))
+        Ok((spans, text_none, none, kept))
     }
 
     /// Masks `value` whole as a value of `kind`, without scanning it: for a
@@ -803,6 +853,15 @@ mod tests {
         b"=",
         b": ",
         b"Q9fK2mZ7xW4pL8vB3nR6",
+        // IPv6 addresses, colons and URL credentials: the e-mail and IPv6
+        // engines' triggers, which the chunks look for ahead of the lines.
+        b"fe80::1 ",
+        b"2001:db8:0:0:1:0:0:1",
+        b"10:11:12 ",
+        b"64:ff9b:1:2:3:4:10.0.0.1 ",
+        b":",
+        b"https://deploy:hunter2@git.example.com/x ",
+        b"@",
         b"\n",
         b"\n",
         b"\n",
@@ -827,7 +886,9 @@ mod tests {
         max: usize,
     ) -> Result<StreamSummary> {
         let mut lines = LineMasker::new(m);
-        crate::stream::for_each_line(reader, max, |line| lines.line(line, Prefixes::Unknown, out))?;
+        crate::stream::for_each_line(reader, max, |line| {
+            lines.line(line, Known::prefixes(Prefixes::Unknown), out)
+        })?;
         Ok(lines.summary)
     }
 

@@ -188,19 +188,34 @@ fn word_at(text: &[u8], i: usize) -> Option<u64> {
 
 /// The position of the first ASCII digit at or after `from`, eight bytes at a
 /// time.
+#[cfg(test)]
 fn next_digit(text: &[u8], from: usize) -> Option<usize> {
+    next_digit_run(text, from).map(|(d, _)| d)
+}
+
+/// The first run of ASCII digits at or after `from`: its start and end, eight
+/// bytes at a time. The load that finds the run's first digit settles its
+/// end too when the run ends within those eight bytes (most do).
+#[inline(always)]
+fn next_digit_run(text: &[u8], from: usize) -> Option<(usize, usize)> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
     while let Some(w) = word_at(text, i) {
         let bits = digit_bits(w);
         if bits != 0 {
-            return Some(i + (bits.trailing_zeros() / 8) as usize);
+            let first = bits.trailing_zeros();
+            // The bytes from the first digit on that are not digits.
+            let other = !bits & HIGH & (u64::MAX << first);
+            let d = i + (first / 8) as usize;
+            if other != 0 {
+                return Some((d, i + (other.trailing_zeros() / 8) as usize));
+            }
+            return Some((d, digit_run(text, i + 8)));
         }
         i += 8;
     }
-    text.get(i..)?
-        .iter()
-        .position(u8::is_ascii_digit)
-        .map(|p| i + p)
+    let d = text.get(i..)?.iter().position(u8::is_ascii_digit)? + i;
+    Some((d, digit_run(text, d)))
 }
 
 /// The end of the run of ASCII digits starting at `from`, eight bytes at a
@@ -245,10 +260,10 @@ fn scan_tokens<const SHORT: bool>(
 ) {
     let mut i = 0;
     let mut groups = [Group::default(); MAX_GROUPS];
-    while let Some(d) = next_digit(text, i) {
+    while let Some((d, e)) = next_digit_run(text, i) {
         if SHORT
             && bl.is_empty()
-            && let Some(next) = short_token(text, d)
+            && let Some(next) = short_token(text, d, e)
         {
             i = next;
             continue;
@@ -319,31 +334,41 @@ fn scan_tokens<const SHORT: bool>(
 /// Where [`scan`] goes on after the token starting at the digit `d`, when
 /// that token is certain to hold nothing and no span is blocked: a number
 /// glued to letters on its right (`692s`), or a single group of fewer than
-/// seven digits that no separator joins to another (`retry 5`, `:31`).
-/// `None` for every other token, and for a digit glued on its left.
+/// eight digits that no separator joins to another (`retry 5`, `:31`,
+/// `9869457`) or that one joins only to digits glued to letters (`15.237Z`).
+/// `None` for every other token, and for a digit glued on its left. `e`: the
+/// end of the digit run starting at `d`.
 #[inline(always)]
-fn short_token(text: &[u8], d: usize) -> Option<usize> {
+fn short_token(text: &[u8], d: usize, e: usize) -> Option<usize> {
     let b = before(text, d);
     if is_word(b) || b == b'>' {
         return None;
     }
-    if log_timestamp(text, d) && b != b'+' && b != b'(' {
+    // A timestamp's year is a run of four digits and a `-`.
+    if e - d == 4 && at(text, e) == b'-' && log_timestamp(text, d) && b != b'+' && b != b'(' {
         // `2026-11-23T01:31:` is a token of two groups glued to `T01`, and
         // `:31` one of one group; `2026-11-23 01:31:` is one of four groups
         // that is a date (see `date_like`), and `:31`: nothing in either.
         return Some(d + 16);
     }
-    let e = digit_run(text, d);
     let c = at(text, e);
     if is_word(c) {
         return Some(word_run(text, e));
     }
-    if c == b'<' || e - d >= 7 {
+    // No kind is a lone group of seven digits (see `evaluate`: identifiers
+    // have nine or more, cards twelve, telephone numbers eight).
+    if c == b'<' || e - d >= 8 {
         return None;
     }
     if is_sep(c) {
         let c2 = at(text, e + 1);
-        if c2.is_ascii_digit() || (is_sep(c2) && at(text, e + 2).is_ascii_digit()) {
+        if c2.is_ascii_digit() {
+            // `15.237Z`, `1.5s`: the second group is glued to letters, so it
+            // is not one; the token is the first alone, which is short.
+            let e2 = digit_run(text, e + 1);
+            return is_word(at(text, e2)).then(|| word_run(text, e2));
+        }
+        if is_sep(c2) && at(text, e + 2).is_ascii_digit() {
             return None;
         }
     }
@@ -882,6 +907,9 @@ mod tests {
             b"T",
             b"Z",
             b"ms",
+            b"s",
+            b"1.5",
+            b"15.237Z",
             b"PL",
             b"DE89",
             b"x",
@@ -898,6 +926,9 @@ mod tests {
             b"2026-12-06T0",
             b"1999-99-99 99:99:9",
             b"+1 212 907 5283",
+            // Telephone numbers of eight digits, one group (Saint Helena).
+            b"+29022158",
+            b"+290 22158",
             b"914.431.775-12",
             b"DE50701524860468476016",
             b"PL61 1090 1014 0000 0712 1981 2874",
@@ -997,16 +1028,19 @@ mod tests {
     }
 
     #[test]
-    fn next_digit_finds_the_first_digit() {
-        let text = b"abcdefghijklmnop 7 x\xc3\xa9y \xb0\xb1 12345678901234567890z 0";
+    fn next_digit_finds_the_first_digit_and_its_run() {
+        let text = b"abcdefghijklmnop 7 x\xc3\xa9y \xb0\xb1 12345678901234567890z 0 123 1234567 9";
         for from in 0..=text.len() + 2 {
-            assert_eq!(
-                next_digit(text, from),
-                text.get(from..)
-                    .and_then(|t| t.iter().position(u8::is_ascii_digit))
-                    .map(|p| from + p),
-                "from {from}"
-            );
+            let first = text
+                .get(from..)
+                .and_then(|t| t.iter().position(u8::is_ascii_digit))
+                .map(|p| from + p);
+            assert_eq!(next_digit(text, from), first, "from {from}");
+            let run = first.map(|d| {
+                let len = text[d..].iter().take_while(|b| b.is_ascii_digit()).count();
+                (d, d + len)
+            });
+            assert_eq!(next_digit_run(text, from), run, "from {from}");
         }
     }
 }

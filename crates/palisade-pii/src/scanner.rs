@@ -9,6 +9,31 @@ use crate::phone::Region;
 use crate::secrets::Prefixes;
 use crate::{context, secrets, text};
 
+/// What a caller knows of a text before it is scanned, from a prefilter run
+/// over many lines at once: what is ruled out is not searched for.
+#[derive(Clone, Copy)]
+pub(crate) struct Known<'a> {
+    /// What is known of its fragments of secret rule prefixes.
+    pub(crate) prefixes: Prefixes<'a>,
+    /// `false`: it holds no `@`, so no e-mail address and no URL
+    /// credentials (`text::scan_email` finds nothing).
+    pub(crate) at_sign: bool,
+    /// `false`: it holds neither `::` nor six colons, so no IPv6 address
+    /// (`text::scan_ipv6` finds nothing).
+    pub(crate) colons: bool,
+}
+
+impl<'a> Known<'a> {
+    /// Only `prefixes` is known.
+    pub(crate) fn prefixes(prefixes: Prefixes<'a>) -> Self {
+        Self {
+            prefixes,
+            at_sign: true,
+            colons: true,
+        }
+    }
+}
+
 /// A detector of a kind of data the built-in ones do not know.
 ///
 /// Implementations append findings for `text` to `findings`, with byte
@@ -127,20 +152,22 @@ impl Scanner {
     }
 
     pub(crate) fn scan_into(&self, text: &[u8], out: &mut Vec<Finding>) {
-        self.scan_into_known(text, out, Prefixes::Unknown, true);
+        self.scan_into_known(text, out, Known::prefixes(Prefixes::Unknown), true);
     }
 
-    /// [`Scanner::scan_into`], told what is known of `text`'s fragments of
-    /// secret rule prefixes (see `secrets::FRAGMENTS`): with none, the secret
-    /// engine, which would find nothing, is not run. Returns whether `text`
+    /// [`Scanner::scan_into`], told what is known of `text` ([`Known`]): of
+    /// its fragments of secret rule prefixes (see `secrets::FRAGMENTS`): with
+    /// none, the secret engine, which would find nothing, is not run; nor are
+    /// the e-mail and IPv6 engines without their triggers. Returns whether `text`
     /// is known to hold none after this scan. Without `confidences`, a
     /// confidence that cannot change what a masker writes is left at its
     /// base (see `context::apply`).
+    #[inline(always)]
     pub(crate) fn scan_into_known(
         &self,
         text: &[u8],
         out: &mut Vec<Finding>,
-        prefixes: Prefixes<'_>,
+        known: Known<'_>,
         confidences: bool,
     ) -> bool {
         out.clear();
@@ -148,14 +175,14 @@ impl Scanner {
         let on = |k: Kind| self.enabled & k.bit() != 0;
         // Engines with their own triggers first; the numeric engine then
         // treats their findings as it will treat the labels replacing them.
-        if on(Kind::Email) || on(Kind::Secret) {
+        if known.at_sign && (on(Kind::Email) || on(Kind::Secret)) {
             text::scan_email(text, on(Kind::Email), on(Kind::Secret), out);
         }
-        if on(Kind::IpAddress) {
+        if known.colons && on(Kind::IpAddress) {
             text::scan_ipv6(text, out);
         }
         if on(Kind::Secret) {
-            no_prefix = match prefixes {
+            no_prefix = match known.prefixes {
                 Prefixes::Unknown => !secrets::scan(text, out),
                 Prefixes::None => true,
                 Prefixes::At {
@@ -169,16 +196,26 @@ impl Scanner {
             };
         }
         if self.enabled & !(Kind::Email.bit() | Kind::Secret.bit()) != 0 {
-            let mut blocked: Vec<(usize, usize)> = out.iter().map(|f| (f.start, f.end)).collect();
-            blocked.sort_unstable();
-            let mut merged: Vec<(usize, usize)> = Vec::with_capacity(blocked.len());
-            for (s, e) in blocked {
-                match merged.last_mut() {
-                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                    _ => merged.push((s, e)),
+            if out.is_empty() {
+                numeric::scan(text, &[], &self.numeric, out);
+            } else {
+                // The other engines' spans, merged: on the stack unless
+                // there are many.
+                let mut stack = [(0, 0); 8];
+                let mut heap = Vec::new();
+                let blocked: &mut [(usize, usize)] = match stack.get_mut(..out.len()) {
+                    Some(spans) => spans,
+                    None => {
+                        heap.resize(out.len(), (0, 0));
+                        &mut heap
+                    }
+                };
+                for (slot, f) in blocked.iter_mut().zip(out.iter()) {
+                    *slot = (f.start, f.end);
                 }
+                let merged = merge_spans(blocked);
+                numeric::scan(text, merged, &self.numeric, out);
             }
-            numeric::scan(text, &merged, &self.numeric, out);
         }
         for d in &self.custom {
             d.detect(text, out);
@@ -233,6 +270,26 @@ impl Scanner {
     pub(crate) fn enabled(&self, kind: Kind) -> bool {
         self.enabled & kind.bit() != 0
     }
+}
+
+/// Sorts `spans` and merges those that overlap or touch, in place; returns
+/// the merged ones.
+fn merge_spans(spans: &mut [(usize, usize)]) -> &[(usize, usize)] {
+    spans.sort_unstable();
+    let mut n: usize = 0;
+    for k in 0..spans.len() {
+        let Some(&(s, e)) = spans.get(k) else { break };
+        match n.checked_sub(1).and_then(|last| spans.get_mut(last)) {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => {
+                if let Some(slot) = spans.get_mut(n) {
+                    *slot = (s, e);
+                }
+                n += 1;
+            }
+        }
+    }
+    spans.get(..n).unwrap_or(&[])
 }
 
 /// Builds a [`Scanner`]: `Scanner::builder().kinds([Kind::Email]).build()?`.
@@ -311,5 +368,41 @@ impl ScannerBuilder {
             custom: self.custom,
             min_confidence,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The merge in place gives what the merge into a new list gave.
+    #[test]
+    fn spans_merge_in_place_as_into_a_list() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n) as usize
+        };
+        for _ in 0..5_000 {
+            let spans: Vec<(usize, usize)> = (0..next(12))
+                .map(|_| {
+                    let s = next(40);
+                    (s, s + next(8))
+                })
+                .collect();
+            let mut sorted = spans.clone();
+            sorted.sort_unstable();
+            let mut want: Vec<(usize, usize)> = Vec::new();
+            for (s, e) in sorted {
+                match want.last_mut() {
+                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                    _ => want.push((s, e)),
+                }
+            }
+            let mut got = spans.clone();
+            assert_eq!(merge_spans(&mut got), want.as_slice(), "{spans:?}");
+        }
     }
 }

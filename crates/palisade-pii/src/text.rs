@@ -104,6 +104,77 @@ fn may_hold_ipv6(text: &[u8]) -> bool {
     false
 }
 
+/// The searches of [`trigger_marks`]: `@` is rare in logs, `::` rarer.
+static DOUBLE_COLON: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"::"));
+
+/// Where `@` and `::` start in `chunk`, a text of many lines, into `at_signs`
+/// and `double_colons` (sorted; every `::`, overlapping ones included): two
+/// searches over the chunk instead of two per line. [`triggers`] then says
+/// what each line may hold.
+pub(crate) fn trigger_marks(
+    chunk: &[u8],
+    at_signs: &mut Vec<usize>,
+    double_colons: &mut Vec<usize>,
+) {
+    at_signs.clear();
+    at_signs.extend(memchr::memchr_iter(b'@', chunk));
+    double_colons.clear();
+    let mut from = 0;
+    while let Some(p) = chunk.get(from..).and_then(|rest| DOUBLE_COLON.find(rest)) {
+        double_colons.push(from + p);
+        from += p + 1;
+    }
+}
+
+/// Of `line`, which starts at `start` of a chunk, given the chunk's marks
+/// from [`trigger_marks`] (from the first at or after `start`): whether it
+/// holds an `@` (else [`scan_email`] finds nothing in it), and whether it
+/// holds `::` or six colons (else [`scan_ipv6`] finds nothing in it, see
+/// [`may_hold_ipv6`]). Advances both past the line.
+pub(crate) fn triggers(
+    line: &[u8],
+    start: usize,
+    at_signs: &mut std::iter::Peekable<impl Iterator<Item = usize>>,
+    double_colons: &mut std::iter::Peekable<impl Iterator<Item = usize>>,
+) -> (bool, bool) {
+    let end = start + line.len();
+    let mut at_sign = false;
+    while at_signs.next_if(|&m| m < end).is_some() {
+        at_sign = true;
+    }
+    let mut double = false;
+    // A `::` that starts on the line's last byte is not in it.
+    while let Some(p) = double_colons.next_if(|&p| p < end) {
+        double |= p + 1 < end;
+    }
+    let colons = double || count_colons(line) >= 6;
+    (at_sign, colons)
+}
+
+/// The colons in `text`, 32 bytes at a time (a form the compiler turns into
+/// vector compares).
+fn count_colons(text: &[u8]) -> usize {
+    let mut blocks = text.chunks_exact(32);
+    let mut n = 0;
+    for block in &mut blocks {
+        let mut k = 0u8;
+        for &b in block {
+            k += u8::from(b == b':');
+        }
+        n += usize::from(k);
+    }
+    let mut rest = blocks.remainder().chunks_exact(8);
+    for block in &mut rest {
+        let mut k = 0u8;
+        for &b in block {
+            k += u8::from(b == b':');
+        }
+        n += usize::from(k);
+    }
+    n + rest.remainder().iter().filter(|&&b| b == b':').count()
+}
+
 fn is_v6_byte(b: u8) -> bool {
     b.is_ascii_hexdigit() || b == b':' || b == b'.'
 }
@@ -177,6 +248,47 @@ pub(crate) fn scan_ipv6(text: &[u8], out: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What [`triggers`] says of each line of a chunk is what the engines'
+    /// own searches find in that line alone: an `@`, and `::` or six colons.
+    #[test]
+    fn triggers_of_a_line_are_its_own() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        const BYTES: &[u8] = b"::::@@ab1\n\n";
+        let (mut at_signs, mut double_colons) = (Vec::new(), Vec::new());
+        for _ in 0..3_000 {
+            let len = (next() % 90) as usize;
+            let chunk: Vec<u8> = (0..len)
+                .map(|_| BYTES[(next() % BYTES.len() as u64) as usize])
+                .collect();
+            trigger_marks(&chunk, &mut at_signs, &mut double_colons);
+            let mut a = at_signs.iter().copied().peekable();
+            let mut d = double_colons.iter().copied().peekable();
+            // Lines as a stream cuts them, including pieces of a long line
+            // that end without a `\n`.
+            let max = 2 + (next() % 12) as usize;
+            let mut start = 0;
+            crate::stream::for_each_line(chunk.as_slice(), max, |line| {
+                let want = (memchr::memchr(b'@', line).is_some(), may_hold_ipv6(line));
+                assert_eq!(
+                    triggers(line, start, &mut a, &mut d),
+                    want,
+                    "{:?} in {:?}",
+                    String::from_utf8_lossy(line),
+                    String::from_utf8_lossy(&chunk)
+                );
+                start += line.len();
+                Ok(())
+            })
+            .unwrap();
+        }
+    }
 
     #[test]
     fn texts_without_double_colon_or_six_colons_hold_no_ipv6() {
