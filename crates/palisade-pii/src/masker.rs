@@ -133,6 +133,19 @@ impl<'m> LineMasker<'m> {
         }
     }
 
+    /// Masks a job's chunk into its output, with its own summary and
+    /// result; a panic in the masking is the job's error, not the thread's.
+    fn run(&mut self, job: &mut Job, max: usize) {
+        self.summary = StreamSummary::default();
+        self.in_key = job.in_key;
+        job.output.clear();
+        let masked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.chunk(&job.input, max, &mut job.output)
+        }));
+        job.summary = self.summary;
+        job.result = Some(masked.unwrap_or_else(|_| Err(stopped())));
+    }
+
     /// Masks `line` (its `\n` included) into `writer`; `known`: what is
     /// known of it. (The tests' line by line reference.)
     #[cfg(test)]
@@ -382,6 +395,12 @@ impl Masker {
 
     /// The threads of [`Masker::mask_stream_parallel`], with chunks of about
     /// `chunk_len` bytes and lines of at most `max` bytes.
+    ///
+    /// The calling thread is one of the `threads`: it reads the chunks,
+    /// writes what comes back in order, and masks chunks itself whenever
+    /// nothing is ready to be written, so that `threads` threads keep
+    /// `threads` cores busy (a reader thread of its own would be one more
+    /// thread than cores, waking and sleeping around every chunk).
     fn mask_stream_threads<R: BufRead, W: Write>(
         &self,
         reader: R,
@@ -401,7 +420,7 @@ impl Masker {
         let summary = std::thread::scope(|scope| {
             // Dropped when this closure returns, which stops the threads.
             let work = work;
-            for _ in 0..threads {
+            for _ in 1..threads {
                 let (jobs, finished) = (&jobs, finished.clone());
                 scope.spawn(move || {
                     let mut lines = LineMasker::new(self);
@@ -411,14 +430,7 @@ impl Masker {
                             Err(_) => break,
                         };
                         let Ok(mut job) = next else { break };
-                        lines.summary = StreamSummary::default();
-                        lines.in_key = job.in_key;
-                        job.output.clear();
-                        let masked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            lines.chunk(&job.input, max, &mut job.output)
-                        }));
-                        job.summary = lines.summary;
-                        job.result = Some(masked.unwrap_or_else(|_| Err(stopped())));
+                        lines.run(&mut job, max);
                         if finished.send(job).is_err() {
                             break;
                         }
@@ -426,21 +438,36 @@ impl Masker {
                 });
             }
             drop(finished);
-            self.run_jobs(&mut chunker, &mut writer, threads, &work, &done)
+            let mut lines = LineMasker::new(self);
+            self.run_jobs(
+                &mut chunker,
+                &mut writer,
+                threads,
+                &work,
+                &jobs,
+                &done,
+                |job| {
+                    lines.run(job, max);
+                },
+            )
         })?;
         writer.flush()?;
         Ok(summary)
     }
 
-    /// Reads chunks and hands them to the threads through `work`, and writes
+    /// Reads chunks and hands them to the threads through `work`, masks one
+    /// itself with `mask` when nothing is ready to be written, and writes
     /// what comes back through `done` in order.
+    #[allow(clippy::too_many_arguments, reason = "the parts of one loop")]
     fn run_jobs<R: BufRead, W: Write>(
         &self,
         chunker: &mut crate::stream::Chunker<R>,
         writer: &mut W,
         threads: usize,
         work: &mpsc::SyncSender<Job>,
+        jobs: &Mutex<mpsc::Receiver<Job>>,
         done: &mpsc::Receiver<Job>,
+        mut mask: impl FnMut(&mut Job),
     ) -> Result<StreamSummary> {
         let ahead = threads * CHUNKS_PER_THREAD;
         let mut summary = StreamSummary::default();
@@ -471,8 +498,28 @@ impl Masker {
             if sent == written {
                 break;
             }
-            let job = done.recv().map_err(|_| stopped())?;
-            waiting.insert(job.seq, job);
+            while let Ok(job) = done.try_recv() {
+                waiting.insert(job.seq, job);
+            }
+            if !waiting.contains_key(&written) {
+                // Nothing to write yet: mask a waiting chunk here, or wait
+                // for a thread's. When another thread holds the queue's
+                // lock (it waits for work, or takes some), a chunk is being
+                // masked or is done: waiting for it cannot wait forever.
+                let mine = match jobs.try_lock() {
+                    Ok(jobs) => jobs.try_recv().ok(),
+                    Err(std::sync::TryLockError::WouldBlock) => None,
+                    Err(std::sync::TryLockError::Poisoned(_)) => return Err(stopped()),
+                };
+                let job = match mine {
+                    Some(mut job) => {
+                        mask(&mut job);
+                        job
+                    }
+                    None => done.recv().map_err(|_| stopped())?,
+                };
+                waiting.insert(job.seq, job);
+            }
             while let Some(mut job) = waiting.remove(&written) {
                 written += 1;
                 summary += job.summary;
