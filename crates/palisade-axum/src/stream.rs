@@ -165,7 +165,7 @@ impl<'a> Stream<'a> {
         if let Some(i) = self
             .rights
             .iter()
-            .position(|(t, f, _)| *t == type_name && std::ptr::eq(*f, fields))
+            .position(|(t, f, _)| std::ptr::eq(*f, fields) && same_name(t, type_name))
         {
             return Ok(i);
         }
@@ -268,6 +268,14 @@ fn unseen<T: Serialize + ?Sized>(value: &T) -> Result<(), GiveUp> {
         .map_err(|_| GiveUp)
 }
 
+/// Whether two names are equal: at once when they are the same text in
+/// memory (a declared name and serde's key are often the one literal),
+/// else compared.
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
+}
+
 /// A field's name as a JSON string.
 #[inline]
 fn write_name(out: &mut Vec<u8>, field: &Field) -> Result<(), GiveUp> {
@@ -310,7 +318,9 @@ fn json_plain_text(text: &[u8]) -> bool {
 /// UTF-8), with none of the characters serde_json escapes.
 #[inline]
 fn json_verbatim(bytes: &[u8]) -> bool {
-    bytes.is_ascii() && json_plain_text(bytes)
+    !bytes.iter().fold(false, |escaped, &b| {
+        escaped | (b < 0x20) | (b == b'"') | (b == b'\\') | (b >= 0x80)
+    })
 }
 
 /// A value at a decided level: an object of `type_name`, a list of them,
@@ -654,11 +664,11 @@ impl ser::SerializeStruct for LevelObject<'_, '_> {
         // the last is tried first.
         let fields = self.fields;
         let (index, field) = match fields.get(self.next) {
-            Some(f) if f.name == key => (self.next, f),
+            Some(f) if same_name(f.name, key) => (self.next, f),
             _ => fields
                 .iter()
                 .enumerate()
-                .find(|(_, f)| f.name == key)
+                .find(|(_, f)| same_name(f.name, key))
                 .ok_or(GiveUp)?,
         };
         self.next = index + 1;

@@ -545,3 +545,24 @@ fn byte_classes_agree_with_the_domain() {
         assert_eq!(BYTE_CLASS[usize::from(b)] & SPACE != 0, b == b' ', "{b}");
     }
 }
+
+proptest::proptest! {
+    /// The scan answers as the quick path wherever it answers, and
+    /// the bytes entry point as `country_code`, on any text of the port's
+    /// characters (pluses and digits anywhere) and on numbers opening with
+    /// pluses.
+    #[test]
+    fn the_scan_agrees_with_the_quick_path(
+        text in proptest::prop_oneof![
+            "[0-9+ ()./-]{0,24}",
+            "[ (]{0,2}\\+{1,2}[ (]?[1-9][0-9]{0,2}[0-9+ ()./-]{0,20}",
+            "\\+[1-9][0-9 ]{2,40}",
+            "\\+[0-9 a-z]{0,20}",
+        ]
+    ) {
+        if let Some(scanned) = quick_scan(text.as_bytes()) {
+            proptest::prop_assert_eq!(Some(scanned), quick_country_code(&text), "{:?}", text);
+        }
+        proptest::prop_assert_eq!(country_code_of_bytes(text.as_bytes()), country_code(&text), "{:?}", text);
+    }
+}
