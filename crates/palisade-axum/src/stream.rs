@@ -93,8 +93,6 @@ pub(crate) struct Stream<'a> {
     at: Vec<u32>,
     /// The dotted path of nested fields (the withheld notes).
     path: String,
-    /// The masked text of the current field.
-    scratch: String,
     out: Vec<u8>,
 }
 
@@ -112,7 +110,6 @@ impl<'a> Stream<'a> {
             withheld: Vec::new(),
             at: Vec::with_capacity(8),
             path: String::new(),
-            scratch: String::new(),
             out: Vec::with_capacity(1024),
         }
     }
@@ -168,7 +165,7 @@ impl<'a> Stream<'a> {
         if let Some(i) = self
             .rights
             .iter()
-            .position(|(t, f, _)| *t == type_name && std::ptr::eq(*f, fields))
+            .position(|(t, f, _)| std::ptr::eq(*f, fields) && same_name(t, type_name))
         {
             return Ok(i);
         }
@@ -271,6 +268,14 @@ fn unseen<T: Serialize + ?Sized>(value: &T) -> Result<(), GiveUp> {
         .map_err(|_| GiveUp)
 }
 
+/// Whether two names are equal: at once when they are the same text in
+/// memory (a declared name and serde's key are often the one literal),
+/// else compared.
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
+}
+
 /// A field's name as a JSON string.
 #[inline]
 fn write_name(out: &mut Vec<u8>, field: &Field) -> Result<(), GiveUp> {
@@ -288,7 +293,7 @@ fn write_name(out: &mut Vec<u8>, field: &Field) -> Result<(), GiveUp> {
 /// quotes unless it holds a character serde_json escapes (control
 /// characters, `"`, `\\`).
 fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), GiveUp> {
-    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !json_plain_text(text.as_bytes()) {
         return serde_json::Serializer::new(out)
             .serialize_str(text)
             .map_err(|_| GiveUp);
@@ -298,6 +303,24 @@ fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), GiveUp> {
     out.extend_from_slice(text.as_bytes());
     out.push(b'"');
     Ok(())
+}
+
+/// Whether `text` has none of the characters serde_json escapes (control
+/// characters, `"`, `\\`). One pass without a branch a byte.
+#[inline]
+fn json_plain_text(text: &[u8]) -> bool {
+    !text.iter().fold(false, |escaped, &b| {
+        escaped | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
+}
+
+/// Whether `bytes` are written between quotes as they are: ASCII (so
+/// UTF-8), with none of the characters serde_json escapes.
+#[inline]
+fn json_verbatim(bytes: &[u8]) -> bool {
+    !bytes.iter().fold(false, |escaped, &b| {
+        escaped | (b < 0x20) | (b == b'"') | (b == b'\\') | (b >= 0x80)
+    })
 }
 
 /// A value at a decided level: an object of `type_name`, a list of them,
@@ -641,11 +664,11 @@ impl ser::SerializeStruct for LevelObject<'_, '_> {
         // the last is tried first.
         let fields = self.fields;
         let (index, field) = match fields.get(self.next) {
-            Some(f) if f.name == key => (self.next, f),
+            Some(f) if same_name(f.name, key) => (self.next, f),
             _ => fields
                 .iter()
                 .enumerate()
-                .find(|(_, f)| f.name == key)
+                .find(|(_, f)| same_name(f.name, key))
                 .ok_or(GiveUp)?,
         };
         self.next = index + 1;
@@ -742,13 +765,27 @@ impl Serializer for MaskText<'_, '_> {
     type SerializeStructVariant = Impossible<(), Probe>;
 
     fn serialize_str(self, text: &str) -> Result<(), Probe> {
-        let st = self.st;
-        st.scratch.clear();
-        st.guard
+        // The masked text (`Masker::mask_value`'s bytes) written between
+        // quotes where it is as JSON writes it; otherwise (a character to
+        // escape, or beyond ASCII) taken back out and written as
+        // `mask_value` returns it, through serde_json.
+        let out = &mut self.st.out;
+        out.push(b'"');
+        let start = out.len();
+        self.st
+            .guard
             .masker()
-            .mask_value_into(self.kind, text, &mut st.scratch)
+            .operator()
+            .apply_into(self.kind, text, out)
             .map_err(|_| Probe::GiveUp)?;
-        write_str(&mut st.out, &st.scratch).map_err(|_| Probe::GiveUp)
+        if json_verbatim(out.get(start..).unwrap_or(&[])) {
+            out.push(b'"');
+            return Ok(());
+        }
+        let masked = out.split_off(start);
+        out.pop();
+        let masked = String::from_utf8_lossy(&masked);
+        write_str(out, &masked).map_err(|_| Probe::GiveUp)
     }
 
     fn serialize_none(self) -> Result<(), Probe> {

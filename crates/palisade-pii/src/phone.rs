@@ -564,27 +564,18 @@ pub(crate) fn country_code_of_bytes(text: &[u8]) -> Option<u16> {
 /// no RFC 3966 number does); `None` for any other text and wherever
 /// `quick_country_code` answers `None`.
 fn quick_scan(text: &[u8]) -> Option<Option<u16>> {
-    // In the domain, a space, and `natural`'s bounds: from the first `+` or
-    // digit to the last digit.
-    let (mut space, mut first, mut last) = (false, None, None);
-    for (i, &b) in text.iter().enumerate() {
-        match b {
-            b'0'..=b'9' => {
-                first.get_or_insert(i);
-                last = Some(i);
-            }
-            b'+' => {
-                first.get_or_insert(i);
-            }
-            b' ' => space = true,
-            b'-' | b'.' | b'/' | b'(' | b')' => {}
-            _ => return None,
-        }
-    }
-    let raw = text.get(first?..=last?)?;
-    if !space {
+    // In the domain and with a space: the classes of every byte, or-ed
+    // (one table lookup a byte, no branch).
+    let classes = text.iter().fold(0u8, |c, &b| {
+        c | BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(OTHER)
+    });
+    if classes & OTHER != 0 || classes & SPACE == 0 {
         return None;
     }
+    // `natural`'s bounds: from the first `+` or digit to the last digit.
+    let first = text.iter().position(|&b| b == b'+' || b.is_ascii_digit())?;
+    let last = text.iter().rposition(u8::is_ascii_digit)?;
+    let raw = text.get(first..=last)?;
     // `viable` with the pluses `quick_country_code` asks for: pluses, then
     // digits among punctuation (no other `+`); fewer than three digits is
     // refused by both.
@@ -605,6 +596,73 @@ fn quick_scan(text: &[u8]) -> Option<Option<u16>> {
     quick_from_digits(buffer.get(..len)?)
 }
 
+/// The classes of [`BYTE_CLASS`]: a character outside [`in_domain`], a
+/// space.
+const OTHER: u8 = 1;
+const SPACE: u8 = 2;
+
+/// Each byte's class for [`quick_scan`]: [`OTHER`] outside [`in_domain`]'s
+/// characters, [`SPACE`] for a space, 0 for the others.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of bounds fails the build"
+)]
+static BYTE_CLASS: [u8; 256] = {
+    let mut classes = [OTHER; 256];
+    let mut b = 0u8;
+    loop {
+        let class = match b {
+            b' ' => SPACE,
+            b'0'..=b'9' | b'+' | b'-' | b'.' | b'/' | b'(' | b')' => 0,
+            _ => OTHER,
+        };
+        classes[b as usize] = class;
+        if b == u8::MAX {
+            break;
+        }
+        b += 1;
+    }
+    classes
+};
+
+/// The calling code that prefixes three digits `abc` (at `100 * a + 10 *
+/// b + c`), as one plus its index in [`CODES`] (0: none): of the one-, two-
+/// and three-digit prefixes, the first that is a code, as
+/// `parse_national` looks them up.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of bounds fails the build"
+)]
+static CODE_OF_PREFIX: [u8; 1000] = {
+    assert!(CODES.len() < u8::MAX as usize);
+    let mut table = [0u8; 1000];
+    // Three-digit codes first, so that a shorter code that prefixes the
+    // same digits (none does: calling codes are a prefix code) would win.
+    let mut digits = 3;
+    while digits >= 1 {
+        let mut i = 0;
+        while i < CODES.len() {
+            let code = CODES[i].0 as usize;
+            let (low, high) = match digits {
+                3 => (100, 1000),
+                2 => (10, 100),
+                _ => (1, 10),
+            };
+            if code >= low && code < high {
+                let span = 1000 / high;
+                let mut at = code * span;
+                while at < (code + 1) * span {
+                    table[at] = i as u8 + 1;
+                    at += 1;
+                }
+            }
+            i += 1;
+        }
+        digits -= 1;
+    }
+    table
+};
+
 /// The rest of [`quick_country_code`]: the answer from the digits after
 /// the pluses.
 fn quick_from_digits(digits: &[u8]) -> Option<Option<u16>> {
@@ -612,14 +670,20 @@ fn quick_from_digits(digits: &[u8]) -> Option<Option<u16>> {
         return None;
     }
     // The calling code: the first of the one-, two- and three-digit
-    // prefixes that is one (`parse::<u16>` of ASCII digits).
-    let (code_len, code, regions) = (1..=3).find_map(|n| {
-        let code = digits
-            .get(..n)?
-            .iter()
-            .fold(0u16, |code, d| code * 10 + u16::from(d - b'0'));
-        regions_of(code).map(|regions| (n, code, regions))
-    })?;
+    // prefixes that is one (`parse::<u16>` of ASCII digits), looked up by
+    // the first three digits.
+    let prefix = digits
+        .get(..3)?
+        .iter()
+        .fold(0usize, |p, d| p * 10 + usize::from(d - b'0'));
+    let entry = usize::from(*CODE_OF_PREFIX.get(prefix)?).checked_sub(1)?;
+    let &(code, regions) = CODES.get(entry)?;
+    // The prefix's digits: the code's (the first digit is not 0).
+    let code_len = match code {
+        0..=9 => 1,
+        10..=99 => 2,
+        _ => 3,
+    };
     let mut national = digits.get(code_len..)?;
     let zeros = |digits: &[u8]| digits.iter().take_while(|&&d| d == b'0').count();
     // `source_for`, which looks at the number only for a code shared by

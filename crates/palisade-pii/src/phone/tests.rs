@@ -511,3 +511,58 @@ fn quick_country_code_agrees_with_the_parse() {
         texts.len()
     );
 }
+
+/// The calling code looked up by three digits is the one
+/// `parse_national` finds, the first of the one-, two- and three-digit
+/// prefixes that `regions_of` knows: every three digits not starting with
+/// 0 (`quick_from_digits` leaves those to the parser).
+#[test]
+fn code_of_prefix_is_the_first_prefix_that_is_a_code() {
+    let mut found = 0;
+    for (prefix, &entry) in CODE_OF_PREFIX.iter().enumerate().skip(100) {
+        let text = format!("{prefix:03}");
+        let expected = (1..=3).find_map(|len| {
+            text[..len]
+                .parse::<u16>()
+                .ok()
+                .filter(|&c| regions_of(c).is_some())
+        });
+        let ours = usize::from(entry).checked_sub(1).map(|i| CODES[i].0);
+        assert_eq!(ours, expected, "{text}");
+        found += usize::from(ours.is_some());
+    }
+    // Most of them begin with a code.
+    assert!(found > 700, "{found}");
+}
+
+/// Each byte's class agrees with `in_domain` and the space test.
+#[test]
+fn byte_classes_agree_with_the_domain() {
+    for b in 0..=u8::MAX {
+        let text = [b];
+        let in_domain = std::str::from_utf8(&text).is_ok_and(in_domain);
+        assert_eq!(BYTE_CLASS[usize::from(b)] & OTHER == 0, in_domain, "{b}");
+        assert_eq!(BYTE_CLASS[usize::from(b)] & SPACE != 0, b == b' ', "{b}");
+    }
+}
+
+proptest::proptest! {
+    /// The scan answers as the quick path wherever it answers, and
+    /// the bytes entry point as `country_code`, on any text of the port's
+    /// characters (pluses and digits anywhere) and on numbers opening with
+    /// pluses.
+    #[test]
+    fn the_scan_agrees_with_the_quick_path(
+        text in proptest::prop_oneof![
+            "[0-9+ ()./-]{0,24}",
+            "[ (]{0,2}\\+{1,2}[ (]?[1-9][0-9]{0,2}[0-9+ ()./-]{0,20}",
+            "\\+[1-9][0-9 ]{2,40}",
+            "\\+[0-9 a-z]{0,20}",
+        ]
+    ) {
+        if let Some(scanned) = quick_scan(text.as_bytes()) {
+            proptest::prop_assert_eq!(Some(scanned), quick_country_code(&text), "{:?}", text);
+        }
+        proptest::prop_assert_eq!(country_code_of_bytes(text.as_bytes()), country_code(&text), "{:?}", text);
+    }
+}
