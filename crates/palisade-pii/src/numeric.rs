@@ -349,10 +349,12 @@ fn token(
 
 /// Where [`scan`] goes on after the token starting at the digit `d`, when
 /// that token is certain to hold nothing and no span is blocked: a number
-/// glued to letters on its right (`692s`), or a single group of fewer than
-/// eight digits that no separator joins to another (`retry 5`, `:31`,
-/// `9869457`) or that one joins only to digits glued to letters (`15.237Z`).
-/// `None` for every other token, and for a digit glued on its left. `e`: the
+/// glued to letters on its right (`692s`), a single group of fewer than
+/// eight digits (or of eight not after `+` or `(`: `task 63700032`) that no
+/// separator joins to another (`retry 5`, `:31`, `9869457`) or that one
+/// joins only to digits glued to letters (`15.237Z`), or a token of fewer
+/// than four groups and seven digits ([`few_digits`]). `None` for every
+/// other token, and for a digit glued on its left. `e`: the
 /// end of the digit run starting at `d`.
 #[inline(always)]
 fn short_token(text: &[u8], d: usize, e: usize) -> Option<usize> {
@@ -372,8 +374,10 @@ fn short_token(text: &[u8], d: usize, e: usize) -> Option<usize> {
         return Some(word_run(text, e));
     }
     // No kind is a lone group of seven digits (see `evaluate`: identifiers
-    // have nine or more, cards twelve, telephone numbers eight).
-    if c == b'<' || e - d >= 8 {
+    // have nine or more, cards twelve, telephone numbers eight), nor of
+    // eight without a `+` before it (telephone numbers of eight digits are
+    // international, see `phone`; `(` may stand between).
+    if c == b'<' || e - d > 8 || (e - d == 8 && (b == b'+' || b == b'(')) {
         return None;
     }
     if is_sep(c) {
@@ -962,6 +966,8 @@ mod tests {
             b"2026",
             b"987654",
             b"9874305",
+            b"63700032",
+            b"29022158",
             b"44051401359",
             b"4111111111111111",
             b"601",
@@ -1057,6 +1063,22 @@ mod tests {
             }
         }
         assert!(phones > 10, "{phones}");
+        // A lone group of eight digits is a telephone number only after
+        // `+` (or `+(`).
+        let mut phones = 0;
+        for lead in [&b"+"[..], b"+(", b"(", b" ", b"", b"x +", b"x +("] {
+            for number in [&b"29022158"[..], b"63700032"] {
+                for tail in [&b""[..], b" ", b")", b" x"] {
+                    let text = [lead, number, tail].concat();
+                    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                    scan_tokens::<true>(&text, &[], &cfg, &mut fast);
+                    scan_tokens::<false>(&text, &[], &cfg, &mut slow);
+                    assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(&text));
+                    phones += fast.iter().filter(|f| f.kind == Kind::Phone).count();
+                }
+            }
+        }
+        assert!(phones >= 16, "{phones}");
     }
 
     /// The eight-byte form of the timestamp test answers as the byte by
