@@ -185,9 +185,17 @@ impl<'m> LineMasker<'m> {
             known,
         )?;
         self.summary.masked += n as u64;
-        // `-----BEGIN` is a fragment of a secret rule's prefix: a line
-        // known to hold none holds no key header.
-        if !no_prefix {
+        // `-----BEGIN` is a fragment of a secret rule's prefix, not a key
+        // word's: a line known to hold none, or only key words' (see
+        // `secrets::fragment_starts`), holds no key header.
+        let key_words_only = matches!(
+            known.prefixes,
+            Prefixes::At {
+                key_words_only: true,
+                ..
+            }
+        );
+        if !no_prefix && !key_words_only {
             self.in_key = self.masker.key_open_after(false, body);
         }
         Ok(n > 0)
@@ -1020,6 +1028,31 @@ mod tests {
                     "{threads} threads, chunks of {chunk}"
                 );
             }
+        }
+    }
+
+    /// A key header on a line that also holds key words (`session`,
+    /// `auth`) opens the block: the line's fragments are not all key
+    /// words', so the header is looked for.
+    #[test]
+    fn a_key_header_after_key_words_opens_the_block() {
+        let text = b"[auth] session renewed\n\
+            [auth] session -----BEGIN RSA PRIVATE KEY-----\n\
+            MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn\n\
+            xoQ2ArnWbR3TYn8eTJ4l5f5R\n\
+            -----END RSA PRIVATE KEY-----\n\
+            [auth] token refreshed\n";
+        let m = Masker::new(Operator::Label);
+        let want = sequential(&m, text, crate::MAX_LINE);
+        let masked = String::from_utf8(want.0.clone()).unwrap();
+        assert!(!masked.contains("MIIEow"), "{masked}");
+        assert!(!masked.contains("xoQ2Arn"), "{masked}");
+        for threads in [1, 2] {
+            assert_eq!(
+                parallel(&m, text, threads, 1 << 20, crate::MAX_LINE),
+                want,
+                "{threads} threads"
+            );
         }
     }
 

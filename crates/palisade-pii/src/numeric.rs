@@ -259,7 +259,6 @@ fn scan_tokens<const SHORT: bool>(
     out: &mut Vec<Finding>,
 ) {
     let mut i = 0;
-    let mut groups = [Group::default(); MAX_GROUPS];
     while let Some((d, e)) = next_digit_run(text, i) {
         if SHORT
             && bl.is_empty()
@@ -276,67 +275,86 @@ fn scan_tokens<const SHORT: bool>(
             i = letters_then_digits(text, bl, d, cfg, out).unwrap_or_else(|| word_run(text, d));
             continue;
         }
-        // Gather the token's groups.
-        let mut k = 0;
-        let mut j = d;
-        let mut sep = [0u8; 2];
-        let mut next = d;
-        let mut ndigits = 0;
-        while let Some(slot) = groups.get_mut(k) {
-            let e = digit_run(text, j);
-            if glued_right(text, bl, e) {
-                // Glued to letters: this group is not a whole word.
-                next = word_run(text, e);
-                break;
-            }
-            *slot = Group {
-                start: j,
-                end: e,
-                sep,
-            };
-            k += 1;
-            ndigits += e - j;
-            next = e;
-            let (s1, s2, s3) = (at(text, e), at(text, e + 1), at(text, e + 2));
-            if is_sep(s1) && s2.is_ascii_digit() {
-                sep = [s1, 0];
-                j = e + 1;
-            } else if is_sep(s1) && is_sep(s2) && s3.is_ascii_digit() {
-                sep = [s1, s2];
-                j = e + 2;
-            } else {
-                break;
-            }
-            if starts_within(bl, e, j + 1) {
-                break;
-            }
+        i = token(text, bl, d, cfg, out);
+    }
+}
+
+/// Gathers the token starting at the digit `d` (not glued on its left, not
+/// inside a blocked span), evaluates it and returns where [`scan_tokens`]
+/// goes on. Out of line: most tokens are settled before, and the scan's
+/// own frame then need not set up the groups.
+#[inline(never)]
+fn token(
+    text: &[u8],
+    bl: &[(usize, usize)],
+    d: usize,
+    cfg: &NumericConfig,
+    out: &mut Vec<Finding>,
+) -> usize {
+    let mut groups = [Group::default(); MAX_GROUPS];
+    // Gather the token's groups.
+    let mut k = 0;
+    let mut j = d;
+    let mut sep = [0u8; 2];
+    let mut next = d;
+    let mut ndigits = 0;
+    while let Some(slot) = groups.get_mut(k) {
+        let e = digit_run(text, j);
+        if glued_right(text, bl, e) {
+            // Glued to letters: this group is not a whole word.
+            next = word_run(text, e);
+            break;
         }
-        // Fewer than four groups and seven digits: nothing to classify and
-        // no telephone number (see `evaluate`).
-        let last_taken = if k < 4 && ndigits < 7 {
-            None
-        } else {
-            groups
-                .get(..k)
-                .and_then(|token| evaluate(text, bl, token, cfg, out))
+        *slot = Group {
+            start: j,
+            end: e,
+            sep,
         };
-        i = next.max(d + 1);
-        if k == MAX_GROUPS && j > next {
-            // The token goes on past the buffer: start again after the last
-            // group that went into a finding (or one group on), so the rest
-            // is read as it will be once those findings are masked.
-            let restart = last_taken.map_or(1, |t| t + 1);
-            i = groups.get(restart).map_or(j, |g| g.start);
+        k += 1;
+        ndigits += e - j;
+        next = e;
+        let (s1, s2, s3) = (at(text, e), at(text, e + 1), at(text, e + 2));
+        if is_sep(s1) && s2.is_ascii_digit() {
+            sep = [s1, 0];
+            j = e + 1;
+        } else if is_sep(s1) && is_sep(s2) && s3.is_ascii_digit() {
+            sep = [s1, s2];
+            j = e + 2;
+        } else {
+            break;
+        }
+        if starts_within(bl, e, j + 1) {
+            break;
         }
     }
+    // Fewer than four groups and seven digits: nothing to classify and
+    // no telephone number (see `evaluate`).
+    let last_taken = if k < 4 && ndigits < 7 {
+        None
+    } else {
+        groups
+            .get(..k)
+            .and_then(|token| evaluate(text, bl, token, cfg, out))
+    };
+    let mut i = next.max(d + 1);
+    if k == MAX_GROUPS && j > next {
+        // The token goes on past the buffer: start again after the last
+        // group that went into a finding (or one group on), so the rest
+        // is read as it will be once those findings are masked.
+        let restart = last_taken.map_or(1, |t| t + 1);
+        i = groups.get(restart).map_or(j, |g| g.start);
+    }
+    i
 }
 
 /// Where [`scan`] goes on after the token starting at the digit `d`, when
 /// that token is certain to hold nothing and no span is blocked: a number
-/// glued to letters on its right (`692s`), or a single group of fewer than
-/// eight digits that no separator joins to another (`retry 5`, `:31`,
-/// `9869457`) or that one joins only to digits glued to letters (`15.237Z`).
-/// `None` for every other token, and for a digit glued on its left. `e`: the
+/// glued to letters on its right (`692s`), a single group of fewer than
+/// eight digits (or of eight not after `+` or `(`: `task 63700032`) that no
+/// separator joins to another (`retry 5`, `:31`, `9869457`) or that one
+/// joins only to digits glued to letters (`15.237Z`), or a token of fewer
+/// than four groups and seven digits ([`few_digits`]). `None` for every
+/// other token, and for a digit glued on its left. `e`: the
 /// end of the digit run starting at `d`.
 #[inline(always)]
 fn short_token(text: &[u8], d: usize, e: usize) -> Option<usize> {
@@ -356,8 +374,10 @@ fn short_token(text: &[u8], d: usize, e: usize) -> Option<usize> {
         return Some(word_run(text, e));
     }
     // No kind is a lone group of seven digits (see `evaluate`: identifiers
-    // have nine or more, cards twelve, telephone numbers eight).
-    if c == b'<' || e - d >= 8 {
+    // have nine or more, cards twelve, telephone numbers eight), nor of
+    // eight without a `+` before it (telephone numbers of eight digits are
+    // international, see `phone`; `(` may stand between).
+    if c == b'<' || e - d > 8 || (e - d == 8 && (b == b'+' || b == b'(')) {
         return None;
     }
     if is_sep(c) {
@@ -366,19 +386,75 @@ fn short_token(text: &[u8], d: usize, e: usize) -> Option<usize> {
             // `15.237Z`, `1.5s`: the second group is glued to letters, so it
             // is not one; the token is the first alone, which is short.
             let e2 = digit_run(text, e + 1);
-            return is_word(at(text, e2)).then(|| word_run(text, e2));
+            if is_word(at(text, e2)) {
+                return Some(word_run(text, e2));
+            }
+            return few_digits(text, d);
         }
         if is_sep(c2) && at(text, e + 2).is_ascii_digit() {
-            return None;
+            return few_digits(text, d);
         }
     }
     Some(e)
 }
 
+/// Where [`scan`] goes on after the token starting at `d` (no span blocked,
+/// not glued on its left) when it has fewer than four groups and seven
+/// digits, which [`token`] would gather to evaluate nothing (`5/5`, `0.12`,
+/// `4.12.81`): the same groups, gathered without keeping them. `None` for a
+/// longer token.
+#[inline(always)]
+fn few_digits(text: &[u8], d: usize) -> Option<usize> {
+    let (mut k, mut j, mut ndigits) = (0, d, 0);
+    let next = loop {
+        let e = digit_run(text, j);
+        if glued_right(text, &[], e) {
+            break word_run(text, e);
+        }
+        k += 1;
+        ndigits += e - j;
+        if k >= 4 || ndigits >= 7 {
+            return None;
+        }
+        let (s1, s2, s3) = (at(text, e), at(text, e + 1), at(text, e + 2));
+        if is_sep(s1) && s2.is_ascii_digit() {
+            j = e + 1;
+        } else if is_sep(s1) && is_sep(s2) && s3.is_ascii_digit() {
+            j = e + 2;
+        } else {
+            break e;
+        }
+    };
+    Some(next.max(d + 1))
+}
+
 /// Whether a log timestamp's date, hour and minute start at `d`:
-/// `2026-11-23T01:31:` or `2026-11-23 01:31:`.
+/// `2026-11-23T01:31:` or `2026-11-23 01:31:`. Two eight-byte loads: the
+/// digits' bits of each against the pattern's, its other bytes compared
+/// under a mask (the byte-by-byte form is the tests' reference).
 #[inline(always)]
 fn log_timestamp(text: &[u8], d: usize) -> bool {
+    // `dddd-dd-`: digits at bytes 0–3, 5 and 6, `-` at 4 and 7.
+    const DATE_DIGITS: u64 = 0x0080_8000_8080_8080;
+    const DATE_SEPS: (u64, u64) = (0xFF00_00FF_0000_0000, 0x2D00_002D_0000_0000);
+    // `ddTdd:dd` (or a space for the `T`): digits at 0, 1, 3, 4, 6 and 7.
+    const TIME_DIGITS: u64 = 0x8080_0080_8000_8080;
+    const TIME_COLON: (u64, u64) = (0x0000_FF00_0000_0000, 0x0000_3A00_0000_0000);
+    let (Some(date), Some(time)) = (word_at(text, d), word_at(text, d + 8)) else {
+        return false;
+    };
+    let t = (time >> 16) & 0xFF;
+    digit_bits(date) & DATE_DIGITS == DATE_DIGITS
+        && date & DATE_SEPS.0 == DATE_SEPS.1
+        && digit_bits(time) & TIME_DIGITS == TIME_DIGITS
+        && time & TIME_COLON.0 == TIME_COLON.1
+        && (t == u64::from(b'T') || t == u64::from(b' '))
+        && at(text, d + 16) == b':'
+}
+
+/// [`log_timestamp`] byte by byte.
+#[cfg(test)]
+fn log_timestamp_bytes(text: &[u8], d: usize) -> bool {
     match text.get(d..d + 17) {
         Some(
             [
@@ -890,6 +966,8 @@ mod tests {
             b"2026",
             b"987654",
             b"9874305",
+            b"63700032",
+            b"29022158",
             b"44051401359",
             b"4111111111111111",
             b"601",
@@ -985,6 +1063,47 @@ mod tests {
             }
         }
         assert!(phones > 10, "{phones}");
+        // A lone group of eight digits is a telephone number only after
+        // `+` (or `+(`).
+        let mut phones = 0;
+        for lead in [&b"+"[..], b"+(", b"(", b" ", b"", b"x +", b"x +("] {
+            for number in [&b"29022158"[..], b"63700032"] {
+                for tail in [&b""[..], b" ", b")", b" x"] {
+                    let text = [lead, number, tail].concat();
+                    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                    scan_tokens::<true>(&text, &[], &cfg, &mut fast);
+                    scan_tokens::<false>(&text, &[], &cfg, &mut slow);
+                    assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(&text));
+                    phones += fast.iter().filter(|f| f.kind == Kind::Phone).count();
+                }
+            }
+        }
+        assert!(phones >= 16, "{phones}");
+    }
+
+    /// The eight-byte form of the timestamp test answers as the byte by
+    /// byte one, on timestamps with each byte replaced by every value and
+    /// cut short at every length.
+    #[test]
+    fn log_timestamps_match_the_byte_test() {
+        let mut found = 0;
+        for stamp in [&b"x2026-11-23T01:31:15"[..], b"x1999-09-09 23:59:"] {
+            for pos in 0..stamp.len() {
+                for b in 0..=255u8 {
+                    let mut text = stamp.to_vec();
+                    text[pos] = b;
+                    for len in [text.len(), 18, 17, 16, 9] {
+                        let cut = &text[..len];
+                        for d in 0..3 {
+                            let want = log_timestamp_bytes(cut, d);
+                            assert_eq!(log_timestamp(cut, d), want, "{cut:?} at {d}");
+                            found += usize::from(want);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(found > 1000, "{found}");
     }
 
     #[test]
