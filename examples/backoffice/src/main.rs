@@ -49,6 +49,13 @@ enum Command {
         /// Database connections
         #[arg(long, default_value_t = 4)]
         pool: usize,
+        /// Threads for blocking work (database calls, decryption, audit
+        /// commits); default: as many as --pool. More threads than
+        /// connections wait for a connection and crowd the cores: under
+        /// load, the default blocking pool (up to 512 threads) served a
+        /// third fewer reads
+        #[arg(long, value_name = "N")]
+        blocking_threads: Option<usize>,
         /// Clients reach the server through a proxy that terminates TLS: the
         /// session cookie gets `Secure` and answers carry HSTS
         #[arg(long, conflicts_with_all = ["tls_cert", "tls_dev"])]
@@ -235,6 +242,7 @@ fn main() -> ExitCode {
             sweep_every,
             log_level,
             pool,
+            blocking_threads,
             behind_tls_proxy,
             tls_cert,
             tls_key,
@@ -248,7 +256,11 @@ fn main() -> ExitCode {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
-            let runtime = match tokio::runtime::Runtime::new() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .max_blocking_threads(blocking_threads.unwrap_or(pool).max(1))
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("error: {e}");

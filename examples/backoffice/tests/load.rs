@@ -18,9 +18,9 @@
 mod common;
 
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use common::{Instance, sign_in_real_time, spawn, spawn_with};
+use common::{Instance, on, sign_in_real_time, spawn, spawn_args, spawn_with};
 use palisade_backoffice::{Backoffice, Config, Demo};
 
 /// Clients in the demo tenant: the list answers all of them.
@@ -182,4 +182,68 @@ fn client_list_under_load_on_postgres_one_instance_and_two() {
     load(&[&first], &cookie, "1 instance, PostgreSQL");
     let second = spawn(&data, pg.url());
     load(&[&first, &second], &cookie, "2 instances, PostgreSQL");
+}
+
+/// The server's blocking pool is bounded (`--blocking-threads`, by default
+/// as many threads as database connections): no blocking task may wait for
+/// another one, or a small pool would hang. One thread and one connection
+/// serve sign-ins, concurrent reads of the list and of single clients, and
+/// creations, each recorded in the audit log, within a deadline.
+#[test]
+fn one_blocking_thread_serves_concurrent_reads_and_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let demo = seed(&data, None);
+    let instance = spawn_args(&data, None, &["--pool", "1", "--blocking-threads", "1"]);
+    let url = instance.url.clone();
+    let (done, finished) = std::sync::mpsc::channel();
+    // The requests run on other threads: a hung server fails the test at
+    // the deadline instead of hanging it (the instance is killed on drop).
+    std::thread::spawn(move || {
+        let operator = sign_in_real_time(&url, demo.user("Operator").unwrap());
+        let admin = sign_in_real_time(&url, demo.user("Administrator").unwrap());
+        let first = on(&url, &operator).get("/api/clients");
+        assert_eq!(first.status, 200, "{}", first.text);
+        let id = first.json()["clients"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let workers: Vec<_> = (0..12)
+            .map(|t| {
+                let id = id.clone();
+                let mut browser = on(&url, if t % 3 == 0 { &admin } else { &operator });
+                std::thread::spawn(move || {
+                    (0..8)
+                        .map(|i| match (t % 3, i % 2) {
+                            (0, _) => browser.post(
+                                "/api/clients",
+                                serde_json::json!({
+                                    "name": format!("Load {t} {i}"),
+                                    "phone": "+48 601 234 567",
+                                    "email": format!("load.{t}.{i}@example.com"),
+                                }),
+                            ),
+                            (_, 0) => browser.get("/api/clients"),
+                            _ => browser.get(&format!("/api/clients/{id}")),
+                        })
+                        .map(|answer| answer.status)
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        let statuses: Vec<u16> = workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        let _ = done.send(statuses);
+    });
+    let statuses = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("every request answered within 60 s (a blocking task waits for another?)");
+    assert_eq!(statuses.len(), 96);
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 201),
+        "{statuses:?}"
+    );
+    drop(instance);
 }

@@ -305,6 +305,11 @@ pub(crate) fn spawn(data: &Path, database: &str) -> Instance {
 
 /// [`spawn`], on SQLite in `data` when `database` is `None`.
 pub(crate) fn spawn_with(data: &Path, database: Option<&str>) -> Instance {
+    spawn_args(data, database, &[])
+}
+
+/// [`spawn_with`], with more arguments to `serve`.
+pub(crate) fn spawn_args(data: &Path, database: Option<&str>, extra: &[&str]) -> Instance {
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade-backoffice"))
         .args([
             "serve",
@@ -316,6 +321,7 @@ pub(crate) fn spawn_with(data: &Path, database: Option<&str>) -> Instance {
             "--data",
         ])
         .arg(data)
+        .args(extra)
         .envs(database.map(|url| ("BACKOFFICE_DATABASE_URL", url)))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
