@@ -827,9 +827,16 @@ fn the_session_cookie_is_secure_behind_a_tls_proxy() {
         .arg("--data")
         .arg(dir.path().join("data"))
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // What the server says on its error stream, kept to explain a failed start.
+    let mut stderr = child.stderr.take().unwrap();
+    let said = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut url = None;
     let mut login = None;
@@ -847,7 +854,11 @@ fn the_session_cookie_is_secure_behind_a_tls_proxy() {
             break;
         }
     }
-    let (url, password) = (url.unwrap(), login.unwrap());
+    let (Some(url), Some(password)) = (url, login) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the server did not start: {}", said.join().unwrap());
+    };
     let mut c = Browser::new(&url);
     let a = c.post(
         "/api/login",
