@@ -26,6 +26,8 @@ use crate::{Error, Result};
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Context {
+    /// Label to that pair's encoding (`u32` label length, label, `u32`
+    /// value length, value): sealing and opening copy each pair whole.
     entries: BTreeMap<String, Vec<u8>>,
 }
 
@@ -46,8 +48,13 @@ impl Context {
     /// Adds (or replaces) one `label = value` pair.
     #[must_use]
     pub fn with(mut self, label: &str, value: impl AsRef<[u8]>) -> Self {
-        self.entries
-            .insert(label.to_owned(), value.as_ref().to_vec());
+        let value = value.as_ref();
+        let mut pair = Vec::with_capacity(8 + label.len() + value.len());
+        pair.extend_from_slice(&len32(label.len()));
+        pair.extend_from_slice(label.as_bytes());
+        pair.extend_from_slice(&len32(value.len()));
+        pair.extend_from_slice(value);
+        self.entries.insert(label.to_owned(), pair);
         self
     }
 
@@ -88,7 +95,9 @@ impl Context {
 
     /// The value of one label, if present.
     pub fn get(&self, label: &str) -> Option<&[u8]> {
-        self.entries.get(label).map(Vec::as_slice)
+        self.entries
+            .get_key_value(label)
+            .and_then(|(label, pair)| pair_value(label, pair))
     }
 
     /// The canonical encoding that is authenticated as associated data:
@@ -105,11 +114,7 @@ impl Context {
     }
 
     pub(crate) fn encoded_len(&self) -> usize {
-        4 + self
-            .entries
-            .iter()
-            .map(|(l, v)| 8 + l.len() + v.len())
-            .sum::<usize>()
+        4 + self.entries.values().map(Vec::len).sum::<usize>()
     }
 
     /// Writes the encoding into `out`; returns its length, or `None` (and
@@ -117,22 +122,16 @@ impl Context {
     pub(crate) fn encode_to(&self, out: &mut [u8]) -> Option<usize> {
         let mut writer = SliceWriter { out, at: 0 };
         writer.put(&len32(self.entries.len()))?;
-        for (label, value) in &self.entries {
-            writer.put(&len32(label.len()))?;
-            writer.put(label.as_bytes())?;
-            writer.put(&len32(value.len()))?;
-            writer.put(value)?;
+        for pair in self.entries.values() {
+            writer.put(pair)?;
         }
         Some(writer.at)
     }
 
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&len32(self.entries.len()));
-        for (label, value) in &self.entries {
-            out.extend_from_slice(&len32(label.len()));
-            out.extend_from_slice(label.as_bytes());
-            out.extend_from_slice(&len32(value.len()));
-            out.extend_from_slice(value);
+        for pair in self.entries.values() {
+            out.extend_from_slice(pair);
         }
     }
 }
@@ -151,6 +150,12 @@ impl SliceWriter<'_> {
     }
 }
 
+/// The value inside one pair's encoding: what follows the label and the
+/// value's length.
+fn pair_value<'a>(label: &str, pair: &'a [u8]) -> Option<&'a [u8]> {
+    pair.get(8 + label.len()..)
+}
+
 fn len32(len: usize) -> [u8; 4] {
     u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes()
 }
@@ -158,7 +163,8 @@ fn len32(len: usize) -> [u8; 4] {
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
-        for (label, value) in &self.entries {
+        for (label, pair) in &self.entries {
+            let value = pair_value(label, pair).unwrap_or_default();
             map.entry(label, &String::from_utf8_lossy(value));
         }
         map.finish()
@@ -205,5 +211,38 @@ mod tests {
             Context::parse("row=a=b").unwrap().get("row"),
             Some(&b"a=b"[..])
         );
+    }
+
+    proptest::proptest! {
+        /// The stored per-pair encodings give exactly the encoding the
+        /// format defines, computed here from the pairs themselves, and
+        /// `get` returns each label's last value.
+        #[test]
+        fn encoding_matches_the_definition(
+            pairs in proptest::collection::vec(("[a-d]{0,3}", proptest::collection::vec(0u8..=255, 0..12)), 0..8)
+        ) {
+            let mut context = Context::new();
+            let mut reference = BTreeMap::new();
+            for (label, value) in &pairs {
+                context = context.with(label, value);
+                reference.insert(label.clone(), value.clone());
+            }
+            let mut expected = (reference.len() as u32).to_be_bytes().to_vec();
+            for (label, value) in &reference {
+                expected.extend_from_slice(&(label.len() as u32).to_be_bytes());
+                expected.extend_from_slice(label.as_bytes());
+                expected.extend_from_slice(&(value.len() as u32).to_be_bytes());
+                expected.extend_from_slice(value);
+            }
+            proptest::prop_assert_eq!(context.encode(), expected.clone());
+            proptest::prop_assert_eq!(context.encoded_len(), expected.len());
+            let mut buf = vec![0u8; expected.len()];
+            proptest::prop_assert_eq!(context.encode_to(&mut buf), Some(expected.len()));
+            proptest::prop_assert_eq!(&buf, &expected);
+            for (label, value) in &reference {
+                proptest::prop_assert_eq!(context.get(label), Some(value.as_slice()));
+            }
+            proptest::prop_assert_eq!(context.get("zz"), None);
+        }
     }
 }

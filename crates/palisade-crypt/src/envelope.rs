@@ -46,7 +46,7 @@ impl Ciphertext {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let version = *bytes
             .first()
-            .ok_or(Error::CiphertextMalformed("empty ciphertext"))?;
+            .ok_or_else(|| Error::CiphertextMalformed("empty ciphertext"))?;
         if version != VERSION {
             return Err(Error::VersionUnsupported(version));
         }
@@ -65,9 +65,7 @@ impl Ciphertext {
     pub fn from_token(token: &str) -> Result<Self> {
         let body = token
             .strip_prefix(TOKEN_PREFIX)
-            .ok_or(Error::CiphertextMalformed(
-                "token does not start with `pcrypt:`",
-            ))?;
+            .ok_or_else(|| Error::CiphertextMalformed("token does not start with `pcrypt:`"))?;
         let bytes = URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| Error::CiphertextMalformed("token is not canonical base64url"))?;
@@ -228,12 +226,31 @@ pub(crate) fn seal_with_nonce<B: Backend>(
     out.extend_from_slice(plaintext);
     let (header, body) = out
         .split_at_mut_checked(HEADER_LEN)
-        .ok_or(Error::CiphertextMalformed("header"))?;
+        .ok_or_else(|| Error::CiphertextMalformed("header"))?;
     let tag = with_aad(header, context, |aad| {
         B::xseal(key.encryption.as_bytes(), nonce, aad, body)
     })?;
     out.extend_from_slice(&tag);
     Ok(Ciphertext { bytes: out })
+}
+
+/// Compares a stored commitment with the key's in constant time, as four
+/// 64-bit words (`subtle` compares slices element by element, with an
+/// optimization barrier on each: 32 of them for bytes).
+fn commitment_matches(expected: &[u8; COMMITMENT_LEN], stored: &[u8]) -> bool {
+    let Ok(stored) = <&[u8; COMMITMENT_LEN]>::try_from(stored) else {
+        return false;
+    };
+    let words = |bytes: &[u8; COMMITMENT_LEN]| -> [u64; COMMITMENT_LEN / 8] {
+        let mut out = [0u64; COMMITMENT_LEN / 8];
+        for (word, chunk) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(chunk);
+            *word = u64::from_le_bytes(le);
+        }
+        out
+    };
+    bool::from(words(expected)[..].ct_eq(&words(stored)[..]))
 }
 
 /// Checks the commitment in constant time, then decrypts.
@@ -254,15 +271,11 @@ pub(crate) fn open_with<B: Backend>(
     let bytes = ciphertext.as_bytes();
     let (header, rest) = bytes
         .split_at_checked(HEADER_LEN)
-        .ok_or(Error::CiphertextMalformed(
-            "shorter than the header and tag",
-        ))?;
+        .ok_or_else(|| Error::CiphertextMalformed("shorter than the header and tag"))?;
     let body_len = rest
         .len()
         .checked_sub(TAG_LEN)
-        .ok_or(Error::CiphertextMalformed(
-            "shorter than the header and tag",
-        ))?;
+        .ok_or_else(|| Error::CiphertextMalformed("shorter than the header and tag"))?;
     let (body, tag) = rest.split_at(body_len);
     let tag: &Tag = tag
         .try_into()
@@ -270,11 +283,11 @@ pub(crate) fn open_with<B: Backend>(
     let nonce: &[u8; NONCE_LEN] = header
         .get(5..5 + NONCE_LEN)
         .and_then(|n| n.try_into().ok())
-        .ok_or(Error::CiphertextMalformed("header"))?;
+        .ok_or_else(|| Error::CiphertextMalformed("header"))?;
     let stored_commitment = header
         .get(5 + NONCE_LEN..)
-        .ok_or(Error::CiphertextMalformed("header"))?;
-    if !bool::from(key.commitment.as_ref().ct_eq(stored_commitment)) {
+        .ok_or_else(|| Error::CiphertextMalformed("header"))?;
+    if !commitment_matches(&key.commitment, stored_commitment) {
         return Err(Error::Unauthenticated);
     }
     let mut plaintext = Zeroizing::new(body.to_vec());
@@ -319,6 +332,31 @@ mod tests {
             assert_eq!(sealed.as_bytes(), &expected[..], "key id {key_id}");
             assert_eq!(&open(&key, &sealed, &context).unwrap()[..], &plaintext[..]);
         }
+    }
+
+    /// Every single-bit change of the stored commitment is refused before
+    /// decryption, and so is a commitment of another length.
+    #[test]
+    fn every_bit_of_the_commitment_is_checked() {
+        let key = FieldKey::derive(&SecretKey::from_bytes([3; 32])).unwrap();
+        let context = Context::field("t", "c", "1");
+        let sealed = seal_with_nonce::<aead::Active>(7, &key, &[1; NONCE_LEN], &context, b"x")
+            .unwrap();
+        assert_eq!(&open(&key, &sealed, &context).unwrap()[..], b"x");
+        let start = 5 + NONCE_LEN;
+        for bit in 0..COMMITMENT_LEN * 8 {
+            let mut bytes = sealed.as_bytes().to_vec();
+            bytes[start + bit / 8] ^= 1 << (bit % 8);
+            let tampered = Ciphertext::from_bytes(&bytes).unwrap();
+            assert!(
+                matches!(open(&key, &tampered, &context), Err(Error::Unauthenticated)),
+                "bit {bit}"
+            );
+        }
+        let expected = key.commitment();
+        assert!(commitment_matches(expected, &expected[..]));
+        assert!(!commitment_matches(expected, &expected[..COMMITMENT_LEN - 1]));
+        assert!(!commitment_matches(expected, &[expected.as_slice(), &[0]].concat()));
     }
 
     #[test]

@@ -114,7 +114,7 @@ impl Keyring {
             .last_key_value()
             .map_or(1, |(id, _)| *id)
             .checked_add(1)
-            .ok_or(Error::KeyIdsExhausted)?;
+            .ok_or_else(|| Error::KeyIdsExhausted)?;
         self.keys
             .insert(next, KeyVersion::new(SecretKey::generate()?)?);
         self.primary = next;
@@ -152,7 +152,7 @@ impl Keyring {
     }
 
     pub(crate) fn decryption_key(&self, id: u32) -> Result<&KeyVersion> {
-        let key = self.keys.get(&id).ok_or(Error::KeyUnknown(id))?;
+        let key = self.keys.get(&id).ok_or_else(|| Error::KeyUnknown(id))?;
         if id < self.min_decryption_version {
             return Err(Error::KeyRetired(id));
         }
@@ -162,7 +162,7 @@ impl Keyring {
     pub(crate) fn primary_key(&self) -> Result<&KeyVersion> {
         self.keys
             .get(&self.primary)
-            .ok_or(Error::KeyUnknown(self.primary))
+            .ok_or_else(|| Error::KeyUnknown(self.primary))
     }
 
     /// Encrypts a field value under the primary key, bound to `context`.

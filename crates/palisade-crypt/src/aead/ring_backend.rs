@@ -72,21 +72,32 @@ impl ChunkKey for RingKey {
     }
 }
 
-/// XChaCha20-Poly1305's ChaCha20-Poly1305 key and nonce for one message
-/// (draft-irtf-cfrg-xchacha-03, section 2.3; libsodium's construction):
-/// subkey = HChaCha20(key, nonce[..16]), nonce = 0x00000000 ‖ nonce[16..].
-fn subkey(key: &[u8; KEY_LEN], nonce: &[u8; XNONCE_LEN]) -> Result<(RingKey, [u8; NONCE_LEN])> {
+/// Runs `f` with XChaCha20-Poly1305's ChaCha20-Poly1305 key and nonce for
+/// one message (draft-irtf-cfrg-xchacha-03, section 2.3; libsodium's
+/// construction): subkey = HChaCha20(key, nonce[..16]),
+/// nonce = 0x00000000 ‖ nonce[16..]. The key is built in place and lent, not
+/// returned: ring's key type is several hundred bytes, and every move copies
+/// it.
+fn with_subkey<T>(
+    key: &[u8; KEY_LEN],
+    nonce: &[u8; XNONCE_LEN],
+    f: impl FnOnce(&RingKey, &[u8; NONCE_LEN]) -> Result<T>,
+) -> Result<T> {
     let bounds = || Error::CiphertextMalformed("nonce must be 24 bytes");
     let (head, rest) = nonce.split_first_chunk::<16>().ok_or_else(bounds)?;
     let tail: &[u8; 8] = rest.try_into().map_err(|_| bounds())?;
     let mut sub = chacha20::hchacha::<U10>(key.into(), head.into());
-    let ring_key = RingKey::new(&sub);
+    let unbound = UnboundKey::new(&CHACHA20_POLY1305, &sub);
     sub.as_mut_slice().zeroize();
+    let Ok(unbound) = unbound else {
+        return Err(Error::CiphertextMalformed("key must be 32 bytes"));
+    };
+    let ring_key = RingKey(LessSafeKey::new(unbound));
     let mut chacha_nonce = [0u8; NONCE_LEN];
     if let Some((_, last)) = chacha_nonce.split_last_chunk_mut::<8>() {
         *last = *tail;
     }
-    Ok((ring_key?, chacha_nonce))
+    f(&ring_key, &chacha_nonce)
 }
 
 impl Backend for Ring {
@@ -102,8 +113,7 @@ impl Backend for Ring {
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<Tag> {
-        let (key, nonce) = subkey(key, nonce)?;
-        key.seal(&nonce, aad, buf)
+        with_subkey(key, nonce, |key, nonce| key.seal(nonce, aad, buf))
     }
 
     fn xopen(
@@ -113,7 +123,8 @@ impl Backend for Ring {
         buf: &mut [u8],
         tag: &Tag,
     ) -> Result<()> {
-        let (key, nonce) = subkey(key, nonce)?;
-        key.open_within(&nonce, aad, buf, 0, tag)
+        with_subkey(key, nonce, |key, nonce| {
+            key.open_within(nonce, aad, buf, 0, tag)
+        })
     }
 }

@@ -28,13 +28,13 @@ impl ChunkKey for ChaCha20Poly1305 {
         let len = buf
             .len()
             .checked_sub(src)
-            .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
+            .ok_or_else(|| Error::CiphertextMalformed("chunk bounds"))?;
         if src > 0 {
             buf.copy_within(src.., 0);
         }
         let body = buf
             .get_mut(..len)
-            .ok_or(Error::CiphertextMalformed("chunk bounds"))?;
+            .ok_or_else(|| Error::CiphertextMalformed("chunk bounds"))?;
         // Checks the tag before decrypting: on failure `body` still holds
         // the ciphertext.
         self.decrypt_in_place_detached(nonce.into(), aad, body, tag.into())
