@@ -292,6 +292,15 @@ impl LogCore {
     }
 
     pub(crate) fn seal_all(&self, events: Vec<Event>) -> Result<Vec<Sealed>> {
+        // Salts are drawn only for payloads. A batch without any (most
+        // decision records) needs no generator; the operating system's is
+        // passed, should sealing ever draw from it.
+        if events.iter().all(|e| e.payload().is_none()) {
+            return events
+                .into_iter()
+                .map(|e| Sealed::seal(e, &mut OsRng))
+                .collect();
+        }
         // The batch's salts come from a generator seeded from the shared
         // one, so that concurrent appends hold its lock only to draw the
         // seed, not while they serialize and commit their payloads.
