@@ -340,8 +340,8 @@ mod tests {
     fn every_bit_of_the_commitment_is_checked() {
         let key = FieldKey::derive(&SecretKey::from_bytes([3; 32])).unwrap();
         let context = Context::field("t", "c", "1");
-        let sealed = seal_with_nonce::<aead::Active>(7, &key, &[1; NONCE_LEN], &context, b"x")
-            .unwrap();
+        let sealed =
+            seal_with_nonce::<aead::Active>(7, &key, &[1; NONCE_LEN], &context, b"x").unwrap();
         assert_eq!(&open(&key, &sealed, &context).unwrap()[..], b"x");
         let start = 5 + NONCE_LEN;
         for bit in 0..COMMITMENT_LEN * 8 {
@@ -355,8 +355,14 @@ mod tests {
         }
         let expected = key.commitment();
         assert!(commitment_matches(expected, &expected[..]));
-        assert!(!commitment_matches(expected, &expected[..COMMITMENT_LEN - 1]));
-        assert!(!commitment_matches(expected, &[expected.as_slice(), &[0]].concat()));
+        assert!(!commitment_matches(
+            expected,
+            &expected[..COMMITMENT_LEN - 1]
+        ));
+        assert!(!commitment_matches(
+            expected,
+            &[expected.as_slice(), &[0]].concat()
+        ));
     }
 
     #[test]
