@@ -177,7 +177,7 @@ mod tests {
     use super::fill_random;
 
     /// Linux's version from `/proc`, as (major, minor).
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "vdso", target_arch = "x86_64"))]
     fn kernel_version() -> Option<(u32, u32)> {
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
         let mut parts = release.trim().split(['.', '-']);
