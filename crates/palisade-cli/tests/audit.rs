@@ -8,6 +8,8 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -26,19 +28,9 @@ fn hash_from_hex(text: &str) -> Option<Hash> {
 use serde_json::Value;
 
 fn palisade(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A run that fails early may exit before reading: a broken pipe is fine,
-    // the exit status and output are what the test checks.
-    if let Err(e) = child.stdin.take().unwrap().write_all(stdin.as_bytes()) {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-    }
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    command.args(args);
+    common::run(command, stdin.as_bytes())
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -9,27 +9,18 @@
     reason = "tests fail loudly"
 )]
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use palisade_testkit::SoftHsm;
 
 fn palisade(hsm: &SoftHsm, args: &[&str], envs: &[(&str, &str)], stdin: &[u8]) -> Output {
     let mut command = hsm.command(env!("CARGO_BIN_EXE_palisade"));
-    command
-        .args(args)
-        .envs(envs.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    // A run that fails early may exit before reading: a broken pipe is fine,
-    // the exit status and output are what the test checks.
-    if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-    }
-    child.wait_with_output().unwrap()
+    command.args(args).envs(envs.iter().copied());
+    common::run(command, stdin)
 }
 
 fn text(bytes: &[u8]) -> String {

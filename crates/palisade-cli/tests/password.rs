@@ -8,8 +8,9 @@
     reason = "test code: a failed expectation is a test failure"
 )]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
 
 struct Run {
     code: i32,
@@ -18,20 +19,9 @@ struct Run {
 }
 
 fn palisade(args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .arg("password")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A run that fails early may exit before reading: a broken pipe is fine,
-    // the exit status and output are what the test checks.
-    if let Err(e) = child.stdin.take().unwrap().write_all(stdin.as_bytes()) {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-    }
-    let out = child.wait_with_output().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    command.arg("password").args(args);
+    let out = common::run(command, stdin.as_bytes());
     Run {
         code: out.status.code().unwrap(),
         stdout: String::from_utf8(out.stdout).unwrap(),

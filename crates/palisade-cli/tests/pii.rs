@@ -8,34 +8,17 @@
     reason = "tests fail loudly"
 )]
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::{Command, Output};
 
 fn palisade_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_palisade"));
-    command
-        .args(args)
-        .env_remove("PALISADE_PII_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.args(args).env_remove("PALISADE_PII_KEY");
     for (k, v) in env {
         command.env(k, v);
     }
-    let mut child = command.spawn().unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
-    // Written from another thread: an input larger than the pipe would
-    // otherwise wait for the output to be read.
-    let writer = std::thread::spawn(move || {
-        // A run that fails on its arguments exits without reading: a broken pipe is fine.
-        if let Err(e) = pipe.write_all(&stdin) {
-            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
-        }
-    });
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    output
+    common::run(command, stdin)
 }
 
 fn palisade(args: &[&str], stdin: &[u8]) -> Output {
