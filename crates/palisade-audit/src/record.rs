@@ -210,6 +210,46 @@ impl Sealed {
     }
 }
 
+impl Sealed {
+    /// The length of the bytes [`Sealed::place_into`] writes: the body of
+    /// the canonical encoding, then the payload sidecar.
+    pub(crate) fn placed_len(&self) -> (usize, usize) {
+        let f = &self.fields;
+        let body = 8
+            + 1
+            + (4 + f.actor.len())
+            + (4 + f.action.len())
+            + (4 + f.resource.len())
+            + 1
+            + f.tenant.as_ref().map_or(0, |t| 4 + t.len())
+            + 4
+            + f.subjects.iter().map(|s| 4 + s.len()).sum::<usize>()
+            + 1
+            + self.commitment.map_or(0, |_| 32);
+        let sidecar = match &self.payload {
+            PayloadState::Present(d) => 1 + 32 + d.json().len(),
+            PayloadState::None | PayloadState::Erased => 1,
+        };
+        (body, sidecar)
+    }
+
+    /// Places the sealed event at `index` after the record whose leaf hash
+    /// is `previous`, as bytes: appends the body of its canonical encoding
+    /// (the encoding without its head, [`HEAD_LEN`] bytes that the index
+    /// and `previous` give back) and then its payload sidecar (as in a
+    /// segment) to `out`; returns the leaf hash.
+    pub(crate) fn place_into(self, index: u64, previous: &Hash, out: &mut Vec<u8>) -> Hash {
+        let start = out.len();
+        encode_body(&self.fields, self.time_nanos, self.commitment.as_ref(), out);
+        let mut h = Sha256::new();
+        h.update([0x00]);
+        encode_head(index, previous, &mut h);
+        h.update(out.get(start..).unwrap_or_default());
+        crate::store::segment::put_sidecar(&self.payload, out);
+        Hash::from_bytes(h.finalize().into())
+    }
+}
+
 fn check_str(name: &'static str, s: &str) -> Result<()> {
     if s.len() > MAX_FIELD_LEN {
         Err(Error::FieldTooLong(name))
@@ -335,17 +375,6 @@ impl Record {
         event
     }
 
-    /// Drops the payload's salt and text, keeping the commitment; returns
-    /// whether there was anything to erase.
-    pub(crate) fn erase_payload(&mut self) -> bool {
-        if matches!(self.payload, PayloadState::Present(_)) {
-            self.payload = PayloadState::Erased;
-            true
-        } else {
-            false
-        }
-    }
-
     /// Attaches what storage holds of the payload to a decoded record.
     pub(crate) fn with_payload_state(mut self, payload: PayloadState) -> Record {
         self.payload = payload;
@@ -375,33 +404,8 @@ impl Record {
     }
 
     fn encode_into(&self, out: &mut impl Sink) {
-        let f = &self.fields;
-        out.put(&[ENCODING_VERSION]);
-        out.put(&self.index.to_be_bytes());
-        out.put(self.previous.as_bytes());
-        out.put(&self.time_nanos.to_be_bytes());
-        out.put(&[f.outcome.code()]);
-        put_str(out, &f.actor);
-        put_str(out, &f.action);
-        put_str(out, &f.resource);
-        match &f.tenant {
-            None => out.put(&[0]),
-            Some(t) => {
-                out.put(&[1]);
-                put_str(out, t);
-            }
-        }
-        put_len(out, f.subjects.len());
-        for s in &f.subjects {
-            put_str(out, s);
-        }
-        match &self.commitment {
-            None => out.put(&[0]),
-            Some(c) => {
-                out.put(&[1]);
-                out.put(c.as_bytes());
-            }
-        }
+        encode_head(self.index, &self.previous, out);
+        encode_body(&self.fields, self.time_nanos, self.commitment.as_ref(), out);
     }
 
     /// Decodes a canonical encoding strictly: the version must be 1, every
@@ -503,8 +507,45 @@ impl serde::Serialize for Record {
     }
 }
 
+/// The length of the canonical encoding's head: version, index, previous.
+pub(crate) const HEAD_LEN: usize = 1 + 8 + 32;
+
+/// The head of the canonical encoding: what places a record in the log.
+pub(crate) fn encode_head(index: u64, previous: &Hash, out: &mut impl Sink) {
+    out.put(&[ENCODING_VERSION]);
+    out.put(&index.to_be_bytes());
+    out.put(previous.as_bytes());
+}
+
+/// The rest of the canonical encoding: the event and its commitment.
+fn encode_body(f: &EventFields, time_nanos: i64, commitment: Option<&Hash>, out: &mut impl Sink) {
+    out.put(&time_nanos.to_be_bytes());
+    out.put(&[f.outcome.code()]);
+    put_str(out, &f.actor);
+    put_str(out, &f.action);
+    put_str(out, &f.resource);
+    match &f.tenant {
+        None => out.put(&[0]),
+        Some(t) => {
+            out.put(&[1]);
+            put_str(out, t);
+        }
+    }
+    put_len(out, f.subjects.len());
+    for s in &f.subjects {
+        put_str(out, s);
+    }
+    match commitment {
+        None => out.put(&[0]),
+        Some(c) => {
+            out.put(&[1]);
+            out.put(c.as_bytes());
+        }
+    }
+}
+
 /// Where the canonical encoding goes: a buffer, or straight into a hash.
-trait Sink {
+pub(crate) trait Sink {
     fn put(&mut self, bytes: &[u8]);
 }
 

@@ -179,6 +179,16 @@ async fn two_hundred_tasks_make_one_valid_file_log() {
         }
     }
     assert_eq!(indexes, (0..240).collect());
+    // An automatic checkpoint is written after its batch's callers have
+    // their receipts: wait (bounded) for it rather than race it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while log.checkpoints().await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no automatic checkpoint after 240 records (every 50)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     log.checkpoint().await.unwrap();
     let stats = log.stats();
     assert_eq!(stats.records, 240);

@@ -65,16 +65,38 @@ pub(crate) fn parse_segment_header(bytes: &[u8]) -> Result<u64> {
 /// Encodes the sidecar for a payload state; `erased_len` is the length an
 /// erased sidecar keeps.
 pub(crate) fn encode_sidecar(state: &PayloadState) -> Vec<u8> {
+    let mut out = Vec::with_capacity(match state {
+        PayloadState::Present(d) => 33 + d.json().len(),
+        PayloadState::None | PayloadState::Erased => 1,
+    });
+    put_sidecar(state, &mut out);
+    out
+}
+
+/// Appends the sidecar for a payload state to `out`.
+pub(crate) fn put_sidecar(state: &PayloadState, out: &mut Vec<u8>) {
     match state {
-        PayloadState::None => vec![SIDE_NONE],
+        PayloadState::None => out.push(SIDE_NONE),
         PayloadState::Present(d) => {
-            let mut out = Vec::with_capacity(33 + d.json().len());
             out.push(SIDE_PRESENT);
             out.extend_from_slice(d.salt());
             out.extend_from_slice(d.json());
-            out
         }
-        PayloadState::Erased => vec![SIDE_ERASED],
+        PayloadState::Erased => out.push(SIDE_ERASED),
+    }
+}
+
+/// Erases a present payload in a stored sidecar, in place: the tag becomes
+/// "erased" and the salt and text zeros. Returns whether there was a
+/// payload to erase.
+pub(crate) fn erase_sidecar_in_place(sidecar: &mut [u8]) -> bool {
+    match sidecar.split_first_mut() {
+        Some((tag, rest)) if *tag == SIDE_PRESENT => {
+            zeroize::Zeroize::zeroize(rest);
+            *tag = SIDE_ERASED;
+            true
+        }
+        _ => false,
     }
 }
 
