@@ -4,6 +4,7 @@
 
 #[cfg(feature = "tokio")]
 mod asynclog;
+mod chunks;
 mod error;
 mod event;
 mod finding;

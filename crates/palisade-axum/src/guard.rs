@@ -400,14 +400,14 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        // The clone that was polled ready handles this request.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let slot = Slot::default();
+        request.extensions_mut().insert(slot.clone());
+        // The service polled ready takes the request now; its future owns
+        // what it needs (no clone of the inner service per request).
+        let response = self.inner.call(request);
         let guard = self.guard.clone();
         Box::pin(async move {
-            let slot = Slot::default();
-            request.extensions_mut().insert(slot.clone());
-            let response = inner.call(request).await?;
+            let response = response.await?;
             Ok(record_decisions(&guard, &slot, response).await)
         })
     }

@@ -2,6 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::chunks::Chunks;
 use crate::{Error, Hash, Result};
 
 /// `SHA-256(0x00 || data)`: the hash of a leaf (RFC 6962 section 2.1).
@@ -37,8 +38,10 @@ fn split(n: u64) -> u64 {
 #[derive(Clone, Debug, Default)]
 pub struct MerkleTree {
     /// `levels[h][i]` is the hash of the complete subtree of height `h` that
-    /// covers leaves `i * 2^h .. (i + 1) * 2^h`.
-    levels: Vec<Vec<Hash>>,
+    /// covers leaves `i * 2^h .. (i + 1) * 2^h`. In chunks: a tree of
+    /// millions of leaves grows without copying its levels (and holding up
+    /// appenders while a doubled level is copied and faulted in).
+    levels: Vec<Chunks<Hash>>,
 }
 
 impl MerkleTree {
@@ -77,7 +80,7 @@ impl MerkleTree {
         let mut node = leaf;
         loop {
             if self.levels.len() <= height {
-                self.levels.push(Vec::new());
+                self.levels.push(Chunks::default());
             }
             let Some(level) = self.levels.get_mut(height) else {
                 return;

@@ -1,9 +1,11 @@
 //! The in-memory store.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use zeroize::Zeroize;
 
+use crate::chunks::Chunks;
 use crate::record::{HEAD_LEN, Record, Sealed, encode_head};
 use crate::store::segment::{erase_sidecar_in_place, record_from_parts};
 use crate::store::{Receipt, Store};
@@ -24,6 +26,11 @@ use crate::{Error, Hash, Result};
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<MemoryInner>,
+    /// The next arena, its pages already touched
+    /// ([`MemoryStore::prepare_spare`]).
+    spare: Mutex<Option<Vec<u8>>>,
+    /// Whether an appender should prepare the next arena.
+    spare_wanted: AtomicBool,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -71,14 +78,23 @@ struct Span {
 const ARENA: usize = 1 << 20;
 
 impl MemoryInner {
-    /// The arena a record of `len` bytes goes in, with room for it.
-    fn arena_for(&mut self, len: usize) -> Result<(u32, &mut Vec<u8>)> {
+    /// The arena a record of `len` bytes goes in, with room for it: the
+    /// last, or a new one (`spare`'s arena if it has room).
+    fn arena_for(
+        &mut self,
+        len: usize,
+        spare: impl FnOnce() -> Option<Vec<u8>>,
+    ) -> Result<(u32, &mut Vec<u8>)> {
         let full = self
             .arenas
             .last()
             .is_none_or(|a| a.capacity() - a.len() < len);
         if full {
-            self.arenas.push(Vec::with_capacity(len.max(ARENA)));
+            let arena = match spare() {
+                Some(a) if a.capacity() >= len => a,
+                _ => Vec::with_capacity(len.max(ARENA)),
+            };
+            self.arenas.push(arena);
         }
         let index = u32::try_from(self.arenas.len() - 1).map_err(|_| Error::FieldTooLong("log"))?;
         let arena = self.arenas.last_mut().ok_or(Error::IndexOutOfRange(0))?;
@@ -130,63 +146,6 @@ impl MemoryInner {
     }
 }
 
-/// A list in fixed-size chunks: appending never moves (copies) what is
-/// already held, as one growing `Vec` would at every doubling.
-#[derive(Debug)]
-struct Chunks<T> {
-    chunks: Vec<Vec<T>>,
-    len: usize,
-}
-
-impl<T> Default for Chunks<T> {
-    fn default() -> Self {
-        Chunks {
-            chunks: Vec::new(),
-            len: 0,
-        }
-    }
-}
-
-impl<T> Chunks<T> {
-    const CHUNK: usize = 4096;
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn last(&self) -> Option<&T> {
-        self.chunks.last()?.last()
-    }
-
-    fn push(&mut self, item: T) {
-        match self.chunks.last_mut() {
-            Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(item),
-            _ => {
-                let mut chunk = Vec::with_capacity(Self::CHUNK);
-                chunk.push(item);
-                self.chunks.push(chunk);
-            }
-        }
-        self.len += 1;
-    }
-
-    fn get(&self, index: usize) -> Option<&T> {
-        self.chunks
-            .get(index / Self::CHUNK)?
-            .get(index % Self::CHUNK)
-    }
-
-    /// Items `range`, which must be within the length.
-    fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &T> {
-        self.chunks
-            .iter()
-            .skip(range.start / Self::CHUNK)
-            .flatten()
-            .skip(range.start % Self::CHUNK)
-            .take(range.len())
-    }
-}
-
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> MemoryStore {
@@ -195,6 +154,40 @@ impl MemoryStore {
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, MemoryInner>> {
         self.inner.lock().map_err(|_| Error::LockPoisoned)
+    }
+
+    /// Takes the arena prepared by [`MemoryStore::prepare_spare`], if any,
+    /// and asks for the next one.
+    fn take_spare(&self) -> Option<Vec<u8>> {
+        self.spare_wanted.store(true, Ordering::Release);
+        self.spare.lock().ok()?.take()
+    }
+
+    /// Prepares the next arena when one is wanted: allocated and its pages
+    /// touched here, outside the store's lock, so that the page faults of
+    /// fresh memory (a huge page each where the allocator asks for them)
+    /// hold up this appender only, not every other one waiting for the
+    /// lock. One appender does it; the others go on.
+    #[expect(
+        clippy::slow_vector_initialization,
+        reason = "the pages must be written to be faulted in"
+    )]
+    fn prepare_spare(&self) {
+        if self
+            .spare_wanted
+            .compare_exchange(true, false, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        // Written, not `vec![0; ARENA]`: zeroed memory from the system is
+        // mapped without being touched, and touching it is the point.
+        let mut arena = Vec::with_capacity(ARENA);
+        arena.resize(ARENA, 0u8);
+        arena.clear();
+        if let Ok(mut spare) = self.spare.lock() {
+            *spare = Some(arena);
+        }
     }
 }
 
@@ -205,13 +198,14 @@ impl Store for MemoryStore {
 
     fn append(&self, batch: Vec<Sealed>) -> Result<Vec<Receipt>> {
         let too_long = |_| Error::FieldTooLong("record");
+        self.prepare_spare();
         let mut inner = self.lock()?;
         let mut receipts = Vec::with_capacity(batch.len());
         for sealed in batch {
             let index = inner.spans.len() as u64;
             let previous = inner.leaves.last().copied().unwrap_or(Hash::ZERO);
             let (body, sidecar) = sealed.placed_len();
-            let (arena_index, arena) = inner.arena_for(body + sidecar)?;
+            let (arena_index, arena) = inner.arena_for(body + sidecar, || self.take_spare())?;
             let start = arena.len();
             let span = Span {
                 arena: arena_index,
