@@ -64,7 +64,7 @@ impl Protected for ClientList {
     const TYPE: &'static str = "Client";
     const FIELDS: &'static [Field] = &[Field::nested("clients", "Client", ClientView::FIELDS)];
     fn subjects(&self) -> Vec<String> {
-        self.clients.iter().flat_map(Protected::subjects).collect()
+        self.clients.iter().map(|c| format!("client:{}", c.id)).collect()
     }
 }
 

@@ -70,6 +70,21 @@ fn note<N: PartialEq + ?Sized, O: std::borrow::Borrow<N> + PartialEq>(
     }
 }
 
+/// [`note`] for a declared field's name: the one text in memory each time
+/// it is noted, so found by address before it is compared.
+#[inline]
+fn note_field(list: &mut Notes<&'static str>, name: &'static str, at: &[u32]) {
+    match list.iter_mut().find(|(n, _)| same_name(n, name)) {
+        Some((_, first)) => {
+            if at < first.as_slice() {
+                first.clear();
+                first.extend_from_slice(at);
+            }
+        }
+        None => list.push((name, at.to_vec())),
+    }
+}
+
 fn in_walk_order<N>(mut list: Notes<N>) -> Vec<N> {
     list.sort_by(|a, b| a.1.cmp(&b.1));
     list.into_iter().map(|(n, _)| n).collect()
@@ -626,12 +641,12 @@ impl LevelObject<'_, '_> {
                     if matches!(field.carries, Carries::Personal(_))
                         && st.out.get(start..) != Some(b"null".as_slice())
                     {
-                        note(&mut st.shown, field.name, &st.at, || field.name);
+                        note_field(&mut st.shown, field.name, &st.at);
                     }
                     Ok(())
                 }
                 Visibility::Hidden => {
-                    note(&mut st.hidden, field.name, &st.at, || field.name);
+                    note_field(&mut st.hidden, field.name, &st.at);
                     unseen(value)
                 }
                 Visibility::Masked => {
@@ -641,7 +656,7 @@ impl LevelObject<'_, '_> {
                     };
                     st.key(&mut self.first, field)?;
                     st.masked(value, kind)?;
-                    note(&mut st.masked, field.name, &st.at, || field.name);
+                    note_field(&mut st.masked, field.name, &st.at);
                     Ok(())
                 }
             },
