@@ -238,13 +238,17 @@ impl Sealed {
     /// (the encoding without its head, [`HEAD_LEN`] bytes that the index
     /// and `previous` give back) and then its payload sidecar (as in a
     /// segment) to `out`; returns the leaf hash.
-    pub(crate) fn place_into(self, index: u64, previous: &Hash, out: &mut Vec<u8>) -> Hash {
-        let start = out.len();
-        encode_body(&self.fields, self.time_nanos, self.commitment.as_ref(), out);
+    pub(crate) fn place_into(self, index: u64, previous: &Hash, out: &mut impl Sink) -> Hash {
         let mut h = Sha256::new();
         h.update([0x00]);
         encode_head(index, previous, &mut h);
-        h.update(out.get(start..).unwrap_or_default());
+        let mut tee = Tee { out, hash: &mut h };
+        encode_body(
+            &self.fields,
+            self.time_nanos,
+            self.commitment.as_ref(),
+            &mut tee,
+        );
         crate::store::segment::put_sidecar(&self.payload, out);
         Hash::from_bytes(h.finalize().into())
     }
@@ -541,6 +545,19 @@ fn encode_body(f: &EventFields, time_nanos: i64, commitment: Option<&Hash>, out:
             out.put(&[1]);
             out.put(c.as_bytes());
         }
+    }
+}
+
+/// Bytes written to a sink and hashed on the way.
+struct Tee<'a, S: Sink> {
+    out: &'a mut S,
+    hash: &'a mut Sha256,
+}
+
+impl<S: Sink> Sink for Tee<'_, S> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.hash.update(bytes);
+        self.out.put(bytes);
     }
 }
 

@@ -64,7 +64,10 @@ impl Protected for ClientList {
     const TYPE: &'static str = "Client";
     const FIELDS: &'static [Field] = &[Field::nested("clients", "Client", ClientView::FIELDS)];
     fn subjects(&self) -> Vec<String> {
-        self.clients.iter().map(|c| format!("client:{}", c.id)).collect()
+        self.clients
+            .iter()
+            .map(|c| format!("client:{}", c.id))
+            .collect()
     }
 }
 

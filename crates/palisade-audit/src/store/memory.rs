@@ -17,7 +17,7 @@ use crate::{Error, Hash, Result};
 /// Each record is held as bytes: the body of its canonical encoding (the
 /// encoding less its version, index and predecessor, which its place gives
 /// back) followed by its payload sidecar, as in a segment file, packed in
-/// arenas of a mebibyte; beside it its leaf hash. A record costs its
+/// arenas of a mebibyte mapped from the system; beside it its leaf hash. A record costs its
 /// encoding and about 50 bytes, where a [`Record`] of the same event with
 /// its strings costs twice as much or more, which a process that logs every
 /// request feels. Records are decoded (and their payloads checked against
@@ -28,7 +28,7 @@ pub struct MemoryStore {
     inner: Mutex<MemoryInner>,
     /// The next arena, its pages already touched
     /// ([`MemoryStore::prepare_spare`]).
-    spare: Mutex<Option<Vec<u8>>>,
+    spare: Mutex<Option<Arena>>,
     /// Whether an appender should prepare the next arena.
     spare_wanted: AtomicBool,
 }
@@ -38,7 +38,7 @@ impl std::fmt::Debug for MemoryStore {
         let (records, bytes) = self
             .inner
             .lock()
-            .map(|i| (i.spans.len(), i.arenas.iter().map(Vec::len).sum::<usize>()))
+            .map(|i| (i.spans.len(), i.arenas.iter().map(|a| a.len).sum::<usize>()))
             .unwrap_or_default();
         f.debug_struct("MemoryStore")
             .field("records", &records)
@@ -51,14 +51,14 @@ impl std::fmt::Debug for MemoryStore {
 struct MemoryInner {
     leaves: Chunks<Hash>,
     spans: Chunks<Span>,
-    arenas: Vec<Vec<u8>>,
+    arenas: Vec<Arena>,
     checkpoints: Vec<String>,
 }
 
 impl Drop for MemoryInner {
     fn drop(&mut self) {
         for arena in &mut self.arenas {
-            arena.zeroize();
+            arena.written_mut().zeroize();
         }
     }
 }
@@ -77,22 +77,74 @@ struct Span {
 /// own length).
 const ARENA: usize = 1 << 20;
 
+/// Memory records are written in: an anonymous map from the system, not
+/// the allocator's. Its pages are faulted in 4 KiB at a time as written
+/// (the allocator may map its arenas with huge pages, each faulted in, and
+/// cleared, 2 MiB at once), and go back to the system when the store drops.
+struct Arena {
+    map: memmap2::MmapMut,
+    /// Bytes written from the start.
+    len: usize,
+}
+
+impl Arena {
+    /// An arena of `capacity` bytes (at least one).
+    fn new(capacity: usize) -> Result<Arena> {
+        let map = memmap2::MmapOptions::new()
+            .len(capacity.max(1))
+            .map_anon()?;
+        Ok(Arena { map, len: 0 })
+    }
+
+    /// An arena of `capacity` bytes whose pages are already faulted in.
+    fn touched(capacity: usize) -> Result<Arena> {
+        let mut arena = Arena::new(capacity)?;
+        for page in arena.map.chunks_mut(4096) {
+            if let Some(first) = page.first_mut() {
+                *first = 0;
+            }
+        }
+        Ok(arena)
+    }
+
+    fn room(&self) -> usize {
+        self.map.len() - self.len
+    }
+
+    fn written(&self) -> &[u8] {
+        self.map.get(..self.len).unwrap_or_default()
+    }
+
+    fn written_mut(&mut self) -> &mut [u8] {
+        self.map.get_mut(..self.len).unwrap_or_default()
+    }
+}
+
+impl crate::record::Sink for Arena {
+    /// Appends `bytes`; the caller has checked there is room (bytes beyond
+    /// it are not written and the length does not count them, which the
+    /// record's span then notices).
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(to) = self.map.get_mut(self.len..self.len + bytes.len()) {
+            to.copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+    }
+}
+
 impl MemoryInner {
     /// The arena a record of `len` bytes goes in, with room for it: the
     /// last, or a new one (`spare`'s arena if it has room).
     fn arena_for(
         &mut self,
         len: usize,
-        spare: impl FnOnce() -> Option<Vec<u8>>,
-    ) -> Result<(u32, &mut Vec<u8>)> {
-        let full = self
-            .arenas
-            .last()
-            .is_none_or(|a| a.capacity() - a.len() < len);
+        spare: impl FnOnce() -> Option<Arena>,
+    ) -> Result<(u32, &mut Arena)> {
+        let full = self.arenas.last().is_none_or(|a| a.room() < len);
         if full {
             let arena = match spare() {
-                Some(a) if a.capacity() >= len => a,
-                _ => Vec::with_capacity(len.max(ARENA)),
+                Some(a) if a.room() >= len => a,
+                _ => Arena::new(len.max(ARENA))?,
             };
             self.arenas.push(arena);
         }
@@ -110,6 +162,7 @@ impl MemoryInner {
         let bytes = self
             .arenas
             .get_mut(span.arena as usize)?
+            .written_mut()
             .get_mut(start..end)?;
         Some(bytes.split_at_mut(body))
     }
@@ -123,7 +176,7 @@ impl MemoryInner {
         let bytes = self
             .arenas
             .get(span.arena as usize)
-            .and_then(|a| a.get(start..end))
+            .and_then(|a| a.written().get(start..end))
             .ok_or_else(missing)?;
         let (body, sidecar) = bytes.split_at(body);
         let previous = match index.checked_sub(1) {
@@ -158,7 +211,7 @@ impl MemoryStore {
 
     /// Takes the arena prepared by [`MemoryStore::prepare_spare`], if any,
     /// and asks for the next one.
-    fn take_spare(&self) -> Option<Vec<u8>> {
+    fn take_spare(&self) -> Option<Arena> {
         self.spare_wanted.store(true, Ordering::Release);
         self.spare.lock().ok()?.take()
     }
@@ -168,10 +221,6 @@ impl MemoryStore {
     /// fresh memory (a huge page each where the allocator asks for them)
     /// hold up this appender only, not every other one waiting for the
     /// lock. One appender does it; the others go on.
-    #[expect(
-        clippy::slow_vector_initialization,
-        reason = "the pages must be written to be faulted in"
-    )]
     fn prepare_spare(&self) {
         if self
             .spare_wanted
@@ -180,11 +229,11 @@ impl MemoryStore {
         {
             return;
         }
-        // Written, not `vec![0; ARENA]`: zeroed memory from the system is
-        // mapped without being touched, and touching it is the point.
-        let mut arena = Vec::with_capacity(ARENA);
-        arena.resize(ARENA, 0u8);
-        arena.clear();
+        let Ok(arena) = Arena::touched(ARENA) else {
+            // Out of address space: the next arena is mapped when needed,
+            // where the failure is reported.
+            return;
+        };
         if let Ok(mut spare) = self.spare.lock() {
             *spare = Some(arena);
         }
@@ -206,7 +255,7 @@ impl Store for MemoryStore {
             let previous = inner.leaves.last().copied().unwrap_or(Hash::ZERO);
             let (body, sidecar) = sealed.placed_len();
             let (arena_index, arena) = inner.arena_for(body + sidecar, || self.take_spare())?;
-            let start = arena.len();
+            let start = arena.len;
             let span = Span {
                 arena: arena_index,
                 start: u32::try_from(start).map_err(too_long)?,
@@ -214,7 +263,10 @@ impl Store for MemoryStore {
                 sidecar: u32::try_from(sidecar).map_err(too_long)?,
             };
             let leaf_hash = sealed.place_into(index, &previous, arena);
-            debug_assert_eq!(arena.len() - start, body + sidecar);
+            if arena.len - start != body + sidecar {
+                // Not reached: the arena had room for the length computed.
+                return Err(Error::FieldTooLong("record"));
+            }
             inner.spans.push(span);
             inner.leaves.push(leaf_hash);
             receipts.push(Receipt { index, leaf_hash });
@@ -340,7 +392,7 @@ mod tests {
                 .unwrap()
                 .arenas
                 .iter()
-                .any(|a| a.windows(secret.len()).any(|w| w == secret))
+                .any(|a| a.written().windows(secret.len()).any(|w| w == secret))
         };
         assert!(holds(&store));
         assert!(store.erase_payload(3).unwrap());

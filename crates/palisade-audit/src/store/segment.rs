@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::error::malformed;
-use crate::record::{Disclosure, PayloadState, Record};
+use crate::record::{Disclosure, PayloadState, Record, Sink};
 
 /// The magic bytes at the start of each segment file.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"PALAUDIT";
@@ -74,15 +74,15 @@ pub(crate) fn encode_sidecar(state: &PayloadState) -> Vec<u8> {
 }
 
 /// Appends the sidecar for a payload state to `out`.
-pub(crate) fn put_sidecar(state: &PayloadState, out: &mut Vec<u8>) {
+pub(crate) fn put_sidecar(state: &PayloadState, out: &mut impl Sink) {
     match state {
-        PayloadState::None => out.push(SIDE_NONE),
+        PayloadState::None => out.put(&[SIDE_NONE]),
         PayloadState::Present(d) => {
-            out.push(SIDE_PRESENT);
-            out.extend_from_slice(d.salt());
-            out.extend_from_slice(d.json());
+            out.put(&[SIDE_PRESENT]);
+            out.put(d.salt());
+            out.put(d.json());
         }
-        PayloadState::Erased => out.push(SIDE_ERASED),
+        PayloadState::Erased => out.put(&[SIDE_ERASED]),
     }
 }
 
