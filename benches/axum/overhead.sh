@@ -2,9 +2,14 @@
 # The guard's cost (issue 17): the same handler with and without
 # palisade-axum, loaded by wrk (a separate process on loopback) in one run,
 # alternating, ROUNDS times each. Prints requests/s and p99 per round and the
-# ratio guarded / plain of the medians. Needs wrk (Debian: apt install wrk).
+# ratio guarded / plain of the medians, and the median of the rounds' ratios.
+# Needs wrk (Debian: apt install wrk).
 #
 #   bash benches/axum/overhead.sh            # CONNS=64 SECS=10 ROUNDS=3
+#
+# On a shared virtual machine whose speed changes from one minute to the
+# next, many short rounds (ROUNDS=15 SECS=4) give a steadier median of the
+# rounds' ratios than a few long ones.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -21,7 +26,10 @@ sleep 1
 conns="${CONNS:-64}"; secs="${SECS:-10}"; rounds="${ROUNDS:-3}"
 plain=(); guarded=(); ratios=()
 for r in $(seq 1 "$rounds"); do
-  for route in plain guarded; do
+  # Which route goes first alternates, so that a machine speeding up or
+  # slowing down during a round favours neither.
+  order="plain guarded"; [ $((r % 2)) -eq 0 ] && order="guarded plain"
+  for route in $order; do
     out="$(wrk -t2 -c"$conns" -d"${secs}s" --latency -H 'x-user: otto' "http://127.0.0.1:$port/$route")"
     rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')"
     p99="$(echo "$out" | awk '$1 == "99%" {print $2}')"
