@@ -17,12 +17,12 @@ use crate::{Error, Hash, Result};
 /// Each record is held as bytes: the body of its canonical encoding (the
 /// encoding less its version, index and predecessor, which its place gives
 /// back) followed by its payload sidecar, as in a segment file, packed in
-/// arenas of a mebibyte mapped from the system; beside it its leaf hash. A record costs its
-/// encoding and about 50 bytes, where a [`Record`] of the same event with
-/// its strings costs twice as much or more, which a process that logs every
-/// request feels. Records are decoded (and their payloads checked against
-/// their commitments) when read. Payload bytes are zeroized when erased and
-/// when the store is dropped.
+/// arenas of a mebibyte mapped from the system; beside it its leaf hash. A
+/// record costs its encoding and about 50 bytes, where a [`Record`] of the
+/// same event with its strings costs twice as much or more, which a process
+/// that logs every request feels. Records are decoded (and their payloads
+/// checked against their commitments) when read. Payload bytes are zeroized
+/// when erased and when the store is dropped.
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<MemoryInner>,
@@ -216,11 +216,10 @@ impl MemoryStore {
         self.spare.lock().ok()?.take()
     }
 
-    /// Prepares the next arena when one is wanted: allocated and its pages
+    /// Prepares the next arena when one is wanted: mapped and its pages
     /// touched here, outside the store's lock, so that the page faults of
-    /// fresh memory (a huge page each where the allocator asks for them)
-    /// hold up this appender only, not every other one waiting for the
-    /// lock. One appender does it; the others go on.
+    /// fresh memory hold up this appender only, not every other one waiting
+    /// for the lock. One appender does it; the others go on.
     fn prepare_spare(&self) {
         if self
             .spare_wanted
