@@ -8,9 +8,10 @@
     reason = "tests fail loudly"
 )]
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+
+mod common;
 
 use palisade_otp::{FactorState, KeyUri, OtpKind, RecoveryCodes, Secret, Throttle, Totp};
 
@@ -36,20 +37,9 @@ fn palisade(args: &[&str], stdin: Option<&str>) -> Output {
         }
     }
     let stdin = from_args.as_deref().or(stdin);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(&argv)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut pipe = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            pipe.write_all(text.as_bytes()).unwrap();
-        }
-    }
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    command.args(&argv);
+    common::run(command, stdin.unwrap_or_default().as_bytes())
 }
 
 fn stdout(output: &Output) -> String {

@@ -8,6 +8,8 @@
     reason = "tests fail loudly"
 )]
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -273,31 +275,21 @@ fn plan_reads_standard_input_and_reports_bad_lines() {
         String::from_utf8_lossy(&output.stderr).contains("`tomorrow` is not an RFC 3339 instant")
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args([
-            "retention",
-            "plan",
-            "--rules",
-            &example_policy(),
-            "--records",
-            "-",
-            "--now",
-            "2027-01-01T00:00:00Z",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(
-                b"{\"id\":\"a\",\"category\":\"backup\",\"created\":\"2026-01-01T00:00:00Z\"}\n",
-            )
-            .unwrap();
-    }
-    let output = child.wait_with_output().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    command.args([
+        "retention",
+        "plan",
+        "--rules",
+        &example_policy(),
+        "--records",
+        "-",
+        "--now",
+        "2027-01-01T00:00:00Z",
+    ]);
+    let output = common::run(
+        command,
+        b"{\"id\":\"a\",\"category\":\"backup\",\"created\":\"2026-01-01T00:00:00Z\"}\n",
+    );
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(json_lines(&output)[0]["action"], "crypto-shred");
 }
