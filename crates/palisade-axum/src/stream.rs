@@ -53,13 +53,12 @@ const MAX_DEPTH: usize = 64;
 /// list the item's index.
 type Notes<N> = Vec<(N, Vec<u32>)>;
 
-fn note<N: PartialEq + ?Sized, O: std::borrow::Borrow<N> + PartialEq>(
-    list: &mut Notes<O>,
-    name: &N,
-    at: &[u32],
-    owned: impl FnOnce() -> O,
-) {
-    match list.iter_mut().find(|(n, _)| n.borrow() == name) {
+/// Notes the entry `is` finds at `at`, or adds `owned()` there. A declared
+/// field's name is the one text in memory each time it is noted, so callers
+/// find it by address first ([`same_name`]).
+#[inline]
+fn note<O>(list: &mut Notes<O>, is: impl Fn(&O) -> bool, at: &[u32], owned: impl FnOnce() -> O) {
+    match list.iter_mut().find(|(n, _)| is(n)) {
         Some((_, first)) => {
             if at < first.as_slice() {
                 first.clear();
@@ -67,21 +66,6 @@ fn note<N: PartialEq + ?Sized, O: std::borrow::Borrow<N> + PartialEq>(
             }
         }
         None => list.push((owned(), at.to_vec())),
-    }
-}
-
-/// [`note`] for a declared field's name: the one text in memory each time
-/// it is noted, so found by address before it is compared.
-#[inline]
-fn note_field(list: &mut Notes<&'static str>, name: &'static str, at: &[u32]) {
-    match list.iter_mut().find(|(n, _)| same_name(n, name)) {
-        Some((_, first)) => {
-            if at < first.as_slice() {
-                first.clear();
-                first.extend_from_slice(at);
-            }
-        }
-        None => list.push((name, at.to_vec())),
     }
 }
 
@@ -627,7 +611,7 @@ impl LevelObject<'_, '_> {
                     })
                 } else {
                     let path = st.path.as_str();
-                    note(&mut st.withheld, path, &st.at, || path.to_owned());
+                    note(&mut st.withheld, |n| n == path, &st.at, || path.to_owned());
                     unseen(value)
                 };
                 st.path.truncate(len);
@@ -641,12 +625,22 @@ impl LevelObject<'_, '_> {
                     if matches!(field.carries, Carries::Personal(_))
                         && st.out.get(start..) != Some(b"null".as_slice())
                     {
-                        note_field(&mut st.shown, field.name, &st.at);
+                        note(
+                            &mut st.shown,
+                            |n| same_name(n, field.name),
+                            &st.at,
+                            || field.name,
+                        );
                     }
                     Ok(())
                 }
                 Visibility::Hidden => {
-                    note_field(&mut st.hidden, field.name, &st.at);
+                    note(
+                        &mut st.hidden,
+                        |n| same_name(n, field.name),
+                        &st.at,
+                        || field.name,
+                    );
                     unseen(value)
                 }
                 Visibility::Masked => {
@@ -656,7 +650,12 @@ impl LevelObject<'_, '_> {
                     };
                     st.key(&mut self.first, field)?;
                     st.masked(value, kind)?;
-                    note_field(&mut st.masked, field.name, &st.at);
+                    note(
+                        &mut st.masked,
+                        |n| same_name(n, field.name),
+                        &st.at,
+                        || field.name,
+                    );
                     Ok(())
                 }
             },
