@@ -73,6 +73,15 @@ struct Span {
     sidecar: u32,
 }
 
+impl Span {
+    /// The record's bytes in its arena, and the length of its body.
+    fn bytes(self) -> (std::ops::Range<usize>, usize) {
+        let start = self.start as usize;
+        let body = self.body as usize;
+        (start..start + body + self.sidecar as usize, body)
+    }
+}
+
 /// The size of an arena (a record longer than this gets an arena of its
 /// own length).
 const ARENA: usize = 1 << 20;
@@ -156,27 +165,23 @@ impl MemoryInner {
     /// The stored bytes of record `index`: its encoding body and sidecar.
     fn bytes_mut(&mut self, index: usize) -> Option<(&mut [u8], &mut [u8])> {
         let span = *self.spans.get(index)?;
-        let start = span.start as usize;
-        let body = span.body as usize;
-        let end = start + body + span.sidecar as usize;
+        let (range, body) = span.bytes();
         let bytes = self
             .arenas
             .get_mut(span.arena as usize)?
             .written_mut()
-            .get_mut(start..end)?;
+            .get_mut(range)?;
         Some(bytes.split_at_mut(body))
     }
 
     fn record(&self, index: usize) -> Result<Record> {
         let missing = || Error::IndexOutOfRange(index as u64);
         let span = *self.spans.get(index).ok_or_else(missing)?;
-        let start = span.start as usize;
-        let body = span.body as usize;
-        let end = start + body + span.sidecar as usize;
+        let (range, body) = span.bytes();
         let bytes = self
             .arenas
             .get(span.arena as usize)
-            .and_then(|a| a.written().get(start..end))
+            .and_then(|a| a.written().get(range))
             .ok_or_else(missing)?;
         let (body, sidecar) = bytes.split_at(body);
         let previous = match index.checked_sub(1) {
