@@ -226,11 +226,7 @@ impl Sealed {
             + f.subjects.iter().map(|s| 4 + s.len()).sum::<usize>()
             + 1
             + self.commitment.map_or(0, |_| 32);
-        let sidecar = match &self.payload {
-            PayloadState::Present(d) => 1 + 32 + d.json().len(),
-            PayloadState::None | PayloadState::Erased => 1,
-        };
-        (body, sidecar)
+        (body, crate::store::segment::sidecar_len(&self.payload))
     }
 
     /// Places the sealed event at `index` after the record whose leaf hash

@@ -65,12 +65,17 @@ pub(crate) fn parse_segment_header(bytes: &[u8]) -> Result<u64> {
 /// Encodes the sidecar for a payload state; `erased_len` is the length an
 /// erased sidecar keeps.
 pub(crate) fn encode_sidecar(state: &PayloadState) -> Vec<u8> {
-    let mut out = Vec::with_capacity(match state {
-        PayloadState::Present(d) => 33 + d.json().len(),
-        PayloadState::None | PayloadState::Erased => 1,
-    });
+    let mut out = Vec::with_capacity(sidecar_len(state));
     put_sidecar(state, &mut out);
     out
+}
+
+/// The length of the sidecar [`put_sidecar`] writes for a payload state.
+pub(crate) fn sidecar_len(state: &PayloadState) -> usize {
+    match state {
+        PayloadState::Present(d) => 1 + d.salt().len() + d.json().len(),
+        PayloadState::None | PayloadState::Erased => 1,
+    }
 }
 
 /// Appends the sidecar for a payload state to `out`.
