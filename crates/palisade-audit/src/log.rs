@@ -262,6 +262,59 @@ pub(crate) fn erasure_event(subject: &str, actor: &str, targets: &[u64]) -> Even
         .with_payload(serde_json::json!({ "erased": targets }))
 }
 
+/// A batch's salts, drawn from the log's generator in one go and handed
+/// out in order by [`Sealed::seal`]; wiped when dropped. Should sealing
+/// ever ask for more than was drawn, the operating system's generator
+/// gives the rest.
+struct Salts {
+    bytes: Vec<u8>,
+    taken: usize,
+}
+
+impl Salts {
+    /// Room for the salts of `payloads` payloads.
+    fn new(payloads: usize) -> Salts {
+        Salts {
+            bytes: vec![0; payloads.saturating_mul(crate::record::SALT_LEN)],
+            taken: 0,
+        }
+    }
+}
+
+impl Drop for Salts {
+    fn drop(&mut self) {
+        self.bytes.zeroize();
+    }
+}
+
+impl RngCore for Salts {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        match self
+            .bytes
+            .get(self.taken..self.taken.saturating_add(dest.len()))
+        {
+            Some(drawn) => {
+                dest.copy_from_slice(drawn);
+                self.taken = self.taken.saturating_add(dest.len());
+            }
+            None => OsRng.fill_bytes(dest),
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> std::result::Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
 /// The bookkeeping of a log, shared by [`AuditLog`] and the async log: who
 /// signs, when, the salt generator, and the Merkle tree kept in memory.
 pub(crate) struct LogCore {
@@ -295,16 +348,17 @@ impl LogCore {
         // Salts are drawn only for payloads. A batch without any (most
         // decision records) needs no generator; the operating system's is
         // passed, should sealing ever draw from it.
-        if events.iter().all(|e| e.payload().is_none()) {
+        let payloads = events.iter().filter(|e| e.payload().is_some()).count();
+        if payloads == 0 {
             return events
                 .into_iter()
                 .map(|e| Sealed::seal(e, &mut OsRng))
                 .collect();
         }
-        // The batch's salts come from a generator seeded from the shared
-        // one, so that concurrent appends hold its lock only to draw the
-        // seed, not while they serialize and commit their payloads.
-        let mut seed = <ChaCha20Rng as SeedableRng>::Seed::default();
+        // The batch's salts are drawn from the shared generator at once,
+        // so that concurrent appends hold its lock only to copy them, not
+        // while they serialize and commit their payloads.
+        let mut salts = Salts::new(payloads);
         {
             let mut slot = self.rng.lock().map_err(|_| Error::LockPoisoned)?;
             let rng = match &mut *slot {
@@ -313,13 +367,11 @@ impl LogCore {
                     none.insert(ChaCha20Rng::from_rng(OsRng).map_err(|_| Error::RandomUnavailable)?)
                 }
             };
-            rng.fill_bytes(&mut seed);
+            rng.fill_bytes(&mut salts.bytes);
         }
-        let mut rng = ChaCha20Rng::from_seed(seed);
-        seed.zeroize();
         events
             .into_iter()
-            .map(|e| Sealed::seal(e, &mut rng))
+            .map(|e| Sealed::seal(e, &mut salts))
             .collect()
     }
 

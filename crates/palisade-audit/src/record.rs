@@ -57,6 +57,9 @@ impl serde::Serialize for SortedKeys<'_> {
     }
 }
 
+/// The length of a payload commitment's salt, in bytes.
+pub(crate) const SALT_LEN: usize = 32;
+
 /// The salt and JSON text of a payload that has not been erased.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Disclosure {
@@ -170,7 +173,7 @@ impl Sealed {
                 if json.len() > MAX_PAYLOAD_LEN {
                     return Err(Error::FieldTooLong("payload"));
                 }
-                let mut salt = [0u8; 32];
+                let mut salt = [0u8; SALT_LEN];
                 rng.fill_bytes(&mut salt);
                 let disclosure = Disclosure::new(salt, json);
                 (

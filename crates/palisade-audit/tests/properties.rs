@@ -136,3 +136,39 @@ fn equal_payloads_get_distinct_commitments() {
         .collect();
     assert_eq!(commitments.len(), records.len());
 }
+
+/// Every payload gets its own salt: within one batch (drawn at once from
+/// the log's generator) and across batches. Equal payloads in a batch
+/// thus get different commitments, and a disclosed salt says nothing of
+/// another record's.
+#[test]
+fn every_payload_has_its_own_salt() {
+    use palisade_audit::PayloadState;
+    let log = AuditLog::new();
+    let same = || Event::new("a", "b", "c").with_payload(serde_json::json!({ "k": 1 }));
+    log.append_batch((0..20).map(|_| same()).collect()).unwrap();
+    for _ in 0..20 {
+        log.append(same()).unwrap();
+    }
+    log.append_batch(vec![
+        Event::new("a", "b", "c"),
+        same(),
+        Event::new("d", "e", "f"),
+        same(),
+    ])
+    .unwrap();
+    let mut salts = std::collections::HashSet::new();
+    let mut commitments = std::collections::HashSet::new();
+    for record in log.read(0, log.len().unwrap()).unwrap() {
+        if let PayloadState::Present(d) = record.payload_state() {
+            assert_ne!(d.salt(), &[0; 32]);
+            assert!(
+                salts.insert(*d.salt()),
+                "salt repeated at {}",
+                record.index()
+            );
+            assert!(commitments.insert(d.commitment()));
+        }
+    }
+    assert_eq!(salts.len(), 42);
+}

@@ -26,7 +26,7 @@ use crate::{Error, Hash, Result};
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<MemoryInner>,
-    /// The next arena, its pages already touched
+    /// The next arena, its pages already in memory
     /// ([`MemoryStore::prepare_spare`]).
     spare: Mutex<Option<Arena>>,
     /// Whether an appender should prepare the next arena.
@@ -105,15 +105,15 @@ impl Arena {
         Ok(Arena { map, len: 0 })
     }
 
-    /// An arena of `capacity` bytes whose pages are already faulted in.
-    fn touched(capacity: usize) -> Result<Arena> {
-        let mut arena = Arena::new(capacity)?;
-        for page in arena.map.chunks_mut(4096) {
-            if let Some(first) = page.first_mut() {
-                *first = 0;
-            }
-        }
-        Ok(arena)
+    /// An arena of `capacity` bytes whose pages are already in memory:
+    /// mapped with `MAP_POPULATE`, so that the kernel allocates and clears
+    /// them in the one system call, without a page fault each.
+    fn populated(capacity: usize) -> Result<Arena> {
+        let map = memmap2::MmapOptions::new()
+            .len(capacity.max(1))
+            .populate()
+            .map_anon()?;
+        Ok(Arena { map, len: 0 })
     }
 
     fn room(&self) -> usize {
@@ -222,8 +222,8 @@ impl MemoryStore {
     }
 
     /// Prepares the next arena when one is wanted: mapped and its pages
-    /// touched here, outside the store's lock, so that the page faults of
-    /// fresh memory hold up this appender only, not every other one waiting
+    /// populated here, outside the store's lock, so that the clearing of
+    /// fresh memory holds up this appender only, not every other one waiting
     /// for the lock. One appender does it; the others go on.
     fn prepare_spare(&self) {
         if self
@@ -233,7 +233,7 @@ impl MemoryStore {
         {
             return;
         }
-        let Ok(arena) = Arena::touched(ARENA) else {
+        let Ok(arena) = Arena::populated(ARENA) else {
             // Out of address space: the next arena is mapped when needed,
             // where the failure is reported.
             return;
