@@ -214,7 +214,7 @@ impl Sealed {
 }
 
 impl Sealed {
-    /// The length of the bytes [`Sealed::place_into`] writes: the body of
+    /// The length of the bytes [`Sealed::put_placed`] writes: the body of
     /// the canonical encoding, then the payload sidecar.
     pub(crate) fn placed_len(&self) -> (usize, usize) {
         let f = &self.fields;
@@ -232,25 +232,26 @@ impl Sealed {
         (body, crate::store::segment::sidecar_len(&self.payload))
     }
 
-    /// Places the sealed event at `index` after the record whose leaf hash
-    /// is `previous`, as bytes: appends the body of its canonical encoding
-    /// (the encoding without its head, [`HEAD_LEN`] bytes that the index
-    /// and `previous` give back) and then its payload sidecar (as in a
-    /// segment) to `out`; returns the leaf hash.
-    pub(crate) fn place_into(self, index: u64, previous: &Hash, out: &mut impl Sink) -> Hash {
-        let mut h = Sha256::new();
-        h.update([0x00]);
-        encode_head(index, previous, &mut h);
-        let mut tee = Tee { out, hash: &mut h };
-        encode_body(
-            &self.fields,
-            self.time_nanos,
-            self.commitment.as_ref(),
-            &mut tee,
-        );
+    /// Appends to `out` what the sealed event is wherever it is placed: the
+    /// body of its canonical encoding (the encoding without its head,
+    /// [`HEAD_LEN`] bytes that its place gives: index and predecessor),
+    /// then its payload sidecar (as in a segment). [`leaf_hash_of_body`]
+    /// gives the leaf hash once the place is known.
+    pub(crate) fn put_placed(&self, out: &mut impl Sink) {
+        encode_body(&self.fields, self.time_nanos, self.commitment.as_ref(), out);
         crate::store::segment::put_sidecar(&self.payload, out);
-        Hash::from_bytes(h.finalize().into())
     }
+}
+
+/// The leaf hash of the record at `index` after the one whose leaf hash is
+/// `previous`, the body of whose canonical encoding is `body`
+/// ([`Sealed::put_placed`]).
+pub(crate) fn leaf_hash_of_body(index: u64, previous: &Hash, body: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0x00]);
+    encode_head(index, previous, &mut h);
+    h.update(body);
+    Hash::from_bytes(h.finalize().into())
 }
 
 fn check_str(name: &'static str, s: &str) -> Result<()> {
@@ -544,19 +545,6 @@ fn encode_body(f: &EventFields, time_nanos: i64, commitment: Option<&Hash>, out:
             out.put(&[1]);
             out.put(c.as_bytes());
         }
-    }
-}
-
-/// Bytes written to a sink and hashed on the way.
-struct Tee<'a, S: Sink> {
-    out: &'a mut S,
-    hash: &'a mut Sha256,
-}
-
-impl<S: Sink> Sink for Tee<'_, S> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.hash.update(bytes);
-        self.out.put(bytes);
     }
 }
 

@@ -3,10 +3,10 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::chunks::Chunks;
-use crate::record::{HEAD_LEN, Record, Sealed, encode_head};
+use crate::record::{HEAD_LEN, Record, Sealed, Sink, encode_head, leaf_hash_of_body};
 use crate::store::segment::{erase_sidecar_in_place, record_from_parts};
 use crate::store::{Receipt, Store};
 use crate::{Error, Hash, Result};
@@ -251,14 +251,32 @@ impl Store for MemoryStore {
 
     fn append(&self, batch: Vec<Sealed>) -> Result<Vec<Receipt>> {
         let too_long = |_| Error::FieldTooLong("record");
+        // What each record keeps is written out before the lock is taken:
+        // under it are left the leaf hash (which chains on the record
+        // before) and a copy. The bytes hold payloads: wiped when dropped.
+        let lens: Vec<(usize, usize)> = batch.iter().map(Sealed::placed_len).collect();
+        let total = lens.iter().map(|(body, sidecar)| body + sidecar).sum();
+        let mut bytes = Zeroizing::new(Vec::with_capacity(total));
+        for sealed in &batch {
+            sealed.put_placed(&mut *bytes);
+        }
+        drop(batch);
+        if bytes.len() != total {
+            // Not reached: `placed_len` is the length `put_placed` writes.
+            return Err(Error::FieldTooLong("record"));
+        }
         self.prepare_spare();
         let mut inner = self.lock()?;
-        let mut receipts = Vec::with_capacity(batch.len());
-        for sealed in batch {
+        let mut receipts = Vec::with_capacity(lens.len());
+        let mut rest = bytes.as_slice();
+        for (body, sidecar) in lens {
+            let (placed, tail) = rest
+                .split_at_checked(body + sidecar)
+                .ok_or(Error::FieldTooLong("record"))?;
+            rest = tail;
             let index = inner.spans.len() as u64;
             let previous = inner.leaves.last().copied().unwrap_or(Hash::ZERO);
-            let (body, sidecar) = sealed.placed_len();
-            let (arena_index, arena) = inner.arena_for(body + sidecar, || self.take_spare())?;
+            let (arena_index, arena) = inner.arena_for(placed.len(), || self.take_spare())?;
             let start = arena.len;
             let span = Span {
                 arena: arena_index,
@@ -266,11 +284,13 @@ impl Store for MemoryStore {
                 body: u32::try_from(body).map_err(too_long)?,
                 sidecar: u32::try_from(sidecar).map_err(too_long)?,
             };
-            let leaf_hash = sealed.place_into(index, &previous, arena);
-            if arena.len - start != body + sidecar {
-                // Not reached: the arena had room for the length computed.
+            arena.put(placed);
+            if arena.len - start != placed.len() {
+                // Not reached: the arena had room for the record.
                 return Err(Error::FieldTooLong("record"));
             }
+            let leaf_hash =
+                leaf_hash_of_body(index, &previous, placed.get(..body).unwrap_or_default());
             inner.spans.push(span);
             inner.leaves.push(leaf_hash);
             receipts.push(Receipt { index, leaf_hash });
