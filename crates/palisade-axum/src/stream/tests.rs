@@ -590,3 +590,30 @@ fn notes_follow_the_declaration_order() {
     let reference: Value = serde_json::from_slice(&reference).unwrap();
     assert_eq!(streamed, reference);
 }
+
+/// The word-at-a-time test of text written as it is agrees with the
+/// byte-by-byte definition, for every length and position of every byte
+/// value that needs escaping (or is beyond ASCII).
+#[test]
+fn json_verbatim_agrees_with_the_bytewise_definition() {
+    let plain = |b: u8| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\';
+    for len in 0..=20 {
+        let base: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        assert!(super::json_verbatim(&base), "{base:?}");
+        for at in 0..len {
+            for b in 0..=255u8 {
+                let mut text = base.clone();
+                text[at] = b;
+                assert_eq!(super::json_verbatim(&text), plain(b), "{text:?}");
+            }
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn json_verbatim_agrees_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+        let plain = bytes.iter().all(|&b| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\');
+        prop_assert_eq!(super::json_verbatim(&bytes), plain);
+    }
+}
