@@ -305,48 +305,53 @@ fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), GiveUp> {
 }
 
 /// Whether `text` has none of the characters serde_json escapes (control
-/// characters, `"`, `\\`). One pass without a branch a byte.
+/// characters, `"`, `\\`).
 #[inline]
 fn json_plain_text(text: &[u8]) -> bool {
-    !text.iter().fold(false, |escaped, &b| {
-        escaped | (b < 0x20) | (b == b'"') | (b == b'\\')
-    })
+    words_or(text, escaped) == 0
 }
 
 /// Whether `bytes` are written between quotes as they are: ASCII (so
-/// UTF-8), with none of the characters serde_json escapes. Eight bytes at
-/// a time (the last ones padded with a byte that is written as it is).
+/// UTF-8), with none of the characters serde_json escapes.
 #[inline]
 fn json_verbatim(bytes: &[u8]) -> bool {
+    words_or(bytes, |w| escaped(w) | (w & HIGH)) == 0
+}
+
+/// The high bit of each byte of a word.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// `test` of each eight bytes of `bytes`, or-ed; the last ones padded
+/// with a letter.
+#[inline]
+fn words_or(bytes: &[u8], test: impl Fn(u64) -> u64) -> u64 {
     let mut words = bytes.chunks_exact(8);
-    let mut escaped = 0;
+    let mut found = 0;
     for word in &mut words {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
-        escaped |= needs_escape(u64::from_le_bytes(w));
+        found |= test(u64::from_le_bytes(w));
     }
     let mut last = [b'a'; 8];
     let rest = words.remainder();
     if let Some(to) = last.get_mut(..rest.len()) {
         to.copy_from_slice(rest);
     }
-    escaped |= needs_escape(u64::from_le_bytes(last));
-    escaped == 0
+    found | test(u64::from_le_bytes(last))
 }
 
-/// Not zero when one of the eight bytes of `w` is beyond ASCII, a control
-/// character, `"` or `\\`: the test of a zero byte (`(v - 0x01..) & !v &
-/// 0x80..`, exact for whether there is one) on `w` less 0x20 in each byte
-/// and on `w` xor each of the two characters.
+/// Not zero when one of the eight bytes of `w` is a control character,
+/// `"` or `\\`: the test of a zero byte (`(v - 0x01..) & !v & 0x80..`,
+/// exact for whether there is one, whatever the other bytes) on `w` less
+/// 0x20 in each byte and on `w` xor each of the two characters.
 #[inline]
-fn needs_escape(w: u64) -> u64 {
+fn escaped(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let below_space = w.wrapping_sub(ONES * 0x20) & !w;
     let quote = w ^ (ONES * u64::from(b'"'));
     let backslash = w ^ (ONES * u64::from(b'\\'));
     let zero = |v: u64| v.wrapping_sub(ONES) & !v;
-    (w | below_space | zero(quote) | zero(backslash)) & HIGH
+    (below_space | zero(quote) | zero(backslash)) & HIGH
 }
 
 /// A value at a decided level: an object of `type_name`, a list of them,

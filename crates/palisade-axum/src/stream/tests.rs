@@ -617,3 +617,23 @@ proptest! {
         prop_assert_eq!(super::json_verbatim(&bytes), plain);
     }
 }
+
+/// The same for text that only needs no escaping (beyond ASCII is fine).
+#[test]
+fn json_plain_text_agrees_with_the_bytewise_definition() {
+    let plain = |b: u8| b >= 0x20 && b != b'"' && b != b'\\';
+    for len in 0..=20 {
+        let base: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        for at in 0..len {
+            for b in 0..=255u8 {
+                let mut text = base.clone();
+                text[at] = b;
+                assert_eq!(super::json_plain_text(&text), plain(b), "{text:?}");
+                // Beyond ASCII around it changes nothing.
+                text.insert(0, 0xC3);
+                text.push(0xFF);
+                assert_eq!(super::json_plain_text(&text), plain(b), "{text:?}");
+            }
+        }
+    }
+}
