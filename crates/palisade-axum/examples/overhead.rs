@@ -51,7 +51,7 @@ impl Protected for ClientView {
         Field::personal("email", Kind::Email),
     ];
     fn subjects(&self) -> Vec<String> {
-        vec![format!("client:{}", self.id)]
+        vec![palisade_axum::subject("client", &self.id)]
     }
 }
 
@@ -66,7 +66,7 @@ impl Protected for ClientList {
     fn subjects(&self) -> Vec<String> {
         self.clients
             .iter()
-            .map(|c| format!("client:{}", c.id))
+            .map(|c| palisade_axum::subject("client", &c.id))
             .collect()
     }
 }

@@ -17,7 +17,7 @@ pub use crate::{
         same_origin,
     },
     principal::{BoxFuture, DecisionLog, PolicySource, Principal, ResourceLocator, SessionLookup},
-    protect::{Field, Guarded, Protected, csv_cell},
+    protect::{Field, Guarded, Protected, csv_cell, subject},
     refusal::{Refusal, error_response},
 };
 

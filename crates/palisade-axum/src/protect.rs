@@ -97,11 +97,26 @@ pub trait Protected: Serialize {
     /// Every field the value serializes to.
     const FIELDS: &'static [Field];
 
-    /// The data subjects this value is about (`client:c-42`), written in
-    /// the audit record of the request.
+    /// The data subjects this value is about (`client:c-42`, see
+    /// [`subject`]), written in the audit record of the request.
     fn subjects(&self) -> Vec<String> {
         Vec::new()
     }
+}
+
+/// The name of a data subject as [`Protected::subjects`] gives it and the
+/// audit record keeps it: `kind:id`, in one allocation of its length
+/// (`format!` takes several steps and may grow its string).
+///
+/// ```
+/// assert_eq!(palisade_axum::subject("client", "c-42"), "client:c-42");
+/// ```
+pub fn subject(kind: &str, id: &str) -> String {
+    let mut name = String::with_capacity(kind.len().saturating_add(id.len()).saturating_add(1));
+    name.push_str(kind);
+    name.push(':');
+    name.push_str(id);
+    name
 }
 
 impl<T: Protected> Protected for Vec<T> {
