@@ -215,21 +215,17 @@ impl Sealed {
 
 impl Sealed {
     /// The length of the bytes [`Sealed::put_placed`] writes: the body of
-    /// the canonical encoding, then the payload sidecar.
+    /// the canonical encoding, then the payload sidecar (counted by the
+    /// encoders themselves).
     pub(crate) fn placed_len(&self) -> (usize, usize) {
-        let f = &self.fields;
-        let body = 8
-            + 1
-            + (4 + f.actor.len())
-            + (4 + f.action.len())
-            + (4 + f.resource.len())
-            + 1
-            + f.tenant.as_ref().map_or(0, |t| 4 + t.len())
-            + 4
-            + f.subjects.iter().map(|s| 4 + s.len()).sum::<usize>()
-            + 1
-            + self.commitment.map_or(0, |_| 32);
-        (body, crate::store::segment::sidecar_len(&self.payload))
+        let mut body = Count(0);
+        encode_body(
+            &self.fields,
+            self.time_nanos,
+            self.commitment.as_ref(),
+            &mut body,
+        );
+        (body.0, crate::store::segment::sidecar_len(&self.payload))
     }
 
     /// Appends to `out` what the sealed event is wherever it is placed: the
@@ -562,6 +558,16 @@ impl Sink for Vec<u8> {
 impl Sink for Sha256 {
     fn put(&mut self, bytes: &[u8]) {
         self.update(bytes);
+    }
+}
+
+/// A sink that only counts the bytes put in it: an encoding's length,
+/// without writing it.
+pub(crate) struct Count(pub(crate) usize);
+
+impl Sink for Count {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::error::malformed;
-use crate::record::{Disclosure, PayloadState, Record, Sink};
+use crate::record::{Count, Disclosure, PayloadState, Record, Sink};
 
 /// The magic bytes at the start of each segment file.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"PALAUDIT";
@@ -72,10 +72,9 @@ pub(crate) fn encode_sidecar(state: &PayloadState) -> Vec<u8> {
 
 /// The length of the sidecar [`put_sidecar`] writes for a payload state.
 pub(crate) fn sidecar_len(state: &PayloadState) -> usize {
-    match state {
-        PayloadState::Present(d) => 1 + d.salt().len() + d.json().len(),
-        PayloadState::None | PayloadState::Erased => 1,
-    }
+    let mut count = Count(0);
+    put_sidecar(state, &mut count);
+    count.0
 }
 
 /// Appends the sidecar for a payload state to `out`.
