@@ -87,9 +87,11 @@ impl Span {
 const ARENA: usize = 1 << 20;
 
 /// Memory records are written in: an anonymous map from the system, not
-/// the allocator's. Its pages are faulted in 4 KiB at a time as written
-/// (the allocator may map its arenas with huge pages, each faulted in, and
-/// cleared, 2 MiB at once), and go back to the system when the store drops.
+/// the allocator's (which may map its arenas with huge pages, each faulted
+/// in, and cleared, 2 MiB at once). The pages of a spare arena are
+/// populated ahead of use ([`MemoryStore::prepare_spare`]); those of an
+/// arena mapped when none was ready are faulted in 4 KiB at a time as
+/// written. They go back to the system when the store drops.
 struct Arena {
     map: memmap2::MmapMut,
     /// Bytes written from the start.
@@ -97,23 +99,19 @@ struct Arena {
 }
 
 impl Arena {
-    /// An arena of `capacity` bytes (at least one).
-    fn new(capacity: usize) -> Result<Arena> {
-        let map = memmap2::MmapOptions::new()
-            .len(capacity.max(1))
-            .map_anon()?;
-        Ok(Arena { map, len: 0 })
-    }
-
-    /// An arena of `capacity` bytes whose pages are already in memory:
-    /// mapped with `MAP_POPULATE`, so that the kernel allocates and clears
-    /// them in the one system call, without a page fault each.
-    fn populated(capacity: usize) -> Result<Arena> {
-        let map = memmap2::MmapOptions::new()
-            .len(capacity.max(1))
-            .populate()
-            .map_anon()?;
-        Ok(Arena { map, len: 0 })
+    /// An arena of `capacity` bytes (at least one). `populate`: mapped with
+    /// `MAP_POPULATE`, so that the kernel allocates and clears its pages in
+    /// the one system call, without a page fault each.
+    fn new(capacity: usize, populate: bool) -> Result<Arena> {
+        let mut options = memmap2::MmapOptions::new();
+        options.len(capacity.max(1));
+        if populate {
+            options.populate();
+        }
+        Ok(Arena {
+            map: options.map_anon()?,
+            len: 0,
+        })
     }
 
     fn room(&self) -> usize {
@@ -153,7 +151,7 @@ impl MemoryInner {
         if full {
             let arena = match spare() {
                 Some(a) if a.room() >= len => a,
-                _ => Arena::new(len.max(ARENA))?,
+                _ => Arena::new(len.max(ARENA), false)?,
             };
             self.arenas.push(arena);
         }
@@ -233,7 +231,7 @@ impl MemoryStore {
         {
             return;
         }
-        let Ok(arena) = Arena::populated(ARENA) else {
+        let Ok(arena) = Arena::new(ARENA, true) else {
             // Out of address space: the next arena is mapped when needed,
             // where the failure is reported.
             return;
