@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, RngCore, SeedableRng};
 use serde::Serialize;
-use zeroize::Zeroize;
+use zeroize::Zeroizing;
 
 use crate::format::{KEY_FILE, ORIGIN_FILE, PUBLIC_KEY_FILE};
 use crate::proof::bundle::{
@@ -267,7 +267,7 @@ pub(crate) fn erasure_event(subject: &str, actor: &str, targets: &[u64]) -> Even
 /// ever ask for more than was drawn, the operating system's generator
 /// gives the rest.
 struct Salts {
-    bytes: Vec<u8>,
+    bytes: Zeroizing<Vec<u8>>,
     taken: usize,
 }
 
@@ -275,15 +275,9 @@ impl Salts {
     /// Room for the salts of `payloads` payloads.
     fn new(payloads: usize) -> Salts {
         Salts {
-            bytes: vec![0; payloads.saturating_mul(crate::record::SALT_LEN)],
+            bytes: Zeroizing::new(vec![0; payloads.saturating_mul(crate::record::SALT_LEN)]),
             taken: 0,
         }
-    }
-}
-
-impl Drop for Salts {
-    fn drop(&mut self) {
-        self.bytes.zeroize();
     }
 }
 
@@ -630,7 +624,7 @@ pub(crate) fn file_identity(
         None => {
             let key_path = dir.join(KEY_FILE);
             if key_path.exists() {
-                let text = zeroize::Zeroizing::new(std::fs::read_to_string(&key_path)?);
+                let text = Zeroizing::new(std::fs::read_to_string(&key_path)?);
                 CheckpointSigner::from_text(&text)?
             } else {
                 let signer = CheckpointSigner::generate(&origin)?;
