@@ -69,6 +69,12 @@ fn note<O>(list: &mut Notes<O>, is: impl Fn(&O) -> bool, at: &[u32], owned: impl
     }
 }
 
+/// [`note`] of a declared field's name, found by address first.
+#[inline]
+fn note_field(list: &mut Notes<&'static str>, name: &'static str, at: &[u32]) {
+    note(list, |n| same_name(n, name), at, || name);
+}
+
 fn in_walk_order<N>(mut list: Notes<N>) -> Vec<N> {
     list.sort_by(|a, b| a.1.cmp(&b.1));
     list.into_iter().map(|(n, _)| n).collect()
@@ -657,22 +663,12 @@ impl LevelObject<'_, '_> {
                     if matches!(field.carries, Carries::Personal(_))
                         && st.out.get(start..) != Some(b"null".as_slice())
                     {
-                        note(
-                            &mut st.shown,
-                            |n| same_name(n, field.name),
-                            &st.at,
-                            || field.name,
-                        );
+                        note_field(&mut st.shown, field.name, &st.at);
                     }
                     Ok(())
                 }
                 Visibility::Hidden => {
-                    note(
-                        &mut st.hidden,
-                        |n| same_name(n, field.name),
-                        &st.at,
-                        || field.name,
-                    );
+                    note_field(&mut st.hidden, field.name, &st.at);
                     unseen(value)
                 }
                 Visibility::Masked => {
@@ -682,12 +678,7 @@ impl LevelObject<'_, '_> {
                     };
                     st.key(&mut self.first, field)?;
                     st.masked(value, kind)?;
-                    note(
-                        &mut st.masked,
-                        |n| same_name(n, field.name),
-                        &st.at,
-                        || field.name,
-                    );
+                    note_field(&mut st.masked, field.name, &st.at);
                     Ok(())
                 }
             },
