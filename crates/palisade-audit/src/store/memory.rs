@@ -481,4 +481,81 @@ mod tests {
         let report = crate::verify_store(store, None, None).unwrap();
         assert_eq!(report.records, n as u64);
     }
+
+    /// An erasure racing appends (records written outside the store's
+    /// lock, arenas populated by whichever appender is first): the erased
+    /// subject's secrets are gone from memory, every other subject's are
+    /// kept and read back, and the log verifies.
+    #[test]
+    fn erasures_racing_appends_erase_exactly_their_subject() {
+        let log = std::sync::Arc::new(AuditLog::new());
+        let appenders: Vec<_> = (0..4)
+            .map(|t| {
+                let log = std::sync::Arc::clone(&log);
+                std::thread::spawn(move || {
+                    for i in 0..600 {
+                        let subject = if i % 2 == 0 {
+                            "client:victim"
+                        } else {
+                            "client:other"
+                        };
+                        let event = Event::new(format!("staff:{t}"), "client.read", subject)
+                            .with_subject(subject)
+                            .with_payload(serde_json::json!({
+                                "secret": format!("{subject}-secret-{t}-{i}"),
+                                "pad": "x".repeat(400),
+                            }));
+                        log.append(event).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let eraser = {
+            let log = std::sync::Arc::clone(&log);
+            std::thread::spawn(move || {
+                for _ in 0..20 {
+                    log.erase_subject("client:victim", "dpo").unwrap();
+                    std::thread::yield_now();
+                }
+            })
+        };
+        for a in appenders {
+            a.join().unwrap();
+        }
+        eraser.join().unwrap();
+        // What was appended after the last racing erasure goes too.
+        log.erase_subject("client:victim", "dpo").unwrap();
+        let store = log.store();
+        let in_memory = |needle: &[u8]| {
+            store
+                .lock()
+                .unwrap()
+                .arenas
+                .iter()
+                .any(|a| a.written().windows(needle.len()).any(|w| w == needle))
+        };
+        assert!(
+            !in_memory(b"client:victim-secret"),
+            "an erased secret is left in memory"
+        );
+        assert!(in_memory(b"client:other-secret-3-599"));
+        let records = store.read(0, store.len().unwrap()).unwrap();
+        let mut kept = 0;
+        for r in &records {
+            if r.action() != "client.read" {
+                continue;
+            }
+            let present = matches!(r.payload_state(), crate::record::PayloadState::Present(_));
+            assert_eq!(
+                present,
+                r.subjects()[0] == "client:other",
+                "record {}",
+                r.index()
+            );
+            kept += usize::from(present);
+        }
+        assert_eq!(kept, 4 * 300);
+        let report = crate::verify_store(store, None, None).unwrap();
+        assert_eq!(report.records, records.len() as u64);
+    }
 }
