@@ -24,6 +24,37 @@ pub struct Field {
     /// The name needs no escaping in JSON (no quote, backslash or control
     /// character): written as it is.
     pub(crate) json_plain: bool,
+    /// `,"name":` for a name written as it is, in the first `key_len`
+    /// bytes (0: a name too long or to escape, written otherwise).
+    pub(crate) key: [u8; KEY_LEN],
+    pub(crate) key_len: u8,
+}
+
+/// The room for a field's `,"name":` written ahead ([`Field::key`]).
+pub(crate) const KEY_LEN: usize = 16;
+
+/// `,"name":` and its length, when it fits in [`KEY_LEN`] bytes and the
+/// name is written as it is; else nothing (length 0).
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of bounds fails the build"
+)]
+const fn key_of(name: &str) -> ([u8; KEY_LEN], u8) {
+    let mut key = [0u8; KEY_LEN];
+    let bytes = name.as_bytes();
+    if !json_plain(name) || bytes.len() + 4 > KEY_LEN {
+        return (key, 0);
+    }
+    key[0] = b',';
+    key[1] = b'"';
+    let mut i = 0;
+    while i < bytes.len() {
+        key[i + 2] = bytes[i];
+        i += 1;
+    }
+    key[i + 2] = b'"';
+    key[i + 3] = b':';
+    (key, (i + 4) as u8)
 }
 
 /// Whether `name` is written in JSON as it is (serde_json escapes control
@@ -55,6 +86,8 @@ impl Field {
             name,
             carries: Carries::Plain,
             json_plain: json_plain(name),
+            key: key_of(name).0,
+            key_len: key_of(name).1,
         }
     }
 
@@ -67,6 +100,8 @@ impl Field {
             name,
             carries: Carries::Personal(kind),
             json_plain: json_plain(name),
+            key: key_of(name).0,
+            key_len: key_of(name).1,
         }
     }
 
@@ -83,6 +118,8 @@ impl Field {
             name,
             carries: Carries::Nested(type_name, fields),
             json_plain: json_plain(name),
+            key: key_of(name).0,
+            key_len: key_of(name).1,
         }
     }
 }

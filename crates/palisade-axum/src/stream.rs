@@ -115,7 +115,7 @@ impl<'a> Stream<'a> {
             withheld: Vec::new(),
             at: Vec::with_capacity(8),
             path: String::new(),
-            out: Vec::with_capacity(1024),
+            out: Vec::with_capacity(guard.answer_capacity()),
         }
     }
 
@@ -158,6 +158,7 @@ impl<'a> Stream<'a> {
             shown: names(self.shown),
             withheld: in_walk_order(self.withheld),
         };
+        self.guard.note_answer_len(self.out.len());
         (self.out, mark)
     }
 
@@ -239,7 +240,22 @@ impl<'a> Stream<'a> {
     /// `,"name":` (the comma unless `first`).
     #[inline]
     fn key(&mut self, first: &mut bool, field: &Field) -> Result<(), GiveUp> {
-        if !std::mem::take(first) {
+        let comma = !std::mem::take(first);
+        let len = usize::from(field.key_len);
+        if len > 0 {
+            // `,"name":` written ahead: sixteen bytes copied (a fixed
+            // length, no call to `memcpy`), then cut to its length.
+            let start = self.out.len();
+            if comma {
+                self.out.extend_from_slice(&field.key);
+                self.out.truncate(start + len);
+            } else if let Some((_, key)) = field.key.split_first() {
+                self.out.extend_from_slice(key);
+                self.out.truncate(start + len - 1);
+            }
+            return Ok(());
+        }
+        if comma {
             self.out.push(b',');
         }
         write_name(&mut self.out, field)?;
@@ -278,7 +294,11 @@ fn unseen<T: Serialize + ?Sized>(value: &T) -> Result<(), GiveUp> {
 /// else compared.
 #[inline]
 fn same_name(a: &str, b: &str) -> bool {
-    (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
+    // Names are short: compared a byte at a time in place, not through a
+    // call to `memcmp`.
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len()
+        && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a.iter().zip(b).all(|(x, y)| x == y))
 }
 
 /// A field's name as a JSON string.
@@ -327,23 +347,32 @@ fn json_verbatim(bytes: &[u8]) -> bool {
 /// The high bit of each byte of a word.
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// `test` of each eight bytes of `bytes`, or-ed; the last ones padded
-/// with a letter.
+/// `test` of each eight bytes of `bytes`, or-ed. The last eight bytes
+/// are read overlapping the ones before (a byte tested twice changes
+/// nothing); fewer than eight in all are put in a word a byte at a time,
+/// padded with a letter (not copied through memory: a load of bytes just
+/// stored one by one stalls).
 #[inline]
 fn words_or(bytes: &[u8], test: impl Fn(u64) -> u64) -> u64 {
+    let word = |eight: &[u8]| u64::from_le_bytes(eight.try_into().unwrap_or([b'a'; 8]));
     let mut words = bytes.chunks_exact(8);
     let mut found = 0;
-    for word in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        found |= test(u64::from_le_bytes(w));
+    for eight in &mut words {
+        found |= test(word(eight));
     }
-    let mut last = [b'a'; 8];
     let rest = words.remainder();
-    if let Some(to) = last.get_mut(..rest.len()) {
-        to.copy_from_slice(rest);
+    if rest.is_empty() {
+        return found;
     }
-    found | test(u64::from_le_bytes(last))
+    if let Some(last) = bytes.len().checked_sub(8).and_then(|at| bytes.get(at..)) {
+        return found | test(word(last));
+    }
+    let mut w = u64::from_le_bytes([b'a'; 8]);
+    for (i, &b) in rest.iter().enumerate() {
+        let shift = 8 * i;
+        w = (w & !(0xff << shift)) | (u64::from(b) << shift);
+    }
+    found | test(w)
 }
 
 /// Not zero when one of the eight bytes of `w` is a control character,

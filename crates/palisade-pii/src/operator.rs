@@ -117,30 +117,8 @@ impl PartialMask {
     fn apply_ascii(&self, kind: Kind, value: &[u8], out: &mut Vec<u8>) {
         let mut mc = [0u8; 4];
         let mask = self.mask_char.encode_utf8(&mut mc).as_bytes();
-        // The maskable ASCII characters, one bit each: the kind's class
-        // but the characters to ignore.
-        let ignored = self
-            .ignore
-            .iter()
-            .filter(|c| c.is_ascii())
-            .fold(0u128, |bits, &c| bits | 1u128 << u32::from(c));
-        let class = if kind.is_numeric() {
-            ASCII_DIGITS
-        } else {
-            ASCII_TEXT
-        };
-        let maskable_set = class & !ignored;
-        // The set as two words: a 64-bit shift picks the bit (a shift of
-        // the 128-bit set takes several instructions per byte).
-        let (low, high) = (maskable_set as u64, (maskable_set >> 64) as u64);
         let (keep_front, tail_end) = match kind {
-            Kind::Email => (
-                1,
-                value
-                    .iter()
-                    .rposition(|&b| b == b'@')
-                    .unwrap_or(value.len()),
-            ),
+            Kind::Email => (1, memchr::memrchr(b'@', value).unwrap_or(value.len())),
             Kind::Iban => (2, value.len()),
             Kind::Phone if self.keep_country_code && value.first() == Some(&b'+') => (
                 code_len(crate::phone::country_code_of_bytes(value)),
@@ -160,15 +138,26 @@ impl PartialMask {
             tail_end,
             keep_last,
         };
-        if maskable_set == ASCII_DIGITS {
-            // Numbers with no digit ignored: the common case, tested
-            // without the table.
-            span.mask(value, mask, out, |b: u8| b.is_ascii_digit());
+        let class = if kind.is_numeric() {
+            &ASCII_DIGITS
         } else {
-            span.mask(value, mask, out, |b: u8| {
-                let half = if b & 0x40 == 0 { low } else { high };
-                (half >> (b & 0x3f)) & 1 == 1
-            });
+            &ASCII_TEXT
+        };
+        if self.ignore.is_empty() {
+            // The common case: the class's table as it is.
+            span.mask(value, mask, out, class);
+        } else {
+            // The class less the characters to ignore.
+            let mut maskable = *class;
+            for c in &self.ignore {
+                if let Some(m) = u8::try_from(u32::from(*c))
+                    .ok()
+                    .and_then(|b| maskable.get_mut(usize::from(b)))
+                {
+                    *m = false;
+                }
+            }
+            span.mask(value, mask, out, &maskable);
         }
     }
 
@@ -246,28 +235,38 @@ impl Span {
     /// maskable characters and the first of the last `keep_last` (no
     /// count of them all: each end is found from its side).
     #[inline]
-    fn mask(&self, value: &[u8], mask: &[u8], out: &mut Vec<u8>, maskable: impl Fn(u8) -> bool) {
+    fn mask(&self, value: &[u8], mask: &[u8], out: &mut Vec<u8>, maskable: &[bool; 256]) {
+        let maskable = |b: u8| maskable.get(usize::from(b)).copied().unwrap_or(false);
         let head = value.get(..self.tail_end).unwrap_or(&[]);
-        let from = match self.keep_front.checked_sub(1) {
-            None => 0,
-            Some(n) => head
-                .iter()
-                .enumerate()
-                .filter(|&(_, &b)| maskable(b))
-                .nth(n)
-                .map_or(head.len(), |(i, _)| i + 1),
-        };
-        let to = match self.keep_last.checked_sub(1) {
-            None => head.len(),
-            Some(n) => head
-                .iter()
-                .enumerate()
-                .rev()
-                .filter(|&(_, &b)| maskable(b))
-                .nth(n)
-                .map_or(0, |(i, _)| i),
+        let mut from = 0;
+        if self.keep_front > 0 {
+            from = head.len();
+            let mut left = self.keep_front;
+            for (i, &b) in head.iter().enumerate() {
+                if maskable(b) {
+                    left -= 1;
+                    if left == 0 {
+                        from = i + 1;
+                        break;
+                    }
+                }
+            }
         }
-        .max(from);
+        let mut to = head.len();
+        if self.keep_last > 0 {
+            to = 0;
+            let mut left = self.keep_last;
+            for (i, &b) in head.iter().enumerate().rev() {
+                if maskable(b) {
+                    left -= 1;
+                    if left == 0 {
+                        to = i;
+                        break;
+                    }
+                }
+            }
+        }
+        let to = to.max(from);
         if let [single] = mask {
             // A one-byte mask: the value copied, the masked characters
             // replaced in place.
@@ -302,30 +301,31 @@ impl Span {
     }
 }
 
-/// The ASCII characters a partial mask masks, one bit each (bit `b` for
-/// byte `b`): digits in numbers; in other kinds, every character but
+/// The ASCII characters a partial mask masks, one entry a byte (none
+/// beyond ASCII: the ASCII path sees none): digits in numbers; in other kinds, every character but
 /// punctuation and whitespace as `char::is_whitespace` has it (tab, line
 /// feed, vertical tab, form feed, carriage return, space; unlike
 /// `u8::is_ascii_whitespace`, which leaves out vertical tab).
-const fn ascii_set(numeric: bool) -> u128 {
-    let mut set = 0u128;
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of bounds fails the build"
+)]
+const fn ascii_set(numeric: bool) -> [bool; 256] {
+    let mut set = [false; 256];
     let mut b = 0u8;
     while b < 128 {
-        let maskable = if numeric {
+        set[b as usize] = if numeric {
             b.is_ascii_digit()
         } else {
             !b.is_ascii_punctuation() && !matches!(b, b'\t'..=b'\r' | b' ')
         };
-        if maskable {
-            set |= 1 << b;
-        }
         b += 1;
     }
     set
 }
 
-const ASCII_DIGITS: u128 = ascii_set(true);
-const ASCII_TEXT: u128 = ascii_set(false);
+static ASCII_DIGITS: [bool; 256] = ascii_set(true);
+static ASCII_TEXT: [bool; 256] = ascii_set(false);
 
 /// Digits of the country calling code of an international number (`+48` →
 /// 2), 0 when it has none. Calling codes are a prefix code (ITU-T E.164):
