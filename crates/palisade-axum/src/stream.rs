@@ -56,11 +56,19 @@ type Notes<N> = Vec<(N, Vec<u32>)>;
 /// Notes the entry `is` finds at `at`, or adds `owned()` there. A declared
 /// field's name is the one text in memory each time it is noted, so callers
 /// find it by address first ([`same_name`]).
+/// `ordered`: every place so far was met in the walk's order, so `at`
+/// comes after the first place of any entry (no comparison needed).
 #[inline]
-fn note<O>(list: &mut Notes<O>, is: impl Fn(&O) -> bool, at: &[u32], owned: impl FnOnce() -> O) {
+fn note<O>(
+    list: &mut Notes<O>,
+    is: impl Fn(&O) -> bool,
+    at: &[u32],
+    ordered: bool,
+    owned: impl FnOnce() -> O,
+) {
     match list.iter_mut().find(|(n, _)| is(n)) {
         Some((_, first)) => {
-            if at < first.as_slice() {
+            if !ordered && at < first.as_slice() {
                 first.clear();
                 first.extend_from_slice(at);
             }
@@ -71,8 +79,8 @@ fn note<O>(list: &mut Notes<O>, is: impl Fn(&O) -> bool, at: &[u32], owned: impl
 
 /// [`note`] of a declared field's name, found by address first.
 #[inline]
-fn note_field(list: &mut Notes<&'static str>, name: &'static str, at: &[u32]) {
-    note(list, |n| same_name(n, name), at, || name);
+fn note_field(list: &mut Notes<&'static str>, name: &'static str, at: &[u32], ordered: bool) {
+    note(list, |n| same_name(n, name), at, ordered, || name);
 }
 
 fn in_walk_order<N>(mut list: Notes<N>) -> Vec<N> {
@@ -96,6 +104,9 @@ pub(crate) struct Stream<'a> {
     withheld: Notes<String>,
     /// Where the serializer is (see [`Notes`]).
     at: Vec<u32>,
+    /// Every object's fields so far came in their declaration order: the
+    /// places met are in the walk's order (lists are walked in order).
+    ordered: bool,
     /// The dotted path of nested fields (the withheld notes).
     path: String,
     out: Vec<u8>,
@@ -114,6 +125,7 @@ impl<'a> Stream<'a> {
             hidden: Vec::new(),
             withheld: Vec::new(),
             at: Vec::with_capacity(8),
+            ordered: true,
             path: String::new(),
             out: Vec::with_capacity(guard.answer_capacity()),
         }
@@ -678,7 +690,13 @@ impl LevelObject<'_, '_> {
                     })
                 } else {
                     let path = st.path.as_str();
-                    note(&mut st.withheld, |n| n == path, &st.at, || path.to_owned());
+                    note(
+                        &mut st.withheld,
+                        |n| n == path,
+                        &st.at,
+                        st.ordered,
+                        || path.to_owned(),
+                    );
                     unseen(value)
                 };
                 st.path.truncate(len);
@@ -692,12 +710,12 @@ impl LevelObject<'_, '_> {
                     if matches!(field.carries, Carries::Personal(_))
                         && st.out.get(start..) != Some(b"null".as_slice())
                     {
-                        note_field(&mut st.shown, field.name, &st.at);
+                        note_field(&mut st.shown, field.name, &st.at, st.ordered);
                     }
                     Ok(())
                 }
                 Visibility::Hidden => {
-                    note_field(&mut st.hidden, field.name, &st.at);
+                    note_field(&mut st.hidden, field.name, &st.at, st.ordered);
                     unseen(value)
                 }
                 Visibility::Masked => {
@@ -707,7 +725,7 @@ impl LevelObject<'_, '_> {
                     };
                     st.key(&mut self.first, field)?;
                     st.masked(value, kind)?;
-                    note_field(&mut st.masked, field.name, &st.at);
+                    note_field(&mut st.masked, field.name, &st.at, st.ordered);
                     Ok(())
                 }
             },
@@ -737,6 +755,11 @@ impl ser::SerializeStruct for LevelObject<'_, '_> {
                 .find(|(_, f)| same_name(f.name, key))
                 .ok_or(GiveUp)?,
         };
+        if index < self.next {
+            // A field before one already written: places may now come out
+            // of the walk's order.
+            self.st.ordered = false;
+        }
         self.next = index + 1;
         let bit = 1u64
             .checked_shl(u32::try_from(index).map_err(|_| GiveUp)?)
