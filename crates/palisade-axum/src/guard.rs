@@ -457,7 +457,13 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
             Outcome::Failure
         };
         let resource = [p.type_name, ":", p.id.as_deref().unwrap_or("*")].concat();
-        let action = [&lowercase(p.type_name), ".", p.action.as_str()].concat();
+        let mut action = String::with_capacity(p.type_name.len() + 1 + p.action.len());
+        push_lowercase(&mut action, p.type_name);
+        action.push('.');
+        action.push_str(&p.action);
+        // The answer's lists are moved into the last allowed decision's
+        // record, copied into the others'.
+        let last_allowed = p.allowed && allowed_left == 1;
         let mut payload = serde_json::Value::Object(p.details);
         if let Some(o) = payload.as_object_mut() {
             o.insert("status".into(), status.as_u16().into());
@@ -466,13 +472,19 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
                 o.insert("user".into(), p.principal.user().into());
             }
             for (key, list) in [
-                ("shown", &mark.shown),
-                ("masked", &mark.masked),
-                ("hidden", &mark.hidden),
-                ("withheld", &mark.withheld),
+                ("shown", &mut mark.shown),
+                ("masked", &mut mark.masked),
+                ("hidden", &mut mark.hidden),
+                ("withheld", &mut mark.withheld),
             ] {
                 if !list.is_empty() && p.allowed {
-                    o.insert(key.into(), serde_json::json!(list));
+                    let list = if last_allowed {
+                        std::mem::take(list)
+                    } else {
+                        list.clone()
+                    };
+                    let list = list.into_iter().map(serde_json::Value::String).collect();
+                    o.insert(key.into(), serde_json::Value::Array(list));
                 }
             }
         }
@@ -522,17 +534,17 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
     response
 }
 
-/// `name` in lower case, as `str::to_lowercase` writes it (without its
-/// per-character case mapping for an ASCII name).
-fn lowercase(name: &str) -> std::borrow::Cow<'_, str> {
-    if name.bytes().any(|b| b.is_ascii_uppercase()) || !name.is_ascii() {
-        if name.is_ascii() {
-            name.to_ascii_lowercase().into()
-        } else {
-            name.to_lowercase().into()
+/// Appends `name` in lower case, as `str::to_lowercase` writes it
+/// (without its per-character case mapping for an ASCII name).
+fn push_lowercase(out: &mut String, name: &str) {
+    if name.is_ascii() {
+        let start = out.len();
+        out.push_str(name);
+        if let Some(pushed) = out.get_mut(start..) {
+            pushed.make_ascii_lowercase();
         }
     } else {
-        name.into()
+        out.push_str(&name.to_lowercase());
     }
 }
 
