@@ -306,11 +306,30 @@ fn unseen<T: Serialize + ?Sized>(value: &T) -> Result<(), GiveUp> {
 /// else compared.
 #[inline]
 fn same_name(a: &str, b: &str) -> bool {
-    // Names are short: compared a byte at a time in place, not through a
-    // call to `memcmp`.
     let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len()
-        && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a.iter().zip(b).all(|(x, y)| x == y))
+    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || short_eq(a, b))
+}
+
+/// Whether `a` and `b`, of the same length, are equal: names are short,
+/// so up to 16 bytes are compared as their first and last two, four or
+/// eight bytes (overlapping), not a byte at a time nor through `memcmp`.
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    /// The first and the last `N` bytes of `a` and `b` are equal.
+    #[inline]
+    fn ends<const N: usize>(a: &[u8], b: &[u8]) -> bool {
+        let head = |s: &[u8]| s.first_chunk::<N>().copied();
+        let tail = |s: &[u8]| s.last_chunk::<N>().copied();
+        head(a) == head(b) && tail(a) == tail(b)
+    }
+    match a.len() {
+        0 => true,
+        1 => a.first() == b.first(),
+        2..=3 => ends::<2>(a, b),
+        4..=7 => ends::<4>(a, b),
+        8..=16 => ends::<8>(a, b),
+        _ => a == b,
+    }
 }
 
 /// A field's name as a JSON string.

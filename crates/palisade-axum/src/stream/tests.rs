@@ -619,6 +619,27 @@ proptest! {
 }
 
 /// The same for text that only needs no escaping (beyond ASCII is fine).
+/// Names compared by their ends agree with byte-by-byte equality: equal
+/// names of every length up to 20, and names differing in one byte at
+/// every place.
+#[test]
+fn same_name_agrees_with_equality() {
+    for len in 0..=20usize {
+        let a: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        let a = String::from_utf8(a).unwrap();
+        let b = a.clone();
+        assert!(super::same_name(&a, &b), "{a:?}");
+        for place in 0..len {
+            let mut c = a.clone().into_bytes();
+            c[place] = b'-';
+            let c = String::from_utf8(c).unwrap();
+            assert!(!super::same_name(&a, &c), "{a:?} {c:?}");
+            assert!(!super::same_name(&c, &a), "{c:?} {a:?}");
+        }
+        assert!(!super::same_name(&a, &format!("{a}x")));
+    }
+}
+
 #[test]
 fn json_plain_text_agrees_with_the_bytewise_definition() {
     let plain = |b: u8| b >= 0x20 && b != b'"' && b != b'\\';
