@@ -302,10 +302,11 @@ impl Span {
 }
 
 /// The ASCII characters a partial mask masks, one entry a byte (none
-/// beyond ASCII: the ASCII path sees none): digits in numbers; in other kinds, every character but
-/// punctuation and whitespace as `char::is_whitespace` has it (tab, line
-/// feed, vertical tab, form feed, carriage return, space; unlike
-/// `u8::is_ascii_whitespace`, which leaves out vertical tab).
+/// beyond ASCII, which the ASCII path never sees): digits in numbers; in
+/// other kinds, every character but punctuation and whitespace as
+/// `char::is_whitespace` has it (tab, line feed, vertical tab, form feed,
+/// carriage return, space; unlike `u8::is_ascii_whitespace`, which leaves
+/// out vertical tab).
 #[expect(
     clippy::indexing_slicing,
     reason = "evaluated at compile time: an index out of bounds fails the build"
