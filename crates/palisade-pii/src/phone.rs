@@ -723,6 +723,11 @@ fn quick_from_digits(digits: &[u8]) -> Option<Option<u16>> {
     if significant.is_empty() {
         return None;
     }
+    // Sixteen digits or fewer are below 10^16 < 2^56: only a seventeen-digit
+    // number needs reading (a chain of multiplications, one a digit).
+    if significant.len() <= 16 {
+        return Some(Some(code));
+    }
     let value = significant
         .iter()
         .fold(0u64, |value, d| value * 10 + u64::from(d - b'0'));
