@@ -56,6 +56,7 @@ type Notes<N> = Vec<(N, Vec<u32>)>;
 /// Notes the entry `is` finds at `at`, or adds `owned()` there. A declared
 /// field's name is the one text in memory each time it is noted, so callers
 /// find it by address first ([`same_name`]).
+///
 /// `ordered`: every place so far was met in the walk's order, so `at`
 /// comes after the first place of any entry (no comparison needed).
 #[inline]

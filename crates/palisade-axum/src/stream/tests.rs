@@ -618,7 +618,6 @@ proptest! {
     }
 }
 
-/// The same for text that only needs no escaping (beyond ASCII is fine).
 /// Names compared by their ends agree with byte-by-byte equality: equal
 /// names of every length up to 20, and names differing in one byte at
 /// every place.
@@ -640,6 +639,7 @@ fn same_name_agrees_with_equality() {
     }
 }
 
+/// The same for text that only needs no escaping (beyond ASCII is fine).
 #[test]
 fn json_plain_text_agrees_with_the_bytewise_definition() {
     let plain = |b: u8| b >= 0x20 && b != b'"' && b != b'\\';
