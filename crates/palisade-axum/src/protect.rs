@@ -79,17 +79,24 @@ pub(crate) enum Carries {
 }
 
 impl Field {
+    /// A field named `name` carrying `carries`, with what is worked out
+    /// ahead from its name (whether it needs escaping, its key).
+    const fn new(name: &'static str, carries: Carries) -> Field {
+        let (key, key_len) = key_of(name);
+        Field {
+            name,
+            carries,
+            json_plain: json_plain(name),
+            key,
+            key_len,
+        }
+    }
+
     /// A field without personal data (an id, a date, a count). It is still
     /// hidden or masked when the policy declares a field right for it.
     #[must_use]
     pub const fn plain(name: &'static str) -> Field {
-        Field {
-            name,
-            carries: Carries::Plain,
-            json_plain: json_plain(name),
-            key: key_of(name).0,
-            key_len: key_of(name).1,
-        }
+        Field::new(name, Carries::Plain)
     }
 
     /// A field holding personal data of `kind`: masked as that kind (a
@@ -97,13 +104,7 @@ impl Field {
     /// `masked`, left out when it says `hidden`.
     #[must_use]
     pub const fn personal(name: &'static str, kind: Kind) -> Field {
-        Field {
-            name,
-            carries: Carries::Personal(kind),
-            json_plain: json_plain(name),
-            key: key_of(name).0,
-            key_len: key_of(name).1,
-        }
+        Field::new(name, Carries::Personal(kind))
     }
 
     /// A value (or list of values) of another resource type, decided by
@@ -115,13 +116,7 @@ impl Field {
         type_name: &'static str,
         fields: &'static [Field],
     ) -> Field {
-        Field {
-            name,
-            carries: Carries::Nested(type_name, fields),
-            json_plain: json_plain(name),
-            key: key_of(name).0,
-            key_len: key_of(name).1,
-        }
+        Field::new(name, Carries::Nested(type_name, fields))
     }
 }
 
