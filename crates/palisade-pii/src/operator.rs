@@ -238,34 +238,14 @@ impl Span {
     fn mask(&self, value: &[u8], mask: &[u8], out: &mut Vec<u8>, maskable: &[bool; 256]) {
         let maskable = |b: u8| maskable.get(usize::from(b)).copied().unwrap_or(false);
         let head = value.get(..self.tail_end).unwrap_or(&[]);
-        let mut from = 0;
-        if self.keep_front > 0 {
-            from = head.len();
-            let mut left = self.keep_front;
-            for (i, &b) in head.iter().enumerate() {
-                if maskable(b) {
-                    left -= 1;
-                    if left == 0 {
-                        from = i + 1;
-                        break;
-                    }
-                }
-            }
-        }
-        let mut to = head.len();
-        if self.keep_last > 0 {
-            to = 0;
-            let mut left = self.keep_last;
-            for (i, &b) in head.iter().enumerate().rev() {
-                if maskable(b) {
-                    left -= 1;
-                    if left == 0 {
-                        to = i;
-                        break;
-                    }
-                }
-            }
-        }
+        let from = match self.keep_front {
+            0 => 0,
+            n => nth_maskable(head.iter().enumerate(), n, maskable).map_or(head.len(), |i| i + 1),
+        };
+        let to = match self.keep_last {
+            0 => head.len(),
+            n => nth_maskable(head.iter().enumerate().rev(), n, maskable).unwrap_or(0),
+        };
         let to = to.max(from);
         if let [single] = mask {
             // A one-byte mask: the value copied, the masked characters
@@ -299,6 +279,20 @@ impl Span {
         }
         out.extend_from_slice(value.get(to..).unwrap_or(&[]));
     }
+}
+
+/// The place of the `n`th byte (counted from 1) that `maskable` takes,
+/// going through `places` (bytes with their places, in either direction).
+#[inline]
+fn nth_maskable<'v>(
+    places: impl Iterator<Item = (usize, &'v u8)>,
+    n: usize,
+    maskable: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    places
+        .filter(|&(_, &b)| maskable(b))
+        .nth(n.checked_sub(1)?)
+        .map(|(i, _)| i)
 }
 
 /// The ASCII characters a partial mask masks, one entry a byte (none
