@@ -457,10 +457,7 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
             Outcome::Failure
         };
         let resource = [p.type_name, ":", p.id.as_deref().unwrap_or("*")].concat();
-        let mut action = String::with_capacity(p.type_name.len() + 1 + p.action.len());
-        push_lowercase(&mut action, p.type_name);
-        action.push('.');
-        action.push_str(&p.action);
+        let action = action_name(p.type_name, &p.action);
         // The answer's lists are moved into the last allowed decision's
         // record, copied into the others'.
         let last_allowed = p.allowed && allowed_left == 1;
@@ -516,7 +513,7 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
         if let (Some(other), Some(resource)) = (&p.probe_of, probe_resource) {
             let probe = Event::new(
                 format!("{}/{}", p.principal.tenant(), p.principal.actor()),
-                format!("{}.cross_tenant", p.type_name.to_lowercase()),
+                action_name(p.type_name, "cross_tenant"),
                 resource,
             )
             .with_tenant(other.as_str())
@@ -534,18 +531,20 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
     response
 }
 
-/// Appends `name` in lower case, as `str::to_lowercase` writes it
-/// (without its per-character case mapping for an ASCII name).
-fn push_lowercase(out: &mut String, name: &str) {
-    if name.is_ascii() {
-        let start = out.len();
-        out.push_str(name);
-        if let Some(pushed) = out.get_mut(start..) {
-            pushed.make_ascii_lowercase();
-        }
+/// The audit action of `action` on a resource type: `client.read`, the
+/// type in lower case as `str::to_lowercase` writes it (without its
+/// per-character case mapping for an ASCII name).
+fn action_name(type_name: &str, action: &str) -> String {
+    let mut name = String::with_capacity(type_name.len() + 1 + action.len());
+    if type_name.is_ascii() {
+        name.push_str(type_name);
+        name.make_ascii_lowercase();
     } else {
-        out.push_str(&name.to_lowercase());
+        name.push_str(&type_name.to_lowercase());
     }
+    name.push('.');
+    name.push_str(action);
+    name
 }
 
 fn has_body(response: &Response) -> bool {
