@@ -658,3 +658,45 @@ fn json_plain_text_agrees_with_the_bytewise_definition() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Answers of every size written at once through one guard (which
+    /// sizes each buffer from the last answer any thread wrote) are the
+    /// ones each writes alone with a guard of its own.
+    #[test]
+    fn concurrent_answers_of_any_size_are_each_their_own(
+        pages in prop::collection::vec(page(), 1..8),
+        rights in rights(),
+    ) {
+        let policy = Arc::new(policy(&rights));
+        let alone: Vec<_> = pages
+            .iter()
+            .map(|p| streamed(p, &policy, &guard(rights.masker)))
+            .collect();
+        prop_assert!(alone.iter().all(Option::is_some), "the serializer gave up");
+        let shared = guard(rights.masker);
+        let together: Vec<Vec<_>> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..4)
+                .map(|t| {
+                    let (pages, policy, shared) = (&pages, &policy, &shared);
+                    s.spawn(move || {
+                        // Each thread goes through the pages from its own
+                        // end, so large and small answers interleave.
+                        (0..pages.len())
+                            .map(|i| if t % 2 == 0 { i } else { pages.len() - 1 - i })
+                            .map(|i| (i, streamed(&pages[i], policy, shared)))
+                            .collect()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for answers in together {
+            for (i, answer) in answers {
+                prop_assert_eq!(&answer, &alone[i]);
+            }
+        }
+    }
+}
