@@ -117,6 +117,19 @@ impl PartialMask {
     fn apply_ascii(&self, kind: Kind, value: &[u8], out: &mut Vec<u8>) {
         let mut mc = [0u8; 4];
         let mask = self.mask_char.encode_utf8(&mut mc).as_bytes();
+        // An international number, masked with one byte: its digits found
+        // once, for the calling code and the mask both.
+        if kind == Kind::Phone
+            && self.keep_country_code
+            && self.ignore.is_empty()
+            && let [single] = mask
+            && let mut digits = crate::phone::Digits::new()
+            && digits.read(value)
+        {
+            let keep_front = code_len(digits.country_code(value));
+            digits.mask(value, keep_front, self.keep_last, *single, out);
+            return;
+        }
         let (keep_front, tail_end) = match kind {
             Kind::Email => (1, memchr::memrchr(b'@', value).unwrap_or(value.len())),
             Kind::Iban => (2, value.len()),

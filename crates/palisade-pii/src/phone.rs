@@ -596,6 +596,123 @@ fn quick_scan(text: &[u8]) -> Option<Option<u16>> {
     quick_from_digits(buffer.get(..len)?)
 }
 
+/// The digits of an international number written in ASCII (`+` first),
+/// found in one pass: their places (for masking) and what
+/// [`quick_scan`] needs to answer from them.
+pub(crate) struct Digits {
+    /// The places of the digits, in order.
+    places: [u8; 32],
+    /// The digits themselves.
+    digits: [u8; 32],
+    len: usize,
+    /// The classes of every byte, or-ed ([`BYTE_CLASS`]).
+    classes: u8,
+    /// The place of the first `+` after the leading ones, if any.
+    inner_plus: Option<usize>,
+}
+
+impl Digits {
+    /// No digits yet: [`Digits::read`] finds them.
+    pub(crate) fn new() -> Digits {
+        Digits {
+            places: [0; 32],
+            digits: [0; 32],
+            len: 0,
+            classes: 0,
+            inner_plus: None,
+        }
+    }
+
+    /// Finds the digits of `text`, which starts with `+`; `false` (and
+    /// the digits left unusable) without a `+` first, beyond 32 digits or
+    /// beyond 255 bytes: then the general paths answer. Filled in place,
+    /// not returned: a copy of the arrays just written byte by byte
+    /// stalls on reading them back.
+    #[inline]
+    pub(crate) fn read(&mut self, text: &[u8]) -> bool {
+        if text.first() != Some(&b'+') || text.len() > usize::from(u8::MAX) {
+            return false;
+        }
+        let mut classes = 0usize;
+        let mut len = 0;
+        let mut leading = true;
+        let mut inner_plus = None;
+        for (i, &b) in text.iter().enumerate() {
+            classes |= usize::from(BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(OTHER));
+            if b.is_ascii_digit() {
+                let (Some(place), Some(digit)) = (self.places.get_mut(len), self.digits.get_mut(len))
+                else {
+                    return false;
+                };
+                // `text` is at most 255 bytes: `i` fits.
+                *place = u8::try_from(i).unwrap_or(u8::MAX);
+                *digit = b;
+                len += 1;
+                leading = false;
+            } else if b == b'+' {
+                if !leading && inner_plus.is_none() {
+                    inner_plus = Some(i);
+                }
+            } else {
+                leading = false;
+            }
+        }
+        self.len = len;
+        self.classes = u8::try_from(classes).unwrap_or(OTHER);
+        self.inner_plus = inner_plus;
+        true
+    }
+
+    /// [`country_code_of_bytes`] of the text the digits are of: the
+    /// same answer as [`quick_scan`] (its checks on what the pass found),
+    /// through [`country_code`] where it leaves the text to the parser.
+    #[inline]
+    pub(crate) fn country_code(&self, text: &[u8]) -> Option<u16> {
+        match self.quick() {
+            Some(answer) => answer,
+            None => std::str::from_utf8(text).ok().and_then(country_code),
+        }
+    }
+
+    /// [`quick_scan`]'s answer: every byte in the domain and a space;
+    /// the leading pluses, then digits among punctuation up to the last
+    /// digit (a `+` among them is left to the parser).
+    fn quick(&self) -> Option<Option<u16>> {
+        if self.classes & OTHER != 0 || self.classes & SPACE == 0 {
+            return None;
+        }
+        let last = *self.places.get(self.len.checked_sub(1)?)?;
+        if self.inner_plus.is_some_and(|p| p < usize::from(last)) {
+            return None;
+        }
+        quick_from_digits(self.digits.get(..self.len)?)
+    }
+
+    /// Appends `text` to `out` with its digits from the `keep_front`th to
+    /// before the last `keep_last` (counted from 0) replaced by `mask`.
+    #[inline]
+    pub(crate) fn mask(
+        &self,
+        text: &[u8],
+        keep_front: usize,
+        keep_last: usize,
+        mask: u8,
+        out: &mut Vec<u8>,
+    ) {
+        let start = out.len();
+        out.extend_from_slice(text);
+        let places = self
+            .places
+            .get(keep_front..self.len.saturating_sub(keep_last))
+            .unwrap_or(&[]);
+        for &at in places {
+            if let Some(b) = out.get_mut(start + usize::from(at)) {
+                *b = mask;
+            }
+        }
+    }
+}
+
 /// The classes of [`BYTE_CLASS`]: a character outside [`in_domain`], a
 /// space.
 const OTHER: u8 = 1;

@@ -485,6 +485,11 @@ fn quick_country_code_agrees_with_the_parse() {
         if country_code_of_bytes(text.as_bytes()) != country_code(text) {
             wrong.push(format!("{text:?}: of bytes differs from country_code"));
         }
+        // The one-pass digits of a `+` number answer as the scan.
+        let mut digits = Digits::new();
+        if digits.read(text.as_bytes()) && digits.country_code(text.as_bytes()) != country_code(text) {
+            wrong.push(format!("{text:?}: digits differ from country_code"));
+        }
         if let Some(theirs) = theirs_code(text)
             && country_code(text) != theirs
         {
@@ -564,5 +569,9 @@ proptest::proptest! {
             proptest::prop_assert_eq!(Some(scanned), quick_country_code(&text), "{:?}", text);
         }
         proptest::prop_assert_eq!(country_code_of_bytes(text.as_bytes()), country_code(&text), "{:?}", text);
+        let mut digits = Digits::new();
+        if digits.read(text.as_bytes()) {
+            proptest::prop_assert_eq!(digits.country_code(text.as_bytes()), country_code(&text), "{:?}", text);
+        }
     }
 }
