@@ -16,24 +16,39 @@ use crate::refusal::Refusal;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The signed-in caller of one request, as the application's session
-/// lookup found it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
+/// lookup found it. Cheap to clone (shared): the guard hands it to each
+/// extractor, decision record and answer of the request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Principal(Arc<Who>);
+
+#[derive(Clone, PartialEq, Eq)]
+struct Who {
     user: String,
     tenant: String,
     viewer: Option<String>,
     stepped_up_at: Option<u64>,
 }
 
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("user", &self.0.user)
+            .field("tenant", &self.0.tenant)
+            .field("viewer", &self.0.viewer)
+            .field("stepped_up_at", &self.0.stepped_up_at)
+            .finish()
+    }
+}
+
 impl Principal {
     /// `user`, signed in to `tenant`.
     pub fn new(user: impl Into<String>, tenant: impl Into<String>) -> Self {
-        Principal {
+        Principal(Arc::new(Who {
             user: user.into(),
             tenant: tenant.into(),
             viewer: None,
             stepped_up_at: None,
-        }
+        }))
     }
 
     /// The session belongs to `viewer`, an administrator viewing the app as
@@ -41,7 +56,7 @@ impl Principal {
     /// both, and nothing may be changed.
     #[must_use]
     pub fn viewed_by(mut self, viewer: impl Into<String>) -> Self {
-        self.viewer = Some(viewer.into());
+        Arc::make_mut(&mut self.0).viewer = Some(viewer.into());
         self
     }
 
@@ -49,36 +64,36 @@ impl Principal {
     /// password or code entered again, not the sign-in itself).
     #[must_use]
     pub fn with_step_up_at(mut self, unix_seconds: u64) -> Self {
-        self.stepped_up_at = Some(unix_seconds);
+        Arc::make_mut(&mut self.0).stepped_up_at = Some(unix_seconds);
         self
     }
 
     /// The principal whose rights decide.
     pub fn user(&self) -> &str {
-        &self.user
+        &self.0.user
     }
 
     /// The tenant of the session.
     pub fn tenant(&self) -> &str {
-        &self.tenant
+        &self.0.tenant
     }
 
     /// The administrator viewing as [`Self::user`], if any.
     pub fn viewer(&self) -> Option<&str> {
-        self.viewer.as_deref()
+        self.0.viewer.as_deref()
     }
 
     /// Who acts, for the audit log: the user, or `viewer as user`.
     pub fn actor(&self) -> String {
-        match &self.viewer {
-            Some(viewer) => format!("{viewer} as {}", self.user),
-            None => self.user.clone(),
+        match &self.0.viewer {
+            Some(viewer) => format!("{viewer} as {}", self.0.user),
+            None => self.0.user.clone(),
         }
     }
 
     /// When the session last stepped up, if ever.
     pub fn stepped_up_at(&self) -> Option<u64> {
-        self.stepped_up_at
+        self.0.stepped_up_at
     }
 }
 
