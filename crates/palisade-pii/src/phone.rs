@@ -640,7 +640,8 @@ impl Digits {
         for (i, &b) in text.iter().enumerate() {
             classes |= usize::from(BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(OTHER));
             if b.is_ascii_digit() {
-                let (Some(place), Some(digit)) = (self.places.get_mut(len), self.digits.get_mut(len))
+                let (Some(place), Some(digit)) =
+                    (self.places.get_mut(len), self.digits.get_mut(len))
                 else {
                     return false;
                 };

@@ -487,7 +487,9 @@ fn quick_country_code_agrees_with_the_parse() {
         }
         // The one-pass digits of a `+` number answer as the scan.
         let mut digits = Digits::new();
-        if digits.read(text.as_bytes()) && digits.country_code(text.as_bytes()) != country_code(text) {
+        if digits.read(text.as_bytes())
+            && digits.country_code(text.as_bytes()) != country_code(text)
+        {
             wrong.push(format!("{text:?}: digits differ from country_code"));
         }
         if let Some(theirs) = theirs_code(text)

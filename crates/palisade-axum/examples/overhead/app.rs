@@ -1,24 +1,17 @@
-//! The guard's cost: one server with the same handler twice, plain
-//! (`GET /plain`: serialize a page of 20 clients) and guarded (`GET
+//! The app of the guard's cost: one router with the same handler twice,
+//! plain (`GET /plain`: serialize a page of 20 clients) and guarded (`GET
 //! /guarded`: the same page through `Authorized` and `Guarded`: session
 //! lookup, decision, field masking, one audit record in memory per request).
-//! `benches/axum/overhead.sh` loads both with `wrk` in one run.
-//!
-//! `cargo run --release -p palisade-axum --example overhead -- 127.0.0.1:18181`
+//! Served by `main.rs` (loaded with `wrk` by `benches/axum/overhead.sh`) and
+//! called in process by the `guard` criterion bench.
 
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
-    reason = "a benchmark server"
+    reason = "a benchmark app: a broken setup aborts the run"
 )]
 
 use std::sync::Arc;
-
-/// The back office's allocator (one process: both routes get it). With
-/// glibc's `malloc` a sixth of the guarded server's CPU went to the
-/// allocator under load (`perf`), which hides what the guard itself costs.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use axum::http::request::Parts;
 use axum::routing::get;
@@ -127,11 +120,8 @@ tenants = { acme = ["Operator"] }
 tenants = { acme = ["Operator"] }
 "#;
 
-#[tokio::main]
-async fn main() {
-    let address = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:18181".into());
+/// The router: `/plain` without any layer, `/guarded` behind the guard's.
+pub(crate) fn app() -> Router {
     let policy = Arc::new(Policy::from_toml(POLICY).unwrap());
     let guard = Guard::builder(Sessions, Policies(policy), Log(AuditLog::new())).build();
     let clients = Arc::new(page());
@@ -149,13 +139,9 @@ async fn main() {
             async move { auth.respond(ClientList { clients }) as Guarded<ClientList> }
         }
     };
-    // The plain route has no layer at all; the guarded one has the guard's.
-    let app = Router::new()
+    Router::new()
         .route("/guarded", get(guarded))
         .layer(guard.layer())
         .route("/plain", get(plain))
-        .with_state(guard);
-    let listener = tokio::net::TcpListener::bind(&address).await.unwrap();
-    println!("listening on {address}");
-    axum::serve(listener, app).await.unwrap();
+        .with_state(guard)
 }
