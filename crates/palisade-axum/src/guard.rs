@@ -40,6 +40,10 @@ struct Inner {
     log: Arc<dyn DecisionLog>,
     locator: Option<Arc<dyn ResourceLocator>>,
     masker: Arc<Masker>,
+    /// The masker writes JSON text as it is for JSON text as it is: a
+    /// partial mask with a character JSON does not escape (it writes only
+    /// the value's bytes and that character's).
+    mask_keeps_json_text: bool,
     step_up_window: u64,
     clock: Clock,
     per_principal: Option<DefaultKeyedRateLimiter<String>>,
@@ -113,6 +117,12 @@ impl Guard {
 
     pub(crate) fn masker(&self) -> &Masker {
         &self.0.masker
+    }
+
+    /// Whether masking a value JSON writes as it is gives a value JSON
+    /// writes as it is (no need to look at what the masker wrote).
+    pub(crate) fn mask_keeps_json_text(&self) -> bool {
+        self.0.mask_keeps_json_text
     }
 
     /// The capacity to give the buffer of a JSON answer: the last one's
@@ -268,12 +278,20 @@ impl GuardBuilder {
                     .map_or(0, |d| d.as_secs())
             })
         });
+        let mask_keeps_json_text = match masker.operator() {
+            Operator::Partial(p) => {
+                let c = p.mask_char();
+                c.is_ascii() && c >= ' ' && c != '"' && c != '\\'
+            }
+            _ => false,
+        };
         Guard(Arc::new(Inner {
             sessions: self.sessions,
             policies: self.policies,
             log: self.log,
             locator: self.locator,
             masker,
+            mask_keeps_json_text,
             step_up_window: self.step_up_window,
             clock,
             per_principal: self.per_principal.map(DefaultKeyedRateLimiter::keyed),

@@ -878,6 +878,10 @@ impl Serializer for MaskText<'_, '_> {
         // quotes where it is as JSON writes it; otherwise (a character to
         // escape, or beyond ASCII) taken back out and written as
         // `mask_value` returns it, through serde_json.
+        // Where the masker keeps JSON text as it is, the value is looked at
+        // rather than what was just written (read back at once, the bytes
+        // written one by one stall the reads).
+        let kept = self.st.guard.mask_keeps_json_text() && json_verbatim(text.as_bytes());
         let out = &mut self.st.out;
         out.push(b'"');
         let start = out.len();
@@ -887,7 +891,7 @@ impl Serializer for MaskText<'_, '_> {
             .operator()
             .apply_into(self.kind, text, out)
             .map_err(|_| Probe::GiveUp)?;
-        if json_verbatim(out.get(start..).unwrap_or(&[])) {
+        if kept || json_verbatim(out.get(start..).unwrap_or(&[])) {
             out.push(b'"');
             return Ok(());
         }

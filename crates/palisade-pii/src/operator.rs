@@ -88,6 +88,12 @@ impl PartialMask {
         })
     }
 
+    /// The character masked characters are replaced by. On ASCII text the
+    /// mask writes only the text's own bytes and this character's.
+    pub fn mask_char(&self) -> char {
+        self.mask_char
+    }
+
     /// Whether the country calling code of an international telephone number
     /// stays visible (default: yes).
     pub fn keep_country_code(mut self, keep: bool) -> Self {

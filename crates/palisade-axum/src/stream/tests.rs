@@ -225,7 +225,7 @@ fn rights() -> impl Strategy<Value = Rights> {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
-        0u8..4,
+        0u8..6,
     )
         .prop_map(|(client, invoice, attachment, i, a, l, masker)| Rights {
             client,
@@ -304,6 +304,10 @@ fn guard(masker: u8) -> Guard {
         0 => Operator::Partial(PartialMask::default()),
         1 => Operator::Partial(PartialMask::new('•', 1).unwrap().ignore(['-'])),
         2 => Operator::Label,
+        // A mask character JSON writes as it is (the value's own text is
+        // then not looked at again), and one it escapes.
+        3 => Operator::Partial(PartialMask::new('*', 2).unwrap().keep_country_code(false)),
+        4 => Operator::Partial(PartialMask::new('"', 3).unwrap()),
         _ => Operator::Hash(HashKey::new(&[9; 32]).unwrap()),
     };
     Guard::builder(Nobody, NoPolicy, NoLog)
@@ -697,6 +701,36 @@ proptest! {
             for (i, answer) in answers {
                 prop_assert_eq!(&answer, &alone[i]);
             }
+        }
+    }
+}
+
+proptest! {
+    /// What `Guard::mask_keeps_json_text` relies on: a partial mask with a
+    /// character JSON writes as it is, given text JSON writes as it is,
+    /// writes text JSON writes as it is, in every kind; and the guard says
+    /// so for exactly those masks.
+    #[test]
+    fn a_plain_mask_keeps_json_text_plain(
+        text in "[ !#-\\[\\]-~]{0,30}",
+        mask in prop_oneof![Just('X'), Just('*'), Just('#'), Just('~'), Just(' '), Just('"'), Just('\\'), Just('•'), Just('\t')],
+        keep in 0usize..5,
+        kind in prop_oneof![
+            Just(Kind::Phone), Just(Kind::Email), Just(Kind::Iban), Just(Kind::Secret),
+            Just(Kind::PaymentCard), Just(Kind::PlPesel), Just(Kind::Custom("NAME")),
+        ],
+    ) {
+        let operator = Operator::Partial(PartialMask::new(mask, keep).unwrap());
+        let guard = Guard::builder(Nobody, NoPolicy, NoLog)
+            .with_masker(Arc::new(Masker::new(operator.clone())))
+            .build();
+        let plain_mask = mask.is_ascii() && mask >= ' ' && mask != '"' && mask != '\\';
+        prop_assert_eq!(guard.mask_keeps_json_text(), plain_mask);
+        prop_assert!(super::json_verbatim(text.as_bytes()));
+        let mut out = Vec::new();
+        operator.apply_into(kind, &text, &mut out).unwrap();
+        if plain_mask {
+            prop_assert!(super::json_verbatim(&out), "{:?} -> {:?}", text, String::from_utf8_lossy(&out));
         }
     }
 }
