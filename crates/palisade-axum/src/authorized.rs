@@ -192,16 +192,20 @@ impl<A: Action, R: Resource> Authorized<A, R> {
     /// principal's field rights (visible, masked, hidden), nested values by
     /// their own type's policy.
     pub fn respond<T: Protected>(&self, value: T) -> Guarded<T> {
+        // Allowed to read every `R` (no id): nested `R`s are readable.
+        let readable =
+            (A::NAME == "read" && self.id.is_none() && !R::OWNED_BY_ID).then_some(R::NAME);
         Guarded::new(
             value,
             self.principal.clone(),
             Arc::clone(&self.policy),
             self.guard.clone(),
+            readable,
         )
     }
 }
 
-fn decide(
+pub(crate) fn decide(
     policy: &Policy,
     principal: &Principal,
     action: &str,
@@ -336,6 +340,7 @@ impl SignedIn {
             self.principal.clone(),
             Arc::clone(&self.policy),
             self.guard.clone(),
+            None,
         )
     }
 }

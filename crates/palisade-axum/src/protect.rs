@@ -187,6 +187,9 @@ pub struct Guarded<T: Protected> {
     format: Format,
     download: Option<&'static str>,
     status: axum::http::StatusCode,
+    /// A type the request's own decision let the principal read (every
+    /// one of it): nested values of it need no decision of their own.
+    readable: Option<&'static str>,
 }
 
 impl<T: Protected> std::fmt::Debug for Guarded<T> {
@@ -199,7 +202,16 @@ impl<T: Protected> std::fmt::Debug for Guarded<T> {
 }
 
 impl<T: Protected> Guarded<T> {
-    pub(crate) fn new(value: T, principal: Principal, policy: Arc<Policy>, guard: Guard) -> Self {
+    /// `readable`: a type the principal was just allowed to `read` whole
+    /// (`Type:*`) on `policy`, whose nested values are then not decided
+    /// again.
+    pub(crate) fn new(
+        value: T,
+        principal: Principal,
+        policy: Arc<Policy>,
+        guard: Guard,
+        readable: Option<&'static str>,
+    ) -> Self {
         Guarded {
             value,
             principal,
@@ -208,6 +220,7 @@ impl<T: Protected> Guarded<T> {
             format: Format::Json,
             download: None,
             status: axum::http::StatusCode::OK,
+            readable,
         }
     }
 
@@ -245,7 +258,7 @@ impl<T: Protected> Guarded<T> {
             principal: &self.principal,
             guard: &self.guard,
             rights: HashMap::new(),
-            readable: HashMap::new(),
+            readable: self.readable.map(|t| (t, true)).into_iter().collect(),
             mark: GuardedMark::default(),
         };
         walker.walk(&mut value, T::TYPE, T::FIELDS, "")?;
@@ -450,7 +463,7 @@ impl<T: Protected> Guarded<T> {
     /// the walk, through [`Guarded::protect`] (the reference: the serializer
     /// writes the same text).
     pub(crate) fn protect_json(&self) -> Result<(Vec<u8>, GuardedMark), Refusal> {
-        let mut stream = Stream::new(&self.policy, &self.principal, &self.guard);
+        let mut stream = Stream::new(&self.policy, &self.principal, &self.guard, self.readable);
         if stream.write(&self.value, T::TYPE, T::FIELDS).is_ok() {
             let (json, mut mark) = stream.finish();
             mark.subjects = self.value.subjects();

@@ -114,13 +114,20 @@ pub(crate) struct Stream<'a> {
 }
 
 impl<'a> Stream<'a> {
-    pub(crate) fn new(policy: &'a Policy, principal: &'a Principal, guard: &'a Guard) -> Self {
+    /// `readable`: a type the principal is known to read whole (see
+    /// [`Guarded::new`](crate::Guarded)).
+    pub(crate) fn new(
+        policy: &'a Policy,
+        principal: &'a Principal,
+        guard: &'a Guard,
+        readable: Option<&'static str>,
+    ) -> Self {
         Stream {
             policy,
             principal,
             guard,
             rights: Vec::new(),
-            readable: Vec::new(),
+            readable: readable.map(|t| (t, true)).into_iter().collect(),
             shown: Vec::new(),
             masked: Vec::new(),
             hidden: Vec::new(),

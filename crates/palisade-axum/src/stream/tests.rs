@@ -380,6 +380,7 @@ fn reference<T: Protected + Clone>(
         Principal::new("u", "acme"),
         Arc::clone(policy),
         guard.clone(),
+        None,
     );
     let (value, mark) = guarded.protect()?;
     Ok((serde_json::to_vec(&value).unwrap(), mark))
@@ -392,7 +393,7 @@ fn streamed<T: Protected>(
     guard: &Guard,
 ) -> Option<(Vec<u8>, GuardedMark)> {
     let principal = Principal::new("u", "acme");
-    let mut stream = Stream::new(policy, &principal, guard);
+    let mut stream = Stream::new(policy, &principal, guard, None);
     stream.write(value, T::TYPE, T::FIELDS).ok()?;
     let (json, mut mark) = stream.finish();
     mark.subjects = value.subjects();
@@ -405,11 +406,16 @@ fn answered<T: Protected + Clone>(
     policy: &Arc<Policy>,
     guard: &Guard,
 ) -> Result<(Vec<u8>, GuardedMark), Refusal> {
+    // As `Authorized::respond` answers a route allowed to read every
+    // `T::TYPE`: its nested values of that type not decided again.
+    let principal = Principal::new("u", "acme");
+    let whole = crate::authorized::decide(policy, &principal, "read", T::TYPE, None, false);
     Guarded::new(
         value.clone(),
-        Principal::new("u", "acme"),
+        principal,
         Arc::clone(policy),
         guard.clone(),
+        whole.then_some(T::TYPE),
     )
     .protect_json()
 }
