@@ -547,58 +547,23 @@ fn quick_country_code(text: &str) -> Option<Option<u16>> {
     quick_from_digits(buffer.get(..len)?)
 }
 
-/// [`country_code`] of `text` given as bytes, the same answer: for the
-/// common shape (`+48 601 234 567`: the characters of [`in_domain`], a
-/// space, so not an RFC 3966 number) the checks of [`quick_country_code`]
-/// up to its digits in two passes over the bytes; every other text, and
-/// every case the quick path leaves to the parser, through
-/// [`country_code`] itself.
+/// [`country_code`] of `text` given as bytes, the same answer: for a
+/// number written `+` first, the checks of [`quick_country_code`] on its
+/// digits found in one pass ([`Digits`]); every other text, and every
+/// case the quick path leaves to the parser, through [`country_code`]
+/// itself.
 pub(crate) fn country_code_of_bytes(text: &[u8]) -> Option<u16> {
-    match quick_scan(text) {
-        Some(answer) => answer,
-        None => std::str::from_utf8(text).ok().and_then(country_code),
+    let mut digits = Digits::new();
+    if digits.read(text) {
+        digits.country_code(text)
+    } else {
+        std::str::from_utf8(text).ok().and_then(country_code)
     }
 }
 
-/// [`quick_country_code`] for an [`in_domain`] text holding a space (which
-/// no RFC 3966 number does); `None` for any other text and wherever
-/// `quick_country_code` answers `None`.
-fn quick_scan(text: &[u8]) -> Option<Option<u16>> {
-    // In the domain and with a space: the classes of every byte, or-ed
-    // (one table lookup a byte, no branch).
-    let classes = text.iter().fold(0u8, |c, &b| {
-        c | BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(OTHER)
-    });
-    if classes & OTHER != 0 || classes & SPACE == 0 {
-        return None;
-    }
-    // `natural`'s bounds: from the first `+` or digit to the last digit.
-    let first = text.iter().position(|&b| b == b'+' || b.is_ascii_digit())?;
-    let last = text.iter().rposition(u8::is_ascii_digit)?;
-    let raw = text.get(first..=last)?;
-    // `viable` with the pluses `quick_country_code` asks for: pluses, then
-    // digits among punctuation (no other `+`); fewer than three digits is
-    // refused by both.
-    let plus = raw.iter().take_while(|&&b| b == b'+').count();
-    if plus == 0 {
-        return None;
-    }
-    let mut buffer = [0u8; 32];
-    let mut len = 0;
-    for &b in raw.get(plus..)? {
-        if b.is_ascii_digit() {
-            *buffer.get_mut(len)? = b;
-            len += 1;
-        } else if b == b'+' {
-            return None;
-        }
-    }
-    quick_from_digits(buffer.get(..len)?)
-}
-
-/// The digits of an international number written in ASCII (`+` first),
-/// found in one pass: their places (for masking) and what
-/// [`quick_scan`] needs to answer from them.
+/// The digits of an international number written `+` first, found in one
+/// pass: their places (for masking) and what [`quick_country_code`] needs
+/// to answer from them.
 pub(crate) struct Digits {
     /// The places of the digits, in order.
     places: [u8; 32],
@@ -664,9 +629,9 @@ impl Digits {
         true
     }
 
-    /// [`country_code_of_bytes`] of the text the digits are of: the
-    /// same answer as [`quick_scan`] (its checks on what the pass found),
-    /// through [`country_code`] where it leaves the text to the parser.
+    /// [`country_code`] of the text the digits are of: the checks of
+    /// [`quick_country_code`] on what the pass found, through
+    /// [`country_code`] itself where they leave the text to the parser.
     #[inline]
     pub(crate) fn country_code(&self, text: &[u8]) -> Option<u16> {
         match self.quick() {
@@ -675,9 +640,11 @@ impl Digits {
         }
     }
 
-    /// [`quick_scan`]'s answer: every byte in the domain and a space;
-    /// the leading pluses, then digits among punctuation up to the last
-    /// digit (a `+` among them is left to the parser).
+    /// [`quick_country_code`]'s answer where the text is in its domain
+    /// and holds a space (which no RFC 3966 number does): the leading
+    /// pluses, then digits among punctuation up to the last digit (a `+`
+    /// among them is left to the parser); `None` for any other text and
+    /// wherever `quick_country_code` answers `None`.
     fn quick(&self) -> Option<Option<u16>> {
         if self.classes & OTHER != 0 || self.classes & SPACE == 0 {
             return None;
@@ -719,7 +686,7 @@ impl Digits {
 const OTHER: u8 = 1;
 const SPACE: u8 = 2;
 
-/// Each byte's class for [`quick_scan`]: [`OTHER`] outside [`in_domain`]'s
+/// Each byte's class for [`Digits`]: [`OTHER`] outside [`in_domain`]'s
 /// characters, [`SPACE`] for a space, 0 for the others.
 #[expect(
     clippy::indexing_slicing,
