@@ -278,10 +278,10 @@ impl GuardBuilder {
                     .map_or(0, |d| d.as_secs())
             })
         });
+        // The one check of what JSON writes as it is, on the mask character.
         let mask_keeps_json_text = match masker.operator() {
             Operator::Partial(p) => {
-                let c = p.mask_char();
-                c.is_ascii() && c >= ' ' && c != '"' && c != '\\'
+                crate::stream::json_verbatim(p.mask_char().encode_utf8(&mut [0; 4]).as_bytes())
             }
             _ => false,
         };

@@ -379,7 +379,7 @@ fn json_plain_text(text: &[u8]) -> bool {
 /// Whether `bytes` are written between quotes as they are: ASCII (so
 /// UTF-8), with none of the characters serde_json escapes.
 #[inline]
-fn json_verbatim(bytes: &[u8]) -> bool {
+pub(crate) fn json_verbatim(bytes: &[u8]) -> bool {
     words_or(bytes, |w| escaped(w) | (w & HIGH)) == 0
 }
 
