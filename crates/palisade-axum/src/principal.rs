@@ -174,3 +174,31 @@ impl<T: DecisionLog> DecisionLog for Arc<T> {
         (**self).record(tenant, event)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Principal;
+
+    /// The copies of a shared principal are independent: turning one into
+    /// a "log in as" view, or stepping it up, changes no other copy (no
+    /// request's principal becomes read-only, or fresh, through another's).
+    #[test]
+    fn changing_a_copy_leaves_the_others_as_they_were() {
+        let original = Principal::new("otto", "acme");
+        let held = original.clone();
+        let viewed = original.clone().viewed_by("olivia");
+        let fresh = original.clone().with_step_up_at(1_700_000_000);
+        assert_eq!(held.viewer(), None);
+        assert_eq!(held.stepped_up_at(), None);
+        assert_eq!(original, held);
+        assert_eq!(viewed.viewer(), Some("olivia"));
+        assert_eq!(viewed.actor(), "olivia as otto");
+        assert_eq!(viewed.stepped_up_at(), None);
+        assert_eq!(fresh.stepped_up_at(), Some(1_700_000_000));
+        assert_eq!(fresh.viewer(), None);
+        assert_eq!(
+            format!("{viewed:?}"),
+            r#"Principal { user: "otto", tenant: "acme", viewer: Some("olivia"), stepped_up_at: None }"#
+        );
+    }
+}
