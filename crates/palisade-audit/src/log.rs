@@ -106,8 +106,11 @@ impl<S: Store> AuditLog<S> {
     /// Records several events in order with one durability barrier.
     pub fn append_batch(&self, events: Vec<Event>) -> Result<Vec<Receipt>> {
         let sealed = self.core.seal_all(events)?;
+        // The Merkle tree is not extended here: it catches up from the
+        // stored leaf hashes when a root, a proof or a checkpoint asks for
+        // it (`sync_tree`, as after a restart), so that an append costs its
+        // record and leaf hash, without the tree's lock and node hashes.
         let receipts = self.store.append(sealed)?;
-        self.core.note_appended(&receipts);
         if let Some(last) = receipts.last()
             && self.core.checkpoint_due(last.index + 1)?
         {
@@ -374,7 +377,9 @@ impl LogCore {
     }
 
     /// Keeps the tree current when this batch is next in line; otherwise
-    /// (several writers on one store) the tree catches up on demand.
+    /// (several writers on one store) the tree catches up on demand. The
+    /// async log's committer calls it, off its callers' path.
+    #[cfg(feature = "tokio")]
     pub(crate) fn note_appended(&self, receipts: &[Receipt]) {
         if let (Ok(mut tree), Some(first)) = (self.tree.lock(), receipts.first())
             && tree.len() == first.index
