@@ -99,8 +99,13 @@ impl<S: Store> AuditLog<S> {
 
     /// Records one event; returns once it is durable.
     pub fn append(&self, event: Event) -> Result<Receipt> {
-        let mut receipts = self.append_batch(vec![event])?;
-        receipts.pop().ok_or(Error::IndexOutOfRange(0))
+        // One event: sealed and stored without the batch's lists.
+        let sealed = self.core.seal_one(event)?;
+        let receipt = self.store.append_one(sealed)?;
+        if self.core.checkpoint_due(receipt.index + 1)? {
+            self.checkpoint()?;
+        }
+        Ok(receipt)
     }
 
     /// Records several events in order with one durability barrier.
@@ -265,26 +270,22 @@ pub(crate) fn erasure_event(subject: &str, actor: &str, targets: &[u64]) -> Even
         .with_payload(serde_json::json!({ "erased": targets }))
 }
 
-/// A batch's salts, drawn from the log's generator in one go and handed
-/// out in order by [`Sealed::seal`]; wiped when dropped. Should sealing
-/// ever ask for more than was drawn, the operating system's generator
-/// gives the rest.
-struct Salts {
-    bytes: Zeroizing<Vec<u8>>,
+/// Salts drawn from the log's generator in one go (a batch's, or one
+/// event's), handed out in order by [`Sealed::seal`]. Should sealing ever
+/// ask for more than was drawn, the operating system's generator gives the
+/// rest. The caller wipes the drawn bytes.
+struct Drawn<'a> {
+    bytes: &'a [u8],
     taken: usize,
 }
 
-impl Salts {
-    /// Room for the salts of `payloads` payloads.
-    fn new(payloads: usize) -> Salts {
-        Salts {
-            bytes: Zeroizing::new(vec![0; payloads.saturating_mul(crate::record::SALT_LEN)]),
-            taken: 0,
-        }
+impl<'a> Drawn<'a> {
+    fn new(bytes: &'a [u8]) -> Drawn<'a> {
+        Drawn { bytes, taken: 0 }
     }
 }
 
-impl RngCore for Salts {
+impl RngCore for Drawn<'_> {
     fn next_u32(&mut self) -> u32 {
         rand_core::impls::next_u32_via_fill(self)
     }
@@ -355,21 +356,37 @@ impl LogCore {
         // The batch's salts are drawn from the shared generator at once,
         // so that concurrent appends hold its lock only to copy them, not
         // while they serialize and commit their payloads.
-        let mut salts = Salts::new(payloads);
-        {
-            let mut slot = self.rng.lock().map_err(|_| Error::LockPoisoned)?;
-            let rng = match &mut *slot {
-                Some(rng) => rng,
-                none => {
-                    none.insert(ChaCha20Rng::from_rng(OsRng).map_err(|_| Error::RandomUnavailable)?)
-                }
-            };
-            rng.fill_bytes(&mut salts.bytes);
-        }
+        let mut salts = Zeroizing::new(vec![0; payloads.saturating_mul(crate::record::SALT_LEN)]);
+        self.draw(&mut salts)?;
+        let mut salts = Drawn::new(&salts);
         events
             .into_iter()
             .map(|e| Sealed::seal(e, &mut salts))
             .collect()
+    }
+
+    /// [`LogCore::seal_all`] of one event, its salt drawn on the stack.
+    pub(crate) fn seal_one(&self, event: Event) -> Result<Sealed> {
+        if event.payload().is_none() {
+            return Sealed::seal(event, &mut OsRng);
+        }
+        let mut salt = Zeroizing::new([0; crate::record::SALT_LEN]);
+        self.draw(&mut *salt)?;
+        Sealed::seal(event, &mut Drawn::new(&*salt))
+    }
+
+    /// Fills `out` from the shared salt generator (seeded from the
+    /// operating system on first use).
+    fn draw(&self, out: &mut [u8]) -> Result<()> {
+        let mut slot = self.rng.lock().map_err(|_| Error::LockPoisoned)?;
+        let rng = match &mut *slot {
+            Some(rng) => rng,
+            none => {
+                none.insert(ChaCha20Rng::from_rng(OsRng).map_err(|_| Error::RandomUnavailable)?)
+            }
+        };
+        rng.fill_bytes(out);
+        Ok(())
     }
 
     pub(crate) fn tree(&self) -> Result<MutexGuard<'_, MerkleTree>> {

@@ -85,6 +85,43 @@ proptest! {
         }
     }
 
+    /// The in-memory log's tree is not extended on append but caught up
+    /// when asked: however single appends, batches and questions
+    /// interleave, every root is the tree of the records' leaf hashes, and
+    /// a record's inclusion proof verifies against it.
+    #[test]
+    fn the_tree_caught_up_on_demand_is_the_tree_of_the_records(
+        steps in proptest::collection::vec((0usize..4, proptest::collection::vec(event(), 0..4)), 1..12),
+    ) {
+        let log = AuditLog::new();
+        for (kind, events) in steps {
+            match kind {
+                0 => {
+                    for e in events {
+                        log.append(e).unwrap();
+                    }
+                }
+                1 => {
+                    log.append_batch(events).unwrap();
+                }
+                _ => {
+                    let len = log.len().unwrap();
+                    let leaves: Vec<Hash> =
+                        log.read(0, len).unwrap().iter().map(|r| *r.leaf_hash()).collect();
+                    let expected = MerkleTree::from_leaves(leaves.iter().copied());
+                    let (size, root) = log.head().unwrap();
+                    prop_assert_eq!(size, len);
+                    if len > 0 {
+                        prop_assert_eq!(root, expected.root(len).unwrap());
+                        let index = len / 2;
+                        let proof = log.inclusion_proof(index, len).unwrap();
+                        prop_assert!(verify_inclusion(index, len, &leaves[index as usize], &proof, &root).is_ok());
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn proofs_verify_for_all_sizes(n in 1u64..200, picks in proptest::collection::vec((0u64..200, 0u64..200), 8)) {
         let leaves: Vec<Hash> = (0..n).map(|i| leaf_hash(&i.to_le_bytes())).collect();

@@ -212,6 +212,31 @@ impl MemoryStore {
         self.inner.lock().map_err(|_| Error::LockPoisoned)
     }
 
+    /// Writes `placed` (a record's body of `body` bytes, then its sidecar)
+    /// as the next record, under the store's lock; returns its receipt.
+    fn place(&self, inner: &mut MemoryInner, placed: &[u8], body: usize) -> Result<Receipt> {
+        let too_long = |_| Error::FieldTooLong("record");
+        let index = inner.spans.len() as u64;
+        let previous = inner.leaves.last().copied().unwrap_or(Hash::ZERO);
+        let (arena_index, arena) = inner.arena_for(placed.len(), || self.take_spare())?;
+        let start = arena.len;
+        let span = Span {
+            arena: arena_index,
+            start: u32::try_from(start).map_err(too_long)?,
+            body: u32::try_from(body).map_err(too_long)?,
+            sidecar: u32::try_from(placed.len().saturating_sub(body)).map_err(too_long)?,
+        };
+        arena.put(placed);
+        if arena.len - start != placed.len() {
+            // Not reached: the arena had room for the record.
+            return Err(Error::FieldTooLong("record"));
+        }
+        let leaf_hash = leaf_hash_of_body(index, &previous, placed.get(..body).unwrap_or_default());
+        inner.spans.push(span);
+        inner.leaves.push(leaf_hash);
+        Ok(Receipt { index, leaf_hash })
+    }
+
     /// Takes the arena prepared by [`MemoryStore::prepare_spare`], if any,
     /// and asks for the next one.
     fn take_spare(&self) -> Option<Arena> {
@@ -248,7 +273,6 @@ impl Store for MemoryStore {
     }
 
     fn append(&self, batch: Vec<Sealed>) -> Result<Vec<Receipt>> {
-        let too_long = |_| Error::FieldTooLong("record");
         // What each record keeps is written out before the lock is taken:
         // under it are left the leaf hash (which chains on the record
         // before) and a copy. The bytes hold payloads: wiped when dropped.
@@ -272,28 +296,24 @@ impl Store for MemoryStore {
                 .split_at_checked(body + sidecar)
                 .ok_or(Error::FieldTooLong("record"))?;
             rest = tail;
-            let index = inner.spans.len() as u64;
-            let previous = inner.leaves.last().copied().unwrap_or(Hash::ZERO);
-            let (arena_index, arena) = inner.arena_for(placed.len(), || self.take_spare())?;
-            let start = arena.len;
-            let span = Span {
-                arena: arena_index,
-                start: u32::try_from(start).map_err(too_long)?,
-                body: u32::try_from(body).map_err(too_long)?,
-                sidecar: u32::try_from(sidecar).map_err(too_long)?,
-            };
-            arena.put(placed);
-            if arena.len - start != placed.len() {
-                // Not reached: the arena had room for the record.
-                return Err(Error::FieldTooLong("record"));
-            }
-            let leaf_hash =
-                leaf_hash_of_body(index, &previous, placed.get(..body).unwrap_or_default());
-            inner.spans.push(span);
-            inner.leaves.push(leaf_hash);
-            receipts.push(Receipt { index, leaf_hash });
+            receipts.push(self.place(&mut inner, placed, body)?);
         }
         Ok(receipts)
+    }
+
+    fn append_one(&self, sealed: Sealed) -> Result<Receipt> {
+        // As `append`, for one record.
+        let (body, sidecar) = sealed.placed_len();
+        let mut bytes = Zeroizing::new(Vec::with_capacity(body + sidecar));
+        sealed.put_placed(&mut *bytes);
+        drop(sealed);
+        if bytes.len() != body + sidecar {
+            // Not reached: `placed_len` is the length `put_placed` writes.
+            return Err(Error::FieldTooLong("record"));
+        }
+        self.prepare_spare();
+        let mut inner = self.lock()?;
+        self.place(&mut inner, &bytes, body)
     }
 
     fn read(&self, start: u64, end: u64) -> Result<Vec<Record>> {

@@ -93,6 +93,14 @@ pub trait Store: Send + Sync {
     /// are durable under the store's policy.
     fn append(&self, batch: Vec<Sealed>) -> Result<Vec<Receipt>>;
 
+    /// Appends one sealed event: [`Store::append`] of a batch of one, which
+    /// a store may do without the batch's lists.
+    fn append_one(&self, sealed: Sealed) -> Result<Receipt> {
+        self.append(vec![sealed])?
+            .pop()
+            .ok_or(crate::Error::IndexOutOfRange(0))
+    }
+
     /// Records `start..end` (clamped to the acknowledged length).
     fn read(&self, start: u64, end: u64) -> Result<Vec<Record>>;
 
