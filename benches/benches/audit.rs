@@ -113,7 +113,7 @@ fn append(c: &mut Criterion) {
                         let e = event(j);
                         (
                             e.actor().to_owned(),
-                            e.subjects()[0].clone(),
+                            e.subjects().get(0).unwrap_or_default().to_owned(),
                             serde_json::to_string(&e).unwrap(),
                         )
                     })

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{Error, Result, Subjects};
 
 /// How an audited action ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -71,8 +71,8 @@ pub struct Event {
     actor: String,
     action: String,
     resource: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    subjects: Vec<String>,
+    #[serde(default, skip_serializing_if = "Subjects::is_empty")]
+    subjects: Subjects,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tenant: Option<String>,
     #[serde(default = "SystemTime::now", with = "rfc3339")]
@@ -98,7 +98,7 @@ impl Event {
             actor: actor.into(),
             action: action.into(),
             resource: resource.into(),
-            subjects: Vec::new(),
+            subjects: Subjects::new(),
             tenant: None,
             time: SystemTime::now(),
             outcome: Outcome::Success,
@@ -113,18 +113,26 @@ impl Event {
     }
 
     /// Adds a data subject whose data the event concerns; call once per subject.
-    pub fn with_subject(mut self, subject: impl Into<String>) -> Event {
-        self.subjects.push(subject.into());
+    pub fn with_subject(mut self, subject: impl AsRef<str>) -> Event {
+        self.subjects.push(subject.as_ref());
         self
     }
 
     /// Adds several data subjects, in order: as [`Event::with_subject`]
     /// once for each.
-    pub fn with_subjects<S: Into<String>>(
-        mut self,
-        subjects: impl IntoIterator<Item = S>,
-    ) -> Event {
-        self.subjects.extend(subjects.into_iter().map(Into::into));
+    pub fn with_subjects<S: AsRef<str>>(mut self, subjects: impl IntoIterator<Item = S>) -> Event {
+        self.subjects.extend(subjects);
+        self
+    }
+
+    /// Adds the subjects of `list`, in order: as [`Event::with_subjects`],
+    /// without a copy when the event has none yet.
+    pub fn with_subject_list(mut self, list: Subjects) -> Event {
+        if self.subjects.is_empty() {
+            self.subjects = list;
+        } else {
+            self.subjects.extend_from(&list);
+        }
         self
     }
 
@@ -162,7 +170,7 @@ impl Event {
     }
 
     /// Whose data the event concerns.
-    pub fn subjects(&self) -> &[String] {
+    pub fn subjects(&self) -> &Subjects {
         &self.subjects
     }
 
@@ -208,7 +216,7 @@ pub(crate) struct EventFields {
     pub(crate) actor: String,
     pub(crate) action: String,
     pub(crate) resource: String,
-    pub(crate) subjects: Vec<String>,
+    pub(crate) subjects: Subjects,
     pub(crate) tenant: Option<String>,
     pub(crate) time: SystemTime,
     pub(crate) outcome: Outcome,

@@ -15,6 +15,7 @@ mod proof;
 mod record;
 mod sink;
 mod store;
+mod subjects;
 mod verify;
 
 // Recording and reading.
@@ -23,6 +24,7 @@ pub use crate::log::{AuditLog, CheckpointPolicy, Erasure};
 pub use crate::record::{PayloadState, Record};
 pub use crate::sink::AuditSink;
 pub use crate::store::{Query, Receipt};
+pub use crate::subjects::{Iter as SubjectsIter, Subjects};
 
 // Proofs and evidence.
 pub use crate::hash::Hash;

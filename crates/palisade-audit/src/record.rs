@@ -10,6 +10,7 @@ use zeroize::Zeroize;
 use crate::event::{EventFields, nanos_to_time, time_to_nanos};
 use crate::hash::Hash;
 use crate::proof::merkle::leaf_hash;
+use crate::subjects::Subjects;
 use crate::{Error, Event, Outcome, Result, error::malformed};
 
 /// The version byte of the canonical encoding.
@@ -307,7 +308,7 @@ impl Record {
     }
 
     /// Whose data the event concerns.
-    pub fn subjects(&self) -> &[String] {
+    pub fn subjects(&self) -> &Subjects {
         &self.fields.subjects
     }
 
@@ -362,12 +363,10 @@ impl Record {
             self.fields.resource.clone(),
         )
         .with_time(self.fields.time)
-        .with_outcome(self.fields.outcome);
+        .with_outcome(self.fields.outcome)
+        .with_subject_list(self.fields.subjects.clone());
         if let Some(t) = &self.fields.tenant {
             event = event.with_tenant(t.clone());
-        }
-        for s in &self.fields.subjects {
-            event = event.with_subject(s.clone());
         }
         if let Some(p) = self.payload() {
             event = event.with_payload(p);
@@ -438,9 +437,9 @@ impl Record {
         if count > MAX_SUBJECTS {
             return Err(malformed("record", "too many subjects"));
         }
-        let mut subjects = Vec::with_capacity(count.min(16));
+        let mut subjects = Subjects::with_capacity(count.min(64), 0);
         for _ in 0..count {
-            subjects.push(r.string()?);
+            subjects.push(r.str()?);
         }
         let (commitment, payload) = match r.u8()? {
             0 => (None, PayloadState::None),
@@ -479,8 +478,8 @@ impl serde::Serialize for Record {
             actor: &'a str,
             action: &'a str,
             resource: &'a str,
-            #[serde(skip_serializing_if = "<[String]>::is_empty")]
-            subjects: &'a [String],
+            #[serde(skip_serializing_if = "Subjects::is_empty")]
+            subjects: &'a Subjects,
             #[serde(skip_serializing_if = "Option::is_none")]
             tenant: Option<&'a str>,
             #[serde(with = "crate::event::rfc3339")]
@@ -621,12 +620,17 @@ impl<'a> Reader<'a> {
     }
 
     fn string(&mut self) -> Result<String> {
+        self.str().map(str::to_owned)
+    }
+
+    /// A string, borrowed from the bytes read.
+    fn str(&mut self) -> Result<&'a str> {
         let len = self.u32()? as usize;
         if len > MAX_FIELD_LEN {
             return Err(malformed("record", "string too long"));
         }
         let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| malformed("record", "string is not UTF-8"))
+        std::str::from_utf8(bytes).map_err(|_| malformed("record", "string is not UTF-8"))
     }
 }
 

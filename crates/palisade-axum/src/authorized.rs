@@ -169,9 +169,10 @@ impl<A: Action, R: Resource> Authorized<A, R> {
 
     /// Names a data subject the request concerns in its audit record (a
     /// client created or erased), beside those the answer shows.
-    pub fn concerns(&self, subject: impl Into<String>) {
-        let subject = subject.into();
-        self.slot.with(self.index, |p| p.subjects.push(subject));
+    pub fn concerns(&self, subject: impl AsRef<str>) {
+        let subject = subject.as_ref();
+        self.slot
+            .with(self.index, |p| p.subjects.push(subject.to_owned()));
     }
 
     /// Whether the same principal may also `action` any `type_name` (e.g.

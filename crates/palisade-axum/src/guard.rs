@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use palisade_audit::{Event, Outcome};
+use palisade_audit::{Event, Outcome, Subjects};
 use palisade_pii::{Masker, Operator, PartialMask};
 use palisade_rbac::Policy;
 
@@ -389,7 +389,7 @@ impl Slot {
 /// subjects it shows, the fields masked, hidden or withheld.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct GuardedMark {
-    pub(crate) subjects: Vec<String>,
+    pub(crate) subjects: Subjects,
     pub(crate) masked: Vec<String>,
     pub(crate) hidden: Vec<String>,
     /// Personal fields shown in clear: the data-access log's "who saw it".
@@ -510,13 +510,14 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
             .with_payload(payload);
         if p.allowed {
             allowed_left -= 1;
-            let shown = if allowed_left == 0 {
+            let mut shown = if allowed_left == 0 {
                 std::mem::take(&mut mark.subjects)
             } else {
                 mark.subjects.clone()
             };
-            let shown = shown.into_iter().chain(p.subjects);
-            event = event.with_subjects(shown.take(palisade_audit::format::MAX_SUBJECTS));
+            shown.extend(p.subjects);
+            shown.truncate(palisade_audit::format::MAX_SUBJECTS);
+            event = event.with_subject_list(shown);
         }
         if guard
             .0

@@ -23,3 +23,7 @@ pub use crate::{
 
 /// The personal-data kinds fields declare (re-exported from palisade-pii).
 pub use palisade_pii::Kind;
+
+/// The data subjects a [`Protected`] value names (re-exported from
+/// palisade-audit).
+pub use palisade_audit::Subjects;

@@ -172,7 +172,7 @@ impl<'a> Stream<'a> {
                 .collect::<Vec<_>>()
         };
         let mark = GuardedMark {
-            subjects: Vec::new(),
+            subjects: palisade_audit::Subjects::new(),
             masked: names(self.masked),
             hidden: names(self.hidden),
             shown: names(self.shown),

@@ -25,8 +25,8 @@ use http_body_util::BodyExt;
 use palisade_audit::{AuditLog, Event, MemoryStore, Outcome};
 use palisade_axum::{
     Authorized, BoxFuture, DecisionLog, Field, Fresh, Guard, Guarded, Kind, PolicySource,
-    Principal, Protected, Refusal, ResourceLocator, SessionLookup, WebDefences, action, per_minute,
-    resource,
+    Principal, Protected, Refusal, ResourceLocator, SessionLookup, Subjects, WebDefences, action,
+    per_minute, resource,
 };
 use palisade_rbac::{Policy, PolicyStore};
 use serde::Serialize;
@@ -99,8 +99,8 @@ impl Protected for ClientView {
         Field::personal("phone", Kind::Phone),
         Field::nested("invoices", "Invoice", InvoiceView::FIELDS),
     ];
-    fn subjects(&self) -> Vec<String> {
-        vec![format!("client:{}", self.id)]
+    fn subjects(&self, out: &mut Subjects) {
+        out.push_id("client", &self.id);
     }
 }
 
@@ -112,8 +112,8 @@ struct ClientList {
 impl Protected for ClientList {
     const TYPE: &'static str = "Client";
     const FIELDS: &'static [Field] = &[Field::nested("clients", "Client", ClientView::FIELDS)];
-    fn subjects(&self) -> Vec<String> {
-        self.clients.iter().flat_map(Protected::subjects).collect()
+    fn subjects(&self, out: &mut Subjects) {
+        self.clients.subjects(out);
     }
 }
 

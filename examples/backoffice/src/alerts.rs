@@ -149,7 +149,7 @@ impl AlertState {
                 }
                 // Reads of client data (not the creation of a client).
                 let reads = matches!(action, "client.read" | "client.search" | "client.export");
-                let clients: Vec<&String> = event
+                let clients: Vec<&str> = event
                     .subjects()
                     .iter()
                     .filter(|s| reads && s.starts_with("client:"))

@@ -184,9 +184,9 @@ impl Backoffice {
             let time = unix_of(&record);
             for s in record.subjects() {
                 let e = subjects
-                    .entry(s.clone())
+                    .entry(s.to_owned())
                     .or_insert_with(|| IncidentSubject {
-                        subject: s.clone(),
+                        subject: s.to_owned(),
                         name: None,
                         fields_in_clear: Vec::new(),
                         fields_masked: Vec::new(),

@@ -2,7 +2,7 @@
 //! serializes and the personal data they carry, so that palisade-axum's
 //! guard decides every field by the caller's rights.
 
-use palisade_axum::{Field, Kind, Protected};
+use palisade_axum::{Field, Kind, Protected, Subjects};
 use serde::Serialize;
 
 /// A client, its name, phone and e-mail decrypted; with its attachments and
@@ -30,14 +30,15 @@ impl Protected for ClientView {
         Field::nested("invoices", "Invoice", InvoiceView::FIELDS),
     ];
 
-    fn subjects(&self) -> Vec<String> {
-        vec![subject(&self.id)]
+    fn subjects(&self, out: &mut Subjects) {
+        out.push_id("client", &self.id);
     }
 }
 
-/// The data subject of a client in audit records.
+/// The data subject of a client in audit records (what a view's
+/// `subjects` adds).
 pub(crate) fn subject(client: &str) -> String {
-    format!("client:{client}")
+    palisade_axum::subject("client", client)
 }
 
 /// A page of clients.
@@ -54,8 +55,8 @@ impl Protected for ClientList {
         Field::nested("clients", "Client", ClientView::FIELDS),
     ];
 
-    fn subjects(&self) -> Vec<String> {
-        self.clients.iter().flat_map(Protected::subjects).collect()
+    fn subjects(&self, out: &mut Subjects) {
+        self.clients.subjects(out);
     }
 }
 
@@ -293,8 +294,8 @@ impl Protected for BookingView {
         Field::personal("note", Kind::Custom("NOTE")),
     ];
 
-    fn subjects(&self) -> Vec<String> {
-        vec![subject(&self.client)]
+    fn subjects(&self, out: &mut Subjects) {
+        out.push_id("client", &self.client);
     }
 }
 
@@ -308,8 +309,8 @@ impl Protected for BookingList {
     const TYPE: &'static str = "Booking";
     const FIELDS: &'static [Field] = &[Field::nested("bookings", "Booking", BookingView::FIELDS)];
 
-    fn subjects(&self) -> Vec<String> {
-        self.bookings.iter().flat_map(Protected::subjects).collect()
+    fn subjects(&self, out: &mut Subjects) {
+        self.bookings.subjects(out);
     }
 }
 
@@ -641,7 +642,7 @@ impl Protected for TenantExport {
         Field::nested("tariffs", "Tariff", TariffView::FIELDS),
     ];
 
-    fn subjects(&self) -> Vec<String> {
-        self.clients.iter().flat_map(Protected::subjects).collect()
+    fn subjects(&self, out: &mut Subjects) {
+        self.clients.subjects(out);
     }
 }

@@ -408,7 +408,12 @@ impl Index {
         self.leaf_hashes.push(*record.leaf_hash());
         self.times.push(record.time_nanos());
         for s in record.subjects() {
-            self.by_subject.entry(s.clone()).or_default().push(index);
+            match self.by_subject.get_mut(s) {
+                Some(indexes) => indexes.push(index),
+                None => {
+                    self.by_subject.insert(s.to_owned(), vec![index]);
+                }
+            }
         }
         self.by_actor
             .entry(record.actor().to_owned())

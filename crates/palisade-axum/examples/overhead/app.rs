@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use palisade_audit::{AuditLog, Event, MemoryStore};
 use palisade_axum::{
     Authorized, BoxFuture, DecisionLog, Field, Guard, Guarded, Kind, PolicySource, Principal,
-    Protected, Refusal, SessionLookup, action, resource,
+    Protected, Refusal, SessionLookup, Subjects, action, resource,
 };
 use palisade_rbac::Policy;
 use serde::Serialize;
@@ -43,8 +43,8 @@ impl Protected for ClientView {
         Field::personal("phone", Kind::Phone),
         Field::personal("email", Kind::Email),
     ];
-    fn subjects(&self) -> Vec<String> {
-        vec![palisade_axum::subject("client", &self.id)]
+    fn subjects(&self, out: &mut Subjects) {
+        out.push_id("client", &self.id);
     }
 }
 
@@ -56,11 +56,8 @@ struct ClientList {
 impl Protected for ClientList {
     const TYPE: &'static str = "Client";
     const FIELDS: &'static [Field] = &[Field::nested("clients", "Client", ClientView::FIELDS)];
-    fn subjects(&self) -> Vec<String> {
-        self.clients
-            .iter()
-            .map(|c| palisade_axum::subject("client", &c.id))
-            .collect()
+    fn subjects(&self, out: &mut Subjects) {
+        self.clients.subjects(out);
     }
 }
 

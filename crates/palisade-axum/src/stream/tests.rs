@@ -136,8 +136,8 @@ impl Protected for Client {
         // A nested list of bare values: a type without fields.
         Field::nested("labels", "Label", &[]),
     ];
-    fn subjects(&self) -> Vec<String> {
-        vec![format!("client:{}", self.id)]
+    fn subjects(&self, out: &mut palisade_audit::Subjects) {
+        out.push_id("client", &self.id);
     }
 }
 
@@ -155,8 +155,8 @@ impl Protected for Page {
         Field::personal("note", Kind::Custom("NOTE")),
         Field::nested("clients", "Client", Client::FIELDS),
     ];
-    fn subjects(&self) -> Vec<String> {
-        self.clients.iter().flat_map(Protected::subjects).collect()
+    fn subjects(&self, out: &mut palisade_audit::Subjects) {
+        self.clients.subjects(out);
     }
 }
 
@@ -396,7 +396,7 @@ fn streamed<T: Protected>(
     let mut stream = Stream::new(policy, &principal, guard, None);
     stream.write(value, T::TYPE, T::FIELDS).ok()?;
     let (json, mut mark) = stream.finish();
-    mark.subjects = value.subjects();
+    value.subjects(&mut mark.subjects);
     Some((json, mark))
 }
 

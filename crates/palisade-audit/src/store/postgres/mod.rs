@@ -176,7 +176,7 @@ impl Placed {
             p.actor.push(record.actor().to_owned());
             p.time.push(record.time_nanos());
             for s in record.subjects() {
-                p.subject.push(s.clone());
+                p.subject.push(s.to_owned());
                 p.subject_idx.push(idx);
             }
             p.receipts.push(Receipt {
