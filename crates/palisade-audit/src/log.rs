@@ -2,6 +2,7 @@
 //! with the async log (salts, the Merkle tree, checkpoint timing, bundle
 //! assembly).
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -270,7 +271,36 @@ pub(crate) fn erasure_event(subject: &str, actor: &str, targets: &[u64]) -> Even
         .with_payload(serde_json::json!({ "erased": targets }))
 }
 
-/// Salts drawn from the log's generator in one go (a batch's, or one
+thread_local! {
+    /// The thread's salt generator: ChaCha20, seeded from the operating
+    /// system on the thread's first draw. One a thread, not one a log behind
+    /// a lock: appenders on several cores share no generator state.
+    static SALTS: RefCell<Option<ChaCha20Rng>> = const { RefCell::new(None) };
+}
+
+/// Fills `out` with salt: from the thread's generator, or (while the
+/// thread is being torn down) from the operating system's.
+fn draw(out: &mut [u8]) -> Result<()> {
+    let drawn = SALTS.try_with(|slot| {
+        let mut slot = slot.try_borrow_mut().map_err(|_| Error::LockPoisoned)?;
+        let rng = match &mut *slot {
+            Some(rng) => rng,
+            none => {
+                none.insert(ChaCha20Rng::from_rng(OsRng).map_err(|_| Error::RandomUnavailable)?)
+            }
+        };
+        rng.fill_bytes(out);
+        Ok(())
+    });
+    match drawn {
+        Ok(result) => result,
+        Err(_) => OsRng
+            .try_fill_bytes(out)
+            .map_err(|_| Error::RandomUnavailable),
+    }
+}
+
+/// Salts drawn from the thread's generator in one go (a batch's, or one
 /// event's), handed out in order by [`Sealed::seal`]. Should sealing ever
 /// ask for more than was drawn, the operating system's generator gives the
 /// rest. The caller wipes the drawn bytes.
@@ -320,9 +350,6 @@ pub(crate) struct LogCore {
     pub(crate) origin: String,
     pub(crate) policy: CheckpointPolicy,
     last_checkpoint: Mutex<(u64, Instant)>,
-    /// Salts come from a ChaCha20 generator seeded once from the operating
-    /// system (seeded on first use, so that construction cannot fail).
-    rng: Mutex<Option<ChaCha20Rng>>,
     tree: Mutex<MerkleTree>,
 }
 
@@ -333,7 +360,6 @@ impl LogCore {
             origin: String::from("palisade-audit"),
             policy: CheckpointPolicy::default(),
             last_checkpoint: Mutex::new((0, Instant::now())),
-            rng: Mutex::new(None),
             tree: Mutex::new(MerkleTree::new()),
         }
     }
@@ -353,11 +379,9 @@ impl LogCore {
                 .map(|e| Sealed::seal(e, &mut OsRng))
                 .collect();
         }
-        // The batch's salts are drawn from the shared generator at once,
-        // so that concurrent appends hold its lock only to copy them, not
-        // while they serialize and commit their payloads.
+        // The batch's salts are drawn from the thread's generator at once.
         let mut salts = Zeroizing::new(vec![0; payloads.saturating_mul(crate::record::SALT_LEN)]);
-        self.draw(&mut salts)?;
+        draw(&mut salts)?;
         let mut salts = Drawn::new(&salts);
         events
             .into_iter()
@@ -371,22 +395,8 @@ impl LogCore {
             return Sealed::seal(event, &mut OsRng);
         }
         let mut salt = Zeroizing::new([0; crate::record::SALT_LEN]);
-        self.draw(&mut *salt)?;
+        draw(&mut *salt)?;
         Sealed::seal(event, &mut Drawn::new(&*salt))
-    }
-
-    /// Fills `out` from the shared salt generator (seeded from the
-    /// operating system on first use).
-    fn draw(&self, out: &mut [u8]) -> Result<()> {
-        let mut slot = self.rng.lock().map_err(|_| Error::LockPoisoned)?;
-        let rng = match &mut *slot {
-            Some(rng) => rng,
-            none => {
-                none.insert(ChaCha20Rng::from_rng(OsRng).map_err(|_| Error::RandomUnavailable)?)
-            }
-        };
-        rng.fill_bytes(out);
-        Ok(())
     }
 
     pub(crate) fn tree(&self) -> Result<MutexGuard<'_, MerkleTree>> {

@@ -38,11 +38,19 @@ impl serde::Serialize for SortedKeys<'_> {
         use serde::ser::{SerializeMap, SerializeSeq};
         match self.0 {
             serde_json::Value::Object(map) => {
-                let mut entries: Vec<_> = map.iter().collect();
-                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                let mut out = serializer.serialize_map(Some(entries.len()))?;
-                for (key, value) in entries {
-                    out.serialize_entry(key, &SortedKeys(value))?;
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                if map.keys().is_sorted() {
+                    // Already in order (always, without `preserve_order`):
+                    // no list to sort.
+                    for (key, value) in map {
+                        out.serialize_entry(key, &SortedKeys(value))?;
+                    }
+                } else {
+                    let mut entries: Vec<_> = map.iter().collect();
+                    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                    for (key, value) in entries {
+                        out.serialize_entry(key, &SortedKeys(value))?;
+                    }
                 }
                 out.end()
             }

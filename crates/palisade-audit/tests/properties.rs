@@ -144,8 +144,8 @@ proptest! {
 }
 
 /// Equal payloads are committed under distinct salts: within one batch,
-/// across batches, and from threads appending at once (each batch draws its
-/// salts from a generator seeded from the log's).
+/// across batches, and from threads appending at once (each thread draws
+/// from its own generator, seeded from the operating system).
 #[test]
 fn equal_payloads_get_distinct_commitments() {
     let log = std::sync::Arc::new(AuditLog::new());
@@ -175,7 +175,7 @@ fn equal_payloads_get_distinct_commitments() {
 }
 
 /// Every payload gets its own salt: within one batch (drawn at once from
-/// the log's generator) and across batches. Equal payloads in a batch
+/// the thread's generator) and across batches. Equal payloads in a batch
 /// thus get different commitments, and a disclosed salt says nothing of
 /// another record's.
 #[test]
