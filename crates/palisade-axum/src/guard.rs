@@ -134,7 +134,11 @@ impl Guard {
 
     /// Notes the length of a JSON answer written ([`Guard::answer_capacity`]).
     pub(crate) fn note_answer_len(&self, len: usize) {
-        self.0.answer_len.store(len, Ordering::Relaxed);
+        // Written only when it changed: answers of one length (a page of a
+        // list) leave the line shared by every core's requests unwritten.
+        if self.0.answer_len.load(Ordering::Relaxed) != len {
+            self.0.answer_len.store(len, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn now(&self) -> u64 {

@@ -249,10 +249,13 @@ impl MemoryStore {
     /// fresh memory holds up this appender only, not every other one waiting
     /// for the lock. One appender does it; the others go on.
     fn prepare_spare(&self) {
-        if self
-            .spare_wanted
-            .compare_exchange(true, false, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
+        // Looked at before the exchange: an exchange takes the line from
+        // the other cores even when it fails, and most appends want nothing.
+        if !self.spare_wanted.load(Ordering::Relaxed)
+            || self
+                .spare_wanted
+                .compare_exchange(true, false, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
         {
             return;
         }
