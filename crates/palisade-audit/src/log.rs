@@ -278,11 +278,14 @@ thread_local! {
     static SALTS: RefCell<Option<ChaCha20Rng>> = const { RefCell::new(None) };
 }
 
-/// Fills `out` with salt: from the thread's generator, or (while the
-/// thread is being torn down) from the operating system's.
+/// Fills `out` with salt: from the thread's generator, or from the
+/// operating system's where the thread's is out of reach (the thread being
+/// torn down).
 fn draw(out: &mut [u8]) -> Result<()> {
-    let drawn = SALTS.try_with(|slot| {
-        let mut slot = slot.try_borrow_mut().map_err(|_| Error::LockPoisoned)?;
+    let drawn = SALTS.try_with(|slot| -> Result<bool> {
+        let Ok(mut slot) = slot.try_borrow_mut() else {
+            return Ok(false);
+        };
         let rng = match &mut *slot {
             Some(rng) => rng,
             none => {
@@ -290,14 +293,14 @@ fn draw(out: &mut [u8]) -> Result<()> {
             }
         };
         rng.fill_bytes(out);
-        Ok(())
+        Ok(true)
     });
-    match drawn {
-        Ok(result) => result,
-        Err(_) => OsRng
-            .try_fill_bytes(out)
-            .map_err(|_| Error::RandomUnavailable),
+    if drawn.unwrap_or(Ok(false))? {
+        return Ok(());
     }
+    OsRng
+        .try_fill_bytes(out)
+        .map_err(|_| Error::RandomUnavailable)
 }
 
 /// Salts drawn from the thread's generator in one go (a batch's, or one
