@@ -508,30 +508,52 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
             }
         }
         let probe_resource = p.probe_of.is_some().then(|| resource.clone());
-        let mut event = Event::new(p.principal.actor(), action, resource)
-            .with_tenant(p.principal.tenant())
-            .with_outcome(outcome)
-            .with_payload(payload);
+        let mut shown = Subjects::new();
         if p.allowed {
             allowed_left -= 1;
-            let mut shown = if allowed_left == 0 {
+            shown = if allowed_left == 0 {
                 std::mem::take(&mut mark.subjects)
             } else {
                 mark.subjects.clone()
             };
             shown.extend(p.subjects);
-            shown.truncate(palisade_audit::format::MAX_SUBJECTS);
-            event = event.with_subject_list(shown);
         }
-        if guard
-            .0
-            .log
-            .record(p.principal.tenant(), event)
-            .await
-            .is_err()
-        {
-            tracing::error!("palisade-axum: audit append failed; answer withheld");
-            return Refusal::Internal.into_response();
+        let event = Event::new(p.principal.actor(), action, resource)
+            .with_tenant(p.principal.tenant())
+            .with_outcome(outcome);
+        // More subjects than a record holds: one record for each part, in
+        // order, each saying which part of how many it is; none is dropped.
+        let (single, parts) = if shown.len() <= palisade_audit::format::MAX_SUBJECTS {
+            let single = event.with_payload(payload).with_subject_list(shown);
+            (Some(single), Vec::new())
+        } else {
+            let parts = split_subjects(&shown, palisade_audit::format::MAX_SUBJECTS);
+            let count = parts.len();
+            let parts = parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, part)| {
+                    let mut payload = payload.clone();
+                    if let Some(o) = payload.as_object_mut() {
+                        o.insert("subjects_part".into(), (i + 1).into());
+                        o.insert("subjects_parts".into(), count.into());
+                    }
+                    event.clone().with_payload(payload).with_subject_list(part)
+                })
+                .collect();
+            (None, parts)
+        };
+        for event in single.into_iter().chain(parts) {
+            if guard
+                .0
+                .log
+                .record(p.principal.tenant(), event)
+                .await
+                .is_err()
+            {
+                tracing::error!("palisade-axum: audit append failed; answer withheld");
+                return Refusal::Internal.into_response();
+            }
         }
         if let (Some(other), Some(resource)) = (&p.probe_of, probe_resource) {
             let probe = Event::new(
@@ -552,6 +574,20 @@ async fn record_decisions(guard: &Guard, slot: &Slot, mut response: Response) ->
         return Refusal::Internal.into_response();
     }
     response
+}
+
+/// `subjects` in parts of at most `max` (at least one), in order.
+fn split_subjects(subjects: &Subjects, max: usize) -> Vec<Subjects> {
+    let mut parts = vec![Subjects::new()];
+    for subject in subjects {
+        if parts.last().is_some_and(|part| part.len() >= max.max(1)) {
+            parts.push(Subjects::new());
+        }
+        if let Some(part) = parts.last_mut() {
+            part.push(subject);
+        }
+    }
+    parts
 }
 
 /// The audit action of `action` on a resource type: `client.read`, the

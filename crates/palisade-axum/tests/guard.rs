@@ -152,6 +152,13 @@ async fn list_clients(auth: Authorized<Read, Client>) -> Guarded<ClientList> {
     })
 }
 
+/// More clients than one audit record names (2,500: three records' worth).
+async fn list_many(auth: Authorized<Read, Client>) -> Guarded<ClientList> {
+    auth.respond(ClientList {
+        clients: (0..2_500).map(|i| anna(&format!("c-{i}"))).collect(),
+    })
+}
+
 async fn leaky(auth: Authorized<Read, Client>) -> Guarded<Leaky> {
     auth.respond(Leaky {
         id: "c-1".into(),
@@ -324,6 +331,7 @@ fn world() -> World {
     let router = Router::new()
         .route("/clients", get(list_clients))
         .route("/clients/export", get(export))
+        .route("/clients/many", get(list_many))
         .route("/clients/{id}", get(read_client).put(edit_client))
         .route("/leaky/{id}", get(leaky))
         .route("/raw/{id}", get(raw_json))
@@ -468,6 +476,36 @@ async fn the_owner_sees_everything_and_field_rights_apply_in_lists() {
         records[1].4,
         vec!["client:c-1".to_owned(), "client:c-2".to_owned()]
     );
+}
+
+/// An answer naming more data subjects than one record holds is recorded
+/// in as many records as it takes, in order, each saying which part it is:
+/// no subject an answer showed is left out of the log.
+#[tokio::test]
+async fn every_subject_of_a_long_answer_is_recorded() {
+    let w = world();
+    let (r, body) = call(&w.router, "GET", "/clients/many", &[("x-user", "olivia")]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(&body)["clients"].as_array().unwrap().len(), 2_500);
+    let records = w.logs.records("acme");
+    assert_eq!(records.len(), 3, "1,024 subjects a record at most");
+    let subjects: Vec<String> = records.iter().flat_map(|r| r.4.clone()).collect();
+    let expected: Vec<String> = (0..2_500).map(|i| format!("client:c-{i}")).collect();
+    assert_eq!(subjects, expected);
+    for (i, (actor, action, resource, outcome, _)) in records.iter().enumerate() {
+        assert_eq!(
+            (actor.as_str(), action.as_str(), resource.as_str(), *outcome),
+            ("olivia", "client.read", "Client:*", Outcome::Success)
+        );
+        let payload = &w.logs.payloads("acme")[i];
+        assert_eq!(payload["subjects_part"], i + 1, "{payload}");
+        assert_eq!(payload["subjects_parts"], 3, "{payload}");
+        assert_eq!(payload["shown"], json!(["name", "phone"]), "{payload}");
+    }
+    // One record's worth: no parts.
+    let (_, _) = call(&w.router, "GET", "/clients", &[("x-user", "olivia")]).await;
+    let last = w.logs.payloads("acme").pop().unwrap();
+    assert!(last.get("subjects_part").is_none(), "{last}");
 }
 
 #[tokio::test]
