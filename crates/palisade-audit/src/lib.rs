@@ -24,7 +24,7 @@ pub use crate::log::{AuditLog, CheckpointPolicy, Erasure};
 pub use crate::record::{PayloadState, Record};
 pub use crate::sink::AuditSink;
 pub use crate::store::{Query, Receipt};
-pub use crate::subjects::{Iter as SubjectsIter, Subjects};
+pub use crate::subjects::{Iter as SubjectsIter, Subjects, subject};
 
 // Proofs and evidence.
 pub use crate::hash::Hash;

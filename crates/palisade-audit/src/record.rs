@@ -360,7 +360,7 @@ impl Record {
 
     /// Whether the record concerns `subject`.
     pub fn concerns(&self, subject: &str) -> bool {
-        self.fields.subjects.iter().any(|s| s == subject)
+        self.fields.subjects.contains(subject)
     }
 
     /// The event as recorded (payload included while not erased).

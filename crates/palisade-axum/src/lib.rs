@@ -17,13 +17,14 @@ pub use crate::{
         same_origin,
     },
     principal::{BoxFuture, DecisionLog, PolicySource, Principal, ResourceLocator, SessionLookup},
-    protect::{Field, Guarded, Protected, csv_cell, subject},
+    protect::{Field, Guarded, Protected, csv_cell},
     refusal::{Refusal, error_response},
 };
 
 /// The personal-data kinds fields declare (re-exported from palisade-pii).
 pub use palisade_pii::Kind;
 
-/// The data subjects a [`Protected`] value names (re-exported from
-/// palisade-audit).
-pub use palisade_audit::Subjects;
+/// The data subjects a [`Protected`] value names, and the name of one
+/// (`client:c-42`, for [`Authorized::concerns`]), as the audit log writes
+/// them (re-exported from palisade-audit).
+pub use palisade_audit::{Subjects, subject};

@@ -140,21 +140,6 @@ pub trait Protected: Serialize {
     }
 }
 
-/// The name of a data subject as the audit record keeps it (what
-/// [`Subjects::push_id`] adds): `kind:id`, in one allocation of its length
-/// (`format!` takes several steps and may grow its string).
-///
-/// ```
-/// assert_eq!(palisade_axum::subject("client", "c-42"), "client:c-42");
-/// ```
-pub fn subject(kind: &str, id: &str) -> String {
-    let mut name = String::with_capacity(kind.len().saturating_add(id.len()).saturating_add(1));
-    name.push_str(kind);
-    name.push(':');
-    name.push_str(id);
-    name
-}
-
 impl<T: Protected> Protected for Vec<T> {
     const TYPE: &'static str = T::TYPE;
     const FIELDS: &'static [Field] = T::FIELDS;
