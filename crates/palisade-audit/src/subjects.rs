@@ -302,7 +302,10 @@ mod tests {
         subjects.push_id("client", "c-42");
         subjects.push("");
         assert_eq!(subjects, ["client:c-42", ""]);
-        assert_eq!(subjects.get(0), Some(super::subject("client", "c-42").as_str()));
+        assert_eq!(
+            subjects.get(0),
+            Some(super::subject("client", "c-42").as_str())
+        );
         assert_eq!(format!("{subjects:?}"), r#"["client:c-42", ""]"#);
         assert!(serde_json::from_str::<Subjects>(r#"["a", 1]"#).is_err());
     }

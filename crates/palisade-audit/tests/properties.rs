@@ -209,3 +209,80 @@ fn every_payload_has_its_own_salt() {
     }
     assert_eq!(salts.len(), 42);
 }
+
+/// Appenders racing readers of the tree that catches up on demand: while
+/// four threads append (single events and batches), two ask for the head
+/// again and again; every head they get is the tree of the records then
+/// stored (its root recomputed from their leaf hashes), and proofs of the
+/// last record verify against it. At the end the head covers every record.
+#[test]
+fn the_tree_caught_up_while_others_append_is_always_the_records_tree() {
+    use std::sync::Arc;
+    let log = Arc::new(AuditLog::new());
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for i in 0..150 {
+                    let e = |k: usize| {
+                        Event::new(format!("w{t}"), "client.read", format!("c-{i}-{k}"))
+                            .with_subject(format!("client:{t}-{i}"))
+                            .with_payload(serde_json::json!({ "i": i }))
+                    };
+                    if i % 3 == 0 {
+                        log.append_batch(vec![e(0), e(1)]).unwrap();
+                    } else {
+                        log.append(e(0)).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                let mut checked = 0;
+                for _ in 0..60 {
+                    let (size, root) = log.head().unwrap();
+                    if size == 0 {
+                        continue;
+                    }
+                    let leaves: Vec<Hash> = log
+                        .read(0, size)
+                        .unwrap()
+                        .iter()
+                        .map(|r| *r.leaf_hash())
+                        .collect();
+                    assert_eq!(leaves.len() as u64, size);
+                    let expected = MerkleTree::from_leaves(leaves.iter().copied());
+                    assert_eq!(root, expected.root(size).unwrap(), "head of {size}");
+                    let last = size - 1;
+                    let proof = log.inclusion_proof(last, size).unwrap();
+                    assert!(
+                        verify_inclusion(last, size, &leaves[last as usize], &proof, &root).is_ok()
+                    );
+                    checked += 1;
+                }
+                checked
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let checked: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(checked > 0);
+    let len = log.len().unwrap();
+    assert_eq!(len, 4 * (100 + 50 * 2));
+    let leaves: Vec<Hash> = log
+        .read(0, len)
+        .unwrap()
+        .iter()
+        .map(|r| *r.leaf_hash())
+        .collect();
+    assert_eq!(
+        log.head().unwrap(),
+        (len, MerkleTree::from_leaves(leaves).root(len).unwrap())
+    );
+}

@@ -502,10 +502,54 @@ async fn every_subject_of_a_long_answer_is_recorded() {
         assert_eq!(payload["subjects_parts"], 3, "{payload}");
         assert_eq!(payload["shown"], json!(["name", "phone"]), "{payload}");
     }
+    // The parts of one answer carry the same time (to the nanosecond): with
+    // the actor and `subjects_parts`, what ties them together when other
+    // requests' records come between them.
+    let log = w.logs.of("acme");
+    let times: Vec<_> = log.read(0, 3).unwrap().iter().map(|r| r.time()).collect();
+    assert!(times.iter().all(|t| *t == times[0]), "{times:?}");
     // One record's worth: no parts.
     let (_, _) = call(&w.router, "GET", "/clients", &[("x-user", "olivia")]).await;
     let last = w.logs.payloads("acme").pop().unwrap();
     assert!(last.get("subjects_part").is_none(), "{last}");
+}
+
+/// Two long answers at once: their parts may interleave in the log, and
+/// the parts of each (same actor and time) still name all 2,500 clients,
+/// in order, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_long_answers_each_record_every_subject() {
+    let w = world();
+    let (a, b) = tokio::join!(
+        call(&w.router, "GET", "/clients/many", &[("x-user", "olivia")]),
+        call(&w.router, "GET", "/clients/many", &[("x-user", "olivia")]),
+    );
+    assert_eq!(a.0.status(), 200);
+    assert_eq!(b.0.status(), 200);
+    let log = w.logs.of("acme");
+    let records = log.read(0, log.len().unwrap()).unwrap();
+    assert_eq!(records.len(), 6);
+    let mut by_answer: std::collections::BTreeMap<_, Vec<String>> = Default::default();
+    for r in &records {
+        by_answer
+            .entry(r.time_nanos())
+            .or_default()
+            .extend(r.subjects().to_vec());
+    }
+    let expected: Vec<String> = (0..2_500).map(|i| format!("client:c-{i}")).collect();
+    // Every client twice in all, whatever the interleaving.
+    let mut all: Vec<String> = by_answer.values().flatten().cloned().collect();
+    all.sort();
+    let mut twice: Vec<String> = expected.iter().chain(&expected).cloned().collect();
+    twice.sort();
+    assert_eq!(all, twice);
+    // Each answer's parts, told apart by their time (two clocks reading the
+    // same nanosecond would merge them; then the check above holds alone).
+    if by_answer.len() == 2 {
+        for subjects in by_answer.values() {
+            assert_eq!(subjects, &expected);
+        }
+    }
 }
 
 #[tokio::test]
